@@ -1,0 +1,27 @@
+# ds_chapter(NAME DEPS...): one chapter folder = one library (ds_NAME) from its *.cpp,
+# one program per programs/*.cpp (bin/NAME_<file>), and one doctest executable from tests/*.cpp
+# whose test cases ctest runs one by one.
+function(ds_chapter name)
+  set(deps ${ARGN})
+  file(GLOB lib_src CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  add_library(ds_${name} STATIC ${lib_src})
+  target_include_directories(ds_${name} PUBLIC ${CMAKE_SOURCE_DIR})
+  target_link_libraries(ds_${name} PUBLIC ${deps})
+
+  file(GLOB programs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/programs/*.cpp)
+  foreach(p ${programs})
+    get_filename_component(stem ${p} NAME_WE)
+    add_executable(${name}_${stem} ${p})
+    target_link_libraries(${name}_${stem} PRIVATE ds_${name})
+  endforeach()
+
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/*.cpp)
+  if(tests)
+    add_executable(test_${name} ${tests} ${CMAKE_SOURCE_DIR}/cmake/doctest_main.cpp)
+    target_link_libraries(test_${name} PRIVATE ds_${name} doctest::doctest)
+    target_compile_definitions(test_${name} PRIVATE
+      DS_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DS_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+    doctest_discover_tests(test_${name} TEST_PREFIX "${name}: "
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR} PROPERTIES TIMEOUT 600)
+  endif()
+endfunction()

@@ -1,0 +1,73 @@
+// A dynamic tape like PyTorch's: each op that sees an input requiring grad records a Node
+// holding its inputs and a hand-written backward. backward() walks the nodes in reverse
+// topological order. Ops are coarse (a whole matmul, a whole attention), so the tape is short.
+//
+// Split backward (for ZB1P / DualPipe in ch06): backward_inputs() propagates gradients to
+// chosen input tensors at once ("B") and returns the weight-gradient work ("W") to run later;
+// B followed by W leaves exactly the gradients of one full backward.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/tensor.hpp"
+
+namespace ds {
+
+// gin[i] must be set for every input i with need[i]; others may stay undefined.
+using BackwardFn =
+    std::function<void(const Tensor& grad_out, const std::vector<bool>& need, std::vector<Tensor>& gin)>;
+
+struct Node {
+  std::string name;                                  // op name, for error messages
+  std::vector<std::shared_ptr<TensorImpl>> inputs;   // the edges of the tape
+  BackwardFn backward;                               // null once the graph is freed
+};
+
+bool grad_enabled();
+
+// Disables recording in this thread while alive (inference, optimizer steps, evaluation).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// Attaches a Node to `out` when grad is enabled and any input requires grad; returns `out`.
+// Ops call this once, after computing their forward result.
+Tensor record(Tensor out, const std::vector<Tensor>& inputs, const char* name, BackwardFn fn);
+
+// The weight-gradient half of a split backward: (node, grad of its output) pairs whose
+// leaf-parameter gradients have not been computed yet.
+class WeightGradWork {
+ public:
+  void run();                                        // accumulates into the parameters' .grad
+  bool empty() const { return items_.empty(); }
+  size_t size() const { return items_.size(); }
+  void add(std::shared_ptr<Node> node, Tensor grad_out, std::vector<bool> leaves);
+
+ private:
+  struct Item {
+    std::shared_ptr<Node> node;
+    Tensor grad_out;
+    std::vector<bool> leaves;   // which inputs' gradients are still owed
+  };
+  std::vector<Item> items_;
+};
+
+// Full backward from `roots` (each with its output gradient); accumulates into leaves' .grad.
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph = false);
+
+// "B" of a split backward: gradients reach `inputs` (leaves that require grad, e.g. a
+// pipeline stage's received activations) now; all other leaves are deferred to the returned work.
+WeightGradWork backward_inputs(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
+                               const std::vector<Tensor>& inputs);
+
+}  // namespace ds

@@ -1,0 +1,45 @@
+#include "common/memory.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace ds::memory {
+namespace {
+std::atomic<int64_t> g_live{0};
+std::atomic<int64_t> g_peak{0};
+
+int64_t proc_status_kb(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  const std::string k = std::string(key) + ":";
+  while (std::getline(f, line))
+    if (line.rfind(k, 0) == 0) return std::stoll(line.substr(k.size())) * 1024;
+  return 0;
+}
+}  // namespace
+
+void on_alloc(int64_t bytes) {
+  const int64_t now = g_live.fetch_add(bytes) + bytes;
+  int64_t peak = g_peak.load();
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+  }
+}
+void on_free(int64_t bytes) { g_live.fetch_sub(bytes); }
+int64_t live_bytes() { return g_live.load(); }
+int64_t peak_bytes() { return g_peak.load(); }
+void reset_peak() { g_peak.store(g_live.load()); }
+int64_t rss_bytes() { return proc_status_kb("VmRSS"); }
+int64_t peak_rss_bytes() { return proc_status_kb("VmHWM"); }
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (b >= 1000.0 && u < 4) { b /= 1000.0; ++u; }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
+  return buf;
+}
+
+}  // namespace ds::memory

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the build, the tests, the plots' previews and the PyTorch reference scripts need.
+# Safe to run twice: it installs only what is missing.
+#   --with-tools   also install Debian's python3-torch (fixtures, bench/ comparison) and chromium (plot previews)
+set -euo pipefail
+
+with_tools=0
+for a in "$@"; do
+  case "$a" in
+    --with-tools) with_tools=1 ;;
+    -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev)
+tool_pkgs=(python3-torch python3-numpy chromium)
+
+if [ "$(uname -s)" = "Darwin" ]; then
+  command -v brew >/dev/null || { echo "install-deps.sh: Homebrew is needed on macOS (https://brew.sh)." >&2; exit 1; }
+  for p in cmake eigen doctest nlohmann-json libomp; do brew list "$p" >/dev/null 2>&1 || brew install "$p"; done
+  exit 0
+fi
+
+if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+  echo "install-deps.sh: this script knows apt (Debian/Ubuntu) and brew (macOS); install a C++20 compiler, CMake >= 3.22, Eigen 3.4, doctest, nlohmann_json and OpenMP by hand." >&2
+  exit 1
+fi
+
+want=("${build_pkgs[@]}")
+[ "$with_tools" = 1 ] && want+=("${tool_pkgs[@]}")
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "install-deps.sh: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
