@@ -1,0 +1,41 @@
+// Internals shared by the ops' .cpp files (not part of the public API): Eigen views of
+// tensors and a parallel-for that only spawns threads when the work is worth it.
+// Only .cpp files include this, so Eigen stays out of the headers chapters include.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+
+#include "common/tensor.hpp"
+
+namespace ds::kernels {
+
+using MatR = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MapR = Eigen::Map<MatR>;
+using CMapR = Eigen::Map<const MatR>;
+using VecMap = Eigen::Map<Eigen::VectorXf>;
+using CVecMap = Eigen::Map<const Eigen::VectorXf>;
+
+// The tensor viewed as a [rows, cols] row-major matrix, cols = last dimension.
+inline CMapR mat(const Tensor& t) {
+  const int64_t c = t.dim() ? t.shape().back() : 1;
+  return CMapR(t.data(), c ? t.numel() / c : 0, c);
+}
+inline MapR mat(Tensor& t) {
+  const int64_t c = t.dim() ? t.shape().back() : 1;
+  return MapR(t.data(), c ? t.numel() / c : 0, c);
+}
+inline CMapR mat(const float* p, int64_t r, int64_t c) { return CMapR(p, r, c); }
+inline MapR mat(float* p, int64_t r, int64_t c) { return MapR(p, r, c); }
+
+// Rows of [..., C] as (rows, C).
+inline int64_t last_dim(const Tensor& t) { return t.dim() ? t.shape().back() : 1; }
+inline int64_t outer(const Tensor& t) {
+  const int64_t c = last_dim(t);
+  return c ? t.numel() / c : 0;
+}
+
+// Elementwise loops below this size run on one thread: spawning costs more than it saves.
+constexpr int64_t kParallelMin = 1 << 15;
+
+}  // namespace ds::kernels

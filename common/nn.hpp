@@ -1,0 +1,92 @@
+// Modules: named parameters, as in PyTorch's nn.Module, so that checkpoints use the same
+// dotted names as Hugging Face ("model.layers.0.self_attn.q_a_proj.weight").
+//
+// Children and parameters are members of the concrete module and are registered by address
+// in its constructor, so a Module cannot be copied or moved; hold variable-length lists
+// (layers, experts) in std::vector<std::unique_ptr<...>>.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/rng.hpp"
+#include "common/tensor.hpp"
+
+namespace ds {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  NamedTensors named_parameters() const;           // trainable tensors, registration order
+  std::vector<Tensor> parameters() const;
+  NamedTensors named_buffers() const;              // saved state that is not trained (e.g. routing bias)
+  NamedTensors state_dict() const;                 // parameters then buffers
+  int64_t num_parameters() const;
+  void zero_grad();
+  void requires_grad_(bool on);                    // freeze (false) or unfreeze every parameter
+
+  // Copies values by name. Every name must exist on both sides with the same shape;
+  // the first mismatch is reported in one sentence (std::runtime_error).
+  void load_state_dict(const std::map<std::string, Tensor>& state, const std::string& source = "state dict");
+  void load_state_from(const Module& other);       // e.g. a frozen reference copy
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor& t);   // marks it requires_grad
+  Tensor& register_buffer(const std::string& name, Tensor& t);
+  template <class M>
+  M& register_module(const std::string& name, M& m) {
+    children_.push_back({name, &m});
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, bool buffers, NamedTensors& out) const;
+  std::vector<std::pair<std::string, Tensor*>> params_, buffers_;
+  std::vector<std::pair<std::string, Module*>> children_;
+};
+
+namespace init {
+void normal_(Tensor& t, Rng& rng, float std);
+void uniform_(Tensor& t, Rng& rng, float bound);   // U(-bound, bound)
+}  // namespace init
+
+// y = x W^T (+ b), weight [out, in] as in torch.nn.Linear; no bias by default (DeepSeek has none).
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, Rng& rng, float init_std = 0.02f, bool bias = false);
+  Tensor forward(const Tensor& x) const;           // x [..., in] -> [..., out]
+  Tensor weight, bias;
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t dim, Rng& rng, float init_std = 0.02f);
+  Tensor forward(const IntTensor& ids) const;      // ids [...] -> [..., dim]
+  Tensor weight;
+};
+
+class RMSNorm : public Module {
+ public:
+  explicit RMSNorm(int64_t dim, float eps = 1e-6f);
+  Tensor forward(const Tensor& x) const;
+  Tensor weight;
+  float eps;
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t dim, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) const;
+  Tensor weight, bias;
+  float eps;
+};
+
+}  // namespace ds

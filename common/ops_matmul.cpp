@@ -1,0 +1,112 @@
+// Matrix products on Eigen GEMMs. Batched products run one GEMM per batch entry on its own
+// thread (small GEMMs lose to threading overhead); a single large GEMM uses Eigen's threads.
+#include "common/autograd.hpp"
+#include "common/kernels.hpp"
+#include "common/ops.hpp"
+
+namespace ds {
+using namespace kernels;
+
+namespace {
+struct MatmulDims {
+  int64_t batch, m, k, n;
+  bool b_shared;   // b is [K, N], shared by every batch entry
+};
+
+MatmulDims matmul_dims(const Tensor& a, const Tensor& b) {
+  if (a.dim() < 2 || b.dim() < 2) shape_error("matmul", "both operands need at least 2 dimensions", a.shape(), b.shape());
+  MatmulDims d{};
+  d.m = a.size(-2);
+  d.k = a.size(-1);
+  d.n = b.size(-1);
+  d.batch = a.numel() / std::max<int64_t>(d.m * d.k, 1);
+  d.b_shared = b.dim() == 2;
+  if (b.size(-2) != d.k) shape_error("matmul", "inner dimensions differ", a.shape(), b.shape());
+  if (!d.b_shared) {
+    const Shape lead_a(a.shape().begin(), a.shape().end() - 2), lead_b(b.shape().begin(), b.shape().end() - 2);
+    if (lead_a != lead_b) shape_error("matmul", "batch dimensions differ", a.shape(), b.shape());
+  }
+  return d;
+}
+
+// c[i] (+)= op(a[i]) * op(b[i]) for each batch entry, parallel over the batch.
+template <class F>
+void for_batch(int64_t batch, F f) {
+  if (batch == 1) { f(0); return; }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < batch; ++i) f(i);
+}
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  const MatmulDims d = matmul_dims(a, b);
+  if (d.b_shared) {   // [..., M, K] x [K, N] is one big GEMM over all rows
+    Shape os = a.shape();
+    os.back() = d.n;
+    Tensor out = Tensor::empty(os);
+    mat(out.data(), d.batch * d.m, d.n).noalias() = mat(a.data(), d.batch * d.m, d.k) * mat(b.data(), d.k, d.n);
+    const Tensor ad = a.detach(), bd = b.detach();
+    return record(out, {a, b}, "matmul", [ad, bd, d](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+      const int64_t rows = d.batch * d.m;
+      if (need[0]) {
+        gin[0] = Tensor::empty(ad.shape());
+        mat(gin[0].data(), rows, d.k).noalias() = mat(g.data(), rows, d.n) * mat(bd.data(), d.k, d.n).transpose();
+      }
+      if (need[1]) {
+        gin[1] = Tensor::empty(bd.shape());
+        mat(gin[1].data(), d.k, d.n).noalias() = mat(ad.data(), rows, d.k).transpose() * mat(g.data(), rows, d.n);
+      }
+    });
+  }
+  Shape os = a.shape();
+  os.back() = d.n;
+  Tensor out = Tensor::empty(os);
+  const float *pa = a.data(), *pb = b.data();
+  float* po = out.data();
+  for_batch(d.batch, [&](int64_t i) {
+    mat(po + i * d.m * d.n, d.m, d.n).noalias() = mat(pa + i * d.m * d.k, d.m, d.k) * mat(pb + i * d.k * d.n, d.k, d.n);
+  });
+  const Tensor ad = a.detach(), bd = b.detach();
+  return record(out, {a, b}, "matmul", [ad, bd, d](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+    if (need[0]) gin[0] = Tensor::empty(ad.shape());
+    if (need[1]) gin[1] = Tensor::empty(bd.shape());
+    const float *pa = ad.data(), *pb = bd.data(), *pg = g.data();
+    float* ga = need[0] ? gin[0].data() : nullptr;
+    float* gb = need[1] ? gin[1].data() : nullptr;
+    for_batch(d.batch, [&](int64_t i) {
+      const auto G = mat(pg + i * d.m * d.n, d.m, d.n);
+      if (ga) mat(ga + i * d.m * d.k, d.m, d.k).noalias() = G * mat(pb + i * d.k * d.n, d.k, d.n).transpose();
+      if (gb) mat(gb + i * d.k * d.n, d.k, d.n).noalias() = mat(pa + i * d.m * d.k, d.m, d.k).transpose() * G;
+    });
+  });
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight) {
+  if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1))
+    shape_error("linear", "x must be [..., in] and weight [out, in]", x.shape(), weight.shape());
+  const int64_t in = weight.size(1), outf = weight.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
+  Shape os = x.shape();
+  os.back() = outf;
+  Tensor out = Tensor::empty(os);
+  mat(out.data(), rows, outf).noalias() = mat(x.data(), rows, in) * mat(weight.data(), outf, in).transpose();
+  const Tensor xd = x.detach(), wd = weight.detach();
+  // The two halves of this backward are the B and W of a zero-bubble pipeline (ch06).
+  return record(out, {x, weight}, "linear", [xd, wd, rows, in, outf](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+    const auto G = mat(g.data(), rows, outf);
+    if (need[0]) {
+      gin[0] = Tensor::empty(xd.shape());
+      mat(gin[0].data(), rows, in).noalias() = G * mat(wd.data(), outf, in);
+    }
+    if (need[1]) {
+      gin[1] = Tensor::empty(wd.shape());
+      mat(gin[1].data(), outf, in).noalias() = G.transpose() * mat(xd.data(), rows, in);
+    }
+  });
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (bias.dim() != 1 || bias.size(0) != weight.size(0)) shape_error("linear", "bias must be [out]", bias.shape(), weight.shape());
+  return add(linear(x, weight), bias);
+}
+
+}  // namespace ds

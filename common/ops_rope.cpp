@@ -1,0 +1,50 @@
+// Rotary position embedding (RoFormer; DeepSeek-V2 sec. 2.1.3 applies it to the decoupled
+// q_pe/k_pe only). Pairs are adjacent (x[2i], x[2i+1]), as in DeepSeek-V3's inference/model.py,
+// which views the last dimension as complex numbers.
+#include "common/autograd.hpp"
+#include "common/ops.hpp"
+
+namespace ds {
+
+namespace {
+// Rotates every pair of x by +angle (dir = 1) or -angle (dir = -1, the backward).
+Tensor rotate(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset, float dir) {
+  const int64_t b = x.size(0), t = x.size(1), d = x.size(-1);
+  const int64_t heads = x.dim() == 4 ? x.size(2) : 1, half = d / 2;
+  Tensor out = Tensor::empty(x.shape());
+  const float *px = x.data(), *pc = cos.data(), *ps = sin.data();
+  float* po = out.data();
+#pragma omp parallel for collapse(2) if (x.numel() > (1 << 15))
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t ti = 0; ti < t; ++ti) {
+      const float* c = pc + (pos_offset + ti) * half;
+      const float* s = ps + (pos_offset + ti) * half;
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t base = ((bi * t + ti) * heads + h) * d;
+        for (int64_t i = 0; i < half; ++i) {
+          const float x0 = px[base + 2 * i], x1 = px[base + 2 * i + 1], si = dir * s[i];
+          po[base + 2 * i] = x0 * c[i] - x1 * si;
+          po[base + 2 * i + 1] = x0 * si + x1 * c[i];
+        }
+      }
+    }
+  return out;
+}
+}  // namespace
+
+Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset) {
+  if ((x.dim() != 3 && x.dim() != 4) || x.size(-1) % 2 != 0)
+    shape_error("rope", "x must be [B, T, H, D] or [B, T, D] with D even", x.shape());
+  if (cos.dim() != 2 || cos.shape() != sin.shape() || cos.size(1) != x.size(-1) / 2)
+    shape_error("rope", "cos and sin must be [T_max, D/2]", x.shape(), cos.shape());
+  if (pos_offset < 0 || pos_offset + x.size(1) > cos.size(0))
+    shape_error("rope", "positions " + std::to_string(pos_offset) + ".." + std::to_string(pos_offset + x.size(1) - 1) +
+                " exceed the table of " + std::to_string(cos.size(0)), x.shape(), cos.shape());
+  Tensor out = rotate(x, cos, sin, pos_offset, 1.f);
+  const Tensor c = cos.detach(), s = sin.detach();
+  return record(out, {x}, "rope", [c, s, pos_offset](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
+    gin[0] = rotate(g, c, s, pos_offset, -1.f);   // a rotation's transpose is its inverse
+  });
+}
+
+}  // namespace ds

@@ -1,0 +1,133 @@
+#include "common/optim.hpp"
+
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "common/autograd.hpp"
+
+namespace ds {
+
+AdamW::AdamW(NamedTensors params, AdamWConfig cfg) : params_(std::move(params)), cfg_(cfg) {
+  for (const auto& [n, p] : params_) {
+    m_.push_back(Tensor::zeros(p.shape()));
+    v_.push_back(Tensor::zeros(p.shape()));
+  }
+}
+
+void AdamW::step() {
+  ++t_;
+  const float b1 = cfg_.beta1, b2 = cfg_.beta2, lr = cfg_.lr;
+  const float bc1 = 1.f - std::pow(b1, static_cast<float>(t_)), bc2 = 1.f - std::pow(b2, static_cast<float>(t_));
+  for (size_t k = 0; k < params_.size(); ++k) {
+    Tensor p = params_[k].second;
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const float decay = (p.dim() >= 2 || cfg_.decay_vectors) ? cfg_.weight_decay : 0.f;
+    float *pp = p.data(), *pm = m_[k].data(), *pv = v_[k].data();
+    const float* pg = g.data();
+    const int64_t n = p.numel();
+#pragma omp parallel for if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) {
+      pm[i] = b1 * pm[i] + (1.f - b1) * pg[i];
+      pv[i] = b2 * pv[i] + (1.f - b2) * pg[i] * pg[i];
+      const float mhat = pm[i] / bc1, vhat = pv[i] / bc2;
+      pp[i] -= lr * (mhat / (std::sqrt(vhat) + cfg_.eps) + decay * pp[i]);   // decoupled decay
+    }
+  }
+}
+
+void AdamW::zero_grad() {
+  for (auto& [n, p] : params_) p.zero_grad();
+}
+
+NamedTensors AdamW::state() const {
+  NamedTensors out;
+  for (size_t k = 0; k < params_.size(); ++k) out.push_back({"exp_avg." + params_[k].first, m_[k]});
+  for (size_t k = 0; k < params_.size(); ++k) out.push_back({"exp_avg_sq." + params_[k].first, v_[k]});
+  return out;
+}
+
+void AdamW::load_state(const NamedTensors& state, int64_t step_count) {
+  std::map<std::string, Tensor> by_name(state.begin(), state.end());
+  for (size_t k = 0; k < params_.size(); ++k) {
+    for (auto [prefix, dst] : {std::pair{"exp_avg.", &m_[k]}, std::pair{"exp_avg_sq.", &v_[k]}}) {
+      auto it = by_name.find(prefix + params_[k].first);
+      if (it == by_name.end()) throw std::runtime_error("optimizer state has no '" + std::string(prefix) + params_[k].first + "'");
+      if (it->second.shape() != dst->shape())
+        throw std::runtime_error("optimizer state '" + it->first + "' has shape " + it->second.shape_str() + " but the parameter is " + dst->shape_str());
+      dst->copy_(it->second);
+    }
+  }
+  t_ = step_count;
+}
+
+int64_t AdamW::state_bytes() const {
+  int64_t n = 0;
+  for (const auto& m : m_) n += 2 * m.numel() * static_cast<int64_t>(sizeof(float));
+  return n;
+}
+
+float grad_norm(const std::vector<Tensor>& params) {
+  double s = 0;
+  for (const auto& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    for (int64_t i = 0; i < g.numel(); ++i) s += static_cast<double>(g.data()[i]) * g.data()[i];
+  }
+  return static_cast<float>(std::sqrt(s));
+}
+
+float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
+  const float norm = grad_norm(params);
+  if (norm > max_norm && norm > 0.f) {
+    const float scale = max_norm / (norm + 1e-6f);
+    for (const auto& p : params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      for (int64_t i = 0; i < g.numel(); ++i) g.data()[i] *= scale;
+    }
+  }
+  return norm;
+}
+
+float lr_warmup_cosine(int64_t step, int64_t warmup, int64_t total, float peak, float min_lr) {
+  if (step < warmup) return peak * static_cast<float>(step + 1) / static_cast<float>(warmup);
+  if (step >= total) return min_lr;
+  const double progress = static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(total - warmup, 1));
+  return min_lr + (peak - min_lr) * static_cast<float>(0.5 * (1.0 + std::cos(M_PI * progress)));
+}
+
+float lr_warmup_stable_decay(int64_t step, int64_t warmup, int64_t total, float peak, float min_lr, float decay_frac) {
+  if (step < warmup) return peak * static_cast<float>(step + 1) / static_cast<float>(warmup);
+  const int64_t decay_start = total - static_cast<int64_t>(decay_frac * static_cast<float>(total));
+  if (step < decay_start) return peak;
+  if (step >= total) return min_lr;
+  const float f = static_cast<float>(step - decay_start) / static_cast<float>(std::max<int64_t>(total - decay_start, 1));
+  return peak + (min_lr - peak) * f;
+}
+
+EMA::EMA(const Module& m, float decay) : decay_(decay) {
+  for (auto& [n, p] : m.named_parameters()) shadow_.push_back({n, p.clone()});
+}
+
+void EMA::update(const Module& m) {
+  const NamedTensors params = m.named_parameters();
+  if (params.size() != shadow_.size()) throw std::invalid_argument("EMA::update: a different module");
+  for (size_t k = 0; k < params.size(); ++k) {
+    float* s = shadow_[k].second.data();
+    const float* p = params[k].second.data();
+    for (int64_t i = 0; i < params[k].second.numel(); ++i) s[i] = decay_ * s[i] + (1.f - decay_) * p[i];
+  }
+}
+
+void EMA::copy_to(Module& m) const {
+  const NamedTensors params = m.named_parameters();
+  if (params.size() != shadow_.size()) throw std::invalid_argument("EMA::copy_to: a different module");
+  for (size_t k = 0; k < params.size(); ++k) {
+    Tensor p = params[k].second;
+    p.copy_(shadow_[k].second);
+  }
+}
+
+}  // namespace ds

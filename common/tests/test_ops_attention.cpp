@@ -1,0 +1,83 @@
+#include <cmath>
+
+#include "common/ops.hpp"
+#include "test_helpers.hpp"
+
+using namespace ds;
+using test::rnd;
+
+namespace {
+// The textbook composition: scores, mask, softmax, weighted sum (no fusion, no GQA tricks).
+Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset) {
+  const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3), hkv = k.size(1), s = k.size(2), dv = v.size(3);
+  Tensor out = Tensor::zeros({b, h, t, dv});
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t hi = 0; hi < h; ++hi) {
+      const int64_t hk = hi / (h / hkv);
+      Tensor qh = reshape(slice(slice(q, 0, bi, bi + 1), 1, hi, hi + 1), {t, d});
+      Tensor kh = reshape(slice(slice(k, 0, bi, bi + 1), 1, hk, hk + 1), {s, d});
+      Tensor vh = reshape(slice(slice(v, 0, bi, bi + 1), 1, hk, hk + 1), {s, dv});
+      Tensor sc = mul_scalar(matmul(qh, transpose(kh, 0, 1)), 1.f / std::sqrt(static_cast<float>(d)));
+      Tensor mask = Tensor::zeros({t, s});
+      for (int64_t i = 0; i < t; ++i)
+        for (int64_t j = q_offset + i + 1; j < s; ++j) mask.data()[i * s + j] = -1e30f;
+      Tensor o = matmul(softmax(add(sc, mask)), vh);
+      std::copy(o.data(), o.data() + t * dv, out.data() + (bi * h + hi) * t * dv);
+    }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("attention: fused equals the textbook composition (MHA, GQA, MQA, decoding offset)") {
+  for (int64_t hkv : {4, 2, 1}) {
+    const Tensor q = rnd({2, 4, 5, 8}, 1), k = rnd({2, hkv, 5, 8}, 2), v = rnd({2, hkv, 5, 6}, 3);
+    CHECK(test::max_abs_diff(scaled_dot_product_attention(q, k, v), reference_attention(q, k, v, 0)) < 1e-5f);
+  }
+  // two new queries against seven cached keys: query 0 sits at position 5
+  const Tensor q = rnd({1, 2, 2, 4}, 4), k = rnd({1, 2, 7, 4}, 5), v = rnd({1, 2, 7, 4}, 6);
+  CHECK(test::max_abs_diff(scaled_dot_product_attention(q, k, v), reference_attention(q, k, v, 5)) < 1e-5f);
+}
+
+TEST_CASE("attention: causal weights are lower-triangular rows summing to one") {
+  const Tensor w = attention_weights(rnd({1, 1, 4, 8}, 7), rnd({1, 1, 4, 8}, 8));
+  for (int i = 0; i < 4; ++i) {
+    float s = 0;
+    for (int j = 0; j < 4; ++j) {
+      s += w.data()[i * 4 + j];
+      if (j > i) CHECK(w.data()[i * 4 + j] == 0.f);
+    }
+    CHECK(s == doctest::Approx(1.0));
+  }
+}
+
+TEST_CASE("attention: padded keys get no weight; fully padded rows give zeros") {
+  IntTensor valid({0, 1, 1, 1}, {1, 4});
+  AttentionOptions opt;
+  opt.key_valid = &valid;
+  const Tensor q = rnd({1, 1, 4, 8}, 9), k = rnd({1, 1, 4, 8}, 10), v = rnd({1, 1, 4, 3}, 11);
+  const Tensor w = attention_weights(q, k, opt);
+  for (int i = 0; i < 4; ++i) CHECK(w.data()[i * 4] == 0.f);
+  const Tensor o = scaled_dot_product_attention(q, k, v, opt);
+  for (int j = 0; j < 3; ++j) CHECK(o.data()[j] == 0.f);
+}
+
+TEST_CASE("attention: gradients for MHA, GQA, non-causal, offset and different value dim") {
+  CHECK_GRAD([](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); },
+             (std::vector<Tensor>{rnd({2, 2, 4, 6}, 1), rnd({2, 2, 4, 6}, 2), rnd({2, 2, 4, 5}, 3)}));
+  CHECK_GRAD([](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); },
+             (std::vector<Tensor>{rnd({1, 4, 3, 4}, 4), rnd({1, 2, 3, 4}, 5), rnd({1, 2, 3, 4}, 6)}));
+  AttentionOptions full;
+  full.causal = false;
+  full.scale = 0.3f;
+  CHECK_GRAD([full](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2], full); },
+             (std::vector<Tensor>{rnd({1, 2, 3, 4}, 7), rnd({1, 1, 5, 4}, 8), rnd({1, 1, 5, 2}, 9)}));
+  CHECK_GRAD([](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); },
+             (std::vector<Tensor>{rnd({1, 2, 2, 4}, 10), rnd({1, 2, 6, 4}, 11), rnd({1, 2, 6, 4}, 12)}));
+}
+
+TEST_CASE("attention: shape errors name both shapes") {
+  CHECK_THROWS_WITH_AS(scaled_dot_product_attention(rnd({1, 3, 2, 4}, 1), rnd({1, 2, 2, 4}, 2), rnd({1, 2, 2, 4}, 3)),
+                       "attention: query heads must be a multiple of key/value heads (got [1, 3, 2, 4] and [1, 2, 2, 4])",
+                       std::invalid_argument);
+  CHECK_THROWS_AS(scaled_dot_product_attention(rnd({1, 2, 5, 4}, 1), rnd({1, 2, 3, 4}, 2), rnd({1, 2, 3, 4}, 3)), std::invalid_argument);
+}

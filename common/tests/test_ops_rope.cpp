@@ -1,0 +1,41 @@
+#include <cmath>
+
+#include "common/ops.hpp"
+#include "test_helpers.hpp"
+
+using namespace ds;
+using test::rnd;
+
+namespace {
+void tables(int64_t t, int64_t d, Tensor& c, Tensor& s) {
+  c = Tensor::empty({t, d / 2});
+  s = Tensor::empty({t, d / 2});
+  for (int64_t p = 0; p < t; ++p)
+    for (int64_t i = 0; i < d / 2; ++i) {
+      const double a = p * std::pow(10000.0, -2.0 * i / d);
+      c.data()[p * d / 2 + i] = static_cast<float>(std::cos(a));
+      s.data()[p * d / 2 + i] = static_cast<float>(std::sin(a));
+    }
+}
+}  // namespace
+
+TEST_CASE("rope: rotates adjacent pairs and keeps norms") {
+  Tensor c, s;
+  tables(8, 4, c, s);
+  Tensor x = Tensor::from({1, 0, 1, 0}, {1, 1, 4});
+  Tensor y = rope(x, c, s, 3);   // position 3: pair 0 turns by 3 rad, pair 1 by 3/100 rad
+  CHECK(y.data()[0] == doctest::Approx(std::cos(3.0)));
+  CHECK(y.data()[1] == doctest::Approx(std::sin(3.0)));
+  CHECK(y.data()[3] == doctest::Approx(std::sin(0.03)));
+  Tensor z = rope(rnd({2, 5, 3, 4}, 1), c, s, 2);
+  Tensor zin = rnd({2, 5, 3, 4}, 1);
+  CHECK(sum(square(z)).item() == doctest::Approx(sum(square(zin)).item()).epsilon(1e-5));
+  CHECK_THROWS_AS(rope(rnd({1, 6, 4}, 1), c, s, 3), std::invalid_argument);   // positions past the table
+}
+
+TEST_CASE("rope: gradients") {
+  Tensor c, s;
+  tables(10, 6, c, s);
+  CHECK_GRAD([c, s](auto& x) { return rope(x[0], c, s, 4); }, (std::vector<Tensor>{rnd({2, 3, 2, 6}, 2)}));
+  CHECK_GRAD([c, s](auto& x) { return rope(x[0], c, s, 0); }, (std::vector<Tensor>{rnd({1, 5, 6}, 3)}));
+}
