@@ -15,17 +15,11 @@ double projected(const Tensor& out, const Tensor& r) {
   for (int64_t i = 0; i < out.numel(); ++i) s += static_cast<double>(out.data()[i]) * r.data()[i];
   return s;
 }
-}  // namespace
 
-GradCheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                          const std::vector<Tensor>& inputs, const GradCheckOptions& opt) {
-  std::vector<Tensor> xs;
-  for (const auto& t : inputs) xs.push_back(t.clone().requires_grad_(true));
-  Rng rng(opt.seed);
-  Tensor out = f(xs);
-  const Tensor r = randn(out.shape(), rng);
-  sum(mul(out, r)).backward();
 
+// Compares the gradients already in xs[k].grad() with central differences of f.
+GradCheckResult compare(const std::function<Tensor()>& f, const std::vector<Tensor>& xs, const Tensor& r,
+                        const GradCheckOptions& opt) {
   GradCheckResult res;
   NoGradGuard ng;
   for (size_t k = 0; k < xs.size(); ++k) {
@@ -36,9 +30,9 @@ GradCheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       float* p = xs[k].data() + i;
       const float orig = *p;
       *p = orig + static_cast<float>(opt.eps);
-      const double lp = projected(f(xs), r);
+      const double lp = projected(f(), r);
       *p = orig - static_cast<float>(opt.eps);
-      const double lm = projected(f(xs), r);
+      const double lm = projected(f(), r);
       *p = orig;
       const double num = (lp - lm) / (2 * opt.eps);
       const double ana = ga.defined() ? ga.data()[i] : 0.0;
@@ -54,6 +48,34 @@ GradCheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       }
     }
   }
+  return res;
+}
+}  // namespace
+
+GradCheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                          const std::vector<Tensor>& inputs, const GradCheckOptions& opt) {
+  std::vector<Tensor> xs;
+  for (const auto& t : inputs) xs.push_back(t.clone().requires_grad_(true));
+  Rng rng(opt.seed);
+  Tensor out = f(xs);
+  const Tensor r = randn(out.shape(), rng);
+  sum(mul(out, r)).backward();
+  return compare([&] { return f(xs); }, xs, r, opt);
+}
+
+GradCheckResult gradcheck_params(const std::function<Tensor()>& f, const NamedTensors& params, const GradCheckOptions& opt) {
+  std::vector<Tensor> xs;
+  for (const auto& [n, p] : params) {
+    Tensor t = p;
+    t.zero_grad();
+    xs.push_back(t);
+  }
+  Rng rng(opt.seed);
+  Tensor out = f();
+  const Tensor r = randn(out.shape(), rng);
+  sum(mul(out, r)).backward();
+  GradCheckResult res = compare(f, xs, r, opt);
+  if (!res.ok) res.worst = params[std::stoul(res.worst.substr(6))].first + " (" + res.worst + ")";
   return res;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/nn.hpp"
 #include "common/tensor.hpp"
 
 namespace ds {
@@ -29,5 +30,10 @@ struct GradCheckOptions {
 // `inputs` are copied and marked requires_grad; `f` must be deterministic.
 GradCheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
                           const std::vector<Tensor>& inputs, const GradCheckOptions& opt = {});
+
+// The same check for a module's own parameters (which ops reach through the module, not
+// through arguments): `f` runs the module; each parameter is perturbed in place.
+GradCheckResult gradcheck_params(const std::function<Tensor()>& f, const NamedTensors& params,
+                                 const GradCheckOptions& opt = {});
 
 }  // namespace ds

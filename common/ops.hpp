@@ -78,9 +78,11 @@ struct AttentionOptions {
   float scale = 0.f;                  // 0 means 1/sqrt(head dim of q)
   int64_t q_offset = -1;              // absolute position of query 0; -1 means S - T (decoding)
   const IntTensor* key_valid = nullptr;   // optional [B, S] of 0/1: padded keys get no weight
+  int64_t kv_len = -1;                // use only the first kv_len of S keys (a preallocated KV cache)
 };
 // q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] with H a multiple of Hkv (GQA/MQA share
-// each K/V head among H/Hkv query heads)  ->  [B, H, T, Dv]. Fused: scores, mask, softmax and
+// each K/V head among H/Hkv query heads)  ->  [B, H, T, Dv]. With kv_len, k and v may be a
+// cache allocated for S positions of which the first kv_len are filled. Fused: scores, mask, softmax and
 // the weighted sum in one node; the backward recomputes nothing but keeps the weights.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opt = {});

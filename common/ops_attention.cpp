@@ -14,21 +14,26 @@ using namespace kernels;
 namespace {
 struct AttnDims {
   int64_t b, h, hkv, t, s, d, dv, q_offset;
+  int64_t s_alloc;   // keys allocated per head (the row stride of k and v); s <= s_alloc are used
   float scale;
 };
 
 AttnDims attn_dims(const Tensor& q, const Tensor& k, const Tensor* v, const AttentionOptions& opt) {
   if (q.dim() != 4 || k.dim() != 4) shape_error("attention", "q and k must be [B, H, T, D]", q.shape(), k.shape());
-  AttnDims a{q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), v ? v->size(3) : 0, 0, 0.f};
+  AttnDims a{q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), v ? v->size(3) : 0, 0, k.size(2), 0.f};
+  if (opt.kv_len >= 0) {
+    if (opt.kv_len > a.s_alloc) shape_error("attention", "kv_len " + std::to_string(opt.kv_len) + " exceeds the keys allocated", k.shape());
+    a.s = opt.kv_len;
+  }
   if (k.size(0) != a.b || k.size(3) != a.d) shape_error("attention", "k must be [B, Hkv, S, D] matching q", q.shape(), k.shape());
   if (a.hkv == 0 || a.h % a.hkv != 0) shape_error("attention", "query heads must be a multiple of key/value heads", q.shape(), k.shape());
-  if (v && (v->dim() != 4 || v->size(0) != a.b || v->size(1) != a.hkv || v->size(2) != a.s))
+  if (v && (v->dim() != 4 || v->size(0) != a.b || v->size(1) != a.hkv || v->size(2) != a.s_alloc))
     shape_error("attention", "v must be [B, Hkv, S, Dv] matching k", k.shape(), v->shape());
   a.q_offset = opt.q_offset >= 0 ? opt.q_offset : a.s - a.t;
   if (opt.causal && (a.q_offset < 0 || a.q_offset + a.t > a.s))
     shape_error("attention", "causal queries must end at or before the last key", q.shape(), k.shape());
   a.scale = opt.scale > 0.f ? opt.scale : 1.f / std::sqrt(static_cast<float>(a.d));
-  if (opt.key_valid && (opt.key_valid->shape != Shape{a.b, a.s}))
+  if (opt.key_valid && (opt.key_valid->shape != Shape{a.b, a.s_alloc}))
     shape_error("attention", "key_valid must be [B, S]", opt.key_valid->shape, k.shape());
   return a;
 }
@@ -37,7 +42,7 @@ AttnDims attn_dims(const Tensor& q, const Tensor& k, const Tensor* v, const Atte
 void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi, const float* q, const float* k, float* p) {
   auto P = mat(p, a.t, a.s);
   P.noalias() = (mat(q, a.t, a.d) * mat(k, a.s, a.d).transpose()) * a.scale;
-  const int32_t* valid = opt.key_valid ? opt.key_valid->data.data() + bi * a.s : nullptr;
+  const int32_t* valid = opt.key_valid ? opt.key_valid->data.data() + bi * a.s_alloc : nullptr;
   for (int64_t i = 0; i < a.t; ++i) {
     const int64_t last = opt.causal ? a.q_offset + i : a.s - 1;   // keys 0..last are visible
     float m = -std::numeric_limits<float>::infinity();
@@ -59,7 +64,7 @@ Tensor probs_all(const AttnDims& a, const AttentionOptions& opt, const Tensor& q
 #pragma omp parallel for schedule(static) if (a.b * a.h > 1)
   for (int64_t bh = 0; bh < a.b * a.h; ++bh) {
     const int64_t bi = bh / a.h, hk = (bh % a.h) / groups;
-    attention_probs(a, opt, bi, q.data() + bh * a.t * a.d, k.data() + (bi * a.hkv + hk) * a.s * a.d, p.data() + bh * a.t * a.s);
+    attention_probs(a, opt, bi, q.data() + bh * a.t * a.d, k.data() + (bi * a.hkv + hk) * a.s_alloc * a.d, p.data() + bh * a.t * a.s);
   }
   return p;
 }
@@ -78,7 +83,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   for (int64_t bh = 0; bh < a.b * a.h; ++bh) {
     const int64_t bi = bh / a.h, hk = (bh % a.h) / groups;
     mat(out.data() + bh * a.t * a.dv, a.t, a.dv).noalias() =
-        mat(p.data() + bh * a.t * a.s, a.t, a.s) * mat(v.data() + (bi * a.hkv + hk) * a.s * a.dv, a.s, a.dv);
+        mat(p.data() + bh * a.t * a.s, a.t, a.s) * mat(v.data() + (bi * a.hkv + hk) * a.s_alloc * a.dv, a.s, a.dv);
   }
   const Tensor qd = q.detach(), kd = k.detach(), vd = v.detach();
   return record(out, {q, k, v}, "attention", [a, p, qd, kd, vd, groups](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
@@ -86,10 +91,10 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     // One task per (batch, kv head): the query heads sharing it add into its dK, dV serially.
 #pragma omp parallel for schedule(static) if (a.b * a.hkv > 1)
     for (int64_t bk = 0; bk < a.b * a.hkv; ++bk) {
-      const auto K = mat(kd.data() + bk * a.s * a.d, a.s, a.d);
-      const auto V = mat(vd.data() + bk * a.s * a.dv, a.s, a.dv);
-      auto dK = mat(dk.data() + bk * a.s * a.d, a.s, a.d);
-      auto dV = mat(dv.data() + bk * a.s * a.dv, a.s, a.dv);
+      const auto K = mat(kd.data() + bk * a.s_alloc * a.d, a.s, a.d);
+      const auto V = mat(vd.data() + bk * a.s_alloc * a.dv, a.s, a.dv);
+      auto dK = mat(dk.data() + bk * a.s_alloc * a.d, a.s, a.d);
+      auto dV = mat(dv.data() + bk * a.s_alloc * a.dv, a.s, a.dv);
       MatR dS(a.t, a.s);
       for (int64_t gi = 0; gi < groups; ++gi) {
         const int64_t bh = (bk / a.hkv) * a.h + (bk % a.hkv) * groups + gi;

@@ -71,8 +71,7 @@ int64_t Tensor::size(int64_t d) const {
   if (d < 0 || d >= n) shape_error("size", "dimension " + std::to_string(d) + " out of range", shape());
   return shape()[static_cast<size_t>(d)];
 }
-float* Tensor::data() { return impl_->storage->data() + impl_->offset; }
-const float* Tensor::data() const { return impl_->storage->data() + impl_->offset; }
+float* Tensor::data() const { return impl_->storage->data() + impl_->offset; }
 std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel()); }
 float Tensor::item() const {
   if (numel() != 1) shape_error("item", "needs a one-element tensor", shape());

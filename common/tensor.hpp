@@ -56,8 +56,7 @@ class Tensor {
   int64_t size(int64_t d) const;                        // negative d counts from the end
   int64_t numel() const;
   std::string shape_str() const { return ds::shape_str(shape()); }
-  float* data();
-  const float* data() const;
+  float* data() const;                                  // a handle: const-ness is the handle's, not the data's
   std::vector<float> to_vector() const;
   float item() const;                                   // one-element tensors only
   float operator[](int64_t flat) const { return data()[flat]; }

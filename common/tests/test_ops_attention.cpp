@@ -81,3 +81,17 @@ TEST_CASE("attention: shape errors name both shapes") {
                        std::invalid_argument);
   CHECK_THROWS_AS(scaled_dot_product_attention(rnd({1, 2, 5, 4}, 1), rnd({1, 2, 3, 4}, 2), rnd({1, 2, 3, 4}, 3)), std::invalid_argument);
 }
+
+TEST_CASE("attention: kv_len reads only the filled part of a preallocated cache") {
+  const Tensor q = rnd({2, 2, 1, 4}, 20), k = rnd({2, 1, 5, 4}, 21), v = rnd({2, 1, 5, 3}, 22);
+  Tensor kc = Tensor::full({2, 1, 8, 4}, 99.f), vc = Tensor::full({2, 1, 8, 3}, 99.f);   // garbage past 5
+  for (int64_t b = 0; b < 2; ++b) {
+    std::copy(k.data() + b * 20, k.data() + b * 20 + 20, kc.data() + b * 32);
+    std::copy(v.data() + b * 15, v.data() + b * 15 + 15, vc.data() + b * 24);
+  }
+  AttentionOptions opt;
+  opt.kv_len = 5;
+  CHECK(test::max_abs_diff(scaled_dot_product_attention(q, kc, vc, opt), scaled_dot_product_attention(q, k, v)) < 1e-6f);
+  opt.kv_len = 9;
+  CHECK_THROWS_AS(scaled_dot_product_attention(q, kc, vc, opt), std::invalid_argument);
+}
