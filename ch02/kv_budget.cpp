@@ -1,0 +1,30 @@
+#include "ch02/kv_budget.hpp"
+
+#include <stdexcept>
+
+namespace ds::ch02 {
+
+std::vector<AttentionShape> attention_presets() {
+  return {{"gpt2-small", 12, 768, 12, 64}, {"deepseek-v3-mha", 61, 7168, 128, 128}};
+}
+
+const AttentionShape& attention_preset(const std::string& name) {
+  static const std::vector<AttentionShape> presets = attention_presets();
+  std::string known;
+  for (const auto& p : presets) {
+    if (p.name == name) return p;
+    known += (known.empty() ? "" : ", ") + p.name;
+  }
+  throw std::invalid_argument("unknown attention preset '" + name + "' (known: " + known + ")");
+}
+
+int64_t kv_bytes_per_token(const AttentionShape& s, int64_t kv_heads, int64_t bytes_per_element) {
+  return 2 * s.layers * kv_heads * s.head_dim * bytes_per_element;
+}
+
+int64_t attention_params_per_layer(const AttentionShape& s, int64_t kv_heads) {
+  const int64_t q = s.hidden * s.heads * s.head_dim, kv = 2 * s.hidden * kv_heads * s.head_dim, o = s.heads * s.head_dim * s.hidden;
+  return q + kv + o;
+}
+
+}  // namespace ds::ch02

@@ -1,0 +1,109 @@
+// Byte-level BPE tokenizer, the kind GPT-2 introduced and DeepSeek-V3 still uses.
+//
+// Why bytes: every string is a sequence of bytes, so a vocabulary that starts from the 256
+// byte values can encode ANY text (Chinese, emoji, invalid UTF-8) with no "unknown" token.
+// Why BPE: frequent byte sequences (" the", "ing") are merged into single tokens, so common
+// text needs far fewer tokens than bytes, and the model sees longer context for the same cost.
+//
+// Training (tokenizer_train.cpp) learns an ordered list of merges: "the most frequent
+// adjacent pair of tokens becomes a new token", repeated until the vocabulary is full.
+// Encoding (tokenizer.cpp) splits text into words with a GPT-2-like pre-tokenizer, turns
+// each word into byte tokens and applies the merges in the order they were learned (rank).
+//
+// Token strings are written with GPT-2's bytes_to_unicode map so every byte is a printable
+// character: a space shows as 'Ġ', a newline as 'Ċ'. So the token " the" is spelled "Ġthe".
+// The files this class reads and writes are Hugging Face's tokenizer.json and GPT-2's
+// vocab.json + merges.txt, so tokens can be compared with the Python tools one to one.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ds {
+
+// GPT-2's map from each byte to a printable Unicode character (as UTF-8). Printable ASCII
+// and Latin-1 bytes map to themselves; the other 68 bytes map to U+0100 and up.
+const std::array<std::string, 256>& bytes_to_unicode();
+
+// GPT-2-like pre-tokenization: contractions ('s 't 're 've 'm 'll 'd), runs of letters, runs
+// of digits and runs of other symbols (each with an optional leading space), and whitespace.
+// Bytes >= 0x80 (all non-ASCII UTF-8) count as letters. The pieces cover the text exactly.
+std::vector<std::string_view> pretokenize(std::string_view text);
+
+class Tokenizer {
+ public:
+  Tokenizer() = default;   // an empty tokenizer; use train() or load()
+
+  // Learns merges on docs until the vocabulary (256 bytes + merges + special tokens) has
+  // vocab_size tokens, or until no pair is left to merge. Special tokens get the last ids.
+  static Tokenizer train(const std::vector<std::string>& docs, int vocab_size,
+                         const std::vector<std::string>& special_tokens = {"<|endoftext|>"});
+
+  // Hugging Face tokenizer.json (byte-level BPE). save() writes path + ".tmp" then renames.
+  static Tokenizer load(const std::string& path);
+  void save(const std::string& path) const;
+
+  // GPT-2's vocab.json + merges.txt pair. Tokens listed in special_tokens that the vocab
+  // holds (GPT-2 has "<|endoftext|>" = 50256) are matched literally in encode().
+  static Tokenizer load_gpt2(const std::string& vocab_json, const std::string& merges_txt,
+                             const std::vector<std::string>& special_tokens = {"<|endoftext|>"});
+
+  // Special tokens written literally in text (e.g. "<|endoftext|>") become their single id.
+  std::vector<int32_t> encode(std::string_view text) const;
+  std::string decode(const std::vector<int32_t>& ids) const;   // exact inverse of encode
+
+  int vocab_size() const { return static_cast<int>(vocab_.size()); }
+  std::string token_str(int32_t id) const;        // vocab spelling, e.g. "Ġthe"
+  std::string token_bytes(int32_t id) const;      // the raw bytes it stands for, e.g. " the"
+  int32_t token_id(std::string_view token) const; // by vocab spelling; -1 if absent
+  int32_t eot_id() const { return token_id("<|endoftext|>"); }   // -1 if absent
+  const std::vector<std::string>& special_tokens() const { return specials_; }
+  // Merges in rank order, as pairs of token ids.
+  const std::vector<std::pair<int32_t, int32_t>>& merges() const { return merges_; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using TokenMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+  struct MergeResult {
+    int32_t rank;
+    int32_t id;
+  };
+  // Remembers how each word encodes; the same few thousand words make up most text. A copy
+  // of a Tokenizer starts with an empty cache (a mutex cannot be copied).
+  struct WordCache {
+    std::mutex mu;
+    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> ids;
+    WordCache() = default;
+    WordCache(const WordCache&) {}
+    WordCache& operator=(const WordCache&) { return *this; }
+  };
+
+  // The single place a tokenizer is assembled and checked; `where` starts each error sentence.
+  static Tokenizer from_parts(std::vector<std::string> vocab,
+                              const std::vector<std::pair<std::string, std::string>>& merges,
+                              const std::vector<std::string>& specials, const std::string& where);
+  void encode_ordinary(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_word(std::string_view word, std::vector<int32_t>& out) const;
+  std::vector<int32_t> bpe(std::string_view word) const;
+
+  std::vector<std::string> vocab_;          // id -> spelling (byte-level, or special content)
+  std::vector<std::string> bytes_;          // id -> raw bytes
+  TokenMap token_to_id_;
+  std::array<int32_t, 256> byte_id_{};      // byte value -> id of its single-byte token
+  std::vector<std::pair<int32_t, int32_t>> merges_;
+  std::unordered_map<uint64_t, MergeResult> merge_of_;   // (left << 32 | right) -> result
+  std::vector<std::string> specials_;
+  mutable WordCache cache_;
+};
+
+}  // namespace ds
