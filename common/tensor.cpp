@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/allocator.hpp"
 #include "common/autograd.hpp"
 #include "common/memory.hpp"
 
@@ -30,10 +31,14 @@ void shape_error(const std::string& op, const std::string& what, const Shape& a,
   throw std::invalid_argument(msg + ")");
 }
 
-Storage::Storage(int64_t n) : buf_(new float[static_cast<size_t>(std::max<int64_t>(n, 1))]()), n_(n) {
+Storage::Storage(int64_t n) : buf_(allocator::acquire(n)), n_(n) {
+  std::memset(buf_, 0, static_cast<size_t>(n) * sizeof(float));
   memory::on_alloc(n_ * static_cast<int64_t>(sizeof(float)));
 }
-Storage::~Storage() { memory::on_free(n_ * static_cast<int64_t>(sizeof(float))); }
+Storage::~Storage() {
+  allocator::release(buf_, n_);
+  memory::on_free(n_ * static_cast<int64_t>(sizeof(float)));
+}
 
 static void check_shape(const Shape& shape) {
   if (shape.size() > 4) shape_error("tensor", "at most 4 dimensions are supported", shape);

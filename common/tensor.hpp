@@ -25,11 +25,11 @@ struct Storage {
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
-  float* data() { return buf_.get(); }
+  float* data() { return buf_; }
   int64_t size() const { return n_; }
 
  private:
-  std::unique_ptr<float[]> buf_;
+  float* buf_;   // from the caching allocator (allocator.hpp)
   int64_t n_;
 };
 

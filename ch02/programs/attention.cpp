@@ -1,6 +1,7 @@
 // ch02_attention: one head of causal self-attention on a six-token sentence, step by step
 // (book listings 2.3-2.5): embeddings, queries/keys/values, scores, the causal mask, softmax
 // weights and the output, printed as small matrices, with the weights drawn as a heatmap.
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -55,8 +56,10 @@ int main(int argc, char** argv) {
   const int64_t t = static_cast<int64_t>(words.size());
   Rng rng(run.seed);
   // Random embeddings and projections stand in for trained ones: the mechanics are the same.
-  const Tensor x = randn({t, dim}, rng), wq = randn({head_dim, dim}, rng), wk = randn({head_dim, dim}, rng),
-               wv = randn({head_dim, dim}, rng);
+  // Projections get std 1/sqrt(dim), the usual initialisation, so scores stay in a readable range.
+  const float w_std = 1.f / std::sqrt(static_cast<float>(dim));
+  const Tensor x = randn({t, dim}, rng), wq = randn({head_dim, dim}, rng, w_std), wk = randn({head_dim, dim}, rng, w_std),
+               wv = randn({head_dim, dim}, rng, w_std);
   const ch02::AttentionSteps s = ch02::self_attention_steps(x, wq, wk, wv);
 
   print_matrix("token embeddings x", x, words);

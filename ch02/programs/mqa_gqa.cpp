@@ -2,6 +2,7 @@
 // by the same factor; the question is what it costs in quality. Part 1 computes parameters and
 // cache sizes for GPT-2 small and a DeepSeek-V3-sized model; part 2 trains three small models
 // that differ only in their number of KV heads, on the same data with the same seed.
+#include <cmath>
 #include <cstdio>
 
 #include "ch02/kv_budget.hpp"
@@ -24,7 +25,7 @@ struct Variant {
 };
 
 void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, const std::string& out, Summary& summary) {
-  const std::vector<Variant> vs = {{"MHA", s.heads}, {fmt("GQA (%lld groups)", (long long)groups), groups}, {"MQA", 1}};
+  const std::vector<Variant> vs = {{"MHA", s.heads}, {fmt("GQA (%lld KV heads)", (long long)groups), groups}, {"MQA", 1}};
   std::printf("\n%s: %lld layers, %lld heads x %lld dims, %lld-byte elements\n", s.name.c_str(), (long long)s.layers,
               (long long)s.heads, (long long)s.head_dim, (long long)bytes);
   Table t({"attention", "KV heads", "attn params / layer", "KV cache / token", "KV cache @ 4K tokens", "@ 128K tokens"});
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
   Flags flags("ch02_mqa_gqa", "MHA vs GQA vs MQA: KV-cache size against quality (book section 2.4).");
   RunOptions run;
   add_run_flags(flags, run, "ch02_mqa_gqa");
-  int64_t groups = 8, bytes = 2, steps = 300, gqa_kv = 2;
+  int64_t groups = 8, bytes = 2, steps = 200, gqa_kv = 2;
   flags.add("--groups", groups, "KV heads of the GQA row in the size tables").min(1);
   flags.add("--bytes", bytes, "bytes per cached element in the size tables (2 = FP16/BF16)").min(1).max(4);
   flags.add("--steps", steps, "training steps of each small model").min(1);

@@ -1,0 +1,117 @@
+// bench/ops: how close the core's kernels run to this machine's roof.
+// GEMM GFLOP/s at a large square size (the roof) and at the shapes the mini preset's training
+// step uses, forward and backward, on one thread and on all; then the fused causal attention.
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/autograd.hpp"
+#include "common/flags.hpp"
+#include "common/ops.hpp"
+#include "common/rng.hpp"
+#include "common/run.hpp"
+#include "common/timer.hpp"
+
+using namespace ds;
+
+namespace {
+double seconds_per_call(const std::function<void()>& f, double budget) {
+  f();   // warm up caches and the thread pool
+  Timer t;
+  int n = 0;
+  do { f(); ++n; } while (t.seconds() < budget);
+  return t.seconds() / n;
+}
+
+struct Gemm {
+  std::string name;
+  int64_t m, k, n;   // [m, k] x [k, n]; as a Linear: m tokens, k in, n out
+};
+
+void set_threads(int n) {
+  omp_set_num_threads(n);
+  Eigen::setNbThreads(n);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags("bench_ops", "GEMM and attention throughput of the core, against the machine's roof.");
+  RunOptions run;
+  add_run_flags(flags, run, "bench_ops");
+  double budget = 0.5;
+  flags.add("--budget", budget, "seconds spent timing each measurement");
+  flags.parse(argc, argv);
+  if (run.quick) budget = 0.05;
+  start_run(run);
+  const int all = omp_get_max_threads();
+  print_header("bench/ops", "GFLOP/s of the core's GEMMs (Linear forward and backward) and fused attention");
+
+  Rng rng(run.seed);
+  Summary summary;
+  std::vector<Gemm> shapes = {
+      {"square 1024", 1024, 1024, 1024},      {"square 512", 512, 512, 512},
+      {"square 256", 256, 256, 256},          {"q_a_proj 1024x256->128", 1024, 256, 128},
+      {"q_b_proj 1024x128->384", 1024, 128, 384}, {"kv_a_proj 1024x256->80", 1024, 256, 80},
+      {"kv_b_proj 1024x64->512", 1024, 64, 512},  {"o_proj 1024x256->256", 1024, 256, 256},
+      {"expert 128x256->128", 128, 256, 128},     {"expert down 128x128->256", 128, 128, 256},
+      {"lm_head 1024x256->1024", 1024, 256, 1024}};
+  if (run.quick) shapes.resize(3);
+  Table table({"GEMM (m x k -> n)", "fwd 1 thr", "fwd " + std::to_string(all) + " thr", "fwd+bwd 1 thr",
+               "fwd+bwd " + std::to_string(all) + " thr"});
+  for (const auto& g : shapes) {
+    const Tensor x = randn({g.m, g.k}, rng), w = randn({g.n, g.k}, rng);
+    const double flops = 2.0 * g.m * g.k * g.n;
+    std::vector<std::string> row{g.name};
+    std::vector<double> fwd, fb;
+    for (int threads : {1, all}) {
+      set_threads(threads);
+      const double tf = seconds_per_call([&] { NoGradGuard ng; linear(x, w); }, budget);
+      Tensor xg = x.detach().requires_grad_(), wg = w.detach().requires_grad_();
+      const Tensor gy = randn({g.m, g.n}, rng);
+      const double tb = seconds_per_call([&] {
+        xg.zero_grad();
+        wg.zero_grad();
+        linear(xg, wg).backward(gy);
+      }, budget);
+      fwd.push_back(flops / tf / 1e9);
+      fb.push_back(3 * flops / tb / 1e9);
+    }
+    row.insert(row.end(), {fmt("%.0f", fwd[0]), fmt("%.0f", fwd[1]), fmt("%.0f", fb[0]), fmt("%.0f", fb[1])});
+    table.row(row);
+    summary.set("gemm." + g.name + ".fwd_gflops_1t", fwd[0]);
+    summary.set("gemm." + g.name + ".fwd_gflops", fwd[1]);
+    summary.set("gemm." + g.name + ".fwd_bwd_gflops", fb[1]);
+  }
+  table.print();
+
+  // mini preset: batch 8, 8 heads, 128 tokens, q/k head dim 32 + 16, v head dim 32
+  const int64_t b = run.quick ? 2 : 8, h = 8, t = 128, d = 48, dv = 32;
+  set_threads(all);
+  const Tensor q = randn({b, h, t, d}, rng), k = randn({b, h, t, d}, rng), v = randn({b, h, t, dv}, rng);
+  const double aflops = 2.0 * b * h * t * t * (d + dv);   // both GEMMs over the full T x T square
+  const double tf = seconds_per_call([&] { NoGradGuard ng; scaled_dot_product_attention(q, k, v); }, budget);
+  Tensor qg = q.detach().requires_grad_(), kg = k.detach().requires_grad_(), vg = v.detach().requires_grad_();
+  const Tensor go = randn({b, h, t, dv}, rng);
+  const double tb = seconds_per_call([&] {
+    qg.zero_grad(); kg.zero_grad(); vg.zero_grad();
+    scaled_dot_product_attention(qg, kg, vg).backward(go);
+  }, budget);
+  Table at({"fused causal attention", "ms", "GFLOP/s (full square)"});
+  at.row({fmt("forward  B=%lld H=%lld T=%lld D=%lld Dv=%lld", (long long)b, (long long)h, (long long)t, (long long)d, (long long)dv),
+          fmt("%.2f", tf * 1e3), fmt("%.0f", aflops / tf / 1e9)});
+  at.row({"forward + backward", fmt("%.2f", tb * 1e3), fmt("%.0f", 3 * aflops / tb / 1e9)});
+  at.print();
+  summary.set("attention.fwd_ms", tf * 1e3);
+  summary.set("attention.fwd_gflops", aflops / tf / 1e9);
+  summary.set("attention.fwd_bwd_ms", tb * 1e3);
+  summary.set("attention.fwd_bwd_gflops", 3 * aflops / tb / 1e9);
+  summary.set("threads", all);
+  summary.write(run.out + "/summary.json");
+  std::printf("\nwrote %s/summary.json\n", run.out.c_str());
+  return 0;
+}

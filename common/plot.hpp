@@ -1,0 +1,71 @@
+// Plots as hand-written SVG (no dependency), each with a CSV of the same data beside it
+// (same path, .csv), so a figure can be re-plotted with any tool. Open the SVG in a browser.
+//   line charts: loss curves, per-token times, cache sizes (several series, log axes)
+//   bar charts:  grouped comparisons
+//   heatmaps:    attention weights, positional encodings, expert load over steps
+//   Gantt:       pipeline schedules (ch06)
+// and a one-line terminal sparkline per series for programs' text output.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ds {
+
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+  bool dashed = false;
+};
+
+struct LineChart {
+  std::string title, xlabel, ylabel;
+  std::vector<Series> series;
+  bool logx = false, logy = false;
+  int width = 800, height = 500;
+};
+void write_line_chart(const std::string& svg_path, const LineChart& chart);
+
+struct BarChart {
+  std::string title, xlabel, ylabel;
+  std::vector<std::string> categories;              // one group of bars per category
+  std::vector<Series> series;                       // series[s].y[c] is the bar of series s in category c
+  bool logy = false, value_labels = true;
+  int width = 800, height = 500;
+};
+void write_bar_chart(const std::string& svg_path, const BarChart& chart);
+
+struct Heatmap {
+  std::string title, xlabel, ylabel;
+  int64_t rows = 0, cols = 0;
+  std::vector<double> values;                       // row-major rows x cols
+  std::vector<std::string> row_labels, col_labels;  // optional
+  bool annotate = false;                            // print values in cells (when they are large enough)
+  bool diverging = false;                           // blue-white-red around 0 instead of viridis
+  int width = 800, height = 560;
+};
+void write_heatmap(const std::string& svg_path, const Heatmap& map);
+
+struct GanttBox {
+  int lane = 0;
+  double start = 0, duration = 1;
+  std::string label;                                // text inside the box (e.g. micro-batch number)
+  std::string category;                             // colour and legend entry (e.g. "forward")
+};
+struct Gantt {
+  std::string title, xlabel = "time";
+  std::vector<std::string> lanes;                   // e.g. "device 0"
+  std::vector<GanttBox> boxes;
+  int width = 900, height = 0;                      // height 0: from the number of lanes
+};
+void write_gantt(const std::string& svg_path, const Gantt& chart);
+
+// "▁▂▄▆█" resampled to `width` characters; NaNs become spaces.
+std::string sparkline(const std::vector<double>& ys, int width = 40);
+// "name  2.310 -> 1.204  ▇▆▄▃▂▂▁" for each series.
+std::string sparkline_summary(const std::vector<Series>& series, int width = 40);
+
+// Colour-blind-safe palette (Okabe-Ito), cycled.
+const char* plot_color(size_t i);
+
+}  // namespace ds

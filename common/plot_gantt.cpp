@@ -1,0 +1,58 @@
+// Gantt charts: which device runs which micro-batch when (pipeline schedules, ch06).
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "common/plot.hpp"
+#include "common/svg.hpp"
+
+namespace ds {
+
+void write_gantt(const std::string& path, const Gantt& g) {
+  std::vector<std::string> cats;
+  double tmax = 0;
+  for (const auto& b : g.boxes) {
+    if (std::find(cats.begin(), cats.end(), b.category) == cats.end()) cats.push_back(b.category);
+    tmax = std::max(tmax, b.start + b.duration);
+  }
+  double lane_w = 0;
+  for (const auto& l : g.lanes) lane_w = std::max(lane_w, svg::text_width(l, 12));
+  const double lane_h = 28;
+  const int height = g.height > 0 ? g.height : static_cast<int>(110 + lane_h * static_cast<double>(g.lanes.size()) + 30);
+  const double left = 20 + lane_w + 10, right = g.width - 20, top = 50;
+  const double bottom = top + lane_h * static_cast<double>(g.lanes.size());
+  const svg::Axis ax = svg::Axis::make(0, std::max(tmax, 1e-9), left, right, false, true);
+
+  svg::Doc d(g.width, height);
+  d.text(g.width / 2.0, 28, g.title, 16, "middle", "font-weight=\"bold\"");
+  for (size_t i = 0; i < g.lanes.size(); ++i) d.text(left - 8, top + lane_h * (static_cast<double>(i) + 0.5) + 4, g.lanes[i], 12, "end");
+  for (double t : ax.ticks) {
+    d.line(ax.map(t), top, ax.map(t), bottom, "#eee");
+    d.text(ax.map(t), bottom + 16, svg::tick_label(t), 11);
+  }
+  for (const auto& b : g.boxes) {
+    const size_t ci = static_cast<size_t>(std::find(cats.begin(), cats.end(), b.category) - cats.begin());
+    const double x0 = ax.map(b.start), x1 = ax.map(b.start + b.duration), y = top + lane_h * b.lane + 3;
+    d.rect(x0, y, x1 - x0, lane_h - 6, plot_color(ci), "stroke=\"#fff\" stroke-width=\"1\"");
+    if (!b.label.empty() && x1 - x0 >= svg::text_width(b.label, 10) + 2)
+      d.text((x0 + x1) / 2, y + lane_h / 2 + 1, b.label, 10, "middle", "fill=\"#fff\"");
+  }
+  d.line(left, bottom, right, bottom, "#333");
+  d.text((left + right) / 2, bottom + 34, g.xlabel, 13);
+  double lx = left;
+  for (size_t i = 0; i < cats.size(); ++i) {   // legend row under the axis
+    d.rect(lx, bottom + 48, 14, 12, plot_color(i));
+    d.text(lx + 18, bottom + 58, cats[i], 12, "start");
+    lx += 40 + svg::text_width(cats[i], 12);
+  }
+  svg::write_text_file(path, d.finish());
+
+  std::ostringstream o;
+  o << "lane,start,duration,label,category\n";
+  for (const auto& b : g.boxes)
+    o << '"' << (b.lane < static_cast<int>(g.lanes.size()) ? g.lanes[static_cast<size_t>(b.lane)] : std::to_string(b.lane)) << "\"," << b.start
+      << ',' << b.duration << ",\"" << b.label << "\",\"" << b.category << "\"\n";
+  svg::write_text_file(svg::csv_path(path), o.str());
+}
+
+}  // namespace ds

@@ -1,0 +1,109 @@
+#include "common/run.hpp"
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/fsutil.hpp"
+
+namespace ds {
+
+void add_run_flags(Flags& flags, RunOptions& run, const std::string& program) {
+  run.out = "runs/" + program;
+  flags.add_flag("--quick", run.quick, "tiny settings that finish in a few seconds (smoke tests)");
+  flags.add("--seed", run.seed, "random seed: the same seed and thread count give the same numbers");
+  flags.add("--threads", run.threads, "threads to use (0 = all cores)").min(0).max(256);
+  flags.add("--out", run.out, "folder for plots, CSV files and summary.json");
+}
+
+void start_run(RunOptions& run) {
+  const int n = run.threads > 0 ? run.threads : omp_get_num_procs();
+  run.threads = n;
+  omp_set_num_threads(n);
+  Eigen::setNbThreads(n);
+  std::error_code ec;
+  std::filesystem::create_directories(run.out, ec);
+  if (ec || !std::filesystem::is_directory(run.out)) fail("output", "cannot create the folder '" + run.out + "': " + ec.message());
+}
+
+void print_header(const std::string& title, const std::string& what) {
+  std::printf("== %s ==\nWhat you are looking at: %s\n\n", title.c_str(), what.c_str());
+}
+
+void fail(const std::string& program, const std::string& sentence) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s: %s\n", program.c_str(), sentence.c_str());
+  std::exit(1);
+}
+
+std::string fmt(const char* format, ...) {
+  va_list a, b;
+  va_start(a, format);
+  va_copy(b, a);
+  const int n = std::vsnprintf(nullptr, 0, format, a);
+  va_end(a);
+  std::string s(static_cast<size_t>(std::max(n, 0)) + 1, '\0');
+  std::vsnprintf(s.data(), s.size(), format, b);
+  va_end(b);
+  s.pop_back();
+  return s;
+}
+
+namespace {
+bool numeric(const std::string& s) {
+  return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || ((s[0] == '-' || s[0] == '.') && s.size() > 1));
+}
+}  // namespace
+
+std::string Table::str() const {
+  std::vector<size_t> w(header_.size(), 0);
+  auto widen = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  };
+  widen(header_);
+  for (const auto& r : rows_) widen(r);
+  std::string out;
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < w.size(); ++i) {
+      const std::string c = i < r.size() ? r[i] : "";
+      const std::string pad(w[i] - c.size(), ' ');
+      out += (i ? "  " : "  ") + (numeric(c) && i > 0 ? pad + c : c + pad);
+    }
+    out += "\n";
+  };
+  line(header_);
+  std::string rule;
+  for (size_t i = 0; i < w.size(); ++i) rule += "  " + std::string(w[i], '-');
+  out += rule + "\n";
+  for (const auto& r : rows_) line(r);
+  return out;
+}
+
+void Table::print() const { std::fputs(str().c_str(), stdout); }
+
+void Summary::set(const std::string& key, double v) { json_values_[key] = std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
+void Summary::set(const std::string& key, const std::string& v) { json_values_[key] = nlohmann::json(v).dump(); }
+void Summary::set(const std::string& key, const std::vector<double>& v) { json_values_[key] = nlohmann::json(v).dump(); }
+
+std::string Summary::dump() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [key, text] : json_values_) {
+    nlohmann::json* node = &j;
+    size_t start = 0, dot;
+    while ((dot = key.find('.', start)) != std::string::npos) {
+      node = &(*node)[key.substr(start, dot - start)];
+      start = dot + 1;
+    }
+    (*node)[key.substr(start)] = nlohmann::json::parse(text);
+  }
+  return j.dump(2) + "\n";
+}
+
+void Summary::write(const std::string& path) const { write_file_atomic(path, std::string_view(dump())); }
+
+}  // namespace ds

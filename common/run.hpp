@@ -1,0 +1,58 @@
+// What every program shares: the common flags (--quick, --seed, --threads, --out), the output
+// folder, a header saying what the reader is looking at, aligned result tables, summary.json,
+// and the one-sentence failure exit.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/flags.hpp"
+
+namespace ds {
+
+struct RunOptions {
+  bool quick = false;     // tiny settings that finish in seconds (the smoke tests use them)
+  uint64_t seed = 1234;
+  int threads = 0;        // 0 = all cores
+  std::string out;        // default runs/<program>/
+};
+
+void add_run_flags(Flags& flags, RunOptions& run, const std::string& program);
+// Sets the thread count (OpenMP and Eigen) and creates the output folder.
+void start_run(RunOptions& run);
+void print_header(const std::string& title, const std::string& what);
+
+// Prints "program: sentence" to stderr and exits with status 1.
+[[noreturn]] void fail(const std::string& program, const std::string& sentence);
+
+std::string fmt(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+// Columns padded to their widest cell; numbers are right-aligned.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  std::string str() const;
+  void print() const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// The headline numbers of a run, written as summary.json. Dotted keys nest ("a.b" -> {"a":{"b":..}}).
+class Summary {
+ public:
+  void set(const std::string& key, double v);
+  void set(const std::string& key, const std::string& v);
+  void set(const std::string& key, const std::vector<double>& v);
+  void write(const std::string& path) const;   // atomic
+  std::string dump() const;
+
+ private:
+  std::map<std::string, std::string> json_values_;   // key -> JSON text of the value
+};
+
+}  // namespace ds
