@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   at.row({fmt("forward  B=%lld H=%lld T=%lld D=%lld Dv=%lld", (long long)b, (long long)h, (long long)t, (long long)d, (long long)dv),
           fmt("%.2f", tf * 1e3), fmt("%.0f", aflops / tf / 1e9)});
   at.row({"forward + backward", fmt("%.2f", tb * 1e3), fmt("%.0f", 3 * aflops / tb / 1e9)});
+  std::printf("\n");
   at.print();
   summary.set("attention.fwd_ms", tf * 1e3);
   summary.set("attention.fwd_gflops", aflops / tf / 1e9);

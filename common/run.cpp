@@ -41,6 +41,14 @@ void fail(const std::string& program, const std::string& sentence) {
   std::exit(1);
 }
 
+int run_main(const std::string& program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    fail(program, e.what());
+  }
+}
+
 std::string fmt(const char* format, ...) {
   va_list a, b;
   va_start(a, format);

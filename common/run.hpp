@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ void print_header(const std::string& title, const std::string& what);
 
 // Prints "program: sentence" to stderr and exits with status 1.
 [[noreturn]] void fail(const std::string& program, const std::string& sentence);
+
+// Runs a program's body; any exception that escapes (a bad checkpoint, a shape the model
+// cannot take) becomes one sentence and exit status 1 instead of a crash.
+int run_main(const std::string& program, const std::function<int()>& body);
 
 std::string fmt(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

@@ -26,8 +26,8 @@ struct Variant {
 
 void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, const std::string& out, Summary& summary) {
   const std::vector<Variant> vs = {{"MHA", s.heads}, {fmt("GQA (%lld KV heads)", (long long)groups), groups}, {"MQA", 1}};
-  std::printf("\n%s: %lld layers, %lld heads x %lld dims, %lld-byte elements\n", s.name.c_str(), (long long)s.layers,
-              (long long)s.heads, (long long)s.head_dim, (long long)bytes);
+  std::printf("\n%s: %lld layers, %lld heads x %lld dims, %lld-byte elements\n", s.name.c_str(), (long long)s.layers, (long long)s.heads,
+              (long long)s.head_dim, (long long)bytes);
   Table t({"attention", "KV heads", "attn params / layer", "KV cache / token", "KV cache @ 4K tokens", "@ 128K tokens"});
   LineChart chart;
   chart.title = "KV cache of one sequence: " + s.name;
@@ -53,54 +53,61 @@ void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  Flags flags("ch02_mqa_gqa", "MHA vs GQA vs MQA: KV-cache size against quality (book section 2.4).");
-  RunOptions run;
-  add_run_flags(flags, run, "ch02_mqa_gqa");
-  int64_t groups = 8, bytes = 2, steps = 200, gqa_kv = 2;
-  flags.add("--groups", groups, "KV heads of the GQA row in the size tables").min(1);
-  flags.add("--bytes", bytes, "bytes per cached element in the size tables (2 = FP16/BF16)").min(1).max(4);
-  flags.add("--steps", steps, "training steps of each small model").min(1);
-  flags.add("--gqa-kv-heads", gqa_kv, "KV heads of the trained GQA model (of 8 query heads)").min(1).max(8);
-  flags.parse(argc, argv);
-  if (run.quick) steps = std::min<int64_t>(steps, 15);
-  start_run(run);
-  print_header("ch02_mqa_gqa", "parameters and KV-cache bytes of MHA/GQA/MQA, then three small models trained identically");
-  Summary summary;
-  for (const auto& p : attention_presets()) sizes(p, std::min(groups, p.heads), bytes, run.out, summary);
+  return run_main("ch02_mqa_gqa", [&] {
+    Flags flags("ch02_mqa_gqa", "MHA vs GQA vs MQA: KV-cache size against quality (book section 2.4).");
+    RunOptions run;
+    add_run_flags(flags, run, "ch02_mqa_gqa");
+    int64_t groups = 8, bytes = 2, steps = 200, gqa_kv = 2;
+    flags.add("--groups", groups, "KV heads of the GQA row in the size tables").min(1);
+    flags.add("--bytes", bytes, "bytes per cached element in the size tables (2 = FP16/BF16)").min(1).max(4);
+    flags.add("--steps", steps, "training steps of each small model").min(1);
+    flags.add("--gqa-kv-heads", gqa_kv, "KV heads of the trained GQA model (of 8 query heads)").min(1).max(8);
+    flags.parse(argc, argv);
+    if (run.quick) steps = std::min<int64_t>(steps, 15);
+    start_run(run);
+    print_header("ch02_mqa_gqa", "parameters and KV-cache bytes of MHA/GQA/MQA, then three small models trained identically");
+    Summary summary;
+    for (const auto& p : attention_presets()) sizes(p, std::min(groups, p.heads), bytes, run.out, summary);
 
-  std::printf("\nTraining MHA, GQA and MQA models, %lld steps each, same data and seed...\n", (long long)steps);
-  CorpusData data = default_corpus_dataset(run.quick ? 200000 : 1000000, run.quick ? 512 : 1024, run.seed);
-  const std::vector<Variant> vs = {{"MHA (8 KV heads)", 8}, {fmt("GQA (%lld KV heads)", (long long)gqa_kv), gqa_kv}, {"MQA (1 KV head)", 1}};
-  LineChart curves;
-  curves.title = "Validation loss: MHA vs GQA vs MQA (same data, seed and steps)";
-  curves.xlabel = "training step";
-  curves.ylabel = "validation loss (nats/token)";
-  Table t({"model", "params", "best val loss", "perplexity", "KV cache @ 512 tokens", "tokens/s"});
-  for (const auto& v : vs) {
-    SmallModelConfig mc;
-    mc.vocab_size = data.tokenizer.vocab_size();
-    mc.num_kv_heads = v.kv_heads;
-    if (run.quick) { mc.hidden_size = 64; mc.num_layers = 2; mc.intermediate_size = 192; }
-    Rng rng(run.seed);
-    auto model = make_small_model(mc, rng);
-    TrainConfig tc;
-    tc.steps = steps;
-    tc.seq_len = 128;
-    tc.eval_every = std::max<int64_t>(steps / 10, 1);
-    tc.seed = run.seed;
-    tc.label = v.name.substr(0, 3);
-    const TrainHistory h = train(*model, data.dataset, tc);
-    const int64_t cache = mc.num_layers * KVCache::formula_bytes(1, v.kv_heads, mc.hidden_size / mc.num_heads, 512);
-    t.row({v.name, fmt("%.3fM", model->num_parameters() / 1e6), fmt("%.3f", h.best_val_loss), fmt("%.2f", std::exp(h.best_val_loss)),
-           memory::human_bytes(static_cast<double>(cache)), fmt("%.0f", h.tokens_per_second)});
-    curves.series.push_back({v.name, h.eval_step, h.val_loss});
-    summary.set("train." + v.name.substr(0, 3) + ".best_val_loss", h.best_val_loss);
-    summary.set("train." + v.name.substr(0, 3) + ".params", static_cast<double>(model->num_parameters()));
-  }
-  std::printf("\n");
-  t.print();
-  write_line_chart(run.out + "/val_loss.svg", curves);
-  summary.write(run.out + "/summary.json");
-  std::printf("\nwrote %s/{kv_cache_gpt2-small,kv_cache_deepseek-v3-mha,val_loss}.svg (+ .csv) and summary.json\n", run.out.c_str());
-  return 0;
+    std::printf("\nTraining MHA, GQA and MQA models, %lld steps each, same data and seed...\n", (long long)steps);
+    CorpusData data = default_corpus_dataset(run.quick ? 200000 : 1000000, run.quick ? 512 : 1024, run.seed);
+    const std::vector<Variant> vs = {
+        {"MHA (8 KV heads)", 8}, {fmt("GQA (%lld KV heads)", (long long)gqa_kv), gqa_kv}, {"MQA (1 KV head)", 1}};
+    LineChart curves;
+    curves.title = "Validation loss: MHA vs GQA vs MQA (same data, seed and steps)";
+    curves.xlabel = "training step";
+    curves.ylabel = "validation loss (nats/token)";
+    Table t({"model", "params", "best val loss", "perplexity", "KV cache @ 512 tokens", "tokens/s"});
+    for (const auto& v : vs) {
+      SmallModelConfig mc;
+      mc.vocab_size = data.tokenizer.vocab_size();
+      mc.num_kv_heads = v.kv_heads;
+      if (run.quick) {
+        mc.hidden_size = 64;
+        mc.num_layers = 2;
+        mc.intermediate_size = 192;
+      }
+      Rng rng(run.seed);
+      auto model = make_small_model(mc, rng);
+      TrainConfig tc;
+      tc.steps = steps;
+      tc.seq_len = 128;
+      tc.eval_every = std::max<int64_t>(steps / 10, 1);
+      tc.seed = run.seed;
+      tc.label = v.name.substr(0, 3);
+      const TrainHistory h = train(*model, data.dataset, tc);
+      const int64_t cache = mc.num_layers * KVCache::formula_bytes(1, v.kv_heads, mc.hidden_size / mc.num_heads, 512);
+      t.row({v.name, fmt("%.3fM", model->num_parameters() / 1e6), fmt("%.3f", h.best_val_loss), fmt("%.2f", std::exp(h.best_val_loss)),
+             memory::human_bytes(static_cast<double>(cache)), fmt("%.0f", h.tokens_per_second)});
+      curves.series.push_back({v.name, h.eval_step, h.val_loss});
+      summary.set("train." + v.name.substr(0, 3) + ".best_val_loss", h.best_val_loss);
+      summary.set("train." + v.name.substr(0, 3) + ".params", static_cast<double>(model->num_parameters()));
+    }
+    std::printf("\n");
+    t.print();
+    write_line_chart(run.out + "/val_loss.svg", curves);
+    summary.write(run.out + "/summary.json");
+    std::printf("\nwrote %s/{kv_cache_gpt2-small,kv_cache_deepseek-v3-mha,val_loss}.svg (+ .csv) and summary.json\n", run.out.c_str());
+    return 0;
+  });
 }
