@@ -1,4 +1,4 @@
-// Attention, from the book's first listing to the layer real models use (book sections 2.1-2.4):
+// Attention, from the book's first single-head example to the layer real models use:
 // single-head self-attention spelled out step by step, then multi-head attention whose keys and
 // values may have fewer heads than its queries: MHA (as many), GQA (groups) and MQA (one).
 #pragma once

@@ -1,4 +1,4 @@
-// Autoregressive generation (book sections 2.2-2.3), the one generation API of the repository:
+// Autoregressive generation, the one generation API of the repository:
 // prefill the prompt, then one token per step, with or without the KV cache; greedy,
 // temperature, top-k and top-p sampling from a seeded RNG; stop tokens; batched prompts.
 #pragma once

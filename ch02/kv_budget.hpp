@@ -1,4 +1,4 @@
-// Back-of-the-envelope sizes of attention (book section 2.4): parameters of the projections
+// Back-of-the-envelope sizes of attention: parameters of the projections
 // and KV-cache bytes per token for MHA, GQA and MQA, for the configs the book discusses.
 #pragma once
 

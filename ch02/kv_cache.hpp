@@ -1,4 +1,4 @@
-// The KV cache (book section 2.3): keys and values of every earlier token, kept so that each
+// The KV cache: keys and values of every earlier token, kept so that each
 // new token costs one row of attention instead of recomputing the whole prefix.
 // Preallocated for max_len tokens, as inference engines do, so appending never reallocates.
 #pragma once

@@ -1,5 +1,5 @@
 // ch02_attention: one head of causal self-attention on a six-token sentence, step by step
-// (book listings 2.3-2.5): embeddings, queries/keys/values, scores, the causal mask, softmax
+// (the book's first chapter-2 walk-through): embeddings, queries/keys/values, scores, the causal mask, softmax
 // weights and the output, printed as small matrices, with the weights drawn as a heatmap.
 #include "ch02/attention.hpp"
 
@@ -40,7 +40,7 @@ void print_matrix(const char* title, const Tensor& m, const std::vector<std::str
 
 int main(int argc, char** argv) {
   return run_main("ch02_attention", [&] {
-    Flags flags("ch02_attention", "Causal self-attention on a tiny example, one step at a time (book section 2.1).");
+    Flags flags("ch02_attention", "Causal self-attention on a tiny example, one step at a time.");
     RunOptions run;
     add_run_flags(flags, run, "ch02_attention");
     std::string text = "The next day is bright and";

@@ -56,15 +56,19 @@ Loaded train_small_model(const RunOptions& run, int64_t steps) {
 
 int main(int argc, char** argv) {
   return run_main("ch02_kv_cache", [&] {
-    Flags flags("ch02_kv_cache", "Generate tokens with and without the KV cache: same tokens, very different cost (book 2.2-2.3).");
+    Flags flags("ch02_kv_cache", "Generate tokens with and without the KV cache: same tokens, very different cost (book listings 2.1, 2.2).");
     RunOptions run;
     add_run_flags(flags, run, "ch02_kv_cache");
     std::string gpt2_dir, prompt = "Once upon a time";
     int64_t tokens = 200, train_steps = 300;
     flags.add("--gpt2", gpt2_dir, "folder with a Hugging Face GPT-2 checkpoint (config.json, model.safetensors, vocab.json, merges.txt)");
-    flags.add("--prompt", prompt, "text to continue (GPT-2 book listing: \"The next day is bright\")");
+    flags.add("--prompt", prompt, "text to continue (the book's GPT-2 listing 2.1 uses \"The next day is bright\")");
     flags.add("--tokens", tokens, "number of tokens to generate").min(1).max(4000);
     flags.add("--train-steps", train_steps, "training steps of the built-in small model").min(0);
+    float temperature = 0.f;
+    int64_t top_k = 0;
+    flags.add("--temperature", temperature, "sampling temperature (0 = greedy, the book's setting)").min(0);
+    flags.add("--top-k", top_k, "sample only among the k most likely tokens (0 = all)").min(0);
     flags.parse(argc, argv);
     if (run.quick) {
       tokens = std::min<int64_t>(tokens, 40);
@@ -87,9 +91,11 @@ int main(int argc, char** argv) {
                                 (long long)m.model->max_positions()));
     SamplingConfig sc;
     sc.max_new_tokens = tokens;
-    Rng rng(run.seed);
-    const Generation without = generate(*m.model, {ids}, sc, false, rng);
-    const Generation with = generate(*m.model, {ids}, sc, true, rng);
+    sc.temperature = temperature;
+    sc.top_k = top_k;
+    Rng rng_without(run.seed), rng_with(run.seed);   // the same draws for both, so sampling can be compared too
+    const Generation without = generate(*m.model, {ids}, sc, false, rng_without);
+    const Generation with = generate(*m.model, {ids}, sc, true, rng_with);
     const bool same = without.tokens == with.tokens;
 
     double t_without = 0, t_with = 0;

@@ -1,4 +1,4 @@
-// ch02_mqa_gqa: MHA vs GQA vs MQA (book section 2.4). Fewer key/value heads shrink the KV cache
+// ch02_mqa_gqa: MHA vs GQA vs MQA. Fewer key/value heads shrink the KV cache
 // by the same factor; the question is what it costs in quality. Part 1 computes parameters and
 // cache sizes for GPT-2 small and a DeepSeek-V3-sized model; part 2 trains three small models
 // that differ only in their number of KV heads, on the same data with the same seed.
@@ -54,7 +54,7 @@ void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, const std::st
 
 int main(int argc, char** argv) {
   return run_main("ch02_mqa_gqa", [&] {
-    Flags flags("ch02_mqa_gqa", "MHA vs GQA vs MQA: KV-cache size against quality (book section 2.4).");
+    Flags flags("ch02_mqa_gqa", "MHA vs GQA vs MQA: KV-cache size against quality.");
     RunOptions run;
     add_run_flags(flags, run, "ch02_mqa_gqa");
     int64_t groups = 8, bytes = 2, steps = 200, gqa_kv = 2;
