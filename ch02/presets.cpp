@@ -1,5 +1,7 @@
 #include "ch02/presets.hpp"
 
+#include <algorithm>
+
 namespace ds::ch02 {
 
 std::unique_ptr<TransformerLM> make_small_model(const SmallModelConfig& c, Rng& rng) {
@@ -17,6 +19,30 @@ std::unique_ptr<TransformerLM> make_small_model(const SmallModelConfig& c, Rng& 
   return std::make_unique<TransformerLM>(
       lm, [ac](int64_t, Rng& r) { return std::make_unique<MultiHeadAttention>(ac, r); },
       [hidden, inter](int64_t, Rng& r) { return std::make_unique<SwiGLU>(hidden, inter, r); }, rng);
+}
+
+SmallModelConfig small_model_config(int64_t vocab_size, bool quick) {
+  SmallModelConfig c;
+  c.vocab_size = vocab_size;
+  if (quick) {
+    c.hidden_size = 64;
+    c.num_layers = 2;
+    c.intermediate_size = 192;
+  }
+  return c;
+}
+
+CorpusData program_corpus(bool quick, uint64_t seed) {
+  return default_corpus_dataset(quick ? 200000 : 1000000, quick ? 512 : 1024, seed);
+}
+
+TrainConfig program_train_config(int64_t steps, uint64_t seed, int64_t evals) {
+  TrainConfig tc;
+  tc.steps = steps;
+  tc.seq_len = 128;
+  tc.eval_every = std::max<int64_t>(steps / std::max<int64_t>(evals, 1), 1);
+  tc.seed = seed;
+  return tc;
 }
 
 }  // namespace ds::ch02

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "ch02/attention.hpp"
+#include "ch02/train.hpp"
 #include "ch02/transformer.hpp"
 
 namespace ds::ch02 {
@@ -22,5 +23,13 @@ struct SmallModelConfig {
 // A GPT-style decoder: learned position embeddings as GPT-2 (ch03 replaces them with rotary
 // embeddings), with the RMSNorm and SwiGLU of LLaMA and DeepSeek, no biases.
 std::unique_ptr<TransformerLM> make_small_model(const SmallModelConfig& cfg, Rng& rng);
+
+// The programs' model: the defaults above, or a 2-layer, 64-wide one for --quick runs.
+SmallModelConfig small_model_config(int64_t vocab_size, bool quick);
+
+// The programs' data: 1 MB of the procedural corpus with a 1024-token BPE (200 KB and 512 for --quick).
+CorpusData program_corpus(bool quick, uint64_t seed);
+// The programs' training run: batch 8 x 128 tokens, `steps` steps, evaluated `evals` times.
+TrainConfig program_train_config(int64_t steps, uint64_t seed, int64_t evals = 10);
 
 }  // namespace ds::ch02

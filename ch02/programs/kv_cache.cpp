@@ -29,23 +29,11 @@ struct Loaded {
 Loaded train_small_model(const RunOptions& run, int64_t steps) {
   std::printf("Training a small model on the built-in corpus first (%lld steps; --gpt2 DIR uses GPT-2 instead)...\n",
               static_cast<long long>(steps));
-  CorpusData data = default_corpus_dataset(run.quick ? 200000 : 1000000, run.quick ? 512 : 1024, run.seed);
-  SmallModelConfig mc;
-  mc.vocab_size = data.tokenizer.vocab_size();
-  if (run.quick) {
-    mc.hidden_size = 64;
-    mc.num_layers = 2;
-    mc.num_heads = 4;
-    mc.num_kv_heads = 4;
-    mc.intermediate_size = 192;
-  }
+  CorpusData data = program_corpus(run.quick, run.seed);
+  const SmallModelConfig mc = small_model_config(data.tokenizer.vocab_size(), run.quick);
   Rng rng(run.seed);
   auto model = make_small_model(mc, rng);
-  TrainConfig tc;
-  tc.steps = steps;
-  tc.seq_len = 128;
-  tc.eval_every = steps;
-  tc.seed = run.seed;
+  const TrainConfig tc = program_train_config(steps, run.seed, 1);
   const TrainHistory h = train(*model, data.dataset, tc);
   std::printf("validation loss %.3f after %lld steps (%.1f s)\n\n", h.final_val_loss, static_cast<long long>(steps), h.seconds);
   const std::string what = fmt("small GPT-style model (%lld layers, %lld heads, hidden %lld, %.2fM parameters)", (long long)mc.num_layers,

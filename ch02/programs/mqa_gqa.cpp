@@ -61,16 +61,24 @@ int main(int argc, char** argv) {
     flags.add("--groups", groups, "KV heads of the GQA row in the size tables").min(1);
     flags.add("--bytes", bytes, "bytes per cached element in the size tables (2 = FP16/BF16)").min(1).max(4);
     flags.add("--steps", steps, "training steps of each small model").min(1);
-    flags.add("--gqa-kv-heads", gqa_kv, "KV heads of the trained GQA model (of 8 query heads)").min(1).max(8);
+    flags.add("--gqa-kv-heads", gqa_kv, "KV heads of the trained GQA model (of 8 query heads)")
+        .min(1)
+        .max(8)
+        .check([](const std::string& v) { return 8 % std::stoll(v) == 0 ? "" : "must divide the 8 query heads (1, 2, 4 or 8)"; });
+    std::string preset = "all";
+    std::vector<std::string> preset_names = {"all"};
+    for (const auto& p : attention_presets()) preset_names.push_back(p.name);
+    flags.add_choice("--preset", preset, preset_names, "config of the size tables and plots");
     flags.parse(argc, argv);
     if (run.quick) steps = std::min<int64_t>(steps, 15);
     start_run(run);
     print_header("ch02_mqa_gqa", "parameters and KV-cache bytes of MHA/GQA/MQA, then three small models trained identically");
     Summary summary;
-    for (const auto& p : attention_presets()) sizes(p, std::min(groups, p.heads), bytes, run.out, summary);
+    for (const auto& p : attention_presets())
+      if (preset == "all" || preset == p.name) sizes(p, std::min(groups, p.heads), bytes, run.out, summary);
 
     std::printf("\nTraining MHA, GQA and MQA models, %lld steps each, same data and seed...\n", (long long)steps);
-    CorpusData data = default_corpus_dataset(run.quick ? 200000 : 1000000, run.quick ? 512 : 1024, run.seed);
+    CorpusData data = program_corpus(run.quick, run.seed);
     const std::vector<Variant> vs = {
         {"MHA (8 KV heads)", 8}, {fmt("GQA (%lld KV heads)", (long long)gqa_kv), gqa_kv}, {"MQA (1 KV head)", 1}};
     LineChart curves;
@@ -79,21 +87,11 @@ int main(int argc, char** argv) {
     curves.ylabel = "validation loss (nats/token)";
     Table t({"model", "params", "best val loss", "perplexity", "KV cache @ 512 tokens", "tokens/s"});
     for (const auto& v : vs) {
-      SmallModelConfig mc;
-      mc.vocab_size = data.tokenizer.vocab_size();
+      SmallModelConfig mc = small_model_config(data.tokenizer.vocab_size(), run.quick);
       mc.num_kv_heads = v.kv_heads;
-      if (run.quick) {
-        mc.hidden_size = 64;
-        mc.num_layers = 2;
-        mc.intermediate_size = 192;
-      }
       Rng rng(run.seed);
       auto model = make_small_model(mc, rng);
-      TrainConfig tc;
-      tc.steps = steps;
-      tc.seq_len = 128;
-      tc.eval_every = std::max<int64_t>(steps / 10, 1);
-      tc.seed = run.seed;
+      TrainConfig tc = program_train_config(steps, run.seed);
       tc.label = v.name.substr(0, 3);
       const TrainHistory h = train(*model, data.dataset, tc);
       const int64_t cache = mc.num_layers * KVCache::formula_bytes(1, v.kv_heads, mc.hidden_size / mc.num_heads, 512);

@@ -61,7 +61,8 @@ TEST_CASE("program ch02_mqa_gqa --quick writes the size and loss plots") {
   check_files(out, {"kv_cache_gpt2-small.svg", "kv_cache_deepseek-v3-mha.svg", "val_loss.svg", "val_loss.csv"});
   const auto s = nlohmann::json::parse(ds::read_text_file((out / "summary.json").string()));
   CHECK(s["gpt2-small"]["MHA"]["kv_bytes_per_token"] == 36864.0);
-  CHECK(run("ch02_mqa_gqa", "--gqa-kv-heads 3", out) == 1);   // 8 query heads do not split into 3 groups
+  CHECK(run("ch02_mqa_gqa", "--gqa-kv-heads 3", out) == 2);   // 8 query heads do not split into 3 groups
+  CHECK(run("ch02_mqa_gqa", "--preset gpt5", out) == 2);
 }
 
 TEST_CASE("programs reject bad flags with exit code 2") {

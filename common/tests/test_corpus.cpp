@@ -9,22 +9,15 @@
 #include <stdexcept>
 
 #include "common/corpus.hpp"
+#include "test_helpers.hpp"
 
 using namespace ds;
+using test::error_of;
 using namespace ds::corpus;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "(no std::runtime_error)";
-}
 
 std::vector<std::string> lower_words(const std::string& text) {
   std::vector<std::string> words;

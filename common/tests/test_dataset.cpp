@@ -6,20 +6,13 @@
 
 #include "common/corpus.hpp"
 #include "common/dataset.hpp"
+#include "test_helpers.hpp"
 
 using namespace ds;
+using test::error_of;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "(no std::runtime_error)";
-}
 
 struct Fixture {
   std::vector<std::string> docs = corpus::generate_documents(21, 200);

@@ -3,6 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+#include <string>
+
 #include "common/gradcheck.hpp"
 #include "common/rng.hpp"
 
@@ -21,6 +26,37 @@ inline Tensor rnd(const Shape& s, uint64_t seed, float std = 1.f) {
     CHECK(gc_.ok);                                                                \
   } while (0)
 
+
+// A fresh directory under the system temp dir, removed with everything in it.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag = "ds_test") {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / (tag + "_" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  size_t count() const {
+    return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(path), std::filesystem::directory_iterator()));
+  }
+};
+
+// The message of the std::runtime_error that f throws (or a marker when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "(no std::runtime_error)";
+}
 
 inline float max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.shape() == b.shape());

@@ -5,16 +5,11 @@
 
 #include "common/fsutil.hpp"
 #include "common/plot.hpp"
+#include "test_helpers.hpp"
 
 using namespace ds;
 
 namespace {
-struct TempDir {
-  std::filesystem::path p = std::filesystem::temp_directory_path() / "ds_test_plot";
-  TempDir() { std::filesystem::create_directories(p); }
-  ~TempDir() { std::filesystem::remove_all(p); }
-  std::string file(const std::string& n) const { return (p / n).string(); }
-};
 int count(const std::string& s, const std::string& what) {
   int n = 0;
   for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
@@ -23,7 +18,7 @@ int count(const std::string& s, const std::string& what) {
 }  // namespace
 
 TEST_CASE("line chart: one polyline per series, legend, CSV beside it, NaN skipped") {
-  TempDir d;
+  test::TempDir d("ds_test_plot");
   LineChart c;
   c.title = "Loss & <friends>";
   c.xlabel = "step";
@@ -41,7 +36,7 @@ TEST_CASE("line chart: one polyline per series, legend, CSV beside it, NaN skipp
 }
 
 TEST_CASE("line chart: log axes use powers of ten; an empty chart still renders") {
-  TempDir d;
+  test::TempDir d("ds_test_plot");
   LineChart c;
   c.logx = c.logy = true;
   c.series = {{"a", {1, 10, 1000}, {0.01, 1, 100}}};
@@ -55,7 +50,7 @@ TEST_CASE("line chart: log axes use powers of ten; an empty chart still renders"
 }
 
 TEST_CASE("bar chart, heatmap and Gantt write their shapes and CSVs") {
-  TempDir d;
+  test::TempDir d("ds_test_plot");
   BarChart b;
   b.categories = {"MHA", "GQA", "MQA"};
   b.series = {{"KV MB", {}, {4, 1, 0.5}}, {"loss", {}, {2.0, 2.1, 2.2}}};

@@ -11,29 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fsutil.hpp"
+#include "test_helpers.hpp"
 #include "common/safetensors.hpp"
 
 using namespace ds;
+using test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("ds_test_safetensors_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  size_t count() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(path), fs::directory_iterator()));
-  }
-};
 
 // A file as the format defines it: 8-byte little-endian length, header text, data.
 std::vector<uint8_t> make_file(const std::string& header, const std::vector<uint8_t>& data) {

@@ -12,21 +12,14 @@
 #include "common/corpus.hpp"
 #include "common/rng.hpp"
 #include "common/tokenizer.hpp"
+#include "test_helpers.hpp"
 
 using namespace ds;
+using test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "(no std::runtime_error)";
-}
 
 fs::path temp_dir(const std::string& name) {
   const fs::path dir =
