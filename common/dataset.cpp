@@ -108,7 +108,10 @@ std::vector<std::string> load_or_generate_documents(const std::string& data_path
 
 CorpusData default_corpus_dataset(size_t corpus_bytes, int vocab_size, uint64_t seed,
                                   double val_fraction) {
-  const std::vector<std::string> docs = load_or_generate_documents("", corpus_bytes, seed);
+  return corpus_dataset(load_or_generate_documents("", corpus_bytes, seed), vocab_size, seed, val_fraction);
+}
+
+CorpusData corpus_dataset(const std::vector<std::string>& docs, int vocab_size, uint64_t seed, double val_fraction) {
   // The tokenizer learns from training documents only, so nothing about the validation
   // text leaks into the model through its vocabulary.
   const std::vector<bool> is_val = val_document_mask(docs.size(), val_fraction, seed);

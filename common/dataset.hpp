@@ -77,6 +77,9 @@ struct CorpusData {
 // training documents only, and the dataset. Deterministic in seed.
 CorpusData default_corpus_dataset(size_t corpus_bytes, int vocab_size = 1024, uint64_t seed = 0,
                                   double val_fraction = 0.05);
+// The same for any documents (e.g. those of --data FILE).
+CorpusData corpus_dataset(const std::vector<std::string>& docs, int vocab_size, uint64_t seed = 0,
+                          double val_fraction = 0.05);
 // The same with a tokenizer given (e.g. loaded from a checkpoint's tokenizer.json).
 TokenDataset default_corpus_dataset(size_t corpus_bytes, const Tokenizer& tok, uint64_t seed = 0,
                                     double val_fraction = 0.05);

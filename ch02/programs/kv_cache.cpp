@@ -26,10 +26,9 @@ struct Loaded {
   std::string what;
 };
 
-Loaded train_small_model(const RunOptions& run, int64_t steps) {
-  std::printf("Training a small model on the built-in corpus first (%lld steps; --gpt2 DIR uses GPT-2 instead)...\n",
-              static_cast<long long>(steps));
-  CorpusData data = program_corpus(run.quick, run.seed);
+Loaded train_small_model(const RunOptions& run, int64_t steps, const std::string& data_path) {
+  std::printf("Training a small model first (%lld steps; --gpt2 DIR uses GPT-2 instead)...\n", static_cast<long long>(steps));
+  CorpusData data = program_corpus(run.quick, run.seed, data_path);
   const SmallModelConfig mc = small_model_config(data.tokenizer.vocab_size(), run.quick);
   Rng rng(run.seed);
   auto model = make_small_model(mc, rng);
@@ -44,7 +43,8 @@ Loaded train_small_model(const RunOptions& run, int64_t steps) {
 
 int main(int argc, char** argv) {
   return run_main("ch02_kv_cache", [&] {
-    Flags flags("ch02_kv_cache", "Generate tokens with and without the KV cache: same tokens, very different cost (book listings 2.1, 2.2).");
+    Flags flags("ch02_kv_cache",
+                "Generate tokens with and without the KV cache: same tokens, very different cost (book listings 2.1, 2.2).");
     RunOptions run;
     add_run_flags(flags, run, "ch02_kv_cache");
     std::string gpt2_dir, prompt = "Once upon a time";
@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
     flags.add("--prompt", prompt, "text to continue (the book's GPT-2 listing 2.1 uses \"The next day is bright\")");
     flags.add("--tokens", tokens, "number of tokens to generate").min(1).max(4000);
     flags.add("--train-steps", train_steps, "training steps of the built-in small model").min(0);
+    std::string data_path;
+    flags.add("--data", data_path,
+              "train on this UTF-8 text file instead of the built-in corpus (documents split on blank lines or <|endoftext|>)");
     float temperature = 0.f;
     int64_t top_k = 0;
     flags.add("--temperature", temperature, "sampling temperature (0 = greedy, the book's setting)").min(0);
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
       GPT2 g = load_gpt2(gpt2_dir);
       m = {std::move(g.model), std::move(g.tokenizer), "GPT-2 from " + gpt2_dir};
     } else {
-      m = train_small_model(run, train_steps);
+      m = train_small_model(run, train_steps, data_path);
     }
     const std::vector<int32_t> ids = m.tokenizer.encode(prompt);
     if (ids.empty()) fail("ch02_kv_cache", "the prompt encodes to no tokens");
@@ -81,7 +84,7 @@ int main(int argc, char** argv) {
     sc.max_new_tokens = tokens;
     sc.temperature = temperature;
     sc.top_k = top_k;
-    Rng rng_without(run.seed), rng_with(run.seed);   // the same draws for both, so sampling can be compared too
+    Rng rng_without(run.seed), rng_with(run.seed);  // the same draws for both, so sampling can be compared too
     const Generation without = generate(*m.model, {ids}, sc, false, rng_without);
     const Generation with = generate(*m.model, {ids}, sc, true, rng_with);
     const bool same = without.tokens == with.tokens;

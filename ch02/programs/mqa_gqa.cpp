@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
     flags.add("--groups", groups, "KV heads of the GQA row in the size tables").min(1);
     flags.add("--bytes", bytes, "bytes per cached element in the size tables (2 = FP16/BF16)").min(1).max(4);
     flags.add("--steps", steps, "training steps of each small model").min(1);
+    std::string data_path;
+    flags.add("--data", data_path,
+              "train on this UTF-8 text file instead of the built-in corpus (documents split on blank lines or <|endoftext|>)");
     flags.add("--gqa-kv-heads", gqa_kv, "KV heads of the trained GQA model (of 8 query heads)")
         .min(1)
         .max(8)
@@ -78,7 +81,7 @@ int main(int argc, char** argv) {
       if (preset == "all" || preset == p.name) sizes(p, std::min(groups, p.heads), bytes, run.out, summary);
 
     std::printf("\nTraining MHA, GQA and MQA models, %lld steps each, same data and seed...\n", (long long)steps);
-    CorpusData data = program_corpus(run.quick, run.seed);
+    CorpusData data = program_corpus(run.quick, run.seed, data_path);
     const std::vector<Variant> vs = {
         {"MHA (8 KV heads)", 8}, {fmt("GQA (%lld KV heads)", (long long)gqa_kv), gqa_kv}, {"MQA (1 KV head)", 1}};
     LineChart curves;

@@ -65,6 +65,18 @@ TEST_CASE("program ch02_mqa_gqa --quick writes the size and loss plots") {
   CHECK(run("ch02_mqa_gqa", "--preset gpt5", out) == 2);
 }
 
+TEST_CASE("program ch02_kv_cache trains on any text file (--data)") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch02_kv_cache_data";
+  const fs::path text = fs::temp_directory_path() / "ds_smoke_ch02_data.txt";
+  std::string docs;
+  for (int i = 0; i < 300; ++i) docs += "Story " + std::to_string(i) + ": a fox met a crow by the river and they talked.\n\n";
+  ds::write_file_atomic(text.string(), std::string_view(docs));
+  REQUIRE(run("ch02_kv_cache", "--data " + text.string() + " --prompt 'a fox'", out) == 0);
+  CHECK(run("ch02_kv_cache", "--data " + (text.string() + ".missing"), out) == 1);
+  CHECK(ds::read_text_file(out.string() + ".log").find("No such file") != std::string::npos);
+  fs::remove(text);
+}
+
 TEST_CASE("programs reject bad flags with exit code 2") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch02_bad";
   CHECK(run("ch02_attention", "--dim zero", out) == 2);
