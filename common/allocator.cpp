@@ -1,5 +1,6 @@
 #include "common/allocator.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -20,12 +21,12 @@ Cache& cache() {
   return *c;
 }
 
-// Rounds up to one of 4 sizes per power of two (16 floats at least).
+// Rounds up to one of 4 sizes per power of two (whole multiples of 16 floats = 64 bytes).
 int64_t size_class(int64_t n) {
   if (n <= 16) return 16;
   int64_t p = 16;
   while (p * 2 < n) p *= 2;
-  const int64_t q = p / 4;
+  const int64_t q = std::max<int64_t>(p / 4, 16);   // aligned_alloc wants whole 64-byte units
   return (n + q - 1) / q * q;
 }
 }  // namespace

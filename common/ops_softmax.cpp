@@ -87,13 +87,15 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int32_t ign
     if (t < 0 || t >= v) throw std::invalid_argument("cross_entropy: target " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(v));
     ++count;
   }
-  double total = 0;
-#pragma omp parallel for reduction(+ : total) if (logits.numel() > kParallelMin)
+  std::vector<double> row_loss(static_cast<size_t>(rows), 0.0);
+#pragma omp parallel for if (logits.numel() > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     if (targets[r] == ignore_index) continue;
     lse[static_cast<size_t>(r)] = logsumexp(pl + r * v, v);
-    total += lse[static_cast<size_t>(r)] - pl[r * v + targets[r]];
+    row_loss[static_cast<size_t>(r)] = lse[static_cast<size_t>(r)] - pl[r * v + targets[r]];
   }
+  double total = 0;   // summed in row order, so any thread count gives the same loss
+  for (double l : row_loss) total += l;
   // An all-ignored batch has loss 0 and zero gradient rather than NaN.
   Tensor out = Tensor::scalar(count ? static_cast<float>(total / static_cast<double>(count)) : 0.f);
   const Tensor ld = logits.detach();
