@@ -86,6 +86,10 @@ struct AttentionOptions {
 // the weighted sum in one node; the backward recomputes nothing but keeps the weights.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opt = {});
+// Attention whose values are the first v_dim columns of the keys: q [B, H, T, D], kv
+// [B, Hkv, S, D] -> [B, H, T, v_dim]. MLA's absorbed decoding is this with one shared head:
+// keys are [c_KV; k_pe] and values c_KV, so the latent cache is stored once (DeepSeek-V2 sec. 2.1.2).
+Tensor latent_attention(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt = {});
 // The softmax weights [B, H, T, S] the attention above uses (no grad), for plots and lessons.
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionOptions& opt = {});
 

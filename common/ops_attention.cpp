@@ -74,25 +74,34 @@ Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionOption
   return probs_all(attn_dims(q, k, nullptr, opt), opt, q, k);
 }
 
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt) {
-  const AttnDims a = attn_dims(q, k, &v, opt);
+namespace {
+using StridedC = Eigen::Map<const MatR, 0, Eigen::OuterStride<>>;
+
+// V of one (batch, kv head): rows of `dv` values, `ld` floats apart (ld > dv when V is the
+// leading part of each K row, as in MLA's absorbed latent cache).
+StridedC v_rows(const float* base, int64_t rows, int64_t dv, int64_t ld) { return StridedC(base, rows, dv, Eigen::OuterStride<>(ld)); }
+
+// The shared body of both public attention ops. v_in_k: V is the first a.dv columns of K.
+Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims& a, const AttentionOptions& opt, bool v_in_k) {
   const Tensor p = probs_all(a, opt, q, k);
   Tensor out = Tensor::empty({a.b, a.h, a.t, a.dv});
-  const int64_t groups = a.h / a.hkv;
+  const int64_t groups = a.h / a.hkv, v_ld = v_in_k ? a.d : a.dv;
+  const float* vbase = v_in_k ? k.data() : v.data();
 #pragma omp parallel for schedule(static) if (a.b * a.h > 1)
   for (int64_t bh = 0; bh < a.b * a.h; ++bh) {
-    const int64_t bi = bh / a.h, hk = (bh % a.h) / groups;
+    const int64_t bk = (bh / a.h) * a.hkv + (bh % a.h) / groups;
     mat(out.data() + bh * a.t * a.dv, a.t, a.dv).noalias() =
-        mat(p.data() + bh * a.t * a.s, a.t, a.s) * mat(v.data() + (bi * a.hkv + hk) * a.s_alloc * a.dv, a.s, a.dv);
+        mat(p.data() + bh * a.t * a.s, a.t, a.s) * v_rows(vbase + bk * a.s_alloc * v_ld, a.s, a.dv, v_ld);
   }
-  const Tensor qd = q.detach(), kd = k.detach(), vd = v.detach();
-  return record(out, {q, k, v}, "attention", [a, p, qd, kd, vd, groups](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
-    Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::zeros(kd.shape()), dv = Tensor::zeros(vd.shape());
+  const Tensor qd = q.detach(), kd = k.detach(), vd = v_in_k ? kd : v.detach();
+  const std::vector<Tensor> inputs = v_in_k ? std::vector<Tensor>{q, k} : std::vector<Tensor>{q, k, v};
+  return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, v_ld, v_in_k](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+    Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::zeros(kd.shape()), dv = Tensor::zeros({a.b, a.hkv, a.s_alloc, a.dv});
     // One task per (batch, kv head): the query heads sharing it add into its dK, dV serially.
 #pragma omp parallel for schedule(static) if (a.b * a.hkv > 1)
     for (int64_t bk = 0; bk < a.b * a.hkv; ++bk) {
       const auto K = mat(kd.data() + bk * a.s_alloc * a.d, a.s, a.d);
-      const auto V = mat(vd.data() + bk * a.s_alloc * a.dv, a.s, a.dv);
+      const auto V = v_rows(vd.data() + bk * a.s_alloc * v_ld, a.s, a.dv, v_ld);
       auto dK = mat(dk.data() + bk * a.s_alloc * a.d, a.s, a.d);
       auto dV = mat(dv.data() + bk * a.s_alloc * a.dv, a.s, a.dv);
       MatR dS(a.t, a.s);
@@ -108,11 +117,24 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
         mat(dq.data() + bh * a.t * a.d, a.t, a.d).noalias() = dS * K;
         dK.noalias() += dS.transpose() * Q;
       }
+      if (v_in_k) dK.leftCols(a.dv) += dV;   // V was K's leading columns: its gradient lands there too
     }
     if (need[0]) gin[0] = dq;
     if (need[1]) gin[1] = dk;
-    if (need[2]) gin[2] = dv;
+    if (!v_in_k && need[2]) gin[2] = dv;
   });
+}
+}  // namespace
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt) {
+  return attend(q, k, v, attn_dims(q, k, &v, opt), opt, false);
+}
+
+Tensor latent_attention(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt) {
+  AttnDims a = attn_dims(q, kv, nullptr, opt);
+  if (v_dim < 1 || v_dim > a.d) shape_error("latent_attention", "v_dim " + std::to_string(v_dim) + " must be in [1, key dim]", kv.shape());
+  a.dv = v_dim;
+  return attend(q, kv, Tensor(), a, opt, true);
 }
 
 }  // namespace ds

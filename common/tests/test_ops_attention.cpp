@@ -95,3 +95,15 @@ TEST_CASE("attention: kv_len reads only the filled part of a preallocated cache"
   opt.kv_len = 9;
   CHECK_THROWS_AS(scaled_dot_product_attention(q, kc, vc, opt), std::invalid_argument);
 }
+
+TEST_CASE("latent_attention: values are the keys' leading columns; equals attention with v copied; gradients") {
+  const Tensor q = rnd({2, 4, 3, 6}, 30), kv = rnd({2, 1, 5, 6}, 31);
+  const Tensor v = slice(kv, 3, 0, 4);
+  CHECK(test::max_abs_diff(latent_attention(q, kv, 4), scaled_dot_product_attention(q, kv, v)) < 1e-6f);
+  CHECK_GRAD([](auto& x) { return latent_attention(x[0], x[1], 4); }, (std::vector<Tensor>{q, kv}));
+  AttentionOptions opt;
+  opt.kv_len = 3;
+  opt.scale = 0.7f;
+  CHECK_GRAD([opt](auto& x) { return latent_attention(x[0], x[1], 2, opt); }, (std::vector<Tensor>{rnd({1, 2, 2, 5}, 32), rnd({1, 1, 4, 5}, 33)}));
+  CHECK_THROWS_AS(latent_attention(q, kv, 7), std::invalid_argument);
+}
