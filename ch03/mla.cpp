@@ -1,0 +1,136 @@
+#include "ch03/mla.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "ch02/attention.hpp"
+#include "ch02/kv_cache.hpp"
+#include "common/ops.hpp"
+
+namespace ds::ch03 {
+
+LatentCache::LatentCache(int64_t batch, int64_t max_len, int64_t kv_lora_rank, int64_t rope_dim)
+    : kv_(Tensor::zeros({batch, 1, max_len, kv_lora_rank + rope_dim})) {}
+
+void LatentCache::append(const Tensor& latent) {
+  const int64_t b = kv_.size(0), cap = kv_.size(2), d = kv_.size(3);
+  if (latent.dim() != 4 || latent.size(0) != b || latent.size(1) != 1 || latent.size(3) != d)
+    shape_error("LatentCache::append", "the latent must be [B, 1, T, kv_lora_rank + rope_dim]", latent.shape(), kv_.shape());
+  const int64_t t = latent.size(2);
+  if (len_ + t > cap) throw std::length_error("LatentCache: " + std::to_string(len_ + t) + " tokens exceed the " + std::to_string(cap) + " it was allocated for");
+  for (int64_t i = 0; i < b; ++i)
+    std::memcpy(kv_.data() + (i * cap + len_) * d, latent.data() + i * t * d, static_cast<size_t>(t * d) * sizeof(float));
+  len_ += t;
+}
+
+namespace {
+RopeConfig rope_of(const MLAConfig& c) {
+  RopeConfig r = c.rope;
+  r.dim = c.qk_rope_head_dim;
+  return r;
+}
+}  // namespace
+
+MultiHeadLatentAttention::MultiHeadLatentAttention(const MLAConfig& c, Rng& rng, MLAMode mode)
+    : wkv_a(c.hidden_size, c.kv_lora_rank + c.qk_rope_head_dim, rng, c.init_std),
+      wkv_b(c.kv_lora_rank, c.num_heads * (c.qk_nope_head_dim + c.v_head_dim), rng, c.init_std),
+      wo(c.num_heads * c.v_head_dim, c.hidden_size, rng, c.init_std),
+      kv_norm(c.kv_lora_rank, c.rms_norm_eps),
+      cfg_(c),
+      mode_(mode),
+      rope_(rope_tables(rope_of(c))) {
+  if (c.q_lora_rank > 0) {
+    wq_a = std::make_unique<Linear>(c.hidden_size, c.q_lora_rank, rng, c.init_std);
+    q_norm = std::make_unique<RMSNorm>(c.q_lora_rank, c.rms_norm_eps);
+    wq_b = std::make_unique<Linear>(c.q_lora_rank, c.num_heads * c.qk_head_dim(), rng, c.init_std);
+    register_module("q_a_proj", *wq_a);
+    register_module("q_a_layernorm", *q_norm);
+    register_module("q_b_proj", *wq_b);
+  } else {
+    wq = std::make_unique<Linear>(c.hidden_size, c.num_heads * c.qk_head_dim(), rng, c.init_std);
+    register_module("q_proj", *wq);
+  }
+  register_module("kv_a_proj_with_mqa", wkv_a);
+  register_module("kv_a_layernorm", kv_norm);
+  register_module("kv_b_proj", wkv_b);
+  register_module("o_proj", wo);
+  const double m = yarn_mscale(rope_of(c));
+  scale_ = static_cast<float>(m * m / std::sqrt(static_cast<double>(c.qk_head_dim())));   // 1/sqrt(d_h + d_h^R), times YaRN's mscale^2
+}
+
+MultiHeadLatentAttention::Projected MultiHeadLatentAttention::project(const Tensor& x, int64_t pos) const {
+  const int64_t b = x.size(0), t = x.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim, r = cfg_.qk_rope_head_dim;
+  const Tensor q = reshape(wq ? wq->forward(x) : wq_b->forward(q_norm->forward(wq_a->forward(x))), {b, t, h, nope + r});
+  const Tensor kv = wkv_a.forward(x);   // [B, T, kv_lora_rank + rope]
+  Projected p;
+  p.q_nope = slice(q, 3, 0, nope);
+  p.q_pe = rope(slice(q, 3, nope, nope + r), rope_.cos, rope_.sin, pos);
+  p.c_kv = kv_norm.forward(slice(kv, 2, 0, cfg_.kv_lora_rank));
+  p.k_pe = rope(slice(kv, 2, cfg_.kv_lora_rank, cfg_.kv_lora_rank + r), rope_.cos, rope_.sin, pos);
+  return p;
+}
+
+// Per-head K and V from the latent, as MHA would have them (and cache them).
+Tensor MultiHeadLatentAttention::naive(const Projected& p, ch02::LayerCache* cache) const {
+  const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim,
+                r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim;
+  const Tensor kvb = reshape(wkv_b.forward(p.c_kv), {b, t, h, nope + dv});
+  const Tensor k_pe = broadcast_to(reshape(p.k_pe, {b, t, 1, r}), {b, t, h, r});   // one RoPE key shared by all heads
+  const Tensor q = permute(concat({p.q_nope, p.q_pe}, 3), {0, 2, 1, 3});
+  const Tensor k = permute(concat({slice(kvb, 3, 0, nope), k_pe}, 3), {0, 2, 1, 3});
+  const Tensor v = permute(slice(kvb, 3, nope, nope + dv), {0, 2, 1, 3});
+  AttentionOptions opt;
+  opt.scale = scale_;
+  if (!cache) return scaled_dot_product_attention(q, k, v, opt);
+  auto* kvc = dynamic_cast<ch02::KVCache*>(cache);
+  if (!kvc) throw std::invalid_argument("MLA (naive): the cache is not a KVCache");
+  opt.q_offset = kvc->length();
+  kvc->append(k, v);
+  opt.kv_len = kvc->length();
+  return scaled_dot_product_attention(q, kvc->keys(), kvc->values(), opt);
+}
+
+// Attention over the latent itself: q_nope W_UK against c_KV, q_pe against k_pe, then the
+// weighted latent through W_UV. MQA with one 576-wide head for V3, and the cache is the latent.
+Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* cache) const {
+  const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim,
+                r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim, c = cfg_.kv_lora_rank;
+  const Tensor w = reshape(wkv_b.weight, {h, nope + dv, c});
+  const Tensor w_uk = slice(w, 1, 0, nope), w_uv = transpose(slice(w, 1, nope, nope + dv), 1, 2);   // [H, nope, c], [H, c, dv]
+  // q_nope [B, T, H, nope] -> per head [H, B*T, nope] x W_UK [H, nope, c] -> [B, H, T, c]
+  const Tensor q_abs = permute(reshape(matmul(reshape(permute(p.q_nope, {2, 0, 1, 3}), {h, b * t, nope}), w_uk), {h, b, t, c}), {1, 0, 2, 3});
+  const Tensor q = concat({q_abs, permute(p.q_pe, {0, 2, 1, 3})}, 3);   // [B, H, T, c + r]
+  const Tensor latent = reshape(concat({p.c_kv, p.k_pe}, 2), {b, 1, t, c + r});
+  AttentionOptions opt;
+  opt.scale = scale_;
+  Tensor o;   // [B, H, T, c]: attention-weighted latent
+  if (!cache) {
+    o = latent_attention(q, latent, c, opt);
+  } else {
+    auto* lc = dynamic_cast<LatentCache*>(cache);
+    if (!lc) throw std::invalid_argument("MLA (absorbed): the cache is not a LatentCache");
+    opt.q_offset = lc->length();
+    lc->append(latent);
+    opt.kv_len = lc->length();
+    o = latent_attention(q, lc->latent(), c, opt);
+  }
+  // [B, H, T, c] -> per head [H, B*T, c] x W_UV^T [H, c, dv] -> [B, H, T, dv]
+  return permute(reshape(matmul(reshape(permute(o, {1, 0, 2, 3}), {h, b * t, c}), w_uv), {h, b, t, dv}), {1, 0, 2, 3});
+}
+
+Tensor MultiHeadLatentAttention::forward(const Tensor& x, ch02::LayerCache* cache) {
+  const Projected p = project(x, cache ? cache->length() : 0);
+  const Tensor out = mode_ == MLAMode::Naive ? naive(p, cache) : absorbed(p, cache);   // [B, H, T, dv]
+  return wo.forward(ch02::merge_heads(out));
+}
+
+std::unique_ptr<ch02::LayerCache> MultiHeadLatentAttention::make_cache(int64_t batch, int64_t max_len) const {
+  if (mode_ == MLAMode::Naive)
+    return std::make_unique<ch02::KVCache>(batch, cfg_.num_heads, max_len, cfg_.qk_head_dim(), cfg_.v_head_dim);
+  return std::make_unique<LatentCache>(batch, max_len, cfg_.kv_lora_rank, cfg_.qk_rope_head_dim);
+}
+
+int64_t mla_cache_elements_per_token(const MLAConfig& c) { return c.kv_lora_rank + c.qk_rope_head_dim; }
+
+}  // namespace ds::ch03
