@@ -8,6 +8,7 @@
 #include "common/gradcheck.hpp"
 #include "common/memory.hpp"
 #include "common/ops.hpp"
+#include "common/tests/test_helpers.hpp"
 
 using namespace ds;
 using namespace ds::ch03;
@@ -27,12 +28,6 @@ MLAConfig tiny(int64_t q_lora) {
   return c;
 }
 
-float max_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  float m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-  return m;
-}
 }  // namespace
 
 TEST_CASE("mla: Hugging Face names, with and without query compression") {
@@ -53,7 +48,7 @@ TEST_CASE("mla: the absorbed path equals the naive path (forward, both query kin
     const Tensor x = randn({2, 7, 16}, rng);
     const Tensor naive = m.forward(x, nullptr);
     m.set_mode(MLAMode::Absorbed);
-    CHECK(max_diff(m.forward(x, nullptr), naive) < 1e-5f);
+    CHECK(test::max_abs_diff(m.forward(x, nullptr), naive) < 1e-5f);
   }
 }
 
@@ -68,8 +63,8 @@ TEST_CASE("mla: cached decoding equals full recomputation, naive and absorbed") 
     auto cache = m.make_cache(2, 9);
     float worst = 0;
     const Tensor first = m.forward(slice(x, 1, 0, 4), cache.get());   // a 4-token prefill
-    worst = std::max(worst, max_diff(first, slice(full, 1, 0, 4)));
-    for (int64_t p = 4; p < 9; ++p) worst = std::max(worst, max_diff(m.forward(slice(x, 1, p, p + 1), cache.get()), slice(full, 1, p, p + 1)));
+    worst = std::max(worst, test::max_abs_diff(first, slice(full, 1, 0, 4)));
+    for (int64_t p = 4; p < 9; ++p) worst = std::max(worst, test::max_abs_diff(m.forward(slice(x, 1, p, p + 1), cache.get()), slice(full, 1, p, p + 1)));
     CHECK(worst < 1e-5f);
     CHECK(cache->length() == 9);
   }
