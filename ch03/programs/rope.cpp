@@ -1,0 +1,138 @@
+// ch03_rope: how transformers learn where tokens are. The sinusoidal encoding of the original
+// Transformer, drawn as a heatmap; RoPE's rotation angles; the property that makes RoPE work
+// (q.k after rotation depends only on the offset between the tokens, not on where they are);
+// and YaRN, which DeepSeek-V3 uses to stretch a 4K-token RoPE to 128K.
+#include "ch03/rope.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "common/flags.hpp"
+#include "common/ops.hpp"
+#include "common/plot.hpp"
+#include "common/rng.hpp"
+#include "common/run.hpp"
+
+using namespace ds;
+using namespace ds::ch03;
+
+namespace {
+// q.k after rotating q to position m and k to position n.
+double rotated_dot(const Tensor& q, const Tensor& k, int64_t m, int64_t n, const RopeTables& t) {
+  const int64_t d = q.numel();
+  const Tensor qr = rope(q.view_as_shape({1, 1, d}), t.cos, t.sin, m), kr = rope(k.view_as_shape({1, 1, d}), t.cos, t.sin, n);
+  double s = 0;
+  for (int64_t i = 0; i < d; ++i) s += static_cast<double>(qr.data()[i]) * kr.data()[i];
+  return s;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_main("ch03_rope", [&] {
+    Flags flags("ch03_rope", "Sinusoidal positions, RoPE and YaRN: what each does to queries and keys.");
+    RunOptions run;
+    add_run_flags(flags, run, "ch03_rope");
+    int64_t dim = 64, positions = 64;
+    double theta = 10000;
+    flags.add("--dim", dim, "rotary dimension (DeepSeek-V3: qk_rope_head_dim = 64)").min(2).max(512).check([](const std::string& v) {
+      return std::stoll(v) % 2 == 0 ? "" : "must be even";
+    });
+    flags.add("--positions", positions, "positions drawn in the heatmap").min(2).max(4096);
+    flags.add("--theta", theta, "rope_theta, the base of the frequencies").min(2);
+    flags.parse(argc, argv);
+    start_run(run);
+    print_header("ch03_rope", "position encodings: the sinusoidal table, RoPE's rotations and their relative-offset property, YaRN");
+
+    Heatmap pe;
+    pe.title = "Sinusoidal positional encoding (added to the embeddings)";
+    pe.xlabel = "dimension (sin on even, cos on odd)";
+    pe.ylabel = "position";
+    pe.rows = positions;
+    pe.cols = dim;
+    pe.diverging = true;
+    const Tensor table = sinusoidal_encoding(positions, dim, theta);
+    pe.values.assign(table.data(), table.data() + table.numel());
+    write_heatmap(run.out + "/sinusoidal_encoding.svg", pe);
+
+    RopeConfig cfg;
+    cfg.dim = dim;
+    cfg.theta = theta;
+    cfg.max_positions = 2200;
+    const RopeTables t = rope_tables(cfg);
+    const auto freqs = rope_frequencies(cfg);
+    LineChart angles;
+    angles.title = "RoPE turns each pair of dimensions by position x its frequency";
+    angles.xlabel = "position";
+    angles.ylabel = "rotation angle (radians)";
+    angles.logy = true;
+    for (int64_t i : {int64_t{0}, dim / 8, dim / 4, dim / 2 - 1}) {
+      Series s{"pair " + std::to_string(i), {}, {}};
+      for (int64_t p = 1; p <= 2048; p *= 2) {
+        s.x.push_back(static_cast<double>(p));
+        s.y.push_back(static_cast<double>(p) * freqs[static_cast<size_t>(i)]);
+      }
+      angles.series.push_back(s);
+    }
+    angles.logx = true;
+    write_line_chart(run.out + "/rope_angles.svg", angles);
+
+    // The relative property: the same q and k at different absolute positions, same offset.
+    Rng rng(run.seed);
+    const Tensor q = randn({dim}, rng), k = randn({dim}, rng);
+    LineChart rel;
+    rel.title = "q.k after RoPE depends only on the offset, not on the position";
+    rel.xlabel = "offset m - n between query and key";
+    rel.ylabel = "q.k after rotation";
+    Table tab({"offset", "q at 10", "q at 500", "q at 2000"});
+    double worst = 0;
+    for (int64_t start : {10, 500, 2000}) {
+      Series s{"query at position " + std::to_string(start), {}, {}, start != 10};
+      for (int64_t off = 0; off <= 10; ++off) {
+        s.x.push_back(static_cast<double>(off));
+        s.y.push_back(rotated_dot(q, k, start, start - off, t));
+        worst = std::max(worst, std::abs(s.y.back() - rotated_dot(q, k, 10, 10 - off, t)));
+      }
+      rel.series.push_back(s);
+    }
+    for (int64_t off : {0, 1, 5, 10})
+      tab.row({std::to_string(off), fmt("%.4f", rotated_dot(q, k, 10, 10 - off, t)), fmt("%.4f", rotated_dot(q, k, 500, 500 - off, t)),
+               fmt("%.4f", rotated_dot(q, k, 2000, 2000 - off, t))});
+    std::printf("q.k after RoPE for the same vectors placed at different positions:\n");
+    tab.print();
+    std::printf("largest difference between rows with the same offset: %.2e (float32 rounding)\n\n", worst);
+    write_line_chart(run.out + "/relative_offset.svg", rel);
+
+    // YaRN as DeepSeek-V3 configures it: 4K original context, factor 40.
+    RopeConfig v3;
+    v3.dim = 64;
+    v3.max_positions = 163840;
+    v3.yarn.factor = 40;
+    v3.yarn.original_max_position_embeddings = 4096;
+    RopeConfig v3_plain = v3;
+    v3_plain.yarn.factor = 1;
+    const auto fy = rope_frequencies(v3), fp = rope_frequencies(v3_plain);
+    LineChart yarn;
+    yarn.title = "YaRN (DeepSeek-V3: 4K -> 160K, factor 40): slow pairs are slowed, fast ones kept";
+    yarn.xlabel = "pair index i";
+    yarn.ylabel = "frequency (radians per position)";
+    yarn.logy = true;
+    Series a{"RoPE (theta 10000)", {}, {}}, b{"with YaRN", {}, {}, true};
+    for (size_t i = 0; i < fy.size(); ++i) {
+      a.x.push_back(static_cast<double>(i));
+      a.y.push_back(fp[i]);
+      b.x.push_back(static_cast<double>(i));
+      b.y.push_back(fy[i]);
+    }
+    yarn.series = {a, b};
+    write_line_chart(run.out + "/yarn_frequencies.svg", yarn);
+    std::printf("YaRN for DeepSeek-V3: softmax scale multiplied by mscale^2 = %.4f\n", std::pow(yarn_mscale(v3), 2));
+
+    Summary s;
+    s.set("relative_offset_max_diff", worst);
+    s.set("yarn_mscale", yarn_mscale(v3));
+    s.write(run.out + "/summary.json");
+    std::printf("wrote %s/{sinusoidal_encoding,rope_angles,relative_offset,yarn_frequencies}.svg (+ .csv) and summary.json\n",
+                run.out.c_str());
+    return 0;
+  });
+}
