@@ -1,0 +1,28 @@
+// The MLA shapes of the real DeepSeek models and of this repository's mini preset, and a small
+// language model with MLA in every layer (ch02's skeleton with MLA plugged in).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ch02/transformer.hpp"
+#include "ch03/mla.hpp"
+
+namespace ds::ch03 {
+
+struct NamedMLA {
+  std::string name;
+  int64_t layers;
+  MLAConfig mla;
+};
+// deepseek-v3, deepseek-v2, deepseek-v2-lite (their Hugging Face config.json values) and mini.
+std::vector<NamedMLA> mla_presets();
+
+// ch02::TransformerLM whose attention is MLA and whose feed-forward is SwiGLU.
+std::unique_ptr<ch02::TransformerLM> make_mla_model(const ch02::LMConfig& lm, const MLAConfig& mla, int64_t intermediate,
+                                                    Rng& rng, MLAMode mode = MLAMode::Naive);
+// Switches every MLA layer of a model made by make_mla_model between the two decoding paths.
+void set_mla_mode(ch02::TransformerLM& model, MLAMode mode);
+
+}  // namespace ds::ch03
