@@ -1,0 +1,99 @@
+// ch03_attention_compare: MHA, GQA, MQA and MLA models with the same parameter budget, trained
+// on the same data with the same seed and steps (the shape of the book's Tables 3.1 and 3.2):
+// how much quality each keeps for the cache it needs.
+#include <cmath>
+#include <cstdio>
+
+#include "ch02/kv_cache.hpp"
+#include "ch02/presets.hpp"
+#include "ch03/configs.hpp"
+#include "common/flags.hpp"
+#include "common/memory.hpp"
+#include "common/plot.hpp"
+#include "common/run.hpp"
+
+using namespace ds;
+using namespace ds::ch03;
+
+namespace {
+struct Entry {
+  std::string name;
+  std::unique_ptr<ch02::TransformerLM> model;
+  int64_t cache_per_token;  // floats per token, all layers
+};
+
+// MLA sized to the MHA model's attention parameters: 8 heads, no query compression, latent 64,
+// per-head 16 + 8 (RoPE) query/key dims and 16 value dims.
+Entry make_mla(const ch02::SmallModelConfig& sc, Rng& rng) {
+  ch02::LMConfig lm;
+  lm.vocab_size = sc.vocab_size;
+  lm.hidden_size = sc.hidden_size;
+  lm.num_layers = sc.num_layers;
+  lm.max_position_embeddings = sc.max_position_embeddings;
+  MLAConfig m;
+  m.hidden_size = sc.hidden_size;
+  m.num_heads = sc.num_heads;
+  m.q_lora_rank = 0;
+  m.kv_lora_rank = sc.hidden_size / 2;
+  m.qk_nope_head_dim = sc.hidden_size / sc.num_heads;
+  m.qk_rope_head_dim = m.qk_nope_head_dim / 2;
+  m.v_head_dim = m.qk_nope_head_dim;
+  return {fmt("MLA (latent %lld + RoPE %lld)", (long long)m.kv_lora_rank, (long long)m.qk_rope_head_dim),
+          make_mla_model(lm, m, sc.intermediate_size, rng, MLAMode::Absorbed), sc.num_layers * mla_cache_elements_per_token(m)};
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_main("ch03_attention_compare", [&] {
+    Flags flags("ch03_attention_compare", "MHA, GQA, MQA and MLA of matched size trained identically: loss against KV cache.");
+    RunOptions run;
+    add_run_flags(flags, run, "ch03_attention_compare");
+    int64_t steps = 120;
+    std::string data_path;
+    flags.add("--steps", steps, "training steps of each model").min(1);
+    flags.add("--data", data_path, "train on this UTF-8 text file instead of the built-in corpus");
+    flags.parse(argc, argv);
+    if (run.quick) steps = std::min<int64_t>(steps, 10);
+    start_run(run);
+    print_header("ch03_attention_compare", "four attention kinds, same parameter budget, data, seed and steps");
+    CorpusData data = ch02::program_corpus(run.quick, run.seed, data_path);
+    const ch02::SmallModelConfig base = ch02::small_model_config(data.tokenizer.vocab_size(), run.quick);
+    const int64_t head_dim = base.hidden_size / base.num_heads;
+
+    std::vector<Entry> entries;
+    for (auto [name, kv] :
+         std::vector<std::pair<std::string, int64_t>>{{"MHA (8 KV heads)", 8}, {"GQA (2 KV heads)", 2}, {"MQA (1 KV head)", 1}}) {
+      ch02::SmallModelConfig sc = base;
+      sc.num_kv_heads = kv;
+      Rng rng(run.seed);
+      entries.push_back({name, ch02::make_small_model(sc, rng), base.num_layers * 2 * kv * head_dim});
+    }
+    Rng rng(run.seed);
+    entries.push_back(make_mla(base, rng));
+
+    LineChart curves;
+    curves.title = "Validation loss: MHA, GQA, MQA, MLA (same budget, data, seed, steps)";
+    curves.xlabel = "training step";
+    curves.ylabel = "validation loss (nats/token)";
+    Table t({"attention", "params", "best val loss", "perplexity", "KV cache / token", "KV cache @ 512 tokens", "tokens/s"});
+    Summary summary;
+    for (auto& e : entries) {
+      ch02::TrainConfig tc = ch02::program_train_config(steps, run.seed);
+      tc.label = e.name.substr(0, 3);
+      const ch02::TrainHistory h = ch02::train(*e.model, data.dataset, tc);
+      const double bytes = 4.0 * static_cast<double>(e.cache_per_token);
+      t.row({e.name, fmt("%.3fM", e.model->num_parameters() / 1e6), fmt("%.3f", h.best_val_loss), fmt("%.2f", std::exp(h.best_val_loss)),
+             memory::human_bytes(bytes), memory::human_bytes(512 * bytes), fmt("%.0f", h.tokens_per_second)});
+      curves.series.push_back({e.name, h.eval_step, h.val_loss});
+      summary.set("models." + e.name.substr(0, 3) + ".best_val_loss", h.best_val_loss);
+      summary.set("models." + e.name.substr(0, 3) + ".cache_floats_per_token", static_cast<double>(e.cache_per_token));
+      summary.set("models." + e.name.substr(0, 3) + ".params", static_cast<double>(e.model->num_parameters()));
+    }
+    std::printf("\n");
+    t.print();
+    write_line_chart(run.out + "/val_loss.svg", curves);
+    summary.write(run.out + "/summary.json");
+    std::printf("\nwrote %s/val_loss.svg (+ .csv) and summary.json\n", run.out.c_str());
+    return 0;
+  });
+}

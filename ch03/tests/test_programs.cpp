@@ -1,0 +1,48 @@
+// Smoke tests: every ch03 program runs with --quick and writes the files its README promises.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/fsutil.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+int run(const std::string& program, const std::string& args, const fs::path& out) {
+  fs::remove_all(out);
+  const std::string cmd = std::string(DS_BIN_DIR) + "/" + program + " --quick --threads 1 --out " + out.string() + " " + args + " > " +
+                          out.string() + ".log 2>&1";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+nlohmann::json summary(const fs::path& out) { return nlohmann::json::parse(ds::read_text_file((out / "summary.json").string())); }
+}  // namespace
+
+TEST_CASE("program ch03_rope --quick: four plots, the relative-offset property holds") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch03_rope";
+  REQUIRE(run("ch03_rope", "", out) == 0);
+  for (const char* f : {"sinusoidal_encoding.svg", "rope_angles.svg", "relative_offset.svg", "yarn_frequencies.svg", "relative_offset.csv"})
+    CHECK(fs::file_size(out / f) > 100);
+  CHECK(summary(out)["relative_offset_max_diff"].get<double>() < 1e-4);
+  CHECK(run("ch03_rope", "--dim 7", out) == 2);
+}
+
+TEST_CASE("program ch03_mla --quick: absorbed equals naive, V3's 35,136 cached numbers per token") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch03_mla";
+  REQUIRE(run("ch03_mla", "", out) == 0);
+  const auto s = summary(out);
+  CHECK(s["naive_vs_absorbed_max_abs_diff"].get<double>() < 1e-4);
+  CHECK(s["cache_elements_per_token"]["deepseek-v3"]["mla"] == 35136.0);
+  CHECK(fs::file_size(out / "decode_time.svg") > 100);
+  CHECK(fs::file_size(out / "kv_cache_v3.csv") > 100);
+}
+
+TEST_CASE("program ch03_attention_compare --quick trains all four kinds") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch03_compare";
+  REQUIRE(run("ch03_attention_compare", "", out) == 0);
+  const auto s = summary(out);
+  for (const char* k : {"MHA", "GQA", "MQA", "MLA"}) CHECK(s["models"][k]["best_val_loss"].get<double>() > 0);
+  CHECK(fs::file_size(out / "val_loss.svg") > 100);
+}
