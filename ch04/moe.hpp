@@ -1,0 +1,38 @@
+// The DeepSeekMoE layer (DeepSeek-V3 eq. 12): h' = u + sum_shared FFN_i(u) + sum_routed g_i FFN_i(u).
+// Fine-grained routed experts (small SwiGLUs, ch02::SwiGLU) and shared experts that every
+// token uses. Dispatch gathers each expert's tokens and runs one GEMM per expert; combine
+// scatter-adds the weighted outputs: never a dense loop over all experts for all tokens.
+// Names as DeepSeek-V3's checkpoint: mlp.gate, mlp.experts.{j}, mlp.shared_experts.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ch02/layers.hpp"
+#include "ch04/gate.hpp"
+
+namespace ds::ch04 {
+
+struct MoEConfig {
+  GateConfig gate;
+  int64_t moe_intermediate_size = 128;   // width of each routed expert
+  int64_t n_shared_experts = 1;          // fused into one SwiGLU of n_shared x width, as V3 stores them
+};
+
+class MoE : public ch02::FeedForwardLayer {
+ public:
+  MoE(const MoEConfig& cfg, Rng& rng);
+  Tensor forward(const Tensor& x) override;   // x [..., C] -> [..., C]
+  const Routing& last_routing() const { return last_; }   // of the latest forward (loads, balance losses)
+  const MoEConfig& config() const { return cfg_; }
+
+  Gate gate;
+  std::vector<std::unique_ptr<ch02::SwiGLU>> experts;
+  std::unique_ptr<ch02::SwiGLU> shared_experts;
+
+ private:
+  MoEConfig cfg_;
+  Routing last_;
+};
+
+}  // namespace ds::ch04
