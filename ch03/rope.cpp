@@ -1,5 +1,7 @@
 #include "ch03/rope.hpp"
 
+#include "common/ops.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -61,6 +63,14 @@ RopeTables rope_tables(const RopeConfig& c) {
 
 double yarn_mscale(const RopeConfig& c) {
   return extended(c) ? 0.1 * c.yarn.mscale * std::log(c.yarn.factor) + 1.0 : 1.0;
+}
+
+double rotated_dot(const Tensor& q, const Tensor& k, int64_t m, int64_t n, const RopeTables& t) {
+  const int64_t d = q.numel();
+  const Tensor qr = rope(q.view_as_shape({1, 1, d}), t.cos, t.sin, m), kr = rope(k.view_as_shape({1, 1, d}), t.cos, t.sin, n);
+  double s = 0;
+  for (int64_t i = 0; i < d; ++i) s += static_cast<double>(qr.data()[i]) * kr.data()[i];
+  return s;
 }
 
 }  // namespace ds::ch03

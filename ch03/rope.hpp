@@ -43,4 +43,8 @@ RopeTables rope_tables(const RopeConfig& cfg);
 // (0.1 * mscale * ln(factor) + 1, for contexts beyond the original; 1 otherwise).
 double yarn_mscale(const RopeConfig& cfg);
 
+// q.k after rotating q [D] to position m and k [D] to position n: RoPE's relative-offset
+// property says this depends on m - n only.
+double rotated_dot(const Tensor& q, const Tensor& k, int64_t m, int64_t n, const RopeTables& t);
+
 }  // namespace ds::ch03

@@ -16,16 +16,6 @@
 using namespace ds;
 using namespace ds::ch03;
 
-namespace {
-// q.k after rotating q to position m and k to position n.
-double rotated_dot(const Tensor& q, const Tensor& k, int64_t m, int64_t n, const RopeTables& t) {
-  const int64_t d = q.numel();
-  const Tensor qr = rope(q.view_as_shape({1, 1, d}), t.cos, t.sin, m), kr = rope(k.view_as_shape({1, 1, d}), t.cos, t.sin, n);
-  double s = 0;
-  for (int64_t i = 0; i < d; ++i) s += static_cast<double>(qr.data()[i]) * kr.data()[i];
-  return s;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   return run_main("ch03_rope", [&] {

@@ -9,16 +9,6 @@
 using namespace ds;
 using namespace ds::ch03;
 
-namespace {
-// q.k after rotating q to position m and k to position n.
-float rotated_dot(const Tensor& q, const Tensor& k, int64_t m, int64_t n, const RopeTables& t) {
-  const int64_t d = q.numel();
-  const Tensor qr = rope(q.view_as_shape({1, 1, d}), t.cos, t.sin, m), kr = rope(k.view_as_shape({1, 1, d}), t.cos, t.sin, n);
-  float s = 0;
-  for (int64_t i = 0; i < d; ++i) s += qr.data()[i] * kr.data()[i];
-  return s;
-}
-}  // namespace
 
 TEST_CASE("sinusoidal encoding: sin on even, cos on odd dimensions, position 0 is (0, 1, 0, 1...)") {
   const Tensor pe = sinusoidal_encoding(50, 16);
