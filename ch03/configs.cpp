@@ -23,13 +23,17 @@ std::vector<NamedMLA> mla_presets() {
           {"mini", 6, shape(256, 8, 128, 64, 32, 16, 32)}};
 }
 
+ch02::AttentionFactory mla_attention(const MLAConfig& mla, int64_t max_positions, MLAMode mode) {
+  MLAConfig m = mla;
+  m.rope.max_positions = max_positions;
+  return [m, mode](int64_t, Rng& r) { return std::make_unique<MultiHeadLatentAttention>(m, r, mode); };
+}
+
 std::unique_ptr<ch02::TransformerLM> make_mla_model(const ch02::LMConfig& lm, const MLAConfig& mla, int64_t intermediate, Rng& rng,
                                                     MLAMode mode) {
-  MLAConfig m = mla;
-  m.rope.max_positions = lm.max_position_embeddings;
   const int64_t hidden = lm.hidden_size;
   return std::make_unique<ch02::TransformerLM>(
-      lm, [m, mode](int64_t, Rng& r) { return std::make_unique<MultiHeadLatentAttention>(m, r, mode); },
+      lm, mla_attention(mla, lm.max_position_embeddings, mode),
       [hidden, intermediate](int64_t, Rng& r) { return std::make_unique<ch02::SwiGLU>(hidden, intermediate, r); }, rng);
 }
 

@@ -19,6 +19,9 @@ struct NamedMLA {
 // deepseek-v3, deepseek-v2, deepseek-v2-lite (their Hugging Face config.json values) and mini.
 std::vector<NamedMLA> mla_presets();
 
+// The attention factory of an MLA model (RoPE tables sized for max_positions), for ch02's skeleton.
+ch02::AttentionFactory mla_attention(const MLAConfig& mla, int64_t max_positions, MLAMode mode = MLAMode::Naive);
+
 // ch02::TransformerLM whose attention is MLA and whose feed-forward is SwiGLU.
 std::unique_ptr<ch02::TransformerLM> make_mla_model(const ch02::LMConfig& lm, const MLAConfig& mla, int64_t intermediate,
                                                     Rng& rng, MLAMode mode = MLAMode::Naive);

@@ -17,6 +17,10 @@ struct MoEConfig {
   GateConfig gate;
   int64_t moe_intermediate_size = 128;   // width of each routed expert
   int64_t n_shared_experts = 1;          // fused into one SwiGLU of n_shared x width, as V3 stores them
+  // Classic MoE's expert capacity (GShard, Switch; DeepSeek-V2's token dropping): each expert takes
+  // at most ceil(capacity_factor * N * k / E) of a batch's N tokens, keeping those with the largest
+  // routing weights; the rest of its tokens pass through without it. 0 = no limit (DeepSeek-V3).
+  float capacity_factor = 0.f;
 };
 
 class MoE : public ch02::FeedForwardLayer {
@@ -24,6 +28,7 @@ class MoE : public ch02::FeedForwardLayer {
   MoE(const MoEConfig& cfg, Rng& rng);
   Tensor forward(const Tensor& x) override;   // x [..., C] -> [..., C]
   const Routing& last_routing() const { return last_; }   // of the latest forward (loads, balance losses)
+  int64_t last_dropped() const { return dropped_; }         // (token, expert) pairs capacity dropped in it
   const MoEConfig& config() const { return cfg_; }
 
   Gate gate;
@@ -33,6 +38,7 @@ class MoE : public ch02::FeedForwardLayer {
  private:
   MoEConfig cfg_;
   Routing last_;
+  int64_t dropped_ = 0;
 };
 
 }  // namespace ds::ch04
