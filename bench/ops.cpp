@@ -16,27 +16,19 @@
 #include "common/rng.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
+#include "bench/bench_util.hpp"
 
 using namespace ds;
 
 namespace {
-double seconds_per_call(const std::function<void()>& f, double budget) {
-  f();   // warm up caches and the thread pool
-  Timer t;
-  int n = 0;
-  do { f(); ++n; } while (t.seconds() < budget);
-  return t.seconds() / n;
-}
+using bench::seconds_per_call;
+using bench::set_threads;
 
 struct Gemm {
   std::string name;
   int64_t m, k, n;   // [m, k] x [k, n]; as a Linear: m tokens, k in, n out
 };
 
-void set_threads(int n) {
-  omp_set_num_threads(n);
-  Eigen::setNbThreads(n);
-}
 }  // namespace
 
 int main(int argc, char** argv) {

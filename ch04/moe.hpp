@@ -1,7 +1,8 @@
 // The DeepSeekMoE layer (DeepSeek-V3 eq. 12): h' = u + sum_shared FFN_i(u) + sum_routed g_i FFN_i(u).
-// Fine-grained routed experts (small SwiGLUs, ch02::SwiGLU) and shared experts that every
-// token uses. Dispatch gathers each expert's tokens and runs one GEMM per expert; combine
-// scatter-adds the weighted outputs: never a dense loop over all experts for all tokens.
+// Fine-grained routed experts (small SwiGLUs, ch02::SwiGLU, so each has its checkpoint names)
+// and shared experts that every token uses. The routed experts run as one op (routed_experts.hpp):
+// each expert's tokens are gathered and go through one GEMM chain, never a dense loop over all
+// experts for all tokens.
 // Names as DeepSeek-V3's checkpoint: mlp.gate, mlp.experts.{j}, mlp.shared_experts.
 #pragma once
 
@@ -10,6 +11,7 @@
 
 #include "ch02/layers.hpp"
 #include "ch04/gate.hpp"
+#include "ch04/routed_experts.hpp"
 
 namespace ds::ch04 {
 
@@ -34,6 +36,7 @@ class MoE : public ch02::FeedForwardLayer {
   Gate gate;
   std::vector<std::unique_ptr<ch02::SwiGLU>> experts;
   std::unique_ptr<ch02::SwiGLU> shared_experts;
+  ExpertWeights expert_weights() const;   // the routed experts' weight tensors, for routed_experts()
 
  private:
   MoEConfig cfg_;

@@ -25,6 +25,15 @@ std::vector<MoE*> moe_layers(ch02::TransformerLM& model) {
   return out;
 }
 
+int64_t active_parameters(ch02::TransformerLM& model) {
+  int64_t n = model.num_parameters();
+  for (MoE* m : moe_layers(model)) {
+    const GateConfig& g = m->config().gate;
+    n -= (g.n_routed_experts - g.num_experts_per_tok) * m->experts[0]->num_parameters();
+  }
+  return n;
+}
+
 MoEModelConfig program_moe_config(int64_t vocab_size, bool quick) {
   MoEModelConfig c;
   c.lm.vocab_size = vocab_size;

@@ -24,6 +24,9 @@ std::unique_ptr<ch02::TransformerLM> make_moe_model(const MoEModelConfig& cfg, R
 // The model's MoE layers, in order (empty for an all-dense model).
 std::vector<MoE*> moe_layers(ch02::TransformerLM& model);
 
+// Parameters one token uses: all of them minus the routed experts it skips (N_r - K_r per MoE layer).
+int64_t active_parameters(ch02::TransformerLM& model);
+
 // The programs' model for a vocabulary of vocab_size: hidden 128, 4 layers (the first dense),
 // MLA with latent 64, 16 routed experts of width 64 plus 1 shared, 2 routed per token, sigmoid
 // scores. quick: hidden 64, 2 layers, 8 experts of width 32.

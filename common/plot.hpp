@@ -41,6 +41,7 @@ struct Heatmap {
   std::vector<double> values;                       // row-major rows x cols
   std::vector<std::string> row_labels, col_labels;  // optional
   bool annotate = false;                            // print values in cells (when they are large enough)
+  bool annotate_zeros = true;                       // false: leave cells holding exactly 0 blank
   bool diverging = false;                           // blue-white-red around 0 instead of viridis
   int width = 800, height = 560;
 };

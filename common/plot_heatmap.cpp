@@ -1,5 +1,7 @@
 // Heatmaps: attention weights, positional encodings, expert load over training steps.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -52,7 +54,7 @@ void write_heatmap(const std::string& path, const Heatmap& h) {
       const double v = h.values[static_cast<size_t>(r * h.cols + c)];
       const double t = (v - lo) / (hi - lo);
       d.rect(left + cw * static_cast<double>(c), top + ch * static_cast<double>(r), cw + 0.3, ch + 0.3, colour(t, h.diverging));
-      if (h.annotate && cw >= 34 && ch >= 16)
+      if (h.annotate && cw >= 34 && ch >= 16 && (h.annotate_zeros || v != 0))
         d.text(left + cw * (static_cast<double>(c) + 0.5), top + ch * (static_cast<double>(r) + 0.5) + 4, svg::tick_label(std::round(v * 100) / 100),
                11, "middle", (t > 0.6 && !h.diverging) ? "fill=\"#000\"" : (h.diverging ? "fill=\"#000\"" : "fill=\"#fff\""));
     }
@@ -81,9 +83,14 @@ void write_heatmap(const std::string& path, const Heatmap& h) {
   const double bx = right + 20, bw = 16;
   for (int i = 0; i < 50; ++i)
     d.rect(bx, top + (bottom - top) * i / 50.0, bw, (bottom - top) / 50.0 + 0.5, colour(1.0 - i / 49.0, h.diverging));
-  d.text(bx + bw + 4, top + 8, svg::tick_label(hi), 11, "start");
-  d.text(bx + bw + 4, (top + bottom) / 2 + 4, svg::tick_label((lo + hi) / 2), 11, "start");
-  d.text(bx + bw + 4, bottom, svg::tick_label(lo), 11, "start");
+  auto label = [](double v) {   // three significant digits: the bar's ends are data extremes, not round ticks
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3g", v);
+    return svg::tick_label(std::strtod(b, nullptr));
+  };
+  d.text(bx + bw + 4, top + 8, label(hi), 11, "start");
+  d.text(bx + bw + 4, (top + bottom) / 2 + 4, label((lo + hi) / 2), 11, "start");
+  d.text(bx + bw + 4, bottom, label(lo), 11, "start");
   svg::write_text_file(path, d.finish());
 
   std::ostringstream o;

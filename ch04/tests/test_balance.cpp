@@ -124,6 +124,8 @@ TEST_CASE("capacity factor: an overloaded expert keeps its strongest tokens, the
   CHECK(load[3] == 6);
   CHECK(capped.last_dropped() == expected);
   CHECK(free_moe.last_dropped() == 0);
+  const auto grads = gradcheck_params([&] { return capped.forward(x); }, capped.named_parameters());
+  CHECK_MESSAGE(grads.ok, grads.worst);
   // The two kept tokens of expert 3 are the ones with its largest weights; dropped tokens lose
   // expert 3's contribution exactly.
   const Routing& r = capped.last_routing();

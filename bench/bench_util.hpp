@@ -1,0 +1,30 @@
+// What every benchmark shares: a warmed-up timing loop and one switch for both thread pools.
+#pragma once
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <functional>
+
+#include "common/timer.hpp"
+
+namespace ds::bench {
+
+// Mean seconds per call of f, calling it until `budget` seconds have passed (after one warm-up).
+inline double seconds_per_call(const std::function<void()>& f, double budget) {
+  f();
+  Timer t;
+  int n = 0;
+  do {
+    f();
+    ++n;
+  } while (t.seconds() < budget);
+  return t.seconds() / n;
+}
+
+inline void set_threads(int n) {
+  omp_set_num_threads(n);
+  Eigen::setNbThreads(n);
+}
+
+}  // namespace ds::bench
