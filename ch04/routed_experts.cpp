@@ -12,7 +12,8 @@ using kernels::MatR;
 using kernels::mat;
 
 namespace {
-inline float sigmoidf(float v) { return 1.f / (1.f + std::exp(-v)); }
+// Eigen's packet exp: 16 lanes at a time instead of one expf call per element.
+MatR sigmoid(const MatR& g) { return ((-g.array()).exp() + 1.f).inverse().matrix(); }
 
 // What the backward needs of one expert: its inputs and pre-activations.
 struct ExpertActs {
@@ -25,7 +26,7 @@ MatR gather(const float* src, int64_t cols, const std::vector<int32_t>& slots, i
   return m;
 }
 
-MatR silu_mul(const MatR& g, const MatR& u) { return g.unaryExpr([](float v) { return v * sigmoidf(v); }).cwiseProduct(u); }
+MatR silu_mul(const MatR& g, const MatR& u) { return (g.array() * sigmoid(g).array() * u.array()).matrix(); }
 }  // namespace
 
 Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, const std::vector<std::vector<int32_t>>& slots,
@@ -76,8 +77,8 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
       MatR dy(static_cast<int64_t>(s.size()), c);
       for (size_t r = 0; r < s.size(); ++r) dy.row(static_cast<int64_t>(r)) = wd.data()[s[r]] * mat(gout.data() + (s[r] / k) * c, 1, c);
       const auto gi = [&](int64_t p) -> Tensor& { return gin[static_cast<size_t>(2 + p * e + j)]; };
-      const MatR sg = a.g.unaryExpr([](float v) { return sigmoidf(v); });
-      if (need[static_cast<size_t>(2 + 2 * e + j)]) mat(gi(2)) = dy.transpose() * silu_mul(a.g, a.u);
+      const MatR sg = sigmoid(a.g);
+      if (need[static_cast<size_t>(2 + 2 * e + j)]) mat(gi(2)) = dy.transpose() * (a.g.array() * sg.array() * a.u.array()).matrix();
       const MatR dh = dy * mat(wt.down_proj[static_cast<size_t>(j)]);
       // h = silu(g) u: dh/du = silu(g), dh/dg = u s (1 + g (1 - s)) with s = sigmoid(g)
       const MatR du = dh.cwiseProduct(a.g.cwiseProduct(sg));

@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
 
     LineChart val{"Validation loss by balancing strategy", "training step", "validation loss (nats/token)", {}};
     LineChart vio{"MaxVio_batch: (busiest expert's load - mean) / mean, mean over MoE layers", "training step", "MaxVio_batch", {}};
+    LineChart trade{"Quality against balance (lower left is better)", "MaxVio_global (validation)", "final validation loss", {}};
     Table t({"strategy", "final val loss", "perplexity", "MaxVio_global", "MaxVio_batch (last 20%)", "load entropy", "dropped", "tokens/s"});
     Summary summary;
     for (const Strategy& s : runs) {
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
              fmt("%.0f", h.tokens_per_second)});
       val.series.push_back({s.name, h.eval_step, h.val_loss});
       vio.series.push_back({s.name, h.step, bal.maxvio_batch()});
+      trade.series.push_back({s.name, {rep.maxvio_global}, {h.final_val_loss}});
       write_heatmap(run.out + "/expert_load_" + s.name + ".svg", load_heatmap(bal, static_cast<size_t>(layer), s.name, 0));
       summary.set("strategies." + s.name + ".final_val_loss", h.final_val_loss);
       summary.set("strategies." + s.name + ".perplexity", std::exp(h.final_val_loss));
@@ -134,8 +136,9 @@ int main(int argc, char** argv) {
                 "loss-free 9.50 / 0.04. MaxVio_global is over the validation batches, per MoE layer, averaged over layers.\n");
     write_line_chart(run.out + "/val_loss.svg", val);
     write_line_chart(run.out + "/maxvio.svg", vio);
+    write_line_chart(run.out + "/tradeoff.svg", trade);
     summary.write(run.out + "/summary.json");
-    std::printf("\nwrote %s/val_loss.svg, maxvio.svg, expert_load_<strategy>.svg (+ .csv), summary.json\n", run.out.c_str());
+    std::printf("\nwrote %s/val_loss.svg, maxvio.svg, tradeoff.svg, expert_load_<strategy>.svg (+ .csv), summary.json\n", run.out.c_str());
     return 0;
   });
 }
