@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
       const int64_t total = model->num_parameters(), active = active_parameters(*model);
       t.row({v.name, fmt("%.3fM", total / 1e6), fmt("%.3fM", active / 1e6), fmt("%.4f", h.final_val_loss), fmt("%.3f", std::exp(h.final_val_loss)),
              layers.empty() ? "-" : fmt("%.3f", rep.maxvio_global), fmt("%.0f", h.tokens_per_second)});
-      val.series.push_back({v.name, h.eval_step, h.val_loss});
+      val.series.push_back({v.name.substr(0, v.name.find(" (")), h.eval_step, h.val_loss});
       summary.set("models." + v.key + ".final_val_loss", h.final_val_loss);
       summary.set("models." + v.key + ".total_params", static_cast<double>(total));
       summary.set("models." + v.key + ".active_params", static_cast<double>(active));
