@@ -1,37 +1,23 @@
 // Smoke tests: every ch02 program runs with --quick and writes the files its README promises.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
-#include "common/fsutil.hpp"
+#include "common/tests/program_runner.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
-// Runs bin/<program> with args into a fresh folder; returns the exit status.
-int run(const std::string& program, const std::string& args, const fs::path& out) {
-  fs::remove_all(out);
-  const std::string cmd = std::string(DS_BIN_DIR) + "/" + program + " --quick --threads 1 --out " + out.string() + " " + args +
-                          " > " + (out.string() + ".log") + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-void check_files(const fs::path& out, std::initializer_list<const char*> files) {
-  for (const char* f : files) {
-    INFO(f);
-    CHECK(fs::file_size(out / f) > 100);
-  }
-}
+const auto run = ds::test::run_program;
+const auto summary = ds::test::program_summary;
+using ds::test::check_files;
 }  // namespace
 
 TEST_CASE("program ch02_attention --quick writes the heatmap and summary") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch02_attention";
   REQUIRE(run("ch02_attention", "", out) == 0);
   check_files(out, {"attention_weights.svg", "attention_weights.csv"});
-  const auto s = nlohmann::json::parse(ds::read_text_file((out / "summary.json").string()));
+  const auto s = summary(out);
   double total = 0;
   for (double w : s["last_token_weights"]) total += w;
   CHECK(total == doctest::Approx(1.0));
@@ -41,7 +27,7 @@ TEST_CASE("program ch02_kv_cache --quick: same tokens with and without the cache
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch02_kv_cache";
   REQUIRE(run("ch02_kv_cache", "", out) == 0);
   check_files(out, {"time_per_token.svg", "time_per_token.csv", "cache_bytes.svg"});
-  const auto s = nlohmann::json::parse(ds::read_text_file((out / "summary.json").string()));
+  const auto s = summary(out);
   CHECK(s["same_tokens"] == 1.0);
   CHECK(s["cache_bytes_end"].get<double>() > 0);
 }
@@ -49,7 +35,7 @@ TEST_CASE("program ch02_kv_cache --quick: same tokens with and without the cache
 TEST_CASE("program ch02_kv_cache runs GPT-2 checkpoints (--gpt2)") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch02_kv_cache_gpt2";
   REQUIRE(run("ch02_kv_cache", "--gpt2 " + std::string(DS_SOURCE_DIR) + "/ch02/tests/fixtures/gpt2_tiny --prompt 'the sun' --tokens 20", out) == 0);
-  const auto s = nlohmann::json::parse(ds::read_text_file((out / "summary.json").string()));
+  const auto s = summary(out);
   CHECK(s["same_tokens"] == 1.0);
   CHECK(run("ch02_kv_cache", "--gpt2 /nonexistent", out) == 1);
   CHECK(ds::read_text_file(out.string() + ".log").find("does not exist") != std::string::npos);
@@ -59,7 +45,7 @@ TEST_CASE("program ch02_mqa_gqa --quick writes the size and loss plots") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch02_mqa_gqa";
   REQUIRE(run("ch02_mqa_gqa", "", out) == 0);
   check_files(out, {"kv_cache_gpt2-small.svg", "kv_cache_deepseek-v3-mha.svg", "val_loss.svg", "val_loss.csv"});
-  const auto s = nlohmann::json::parse(ds::read_text_file((out / "summary.json").string()));
+  const auto s = summary(out);
   CHECK(s["gpt2-small"]["MHA"]["kv_bytes_per_token"] == 36864.0);
   CHECK(run("ch02_mqa_gqa", "--gqa-kv-heads 3", out) == 2);   // 8 query heads do not split into 3 groups
   CHECK(run("ch02_mqa_gqa", "--preset gpt5", out) == 2);

@@ -1,23 +1,16 @@
 // Smoke tests: every ch04 program runs with --quick and writes the files its README promises.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
-#include "common/fsutil.hpp"
+#include "common/tests/program_runner.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
-int run(const std::string& program, const std::string& args, const fs::path& out) {
-  fs::remove_all(out);
-  const std::string cmd = std::string(DS_BIN_DIR) + "/" + program + " --quick --threads 1 --out " + out.string() + " " + args + " > " +
-                          out.string() + ".log 2>&1";
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-nlohmann::json summary(const fs::path& out) { return nlohmann::json::parse(ds::read_text_file((out / "summary.json").string())); }
+const auto run = ds::test::run_program;
+const auto summary = ds::test::program_summary;
+using ds::test::check_files;
 }  // namespace
 
 TEST_CASE("program ch04_router --quick: choices with bias and groups, two heatmaps") {
