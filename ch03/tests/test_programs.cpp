@@ -7,25 +7,21 @@
 
 namespace fs = std::filesystem;
 
-namespace {
-const auto run = ds::test::run_program;
-const auto summary = ds::test::program_summary;
-using ds::test::check_files;
-}  // namespace
+using namespace ds::test;
 
 TEST_CASE("program ch03_rope --quick: four plots, the relative-offset property holds") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch03_rope";
-  REQUIRE(run("ch03_rope", "", out) == 0);
+  REQUIRE(run_program("ch03_rope", "", out) == 0);
   for (const char* f : {"sinusoidal_encoding.svg", "rope_angles.svg", "relative_offset.svg", "yarn_frequencies.svg", "relative_offset.csv"})
     CHECK(fs::file_size(out / f) > 100);
-  CHECK(summary(out)["relative_offset_max_diff"].get<double>() < 1e-4);
-  CHECK(run("ch03_rope", "--dim 7", out) == 2);
+  CHECK(program_summary(out)["relative_offset_max_diff"].get<double>() < 1e-4);
+  CHECK(run_program("ch03_rope", "--dim 7", out) == 2);
 }
 
 TEST_CASE("program ch03_mla --quick: absorbed equals naive, V3's 35,136 cached numbers per token") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch03_mla";
-  REQUIRE(run("ch03_mla", "", out) == 0);
-  const auto s = summary(out);
+  REQUIRE(run_program("ch03_mla", "", out) == 0);
+  const auto s = program_summary(out);
   CHECK(s["naive_vs_absorbed_max_abs_diff"].get<double>() < 1e-4);
   CHECK(s["cache_elements_per_token"]["deepseek-v3"]["mla"] == 35136.0);
   CHECK(fs::file_size(out / "decode_time.svg") > 100);
@@ -34,8 +30,8 @@ TEST_CASE("program ch03_mla --quick: absorbed equals naive, V3's 35,136 cached n
 
 TEST_CASE("program ch03_attention_compare --quick trains all four kinds") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch03_compare";
-  REQUIRE(run("ch03_attention_compare", "", out) == 0);
-  const auto s = summary(out);
+  REQUIRE(run_program("ch03_attention_compare", "", out) == 0);
+  const auto s = program_summary(out);
   for (const char* k : {"MHA", "GQA", "MQA", "MLA"}) CHECK(s["models"][k]["best_val_loss"].get<double>() > 0);
   CHECK(fs::file_size(out / "val_loss.svg") > 100);
 }
