@@ -21,6 +21,11 @@ KVCache::KVCache(int64_t batch, int64_t kv_heads, int64_t max_len, int64_t head_
     : k_(Tensor::zeros({batch, kv_heads, max_len, head_dim})),
       v_(Tensor::zeros({batch, kv_heads, max_len, v_head_dim < 0 ? head_dim : v_head_dim})) {}
 
+void KVCache::truncate(int64_t length) {
+  if (length < 0 || length > len_) throw std::invalid_argument("KVCache::truncate: cannot keep " + std::to_string(length) + " of " + std::to_string(len_) + " tokens");
+  len_ = length;
+}
+
 void KVCache::append(const Tensor& k_new, const Tensor& v_new) {
   const int64_t b = k_.size(0), h = k_.size(1), cap = k_.size(2), d = k_.size(3), dv = v_.size(3);
   if (k_new.dim() != 4 || k_new.size(0) != b || k_new.size(1) != h || k_new.size(3) != d)

@@ -19,6 +19,7 @@ class KVCache : public LayerCache {
   int64_t bytes() const override;
   int64_t bytes_used() const override;
   void reset() override { len_ = 0; }
+  void truncate(int64_t length) override;
 
   // 2 (K and V) x batch x kv_heads x head_dim x tokens x 4 bytes: the book's formula, per layer.
   static int64_t formula_bytes(int64_t batch, int64_t kv_heads, int64_t head_dim, int64_t tokens);

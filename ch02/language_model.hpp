@@ -18,6 +18,8 @@ struct LayerCache {
   virtual int64_t bytes() const = 0;        // bytes allocated
   virtual int64_t bytes_used() const = 0;   // bytes holding the `length()` tokens
   virtual void reset() = 0;
+  // Forgets the tokens after the first `length` (speculative decoding rolls back a rejected draft).
+  virtual void truncate(int64_t length) = 0;
 };
 
 using Caches = std::vector<std::unique_ptr<LayerCache>>;

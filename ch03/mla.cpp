@@ -13,6 +13,11 @@ namespace ds::ch03 {
 LatentCache::LatentCache(int64_t batch, int64_t max_len, int64_t kv_lora_rank, int64_t rope_dim)
     : kv_(Tensor::zeros({batch, 1, max_len, kv_lora_rank + rope_dim})) {}
 
+void LatentCache::truncate(int64_t length) {
+  if (length < 0 || length > len_) throw std::invalid_argument("LatentCache::truncate: cannot keep " + std::to_string(length) + " of " + std::to_string(len_) + " tokens");
+  len_ = length;
+}
+
 void LatentCache::append(const Tensor& latent) {
   const int64_t b = kv_.size(0), cap = kv_.size(2), d = kv_.size(3);
   if (latent.dim() != 4 || latent.size(0) != b || latent.size(1) != 1 || latent.size(3) != d)

@@ -48,6 +48,7 @@ class LatentCache : public ch02::LayerCache {
   int64_t bytes() const override { return kv_.numel() * static_cast<int64_t>(sizeof(float)); }
   int64_t bytes_used() const override { return bytes() / capacity() * len_; }
   void reset() override { len_ = 0; }
+  void truncate(int64_t length) override;
 
  private:
   Tensor kv_;

@@ -4,25 +4,38 @@
 
 namespace ds::ch04 {
 
-std::unique_ptr<ch02::TransformerLM> make_moe_model(const MoEModelConfig& cfg, Rng& rng) {
+ch02::FeedForwardFactory moe_model_feed_forward(const MoEModelConfig& cfg) {
   const int64_t hidden = cfg.lm.hidden_size, dense = cfg.intermediate_size, first_moe = cfg.first_k_dense_replace;
   MoEConfig moe = cfg.moe;
   moe.gate.hidden_size = hidden;
   moe.gate.init_std = cfg.lm.init_std;
-  auto ffn = [=](int64_t layer, Rng& r) -> std::unique_ptr<ch02::FeedForwardLayer> {
+  return [=](int64_t layer, Rng& r) -> std::unique_ptr<ch02::FeedForwardLayer> {
     if (layer < first_moe) return std::make_unique<ch02::SwiGLU>(hidden, dense, r, moe.gate.init_std);
     return std::make_unique<MoE>(moe, r);
   };
+}
+
+ch02::AttentionFactory moe_model_attention(const MoEModelConfig& cfg) {
   ch03::MLAConfig mla = cfg.mla;
-  mla.hidden_size = hidden;
-  return std::make_unique<ch02::TransformerLM>(cfg.lm, ch03::mla_attention(mla, cfg.lm.max_position_embeddings), ffn, rng);
+  mla.hidden_size = cfg.lm.hidden_size;
+  return ch03::mla_attention(mla, cfg.lm.max_position_embeddings);
+}
+
+std::unique_ptr<ch02::TransformerLM> make_moe_model(const MoEModelConfig& cfg, Rng& rng) {
+  return std::make_unique<ch02::TransformerLM>(cfg.lm, moe_model_attention(cfg), moe_model_feed_forward(cfg), rng);
+}
+
+std::vector<MoE*> moe_layers(const std::vector<ch02::Block*>& blocks) {
+  std::vector<MoE*> out;
+  for (ch02::Block* block : blocks)
+    if (auto* m = dynamic_cast<MoE*>(block->mlp.get())) out.push_back(m);
+  return out;
 }
 
 std::vector<MoE*> moe_layers(ch02::TransformerLM& model) {
-  std::vector<MoE*> out;
-  for (auto& block : model.layers)
-    if (auto* m = dynamic_cast<MoE*>(block->mlp.get())) out.push_back(m);
-  return out;
+  std::vector<ch02::Block*> blocks;
+  for (auto& b : model.layers) blocks.push_back(b.get());
+  return moe_layers(blocks);
 }
 
 int64_t active_parameters(ch02::TransformerLM& model) {

@@ -21,8 +21,13 @@ struct MoEModelConfig {
 };
 
 std::unique_ptr<ch02::TransformerLM> make_moe_model(const MoEModelConfig& cfg, Rng& rng);
-// The model's MoE layers, in order (empty for an all-dense model).
+// The factories make_moe_model builds its layers with (a layer index >= num_layers gets a MoE,
+// as DeepSeek-V3's MTP module does).
+ch02::AttentionFactory moe_model_attention(const MoEModelConfig& cfg);
+ch02::FeedForwardFactory moe_model_feed_forward(const MoEModelConfig& cfg);
+// The MoE layers among these modules' feed-forwards, in order (empty for an all-dense model).
 std::vector<MoE*> moe_layers(ch02::TransformerLM& model);
+std::vector<MoE*> moe_layers(const std::vector<ch02::Block*>& blocks);
 
 // Parameters one token uses: all of them minus the routed experts it skips (N_r - K_r per MoE layer).
 int64_t active_parameters(ch02::TransformerLM& model);

@@ -20,7 +20,7 @@ Tensor& Module::register_buffer(const std::string& name, Tensor& t) {
 
 void Module::collect(const std::string& prefix, bool buffers, NamedTensors& out) const {
   for (const auto& [n, t] : buffers ? buffers_ : params_) out.push_back({prefix + n, *t});
-  for (const auto& [n, m] : children_) m->collect(prefix + n + ".", buffers, out);
+  for (const auto& [n, m] : children_) m->collect(n.empty() ? prefix : prefix + n + ".", buffers, out);
 }
 
 NamedTensors Module::named_parameters() const {

@@ -41,6 +41,7 @@ class Module {
  protected:
   Tensor& register_parameter(const std::string& name, Tensor& t);   // marks it requires_grad
   Tensor& register_buffer(const std::string& name, Tensor& t);
+  // An empty name adds the child's names unprefixed (a wrapper that keeps a model's names).
   template <class M>
   M& register_module(const std::string& name, M& m) {
     children_.push_back({name, &m});
