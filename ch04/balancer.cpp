@@ -11,8 +11,13 @@ namespace ds::ch04 {
 Balancer::Balancer(std::vector<MoE*> layers, const BalanceConfig& cfg) : layers_(std::move(layers)), cfg_(cfg) {}
 
 Tensor Balancer::loss(ch02::LanguageModel& model, const Batch& batch) {
-  Tensor l = ch02::next_token_loss(model, batch);
-  if (!grad_enabled()) return l;
+  const Tensor l = ch02::next_token_loss(model, batch);
+  const Tensor bal = terms(batch.inputs.size(0));
+  return bal.defined() ? add(l, bal) : l;
+}
+
+Tensor Balancer::terms(int64_t batch_size) {
+  if (!grad_enabled()) return Tensor();
   step_load_.clear();
   Tensor bal;
   for (MoE* m : layers_) {
@@ -20,11 +25,11 @@ Tensor Balancer::loss(ch02::LanguageModel& model, const Batch& batch) {
     step_load_.push_back(expert_load(r.experts, m->config().gate.n_routed_experts));
     Tensor term;
     if (cfg_.strategy == Balancing::AuxLoss) term = balance_loss(r, r.scores.size(0), cfg_.aux_alpha);
-    if (cfg_.strategy == Balancing::SeqAux) term = balance_loss(r, batch.inputs.size(1), cfg_.seq_alpha);
+    if (cfg_.strategy == Balancing::SeqAux) term = balance_loss(r, r.scores.size(0) / batch_size, cfg_.seq_alpha);
     if (term.defined()) bal = bal.defined() ? add(bal, term) : term;
   }
   step_balance_loss_ = bal.defined() ? bal.item() : 0.0;
-  return bal.defined() ? add(l, bal) : l;
+  return bal;
 }
 
 void Balancer::after_step() {

@@ -26,6 +26,11 @@ class Balancer {
   // MoE layers; records this batch's expert loads. When gradients are off (evaluation) it is the
   // plain cross-entropy and records nothing, so validation losses compare across strategies.
   Tensor loss(ch02::LanguageModel& model, const Batch& batch);
+  // The balance terms alone, for a training loss of its own (MTP): reads the routing of the
+  // forward just done over `batch_size` sequences (a layer's sequence length is its tokens /
+  // batch_size: an MTP layer sees shorter ones), records its loads; undefined when the strategy
+  // adds no loss or gradients are off.
+  Tensor terms(int64_t batch_size);
   // Call after the optimizer step: the aux-free bias update, and the step's load statistics.
   void after_step();
 
