@@ -58,9 +58,9 @@ void update_bias(Gate& gate, const std::vector<double>& load, float gamma) {
 }
 
 Balancing parse_balancing(const std::string& name) {
-  for (Balancing b : {Balancing::None, Balancing::AuxLoss, Balancing::AuxFree, Balancing::SeqAux})
+  for (Balancing b : {Balancing::None, Balancing::AuxLoss, Balancing::AuxFree, Balancing::SeqAux, Balancing::V3})
     if (balancing_name(b) == name) return b;
-  throw std::invalid_argument("unknown balancing strategy '" + name + "' (choose none, aux_loss, aux_free or seq_aux)");
+  throw std::invalid_argument("unknown balancing strategy '" + name + "' (choose none, aux_loss, aux_free, seq_aux or v3)");
 }
 
 std::string balancing_name(Balancing b) {
@@ -69,6 +69,7 @@ std::string balancing_name(Balancing b) {
     case Balancing::AuxLoss: return "aux_loss";
     case Balancing::AuxFree: return "aux_free";
     case Balancing::SeqAux: return "seq_aux";
+    case Balancing::V3: return "v3";
   }
   return "?";
 }

@@ -34,8 +34,9 @@ Tensor balance_loss(const Routing& r, int64_t tokens_per_sequence, float alpha);
 // underloaded ones gain it. No gradient: the bias is a buffer the optimizer never sees.
 void update_bias(Gate& gate, const std::vector<double>& load, float gamma);
 
-enum class Balancing { None, AuxLoss, AuxFree, SeqAux };
-// "none", "aux_loss", "aux_free", "seq_aux"; anything else throws one sentence.
+// V3 is what DeepSeek-V3 trains with: the aux-free bias plus the sequence-wise loss.
+enum class Balancing { None, AuxLoss, AuxFree, SeqAux, V3 };
+// "none", "aux_loss", "aux_free", "seq_aux", "v3"; anything else throws one sentence.
 Balancing parse_balancing(const std::string& name);
 std::string balancing_name(Balancing b);
 

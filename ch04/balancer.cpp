@@ -25,7 +25,7 @@ Tensor Balancer::terms(int64_t batch_size) {
     step_load_.push_back(expert_load(r.experts, m->config().gate.n_routed_experts));
     Tensor term;
     if (cfg_.strategy == Balancing::AuxLoss) term = balance_loss(r, r.scores.size(0), cfg_.aux_alpha);
-    if (cfg_.strategy == Balancing::SeqAux) term = balance_loss(r, r.scores.size(0) / batch_size, cfg_.seq_alpha);
+    if (cfg_.strategy == Balancing::SeqAux || cfg_.strategy == Balancing::V3) term = balance_loss(r, r.scores.size(0) / batch_size, cfg_.seq_alpha);
     if (term.defined()) bal = bal.defined() ? add(bal, term) : term;
   }
   step_balance_loss_ = bal.defined() ? bal.item() : 0.0;
@@ -37,7 +37,7 @@ void Balancer::after_step() {
   std::vector<std::vector<double>> shares;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const std::vector<double>& load = step_load_.at(i);
-    if (cfg_.strategy == Balancing::AuxFree) update_bias(layers_[i]->gate, load, cfg_.gamma);
+    if (cfg_.strategy == Balancing::AuxFree || cfg_.strategy == Balancing::V3) update_bias(layers_[i]->gate, load, cfg_.gamma);
     vio += max_violation(load);
     const double total = std::accumulate(load.begin(), load.end(), 0.0);
     std::vector<double> share(load);

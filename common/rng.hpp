@@ -19,6 +19,19 @@ class Rng {
   double normal();                           // Box-Muller, standard normal
   Rng split();                               // an independent child stream
 
+  // The whole generator state, so a resumed run draws the same numbers (checkpoints).
+  struct State {
+    uint64_t s[4];
+    double spare;
+    bool has_spare;
+  };
+  State state() const { return {{s_[0], s_[1], s_[2], s_[3]}, spare_, has_spare_}; }
+  void set_state(const State& st) {
+    for (int i = 0; i < 4; ++i) s_[i] = st.s[i];
+    spare_ = st.spare;
+    has_spare_ = st.has_spare;
+  }
+
  private:
   uint64_t s_[4]{};
   double spare_ = 0.0;

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     float capacity = 1.25f;
     int64_t layer = 0;
     flags.add("--steps", steps, "training steps of each run").min(1);
-    flags.add("--strategies", strategies, "comma-separated: none, aux_loss, seq_aux, aux_free, capacity (aux loss + token dropping)");
+    flags.add("--strategies", strategies, "comma-separated: none, aux_loss, seq_aux, aux_free, v3 (aux_free + seq_aux), capacity (aux loss + token dropping)");
     flags.add("--aux-alpha", bc.aux_alpha, "weight of the classic auxiliary loss").min(0);
     flags.add("--seq-alpha", bc.seq_alpha, "weight of V3's sequence-wise balance loss").min(0);
     flags.add("--gamma", bc.gamma, "bias update speed of auxiliary-loss-free balancing").min(0);

@@ -1,0 +1,34 @@
+// Checkpoint folders in the layout of DeepSeek-V3's Hugging Face release: config.json,
+// model.safetensors (DeepSeek-V3's tensor names), tokenizer.json; a training checkpoint adds
+// optimizer.safetensors (AdamW's moments) and trainer_state.json (step, data RNG, history).
+// A folder is written next to its destination and renamed into place, so an interrupted save
+// leaves the previous checkpoint intact.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "ch06/model.hpp"
+#include "common/tokenizer.hpp"
+
+namespace ds::ch06 {
+
+// Writes dir/ atomically: `fill(tmp)` writes the files into a temporary sibling folder, which
+// then replaces dir.
+void write_folder_atomic(const std::string& dir, const std::function<void(const std::string& tmp)>& fill);
+
+// config.json + model.safetensors + tokenizer.json (when the tokenizer is not empty) into `dir`
+// (an existing folder; used inside write_folder_atomic).
+void write_model_files(const std::string& dir, const DeepSeekModel& model, const Tokenizer* tokenizer);
+
+struct LoadedModel {
+  std::unique_ptr<DeepSeekModel> model;
+  Tokenizer tokenizer;   // empty when the folder has no tokenizer.json
+  bool has_tokenizer = false;
+};
+// Reads config.json, builds the model and loads model.safetensors, checking every name and
+// shape; the first problem becomes one std::runtime_error sentence naming the folder.
+LoadedModel load_model(const std::string& dir);
+
+}  // namespace ds::ch06
