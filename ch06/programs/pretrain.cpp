@@ -1,0 +1,238 @@
+// ch06_pretrain: the repository's main job. Trains the mini-DeepSeek (MLA, DeepSeekMoE with
+// auxiliary-loss-free balancing, MTP) on the built-in corpus or --data FILE, with periodic
+// validation, plots, checkpoints in Hugging Face layout every N steps, a clean Ctrl-C (it
+// saves, then exits) and exact resume (--resume DIR).
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "ch02/generate.hpp"
+#include "ch06/checkpoint.hpp"
+#include "ch06/pretrain.hpp"
+#include "common/autograd.hpp"
+#include "common/memory.hpp"
+#include "common/plot.hpp"
+#include "common/progress.hpp"
+#include "common/run.hpp"
+#include "common/timer.hpp"
+
+using namespace ds;
+using namespace ds::ch06;
+namespace fs = std::filesystem;
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
+
+struct Options {
+  std::string preset = "mini", config_path, resume, data_path, prompt = "Once upon a time";
+  int64_t checkpoint_every = 500, sample_tokens = 80, corpus_kb = 3000;
+  float temperature = 0.8f;
+  int64_t top_k = 40;
+};
+
+// Memory of training, from the tensor accounting: what the weights, their gradients and AdamW's
+// moments hold, and the activations one step keeps alive at its peak.
+struct MemoryReport {
+  double params = 0, grads = 0, optimizer = 0, activations = 0;
+};
+
+void write_plots(const std::string& out, const PretrainHistory& h, const MemoryReport& mem) {
+  LineChart loss{"Training and validation loss (main head and MTP module)", "training step", "cross-entropy (nats/token)", {}};
+  loss.series.push_back({"train, main head", h.step, h.main_ce});
+  if (!h.mtp_ce.empty() && h.mtp_ce.back() > 0) loss.series.push_back({"train, MTP (t_{i+2})", h.step, h.mtp_ce});
+  loss.series.push_back({"validation, main head", h.eval_step, h.val_main});
+  if (!h.val_mtp.empty() && h.val_mtp.back() > 0) loss.series.push_back({"validation, MTP", h.eval_step, h.val_mtp});
+  write_line_chart(out + "/loss.svg", loss);
+  write_line_chart(out + "/lr.svg", {"Learning rate", "training step", "learning rate", {{"lr", h.step, h.lr}}});
+  write_line_chart(out + "/maxvio.svg", {"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, h.maxvio}}});
+  if (!h.expert_load.empty()) {
+    Heatmap hm;
+    hm.title = "Expert load share over training, first MoE layer";
+    hm.xlabel = "training step";
+    hm.ylabel = "routed expert";
+    const size_t steps = h.expert_load.size(), stride = std::max<size_t>(1, steps / 150), e = h.expert_load[0].size();
+    hm.rows = static_cast<int64_t>(e);
+    std::vector<size_t> cols;
+    for (size_t s = 0; s < steps; s += stride) cols.push_back(s);
+    hm.cols = static_cast<int64_t>(cols.size());
+    for (size_t i = 0; i < e; ++i) {
+      hm.row_labels.push_back(std::to_string(i));
+      for (size_t s : cols) hm.values.push_back(h.expert_load[s][i]);
+    }
+    for (size_t s : cols) hm.col_labels.push_back(std::to_string(static_cast<int64_t>(h.step[s])));
+    write_heatmap(out + "/expert_load.svg", hm);
+  }
+  BarChart mb{"Training memory (tensor accounting)", "", "MB", {"parameters", "gradients", "AdamW moments", "peak activations"},
+              {{"MB", {}, {mem.params / 1e6, mem.grads / 1e6, mem.optimizer / 1e6, mem.activations / 1e6}}}};
+  write_bar_chart(out + "/memory.svg", mb);
+}
+
+std::string sample_text(DeepSeekModel& model, const Tokenizer& tok, const Options& o, uint64_t seed) {
+  model.set_mla_mode(ch03::MLAMode::Absorbed);
+  ch02::SamplingConfig sc;
+  sc.max_new_tokens = o.sample_tokens;
+  sc.temperature = o.temperature;
+  sc.top_k = o.top_k;
+  if (tok.eot_id() >= 0) sc.stop_tokens = {tok.eot_id()};
+  Rng rng(seed);
+  const auto g = ch02::generate(model, {tok.encode(o.prompt)}, sc, true, rng);
+  model.set_mla_mode(ch03::MLAMode::Naive);
+  return o.prompt + tok.decode(g.tokens[0]);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_main("ch06_pretrain", [&] {
+    Flags flags("ch06_pretrain", "Pretrain the mini-DeepSeek: MLA + DeepSeekMoE + MTP, checkpoints in Hugging Face layout, exact resume.");
+    RunOptions run;
+    add_run_flags(flags, run, "ch06_pretrain");
+    Options o;
+    PretrainConfig pc;
+    pc.steps = 2500;
+    flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny");
+    flags.add("--config", o.config_path, "a config.json to train instead of the preset (vocab_size is set by the tokenizer)");
+    flags.add("--steps", pc.steps, "training steps (the schedule's length)").min(1);
+    flags.add("--batch", pc.batch_size, "sequences per step").min(1);
+    flags.add("--seq", pc.seq_len, "tokens per sequence").min(2);
+    flags.add("--lr", pc.lr, "peak learning rate").min(0);
+    flags.add("--min-lr", pc.min_lr, "final learning rate").min(0);
+    flags.add("--warmup", pc.warmup, "linear warmup steps").min(0);
+    flags.add_choice("--schedule", pc.schedule, {"cosine", "wsd"}, "after warmup: cosine decay, or warmup-stable-decay");
+    flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3, later 0.1)").min(0);
+    flags.add("--gamma", pc.bias_gamma, "bias update speed of auxiliary-loss-free balancing (V3: 0.001)").min(0);
+    flags.add("--seq-alpha", pc.seq_alpha, "weight of the sequence-wise balance loss (V3: 0.0001)").min(0);
+    flags.add("--eval-every", pc.eval_every, "validate every this many steps").min(1);
+    flags.add("--eval-batches", pc.eval_batches, "validation batches per evaluation").min(1);
+    flags.add("--checkpoint-every", o.checkpoint_every, "write <out>/checkpoint every this many steps (and at the end)").min(1);
+    flags.add("--resume", o.resume, "continue the training run saved in this checkpoint folder");
+    flags.add("--data", o.data_path, "train on this UTF-8 text file (documents split on blank lines or <|endoftext|>)");
+    flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000);
+    flags.add("--prompt", o.prompt, "prompt of the sample printed at the end");
+    flags.add("--sample-tokens", o.sample_tokens, "tokens of that sample").min(0).max(1000);
+    flags.add("--temperature", o.temperature, "sampling temperature of the sample (0 = greedy)").min(0);
+    flags.add("--top-k", o.top_k, "top-k of the sample (0 = off)").min(0);
+    flags.parse(argc, argv);
+    if (run.quick) {
+      o.preset = "tiny";
+      pc.steps = std::min<int64_t>(pc.steps, 12);
+      pc.batch_size = std::min<int64_t>(pc.batch_size, 4);
+      pc.seq_len = std::min<int64_t>(pc.seq_len, 32);
+      pc.warmup = std::min<int64_t>(pc.warmup, 2);
+      pc.eval_every = std::min<int64_t>(pc.eval_every, 6);
+      pc.eval_batches = std::min<int64_t>(pc.eval_batches, 2);
+      o.checkpoint_every = std::min<int64_t>(o.checkpoint_every, 5);
+      o.corpus_kb = std::min<int64_t>(o.corpus_kb, 150);
+      o.sample_tokens = std::min<int64_t>(o.sample_tokens, 16);
+    }
+    pc.seed = run.seed;
+    start_run(run);
+    print_header("ch06_pretrain", "the mini-DeepSeek pretraining run: loss, balance, memory, checkpoints, a sample");
+    const std::string ckpt = run.out + "/checkpoint";
+
+    // Model, tokenizer and data: fresh, or from the checkpoint being resumed.
+    std::unique_ptr<DeepSeekModel> model;
+    Tokenizer tok;
+    std::unique_ptr<TokenDataset> data;
+    const auto docs = load_or_generate_documents(o.data_path, static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
+    if (!o.resume.empty()) {
+      LoadedModel lm = load_model(o.resume);
+      if (!lm.has_tokenizer) fail("ch06_pretrain", "the checkpoint to resume has no tokenizer.json");
+      model = std::move(lm.model);
+      tok = std::move(lm.tokenizer);
+      data = std::make_unique<TokenDataset>(docs, tok, 0.05, run.seed);   // the split corpus_dataset made
+    } else {
+      CorpusData cd = corpus_dataset(docs, run.quick ? 512 : 1024, run.seed);
+      tok = std::move(cd.tokenizer);
+      data = std::make_unique<TokenDataset>(std::move(cd.dataset));
+      DeepSeekConfig cfg = o.config_path.empty() ? preset(o.preset) : load_config(o.config_path);
+      cfg.vocab_size = tok.vocab_size();
+      if (pc.seq_len > cfg.max_position_embeddings) fail("ch06_pretrain", "--seq exceeds the model's max_position_embeddings");
+      Rng rng(run.seed);
+      model = std::make_unique<DeepSeekModel>(cfg, rng);
+    }
+    Pretrainer trainer(*model, pc);
+    if (!o.resume.empty()) {
+      trainer.load_state(o.resume);
+      std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)pc.steps);
+    }
+    const ParamCount pcount = count_parameters(model->config());
+    std::printf("model: %s, %.2fM parameters (%.2fM in the MTP module), %.2fM active per token; %lld training tokens, %lld validation\n",
+                o.config_path.empty() ? o.preset.c_str() : o.config_path.c_str(), pcount.total / 1e6, pcount.mtp / 1e6, pcount.active / 1e6,
+                (long long)data->num_tokens(Split::Train), (long long)data->num_tokens(Split::Val));
+    std::printf("steps %lld x batch %lld x %lld tokens, lr %.2g -> %.2g (%s, warmup %lld), checkpoints every %lld steps in %s\n\n",
+                (long long)pc.steps, (long long)pc.batch_size, (long long)pc.seq_len, pc.lr, pc.min_lr, pc.schedule.c_str(),
+                (long long)pc.warmup, (long long)o.checkpoint_every, ckpt.c_str());
+
+    auto save = [&] {
+      write_folder_atomic(ckpt, [&](const std::string& tmp) {
+        write_model_files(tmp, *model, &tok);
+        trainer.save_state(tmp);
+      });
+    };
+    MemoryReport mem;
+    mem.params = 4.0 * static_cast<double>(model->num_parameters());
+    mem.grads = mem.params;
+    mem.optimizer = static_cast<double>(trainer.optimizer().state_bytes());
+    if (trainer.history.eval_step.empty()) trainer.record_eval(*data);
+    std::signal(SIGINT, on_sigint);
+    Progress bar(pc.steps, "pretrain", true);
+    Timer timer;
+    int64_t tokens = 0;
+    bool interrupted = false;
+    while (trainer.step_count() < pc.steps) {
+      const int64_t before = memory::live_bytes();
+      memory::reset_peak();
+      const StepStats s = trainer.step(*data);
+      mem.activations = std::max(mem.activations, static_cast<double>(memory::peak_bytes() - before));
+      tokens += pc.batch_size * pc.seq_len;
+      const int64_t step = trainer.step_count();
+      if (step % pc.eval_every == 0 || step == pc.steps) trainer.record_eval(*data);
+      bar.update(step, {{"loss", s.main_ce}, {"mtp", s.mtp_ce}, {"val", trainer.history.val_main.back()}, {"maxvio", s.maxvio}},
+                 pc.batch_size * pc.seq_len);
+      if (step % o.checkpoint_every == 0 || step == pc.steps) save();
+      if (g_interrupted) {
+        interrupted = true;
+        break;
+      }
+    }
+    bar.finish();
+    const double seconds = timer.seconds();
+    if (interrupted) {
+      save();
+      std::printf("\ninterrupted at step %lld: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
+                  ckpt.c_str(), ckpt.c_str());
+      return 130;
+    }
+    const PretrainHistory& h = trainer.history;
+    write_plots(run.out, h, mem);
+    Table t({"what", "value"});
+    t.row({"final validation loss (main head)", fmt("%.4f (perplexity %.2f)", h.val_main.back(), std::exp(h.val_main.back()))});
+    if (model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.val_mtp.back())});
+    t.row({"final MaxVio_batch", fmt("%.3f", h.maxvio.back())});
+    t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", static_cast<double>(tokens) / seconds, run.threads)});
+    t.row({"memory: parameters / gradients / AdamW / peak activations",
+           memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
+               memory::human_bytes(mem.activations)});
+    t.print();
+    const std::string sample = o.sample_tokens > 0 ? sample_text(*model, tok, o, run.seed) : "";
+    if (!sample.empty()) std::printf("\nSample (temperature %.2g, top-k %lld):\n%s\n", o.temperature, (long long)o.top_k, sample.c_str());
+    Summary summary;
+    summary.set("final_val_loss", h.val_main.back());
+    summary.set("final_val_loss_mtp", h.val_mtp.back());
+    summary.set("final_maxvio_batch", h.maxvio.back());
+    summary.set("tokens_per_second", static_cast<double>(tokens) / seconds);
+    summary.set("steps", static_cast<double>(trainer.step_count()));
+    summary.set("parameters", static_cast<double>(pcount.total));
+    summary.set("checkpoint", ckpt);
+    summary.set("sample", sample);
+    summary.set("memory.parameters_bytes", mem.params);
+    summary.set("memory.optimizer_bytes", mem.optimizer);
+    summary.set("memory.peak_activation_bytes", mem.activations);
+    summary.write(run.out + "/summary.json");
+    std::printf("\nwrote %s/{loss,lr,maxvio,expert_load,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", run.out.c_str(),
+                ckpt.c_str());
+    return 0;
+  });
+}
