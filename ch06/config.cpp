@@ -251,7 +251,7 @@ ParamCount count_parameters(const DeepSeekConfig& c) {
   const int64_t attn = q + h * (c.kv_lora_rank + c.qk_rope_head_dim) + c.kv_lora_rank +
                        c.kv_lora_rank * heads * (c.qk_nope_head_dim + c.v_head_dim) + heads * c.v_head_dim * h + 2 * h;
   const int64_t expert = 3 * h * c.moe_intermediate_size;
-  const int64_t moe_all = c.n_routed_experts * (h + 1) + (c.n_routed_experts + c.n_shared_experts) * expert;
+  const int64_t moe_all = c.n_routed_experts * h + (c.n_routed_experts + c.n_shared_experts) * expert;   // the gate's bias is a buffer
   const int64_t moe_active = moe_all - (c.n_routed_experts - c.num_experts_per_tok) * expert;
   const int64_t dense = 3 * h * c.intermediate_size;
   const int64_t dense_layers = std::min(c.first_k_dense_replace, c.num_hidden_layers), moe_layers = c.num_hidden_layers - dense_layers;

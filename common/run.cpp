@@ -21,11 +21,15 @@ void add_run_flags(Flags& flags, RunOptions& run, const std::string& program) {
   flags.add("--out", run.out, "folder for plots, CSV files and summary.json");
 }
 
-void start_run(RunOptions& run) {
-  const int n = run.threads > 0 ? run.threads : omp_get_num_procs();
-  run.threads = n;
+int set_threads(int threads) {
+  const int n = threads > 0 ? threads : omp_get_num_procs();
   omp_set_num_threads(n);
   Eigen::setNbThreads(n);
+  return n;
+}
+
+void start_run(RunOptions& run) {
+  run.threads = set_threads(run.threads);
   std::error_code ec;
   std::filesystem::create_directories(run.out, ec);
   if (ec || !std::filesystem::is_directory(run.out)) fail("output", "cannot create the folder '" + run.out + "': " + ec.message());

@@ -21,6 +21,8 @@ struct RunOptions {
 };
 
 void add_run_flags(Flags& flags, RunOptions& run, const std::string& program);
+// Sets OpenMP's and Eigen's thread count (0 = all cores); returns it.
+int set_threads(int threads);
 // Sets the thread count (OpenMP and Eigen) and creates the output folder.
 void start_run(RunOptions& run);
 void print_header(const std::string& title, const std::string& what);

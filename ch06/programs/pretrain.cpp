@@ -27,7 +27,7 @@ void on_sigint(int) { g_interrupted = 1; }
 
 struct Options {
   std::string preset = "mini", config_path, resume, data_path, prompt = "Once upon a time";
-  int64_t checkpoint_every = 500, sample_tokens = 80, corpus_kb = 3000;
+  int64_t checkpoint_every = 500, sample_tokens = 80, corpus_kb = 3000, interrupt_at = 0;
   float temperature = 0.8f;
   int64_t top_k = 40;
 };
@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
     flags.add("--sample-tokens", o.sample_tokens, "tokens of that sample").min(0).max(1000);
     flags.add("--temperature", o.temperature, "sampling temperature of the sample (0 = greedy)").min(0);
     flags.add("--top-k", o.top_k, "top-k of the sample (0 = off)").min(0);
+    flags.add("--interrupt-at", o.interrupt_at, "send this process Ctrl-C (SIGINT) after this step, to try the clean stop (0 = never)").min(0);
     flags.parse(argc, argv);
     if (run.quick) {
       o.preset = "tiny";
@@ -192,6 +193,7 @@ int main(int argc, char** argv) {
       bar.update(step, {{"loss", s.main_ce}, {"mtp", s.mtp_ce}, {"val", trainer.history.val_main.back()}, {"maxvio", s.maxvio}},
                  pc.batch_size * pc.seq_len);
       if (step % o.checkpoint_every == 0 || step == pc.steps) save();
+      if (step == o.interrupt_at) std::raise(SIGINT);
       if (g_interrupted) {
         interrupted = true;
         break;

@@ -1,0 +1,132 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ch06/checkpoint.hpp"
+#include "ch06/pretrain.hpp"
+#include "common/autograd.hpp"
+#include "common/safetensors.hpp"
+#include "common/tests/test_helpers.hpp"
+
+using namespace ds;
+using namespace ds::ch06;
+namespace fs = std::filesystem;
+
+namespace {
+TokenDataset small_data() {
+  static const CorpusData d = default_corpus_dataset(60000, 300, 3);
+  return d.dataset;
+}
+
+Tensor logits_of(DeepSeekModel& m, const IntTensor& ids) {
+  NoGradGuard ng;
+  return m.forward(ids);
+}
+}  // namespace
+
+TEST_CASE("config: presets, config.json round trip, parameter counts match the built models") {
+  for (const std::string& name : {std::string("tiny"), std::string("mini")}) {
+    const DeepSeekConfig c = preset(name);
+    const DeepSeekConfig back = from_json(to_json(c));
+    CHECK(to_json(back) == to_json(c));
+    Rng rng(1);
+    DeepSeekModel m(c, rng);
+    CHECK(count_parameters(c).total == m.num_parameters());
+    CHECK(count_parameters(c).mtp == m.num_parameters() - m.main->num_parameters());
+  }
+  const ParamCount mini = count_parameters(preset("mini"));
+  CHECK(mini.total == 12707648);   // DESIGN: 12.7M, 2.0M in the MTP module, about 4.5M active
+  CHECK(mini.mtp > 1950000);
+  CHECK(mini.active > 4300000);
+  CHECK(mini.active < 4600000);
+  // DeepSeek-V3: 671B total, 37B activated per token (V3 section 1), without its MTP module.
+  DeepSeekConfig v3 = preset("deepseek-v3");
+  v3.num_nextn_predict_layers = 0;
+  CHECK(count_parameters(v3).total == doctest::Approx(671e9).epsilon(0.01));
+  CHECK(count_parameters(v3).active == doctest::Approx(37e9).epsilon(0.02));
+  CHECK(test::error_of([] { from_json("{\"vocab_size\": 10}"); }).find("has no \"hidden_size\"") != std::string::npos);
+  DeepSeekConfig bad = preset("tiny");
+  bad.topk_group = 5;
+  CHECK(test::error_of([&] { from_json(to_json(bad)); }).find("topk_group") != std::string::npos);
+}
+
+TEST_CASE("checkpoint: save -> load gives identical logits, with DeepSeek-V3's tensor names") {
+  test::TempDir dir("ds_ckpt");
+  Rng rng(2);
+  DeepSeekModel m(preset("tiny"), rng);
+  for (auto* moe : m.moe_layers()) moe->gate.e_score_correction_bias.data()[1] = 0.25f;   // buffers travel too
+  const std::string folder = dir.file("ckpt");
+  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, nullptr); });
+  LoadedModel back = load_model(folder);
+  const IntTensor ids({1, 5, 9, 200, 3, 77, 4, 8}, {2, 4});
+  CHECK(test::max_abs_diff(logits_of(m, ids), logits_of(*back.model, ids)) == 0.f);
+  const auto names = load_safetensors(folder + "/model.safetensors").names();
+  for (const char* n : {"model.embed_tokens.weight", "model.layers.0.self_attn.q_a_proj.weight", "model.layers.0.self_attn.kv_a_proj_with_mqa.weight",
+                        "model.layers.0.mlp.gate_proj.weight", "model.layers.1.mlp.gate.e_score_correction_bias",
+                        "model.layers.1.mlp.experts.7.down_proj.weight", "model.layers.1.mlp.shared_experts.up_proj.weight",
+                        "model.layers.2.eh_proj.weight", "model.layers.2.shared_head.norm.weight", "model.norm.weight", "lm_head.weight"})
+    CHECK_MESSAGE(std::find(names.begin(), names.end(), n) != names.end(), n);
+  CHECK_FALSE(fs::exists(folder + ".tmp"));
+}
+
+TEST_CASE("checkpoint: a corrupt or mismatched folder is one clear sentence") {
+  test::TempDir dir("ds_ckpt_bad");
+  Rng rng(3);
+  DeepSeekModel m(preset("tiny"), rng);
+  const std::string folder = dir.file("ckpt");
+  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, nullptr); });
+  // another shape in config.json than in the weights
+  DeepSeekConfig wider = preset("tiny");
+  wider.intermediate_size = 96;
+  save_config(folder + "/config.json", wider);
+  CHECK(test::error_of([&] { load_model(folder); }).find("model.layers.0.mlp.gate_proj.weight' has shape [128, 64] but the model expects [96, 64]") !=
+        std::string::npos);
+  std::ofstream(folder + "/config.json") << "{ not json";
+  CHECK(test::error_of([&] { load_model(folder); }).find("not valid JSON") != std::string::npos);
+  save_config(folder + "/config.json", preset("tiny"));
+  // a truncated weights file
+  const auto size = fs::file_size(folder + "/model.safetensors");
+  fs::resize_file(folder + "/model.safetensors", size / 2);
+  CHECK(test::error_of([&] { load_model(folder); }).find("model.safetensors") != std::string::npos);
+  fs::remove(folder + "/model.safetensors");
+  CHECK(test::error_of([&] { load_model(folder); }).find("has no model.safetensors") != std::string::npos);
+}
+
+TEST_CASE("pretrainer: a run saved and resumed continues exactly like an uninterrupted one") {
+  const TokenDataset data = small_data();
+  DeepSeekConfig cfg = preset("tiny");
+  cfg.vocab_size = 300;
+  PretrainConfig pc;
+  pc.steps = 8;
+  pc.batch_size = 2;
+  pc.seq_len = 16;
+  pc.warmup = 2;
+  pc.bias_gamma = 0.01f;
+  std::vector<double> straight, resumed;
+  {
+    Rng rng(4);
+    DeepSeekModel m(cfg, rng);
+    Pretrainer t(m, pc);
+    for (int i = 0; i < 8; ++i) straight.push_back(t.step(data).loss);
+  }
+  test::TempDir dir("ds_resume");
+  const std::string folder = dir.file("ckpt");
+  {
+    Rng rng(4);
+    DeepSeekModel m(cfg, rng);
+    Pretrainer t(m, pc);
+    for (int i = 0; i < 3; ++i) resumed.push_back(t.step(data).loss);
+    write_folder_atomic(folder, [&](const std::string& tmp) {
+      write_model_files(tmp, m, nullptr);
+      t.save_state(tmp);
+    });
+  }
+  LoadedModel lm = load_model(folder);
+  Pretrainer t(*lm.model, pc);
+  t.load_state(folder);
+  CHECK(t.step_count() == 3);
+  for (int i = 3; i < 8; ++i) resumed.push_back(t.step(data).loss);
+  CHECK(resumed == straight);   // bit for bit: weights, moments, biases, data order, schedule
+  CHECK(t.history.loss.size() == 8);
+}
