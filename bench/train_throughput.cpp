@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
                                 {"tokens_per_s", static_cast<double>(batch * seq) / step_s},
                                 {"step_s", step_s},
                                 {"threads", omp_get_max_threads()},
-                                {"params", model.num_parameters()}};
+                                {"params", model.num_parameters()},
+                                {"active_params", ch06::count_parameters(cfg).active}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
   });
