@@ -1,5 +1,6 @@
 #include "ch04/balancer.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 #include "ch02/train.hpp"
@@ -67,6 +68,25 @@ LoadReport measure_load(ch02::LanguageModel& model, const std::vector<MoE*>& lay
     rep.entropy += load_entropy(l) / static_cast<double>(layers.size());
   }
   return rep;
+}
+
+Heatmap load_heatmap(const std::vector<std::vector<double>>& shares, const std::string& title) {
+  const size_t steps = shares.size(), e = shares.empty() ? 0 : shares[0].size(), stride = std::max<size_t>(1, steps / 120);
+  Heatmap h;
+  h.title = title;
+  h.xlabel = "training step";
+  h.ylabel = "routed expert";
+  h.rows = static_cast<int64_t>(e);
+  std::vector<size_t> cols;
+  for (size_t s = 0; s < steps; s += stride) cols.push_back(s);
+  h.cols = static_cast<int64_t>(cols.size());
+  for (size_t i = 0; i < e; ++i) {
+    h.row_labels.push_back(std::to_string(i));
+    for (size_t s : cols) h.values.push_back(shares[s][i]);
+  }
+  for (size_t s : cols) h.col_labels.push_back(std::to_string(s + 1));
+  h.height = 420;
+  return h;
 }
 
 }  // namespace ds::ch04

@@ -8,6 +8,7 @@
 #include "ch04/balance.hpp"
 #include "ch04/moe.hpp"
 #include "common/dataset.hpp"
+#include "common/plot.hpp"
 
 namespace ds::ch04 {
 
@@ -57,5 +58,9 @@ struct LoadReport {
 // The experts' load over the first max_batches validation batches (Wang et al.'s MaxVio_global).
 LoadReport measure_load(ch02::LanguageModel& model, const std::vector<MoE*>& layers, const TokenDataset& data, int64_t batch_size,
                         int64_t seq_len, int64_t max_batches);
+
+// Experts x steps heatmap of load shares (shares[step][expert]), thinned to about 120 columns
+// labelled with the 1-based step numbers.
+Heatmap load_heatmap(const std::vector<std::vector<double>>& shares, const std::string& title);
 
 }  // namespace ds::ch04

@@ -34,27 +34,6 @@ std::vector<Strategy> parse_strategies(const std::string& list, float capacity) 
   return out;
 }
 
-// Experts x steps heatmap of one layer's load shares, at most ~120 columns.
-Heatmap load_heatmap(const Balancer& b, size_t layer, const std::string& strategy, int64_t first_step) {
-  const auto& hist = b.load_history();
-  const size_t steps = hist.size(), e = hist.empty() ? 0 : hist[0][layer].size(), stride = std::max<size_t>(1, steps / 120);
-  Heatmap h;
-  h.title = "Expert load share, MoE layer " + std::to_string(layer) + ", strategy " + strategy + " (even = " + fmt("%.3f", 1.0 / static_cast<double>(e)) + ")";
-  h.xlabel = "training step";
-  h.ylabel = "routed expert";
-  h.rows = static_cast<int64_t>(e);
-  std::vector<size_t> cols;
-  for (size_t s = 0; s < steps; s += stride) cols.push_back(s);
-  h.cols = static_cast<int64_t>(cols.size());
-  for (size_t i = 0; i < e; ++i) {
-    h.row_labels.push_back(std::to_string(i));
-    for (size_t s : cols) h.values.push_back(hist[s][layer][i]);
-  }
-  for (size_t s : cols) h.col_labels.push_back(std::to_string(first_step + static_cast<int64_t>(s) + 1));
-  h.height = 420;
-  return h;
-}
-
 double tail_mean(const std::vector<double>& v, double fraction) {
   const size_t n = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(v.size()) * fraction));
   return std::accumulate(v.end() - static_cast<std::ptrdiff_t>(n), v.end(), 0.0) / static_cast<double>(n);
@@ -122,7 +101,11 @@ int main(int argc, char** argv) {
       val.series.push_back({s.name, h.eval_step, h.val_loss});
       vio.series.push_back({s.name, h.step, bal.maxvio_batch()});
       trade.series.push_back({s.name, {rep.maxvio_global}, {h.final_val_loss}});
-      write_heatmap(run.out + "/expert_load_" + s.name + ".svg", load_heatmap(bal, static_cast<size_t>(layer), s.name, 0));
+      std::vector<std::vector<double>> shares;
+      for (const auto& step : bal.load_history()) shares.push_back(step[static_cast<size_t>(layer)]);
+      write_heatmap(run.out + "/expert_load_" + s.name + ".svg",
+                    load_heatmap(shares, fmt("Expert load share, MoE layer %lld, strategy %s (even = %.3f)", (long long)layer, s.name.c_str(),
+                                             1.0 / static_cast<double>(cfg.moe.gate.n_routed_experts))));
       summary.set("strategies." + s.name + ".final_val_loss", h.final_val_loss);
       summary.set("strategies." + s.name + ".perplexity", std::exp(h.final_val_loss));
       summary.set("strategies." + s.name + ".maxvio_global", rep.maxvio_global);

@@ -47,23 +47,8 @@ void write_plots(const std::string& out, const PretrainHistory& h, const MemoryR
   write_line_chart(out + "/loss.svg", loss);
   write_line_chart(out + "/lr.svg", {"Learning rate", "training step", "learning rate", {{"lr", h.step, h.lr}}});
   write_line_chart(out + "/maxvio.svg", {"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, h.maxvio}}});
-  if (!h.expert_load.empty()) {
-    Heatmap hm;
-    hm.title = "Expert load share over training, first MoE layer";
-    hm.xlabel = "training step";
-    hm.ylabel = "routed expert";
-    const size_t steps = h.expert_load.size(), stride = std::max<size_t>(1, steps / 150), e = h.expert_load[0].size();
-    hm.rows = static_cast<int64_t>(e);
-    std::vector<size_t> cols;
-    for (size_t s = 0; s < steps; s += stride) cols.push_back(s);
-    hm.cols = static_cast<int64_t>(cols.size());
-    for (size_t i = 0; i < e; ++i) {
-      hm.row_labels.push_back(std::to_string(i));
-      for (size_t s : cols) hm.values.push_back(h.expert_load[s][i]);
-    }
-    for (size_t s : cols) hm.col_labels.push_back(std::to_string(static_cast<int64_t>(h.step[s])));
-    write_heatmap(out + "/expert_load.svg", hm);
-  }
+  if (!h.expert_load.empty())
+    write_heatmap(out + "/expert_load.svg", ch04::load_heatmap(h.expert_load, "Expert load share over training, first MoE layer"));
   BarChart mb{"Training memory (tensor accounting)", "", "MB", {"parameters", "gradients", "AdamW moments", "peak activations"},
               {{"MB", {}, {mem.params / 1e6, mem.grads / 1e6, mem.optimizer / 1e6, mem.activations / 1e6}}}};
   write_bar_chart(out + "/memory.svg", mb);
