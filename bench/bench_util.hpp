@@ -1,9 +1,6 @@
-// What every benchmark shares: a warmed-up timing loop and one switch for both thread pools.
+// What every benchmark shares: a warmed-up timing loop (threads are set with ds::set_threads).
 #pragma once
 
-#include <omp.h>
-
-#include <Eigen/Core>
 #include <functional>
 
 #include "common/timer.hpp"
@@ -20,11 +17,6 @@ inline double seconds_per_call(const std::function<void()>& f, double budget) {
     ++n;
   } while (t.seconds() < budget);
   return t.seconds() / n;
-}
-
-inline void set_threads(int n) {
-  omp_set_num_threads(n);
-  Eigen::setNbThreads(n);
 }
 
 }  // namespace ds::bench

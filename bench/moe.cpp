@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     Table t({"layer", "threads", "forward us/token", "fwd+bwd us/token", "fwd+bwd vs dense"});
     Summary summary;
     for (int threads : {1, all}) {
-      bench::set_threads(threads);
+      set_threads(threads);
       double dense_fb = 0;
       for (ch02::FeedForwardLayer* layer : {static_cast<ch02::FeedForwardLayer*>(&dense), static_cast<ch02::FeedForwardLayer*>(&moe)}) {
         const bool is_moe = layer == &moe;

@@ -22,7 +22,6 @@ using namespace ds;
 
 namespace {
 using bench::seconds_per_call;
-using bench::set_threads;
 
 struct Gemm {
   std::string name;

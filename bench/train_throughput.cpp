@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     flags.add("--threads", threads, "threads (0 = all cores)").min(0);
     flags.add("--seed", seed, "weights and tokens");
     flags.parse(argc, argv);
-    if (threads > 0) bench::set_threads(threads);
+    if (threads > 0) set_threads(threads);
     const ch06::DeepSeekConfig cfg = config_path.empty() ? ch06::preset("mini") : ch06::load_config(config_path);
     if (seq > cfg.max_position_embeddings) fail("bench_train_throughput", "--seq exceeds the config's max_position_embeddings");
     Rng rng(seed);
