@@ -47,14 +47,23 @@ int main(int argc, char** argv) {
     const Batch b{IntTensor(ids, {batch, seq}), IntTensor(tg, {batch, seq})};
     for (int64_t i = 0; i < warmup; ++i) trainer.train_step(b);
     Timer t;
-    for (int64_t i = 0; i < steps; ++i) trainer.train_step(b);
+    double fwd = 0, bwd = 0, optim = 0;
+    for (int64_t i = 0; i < steps; ++i) {
+      const ch06::StepStats s = trainer.train_step(b);
+      fwd += s.forward_s;
+      bwd += s.backward_s;
+      optim += s.optimizer_s;
+    }
     const double step_s = t.seconds() / static_cast<double>(steps);
     const nlohmann::json out = {{"impl", "cpp"},
                                 {"tokens_per_s", static_cast<double>(batch * seq) / step_s},
                                 {"step_s", step_s},
                                 {"threads", omp_get_max_threads()},
                                 {"params", model.num_parameters()},
-                                {"active_params", ch06::count_parameters(cfg).active}};
+                                {"active_params", ch06::count_parameters(cfg).active},
+                                {"forward_s", fwd / static_cast<double>(steps)},
+                                {"backward_s", bwd / static_cast<double>(steps)},
+                                {"optimizer_s", optim / static_cast<double>(steps)}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
   });

@@ -54,12 +54,14 @@ Routing Gate::forward(const Tensor& x) const {
   Routing r;
   r.scores = cfg_.scoring_func == "sigmoid" ? sigmoid(logits) : softmax(logits);
   const std::vector<float> bias = e_score_correction_bias.to_vector();
-  std::vector<int32_t> chosen, flat;   // flat: row n*E + e of the scores viewed as [N*E, 1]
+  std::vector<int32_t> chosen(static_cast<size_t>(n * k)), flat(static_cast<size_t>(n * k));   // flat: row n*E + e of [N*E, 1]
+#pragma omp parallel for if (n > 256)
   for (int64_t i = 0; i < n; ++i) {
     const std::vector<float> row(r.scores.data() + i * e, r.scores.data() + (i + 1) * e);
-    for (int32_t id : select_experts(row, bias, cfg_)) {
-      chosen.push_back(id);
-      flat.push_back(static_cast<int32_t>(i * e + id));
+    const std::vector<int32_t> ids = select_experts(row, bias, cfg_);
+    for (int64_t s = 0; s < k; ++s) {
+      chosen[static_cast<size_t>(i * k + s)] = ids[static_cast<size_t>(s)];
+      flat[static_cast<size_t>(i * k + s)] = static_cast<int32_t>(i * e + ids[static_cast<size_t>(s)]);
     }
   }
   r.experts = IntTensor(chosen, {n, k});

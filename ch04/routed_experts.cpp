@@ -46,7 +46,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
     const MatR y = silu_mul(a.g, a.u) * mat(w.down_proj[static_cast<size_t>(j)]).transpose();
     for (size_t r = 0; r < s.size(); ++r) mat(y_slot.data() + s[r] * c, 1, c) = y.row(static_cast<int64_t>(r));
   }
-  Tensor out = Tensor::empty({n, c});
+  Tensor out = Tensor::uninitialized({n, c});   // every row is set below
   const float* pw = slot_weights.data();
 #pragma omp parallel for if (n * c > kernels::kParallelMin)
   for (int64_t t = 0; t < n; ++t) {
@@ -91,7 +91,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
       }
     }
     if (need[0]) {
-      Tensor dx = Tensor::empty({n, c});
+      Tensor dx = Tensor::uninitialized({n, c});
 #pragma omp parallel for if (n * c > kernels::kParallelMin)
       for (int64_t t = 0; t < n; ++t) {
         auto o = mat(dx.data() + t * c, 1, c);

@@ -9,6 +9,7 @@
 #include "common/fsutil.hpp"
 #include "common/ops.hpp"
 #include "common/safetensors.hpp"
+#include "common/timer.hpp"
 
 namespace ds::ch06 {
 
@@ -36,6 +37,7 @@ StepStats Pretrainer::train_step(const Batch& batch) {
   StepStats s;
   s.lr = lr_at(step_);
   opt_->set_lr(static_cast<float>(s.lr));
+  Timer timer;
   Tensor loss;
   if (model_.depth() > 0) {
     const ch05::MTPLoss l = ch05::mtp_loss(model_.forward_all(batch.inputs), batch.targets, cfg_.mtp_lambda);
@@ -49,11 +51,14 @@ StepStats Pretrainer::train_step(const Batch& batch) {
   const Tensor bal = balancer_->terms(batch.inputs.size(0));
   if (bal.defined()) loss = add(loss, bal);
   s.loss = loss.item();
+  s.forward_s = timer.seconds();
   loss.backward();
-  s.grad_norm = clip_grad_norm(model_.parameters(), cfg_.grad_clip);
-  opt_->step();
+  s.backward_s = timer.seconds() - s.forward_s;
+  s.grad_norm = grad_norm(model_.parameters());
+  opt_->step(clip_scale(static_cast<float>(s.grad_norm), cfg_.grad_clip));   // clipping folded into the update
   opt_->zero_grad();
   balancer_->after_step();
+  s.optimizer_s = timer.seconds() - s.forward_s - s.backward_s;
   s.maxvio = balancer_->maxvio_batch().empty() ? 0.0 : balancer_->maxvio_batch().back();
   ++step_;
   return s;

@@ -32,6 +32,7 @@ struct PretrainConfig {
 
 struct StepStats {
   double loss = 0, main_ce = 0, mtp_ce = 0, lr = 0, grad_norm = 0, maxvio = 0;
+  double forward_s = 0, backward_s = 0, optimizer_s = 0;   // where the step's time went
 };
 
 struct PretrainHistory {

@@ -21,11 +21,19 @@ void accumulate(Tensor& acc, const Tensor& g) {
 // gradient accumulation over micro-batches and in-place clipping are safe.
 void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
   if (g.shape() != leaf->shape) shape_error("backward", "gradient shape differs from its tensor", leaf->shape, g.shape());
-  if (!leaf->grad) { leaf->grad = std::make_shared<Tensor>(g.clone()); return; }
-  float* d = leaf->grad->data();
-  const float* s = g.data();
+  // Weight gradients are the largest tensors a backward touches: both loops use every core.
   const int64_t n = g.numel();
-  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+  const float* src = g.data();
+  if (!leaf->grad) {
+    leaf->grad = std::make_shared<Tensor>(Tensor::uninitialized(g.shape()));
+    float* d = leaf->grad->data();
+#pragma omp parallel for simd if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) d[i] = src[i];
+    return;
+  }
+  float* d = leaf->grad->data();
+#pragma omp parallel for simd if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) d[i] += src[i];
 }
 
 std::vector<Node*> topo_order(const std::vector<Tensor>& roots) {

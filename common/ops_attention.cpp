@@ -43,6 +43,16 @@ void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi,
   auto P = mat(p, a.t, a.s);
   P.noalias() = (mat(q, a.t, a.d) * mat(k, a.s, a.d).transpose()) * a.scale;
   const int32_t* valid = opt.key_valid ? opt.key_valid->data.data() + bi * a.s_alloc : nullptr;
+  if (!valid) {   // the common case, vectorised: keys 0..last of row i are visible
+    for (int64_t i = 0; i < a.t; ++i) {
+      const int64_t n = opt.causal ? a.q_offset + i + 1 : a.s;
+      auto row = P.row(i).head(n).array();
+      row = (row - row.maxCoeff()).exp();
+      row *= 1.f / row.sum();
+      P.row(i).tail(a.s - n).setZero();
+    }
+    return;
+  }
   for (int64_t i = 0; i < a.t; ++i) {
     const int64_t last = opt.causal ? a.q_offset + i : a.s - 1;   // keys 0..last are visible
     float m = -std::numeric_limits<float>::infinity();

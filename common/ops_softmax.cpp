@@ -12,13 +12,12 @@ using namespace kernels;
 
 namespace {
 // log(sum(exp(row))) computed stably around the row maximum.
+// Eigen's packet exp does 16 lanes at once: the loss over a 1024-word vocabulary is exp-bound.
 float logsumexp(const float* row, int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, row[j]);
+  const auto r = Eigen::Map<const Eigen::ArrayXf>(row, n);
+  const float m = n ? r.maxCoeff() : -std::numeric_limits<float>::infinity();
   if (std::isinf(m)) return m;
-  double s = 0;
-  for (int64_t j = 0; j < n; ++j) s += std::exp(row[j] - m);
-  return m + static_cast<float>(std::log(s));
+  return m + static_cast<float>(std::log(static_cast<double>((r - m).exp().sum())));
 }
 }  // namespace
 
@@ -101,7 +100,7 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int32_t ign
   const Tensor ld = logits.detach();
   return record(out, {logits}, "cross_entropy", [ld, targets, ignore_index, lse, rows, v, count](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
     // d/dlogits = (softmax - onehot(target)) / count, recomputed from the saved log-sum-exp
-    Tensor gx = Tensor::zeros(ld.shape());
+    Tensor gx = Tensor::zeros(ld.shape());   // ignored rows stay 0
     const float scale = count ? g.item() / static_cast<float>(count) : 0.f;
     const float* pl = ld.data();
     float* px = gx.data();
@@ -110,7 +109,7 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int32_t ign
       const int32_t t = targets[r];
       if (t == ignore_index) continue;
       const float l = lse[static_cast<size_t>(r)];
-      for (int64_t j = 0; j < v; ++j) px[r * v + j] = std::exp(pl[r * v + j] - l) * scale;
+      Eigen::Map<Eigen::ArrayXf>(px + r * v, v) = (Eigen::Map<const Eigen::ArrayXf>(pl + r * v, v) - l).exp() * scale;
       px[r * v + t] -= scale;
     }
     gin[0] = gx;

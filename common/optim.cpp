@@ -17,7 +17,7 @@ AdamW::AdamW(NamedTensors params, AdamWConfig cfg) : params_(std::move(params)),
   }
 }
 
-void AdamW::step() {
+void AdamW::step(float grad_scale) {
   ++t_;
   const float b1 = cfg_.beta1, b2 = cfg_.beta2, lr = cfg_.lr, eps = cfg_.eps;
   const float inv_bc1 = 1.f / (1.f - std::pow(b1, static_cast<float>(t_))), inv_bc2 = 1.f / (1.f - std::pow(b2, static_cast<float>(t_)));
@@ -36,7 +36,7 @@ void AdamW::step() {
     const int64_t n = p.numel();
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
-      const float gi = pg[i];
+      const float gi = pg[i] * grad_scale;
       const float m = b1 * pm[i] + (1.f - b1) * gi, v = b2 * pv[i] + (1.f - b2) * gi * gi;
       pm[i] = m;
       pv[i] = v;
@@ -100,10 +100,12 @@ float grad_norm(const std::vector<Tensor>& params) {
   return static_cast<float>(std::sqrt(s));
 }
 
+float clip_scale(float norm, float max_norm) { return norm > max_norm && norm > 0.f ? max_norm / (norm + 1e-6f) : 1.f; }
+
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
   const float norm = grad_norm(params);
   if (norm > max_norm && norm > 0.f) {
-    const float scale = max_norm / (norm + 1e-6f);
+    const float scale = clip_scale(norm, max_norm);
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t k = 0; k < params.size(); ++k) {
       const Tensor g = params[k].grad();

@@ -22,7 +22,9 @@ struct AdamWConfig {
 class AdamW {
  public:
   AdamW(NamedTensors params, AdamWConfig cfg);
-  void step();                               // uses cfg().lr; skips parameters with no grad
+  // Uses cfg().lr; skips parameters with no grad. Each gradient is multiplied by grad_scale as it
+  // is read, so clipping (clip_scale) costs no extra pass over the gradients.
+  void step(float grad_scale = 1.f);
   void set_lr(float lr) { cfg_.lr = lr; }
   const AdamWConfig& cfg() const { return cfg_; }
   int64_t step_count() const { return t_; }
@@ -42,6 +44,8 @@ class AdamW {
 
 // Scales all gradients so their global L2 norm is at most max_norm; returns the norm before.
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm);
+// The factor clip_grad_norm would scale by (1 when norm <= max_norm), for AdamW::step(grad_scale).
+float clip_scale(float norm, float max_norm);
 float grad_norm(const std::vector<Tensor>& params);
 
 // Linear warmup from 0 to peak over `warmup` steps, then cosine decay to min_lr at `total`.

@@ -31,8 +31,8 @@ void shape_error(const std::string& op, const std::string& what, const Shape& a,
   throw std::invalid_argument(msg + ")");
 }
 
-Storage::Storage(int64_t n) : buf_(allocator::acquire(n)), n_(n) {
-  std::memset(buf_, 0, static_cast<size_t>(n) * sizeof(float));
+Storage::Storage(int64_t n, bool zero) : buf_(allocator::acquire(n)), n_(n) {
+  if (zero) std::memset(buf_, 0, static_cast<size_t>(n) * sizeof(float));
   memory::on_alloc(n_ * static_cast<int64_t>(sizeof(float)));
 }
 Storage::~Storage() {
@@ -50,6 +50,14 @@ Tensor Tensor::empty(const Shape& shape) {
   check_shape(shape);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape));
+  impl->shape = shape;
+  return Tensor(impl);
+}
+
+Tensor Tensor::uninitialized(const Shape& shape) {
+  check_shape(shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(numel_of(shape), false);
   impl->shape = shape;
   return Tensor(impl);
 }
@@ -120,7 +128,7 @@ Tensor Tensor::rows(int64_t begin, int64_t end) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t = empty(shape());
+  Tensor t = uninitialized(shape());
   std::memcpy(t.data(), data(), static_cast<size_t>(numel()) * sizeof(float));
   return t;
 }
