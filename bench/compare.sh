@@ -10,10 +10,16 @@ args=("$@")
 /usr/bin/python3 -c "import torch" 2>/dev/null || { echo "compare.sh: needs Debian's python3-torch (./scripts/install-deps.sh --with-tools)" >&2; exit 1; }
 
 cpp=$("$bin/bench_train_throughput" "${args[@]}")
-torch=$(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$here/torch_reference.py" "${args[@]}")
+# PyTorch at its best setting on this machine: OpenBLAS threads for the GEMMs with one intra-op
+# thread, or the other way round (DESIGN.md's advice); both are printed, the faster one compared.
+torch_a=$(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$here/torch_reference.py" --threads 2 "${args[@]}")
+torch_b=$(OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$here/torch_reference.py" --threads 1 "${args[@]}")
+echo "PyTorch, OPENBLAS_NUM_THREADS=1, 2 intra-op threads: $torch_a"
+echo "PyTorch, OPENBLAS_NUM_THREADS=2, 1 intra-op thread:  $torch_b"
+torch=$(/usr/bin/python3 -c 'import json,sys; a,b=(json.loads(x) for x in sys.argv[1:]); print(json.dumps(max(a,b,key=lambda d:d["tokens_per_s"])))' "$torch_a" "$torch_b")
 roof=$("$bin/bench_ops" --budget 0.3 --out "${TMPDIR:-/tmp}/bench_ops_roof" | awk '/square 1024/ {print $(NF-2); exit}')
 echo "C++:     $cpp"
-echo "PyTorch: $torch"
+echo "PyTorch (best): $torch"
 /usr/bin/python3 - "$cpp" "$torch" "$roof" <<'PY'
 import json, sys
 c, t, roof = json.loads(sys.argv[1]), json.loads(sys.argv[2]), float(sys.argv[3] or "nan")

@@ -14,7 +14,9 @@ for a in "$@"; do
 done
 
 build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev)
-tool_pkgs=(python3-torch python3-numpy chromium)
+# libopenblas0-pthread: without it Debian's torch runs its GEMMs on the reference BLAS, 15x slower,
+# which would make any comparison with it meaningless.
+tool_pkgs=(python3-torch python3-numpy libopenblas0-pthread chromium)
 
 if [ "$(uname -s)" = "Darwin" ]; then
   command -v brew >/dev/null || { echo "install-deps.sh: Homebrew is needed on macOS (https://brew.sh)." >&2; exit 1; }
