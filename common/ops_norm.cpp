@@ -11,7 +11,7 @@ using namespace kernels;
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
   const int64_t rows = outer(x), c = last_dim(x);
   if (weight.dim() != 1 || weight.size(0) != c) shape_error("rms_norm", "weight must be [C] with x [..., C]", x.shape(), weight.shape());
-  Tensor out = Tensor::empty(x.shape());
+  Tensor out = Tensor::uninitialized(x.shape());
   std::vector<float> rstd(static_cast<size_t>(rows));
   const float *px = x.data(), *pw = weight.data();
   float* po = out.data();
@@ -29,7 +29,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
     // xhat = x * r;  dx = r * (g*w - xhat * mean(g*w*xhat));  dw = sum_rows g * xhat
     const float *px = xd.data(), *pw = wd.data(), *pg = g.data();
     if (need[0]) {
-      gin[0] = Tensor::empty(xd.shape());
+      gin[0] = Tensor::uninitialized(xd.shape());
       float* pdx = gin[0].data();
 #pragma omp parallel for if (xd.numel() > kParallelMin)
       for (int64_t r = 0; r < rows; ++r) {
@@ -56,8 +56,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   const int64_t rows = outer(x), c = last_dim(x);
   if (weight.dim() != 1 || weight.size(0) != c || bias.shape() != weight.shape())
     shape_error("layer_norm", "weight and bias must be [C] with x [..., C]", x.shape(), weight.shape());
-  Tensor out = Tensor::empty(x.shape());
-  Tensor xhat = Tensor::empty(x.shape());
+  Tensor out = Tensor::uninitialized(x.shape());
+  Tensor xhat = Tensor::uninitialized(x.shape());
   std::vector<float> rstd(static_cast<size_t>(rows));
   const float *px = x.data(), *pw = weight.data(), *pb = bias.data();
   float *po = out.data(), *ph = xhat.data();
@@ -80,7 +80,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
     // dx = r * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * w
     const float *ph = xhat.data(), *pw = wd.data(), *pg = g.data();
     if (need[0]) {
-      gin[0] = Tensor::empty(xhat.shape());
+      gin[0] = Tensor::uninitialized(xhat.shape());
       float* pdx = gin[0].data();
 #pragma omp parallel for if (xhat.numel() > kParallelMin)
       for (int64_t r = 0; r < rows; ++r) {

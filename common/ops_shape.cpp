@@ -48,7 +48,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     out_dim[static_cast<size_t>(4 - n + i)] = os[static_cast<size_t>(i)];
     src_stride[static_cast<size_t>(4 - n + i)] = in_stride[static_cast<size_t>(d)];
   }
-  Tensor out = Tensor::empty(os);
+  Tensor out = Tensor::uninitialized(os);
   const float* px = x.data();
   float* po = out.data();
   int64_t o = 0;
@@ -80,7 +80,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
     shape_error("slice", "range [" + std::to_string(start) + ", " + std::to_string(end) + ") out of range on dim " + std::to_string(dim), x.shape());
   Shape os = x.shape();
   os[static_cast<size_t>(dim)] = end - start;
-  Tensor out = Tensor::empty(os);
+  Tensor out = Tensor::uninitialized(os);
   const int64_t len = (end - start) * inner;
   for (int64_t o = 0; o < outer; ++o)
     std::memcpy(out.data() + o * len, x.data() + (o * mid + start) * inner, static_cast<size_t>(len) * sizeof(float));
@@ -106,7 +106,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
     if (a != b) shape_error("concat", "shapes differ outside the concatenated dimension", xs[0].shape(), t.shape());
     os[static_cast<size_t>(dim)] += t.size(dim);
   }
-  Tensor out = Tensor::empty(os);
+  Tensor out = Tensor::uninitialized(os);
   const auto [outer, total, inner] = split_at(os, dim);
   std::vector<int64_t> widths;
   int64_t off = 0;

@@ -33,7 +33,8 @@ struct Options {
 };
 
 // Memory of training, from the tensor accounting: what the weights, their gradients and AdamW's
-// moments hold, and the activations one step keeps alive at its peak.
+// moments hold, and the peak a step reaches above the weights and moments (the activations
+// saved for backward plus the gradients being built).
 struct MemoryReport {
   double params = 0, grads = 0, optimizer = 0, activations = 0;
 };
@@ -44,12 +45,14 @@ void write_plots(const std::string& out, const PretrainHistory& h, const MemoryR
   if (!h.mtp_ce.empty() && h.mtp_ce.back() > 0) loss.series.push_back({"train, MTP (t_{i+2})", h.step, h.mtp_ce});
   loss.series.push_back({"validation, main head", h.eval_step, h.val_main});
   if (!h.val_mtp.empty() && h.val_mtp.back() > 0) loss.series.push_back({"validation, MTP", h.eval_step, h.val_mtp});
+  loss.logy = true;   // the first 100 steps fall from 7 to 1; the rest of the run is below 1
   write_line_chart(out + "/loss.svg", loss);
   write_line_chart(out + "/lr.svg", {"Learning rate", "training step", "learning rate", {{"lr", h.step, h.lr}}});
   write_line_chart(out + "/maxvio.svg", {"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, h.maxvio}}});
   if (!h.expert_load.empty())
     write_heatmap(out + "/expert_load.svg", ch04::load_heatmap(h.expert_load, "Expert load share over training, first MoE layer"));
-  BarChart mb{"Training memory (tensor accounting)", "", "MB", {"parameters", "gradients", "AdamW moments", "peak activations"},
+  BarChart mb{"Training memory (tensor accounting)", "", "MB",
+              {"parameters", "gradients", "AdamW moments", "step peak above weights + moments"},
               {{"MB", {}, {mem.params / 1e6, mem.grads / 1e6, mem.optimizer / 1e6, mem.activations / 1e6}}}};
   write_bar_chart(out + "/memory.svg", mb);
 }
@@ -199,7 +202,7 @@ int main(int argc, char** argv) {
     if (model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.val_mtp.back())});
     t.row({"final MaxVio_batch", fmt("%.3f", h.maxvio.back())});
     t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", static_cast<double>(tokens) / seconds, run.threads)});
-    t.row({"memory: parameters / gradients / AdamW / peak activations",
+    t.row({"memory: parameters / gradients / AdamW / step peak above them",
            memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
                memory::human_bytes(mem.activations)});
     t.print();
