@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "ch06_pretrain");
     Options o;
     PretrainConfig pc;
-    pc.steps = 2500;
+    pc.steps = 3500;
     flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny");
     flags.add("--config", o.config_path, "a config.json to train instead of the preset (vocab_size is set by the tokenizer)");
     flags.add("--steps", pc.steps, "training steps (the schedule's length)").min(1);
