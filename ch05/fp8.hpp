@@ -1,0 +1,34 @@
+// The two 8-bit floating-point formats of the OCP FP8 specification that DeepSeek-V3 trains
+// with (section 3.3): E4M3 for everything in the forward and backward GEMMs (V3 uses it for all
+// tensors, trading range for precision, and recovers range with fine-grained scaling), E5M2 as
+// the wider-range alternative earlier FP8 work used for gradients.
+//   E4M3: bias 7, max 448, no infinities, NaN only at S.1111.111, subnormals down to 2^-9.
+//   E5M2: bias 15, max 57344, IEEE infinities and NaNs, subnormals down to 2^-16.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ds::ch05 {
+
+enum class Fp8Format { E4M3, E5M2 };
+
+struct Fp8Spec {
+  int exp_bits, man_bits, bias;
+  bool has_inf;   // E5M2 follows IEEE (exponent all ones = inf/NaN); E4M3 spends it on numbers
+};
+Fp8Spec fp8_spec(Fp8Format f);
+std::string fp8_name(Fp8Format f);   // "E4M3" / "E5M2"
+
+double fp8_max(Fp8Format f);            // 448, 57344
+double fp8_min_normal(Fp8Format f);     // 2^-6, 2^-14
+double fp8_min_subnormal(Fp8Format f);  // 2^-9, 2^-16
+
+// Round to nearest, ties to even. Finite values beyond the largest one saturate to +-max (the
+// conversion training uses, so one outlier cannot become inf); +-inf saturates too in E4M3 and
+// stays inf in E5M2; NaN becomes the format's NaN; the sign of zero is kept.
+uint8_t fp8_encode(float x, Fp8Format f);
+float fp8_decode(uint8_t code, Fp8Format f);
+inline float fp8_round(float x, Fp8Format f) { return fp8_decode(fp8_encode(x, f), f); }
+
+}  // namespace ds::ch05

@@ -1,0 +1,50 @@
+// Fine-grained FP8 quantisation as DeepSeek-V3 does it (section 3.3.2, Figure 7): one scale per
+// 1x128 tile of activations (per token, per 128 channels) and per 128x128 block of weights, so
+// an outlier only costs precision to the 128 (or 16,384) numbers that share its scale, instead of
+// to the whole tensor. scale = amax / 448: the block's largest magnitude lands on E4M3's largest
+// value. Also V3's checkpoint layout for FP8 weights, and its accumulation-precision problem.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ch05/fp8.hpp"
+#include "common/nn.hpp"
+
+namespace ds::ch05 {
+
+enum class Granularity { PerTensor, Tile1x128, Block128x128 };
+std::string granularity_name(Granularity g);   // "per-tensor", "1x128", "128x128"
+
+// x [R, C] as FP8 codes plus one float32 scale per block (the dequantisation multiplier, which
+// V3's checkpoint calls weight_scale_inv): value = decode(code) * scale of its block.
+struct Fp8Tensor {
+  Shape shape;
+  Fp8Format format = Fp8Format::E4M3;
+  int64_t block_rows = 1, block_cols = 1;   // 1x128, 128x128, or the whole tensor
+  std::vector<uint8_t> codes;
+  std::vector<float> scales;                // [ceil(R / block_rows), ceil(C / block_cols)]
+  int64_t scale_rows() const;
+  int64_t scale_cols() const;
+};
+
+Fp8Tensor quantize(const Tensor& x, Granularity g, Fp8Format f = Fp8Format::E4M3);
+Tensor dequantize(const Fp8Tensor& q);
+// quantize then dequantize: what the FP8 GEMM sees, in float32.
+Tensor fake_quantize(const Tensor& x, Granularity g, Fp8Format f = Fp8Format::E4M3);
+
+// DeepSeek-V3's FP8 checkpoint layout: each 2-D weight as F8_E4M3 "<name>" plus float32
+// "<name>_scale_inv" of shape [ceil(out/128), ceil(in/128)]; other tensors stay float32.
+void save_fp8_checkpoint(const std::string& path, const NamedTensors& tensors);
+// Reads such a file back to float32 tensors, dequantising every weight that has a scale.
+NamedTensors load_fp8_checkpoint(const std::string& path);
+
+// One dot product of length K as an FP8 GEMM computes it: the products of E4M3 values are
+// exact, the running sum keeps only `accumulator_bits` mantissa bits after every addition
+// (truncated; V3 found H800 tensor cores keep about 14), and with promote_every = N_C > 0 the
+// partial sum moves into an FP32 accumulator every N_C products (V3 section 3.3.2, N_C = 128).
+// A model of the hardware, not its exact circuit (NVIDIA does not publish it).
+double fp8_dot(const float* a, const float* b, int64_t k, int accumulator_bits, int64_t promote_every);
+
+}  // namespace ds::ch05
