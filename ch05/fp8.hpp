@@ -30,5 +30,8 @@ double fp8_min_subnormal(Fp8Format f);  // 2^-9, 2^-16
 uint8_t fp8_encode(float x, Fp8Format f);
 float fp8_decode(uint8_t code, Fp8Format f);
 inline float fp8_round(float x, Fp8Format f) { return fp8_decode(fp8_encode(x, f), f); }
+// The same rounding by bit arithmetic on the float (about 20x faster), for fake quantisation in
+// training; a test checks it against fp8_round.
+float fp8_round_fast(float x, Fp8Format f);
 
 }  // namespace ds::ch05

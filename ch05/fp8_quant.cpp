@@ -57,7 +57,28 @@ Tensor dequantize(const Fp8Tensor& q) {
   return out;
 }
 
-Tensor fake_quantize(const Tensor& x, Granularity g, Fp8Format f) { return dequantize(quantize(x, g, f)); }
+Tensor fake_quantize(const Tensor& x, Granularity g, Fp8Format f) {
+  if (x.dim() != 2) shape_error("fake_quantize", "FP8 blocks are defined for [rows, cols] tensors", x.shape());
+  const int64_t r = x.size(0), c = x.size(1);
+  const int64_t br = g == Granularity::PerTensor ? r : g == Granularity::Tile1x128 ? 1 : 128, bc = g == Granularity::PerTensor ? c : 128;
+  Tensor out = Tensor::uninitialized(x.shape());
+  const float* px = x.data();
+  float* po = out.data();
+  const double top = fp8_max(f);
+  const int64_t nbr = (r + br - 1) / br, nbc = (c + bc - 1) / bc;
+#pragma omp parallel for collapse(2) if (r * c > (1 << 16))
+  for (int64_t bi = 0; bi < nbr; ++bi)
+    for (int64_t bj = 0; bj < nbc; ++bj) {
+      const int64_t r0 = bi * br, r1 = std::min(r, r0 + br), c0 = bj * bc, c1 = std::min(c, c0 + bc);
+      float amax = 0;
+      for (int64_t i = r0; i < r1; ++i)
+        for (int64_t j = c0; j < c1; ++j) amax = std::max(amax, std::fabs(px[i * c + j]));
+      const float scale = amax > 0 ? static_cast<float>(amax / top) : 1.f;
+      for (int64_t i = r0; i < r1; ++i)
+        for (int64_t j = c0; j < c1; ++j) po[i * c + j] = fp8_round_fast(px[i * c + j] / scale, f) * scale;
+    }
+  return out;
+}
 
 void save_fp8_checkpoint(const std::string& path, const NamedTensors& tensors) {
   SafeTensorsEntries entries;

@@ -101,7 +101,17 @@ Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, float init_s
   }
 }
 
-Tensor Linear::forward(const Tensor& x) const { return bias.defined() ? linear(x, weight, bias) : linear(x, weight); }
+namespace {
+thread_local const LinearOverride* g_linear_override = nullptr;   // the innermost one alive
+}
+LinearOverride::LinearOverride(Fn fn) : fn_(std::move(fn)), prev_(g_linear_override) { g_linear_override = this; }
+LinearOverride::~LinearOverride() { g_linear_override = prev_; }
+const LinearOverride::Fn* LinearOverride::current() { return g_linear_override ? &g_linear_override->fn_ : nullptr; }
+
+Tensor Linear::forward(const Tensor& x) const {
+  if (const LinearOverride::Fn* f = LinearOverride::current()) return bias.defined() ? add((*f)(x, weight), bias) : (*f)(x, weight);
+  return bias.defined() ? linear(x, weight, bias) : linear(x, weight);
+}
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim, Rng& rng, float init_std) {
   weight = Tensor::empty({num_embeddings, dim});

@@ -6,6 +6,7 @@
 // (layers, experts) in std::vector<std::unique_ptr<...>>.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -65,6 +66,24 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, Rng& rng, float init_std = 0.02f, bool bias = false);
   Tensor forward(const Tensor& x) const;           // x [..., in] -> [..., out]
   Tensor weight, bias;
+};
+
+// While alive, every Linear::forward in this thread computes fn(x, weight) (plus the bias)
+// instead of ds::linear: chapter 5 trains whole models with FP8 GEMMs this way without touching
+// them, as Transformer Engine's fp8_autocast does. Ops that call ds::linear directly (the MoE
+// gate, the output head, the routed experts) keep full precision, as DeepSeek-V3 keeps them.
+class LinearOverride {
+ public:
+  using Fn = std::function<Tensor(const Tensor& x, const Tensor& weight)>;
+  explicit LinearOverride(Fn fn);
+  ~LinearOverride();
+  LinearOverride(const LinearOverride&) = delete;
+  LinearOverride& operator=(const LinearOverride&) = delete;
+  static const Fn* current();   // nullptr when none is installed
+
+ private:
+  Fn fn_;
+  const LinearOverride* prev_;
 };
 
 class Embedding : public Module {

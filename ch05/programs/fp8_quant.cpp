@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     acc.logx = acc.logy = true;
     Series plain{"accumulate in the tensor core only", {}, {}}, promoted{fmt("promote to FP32 every %lld", (long long)promote), {}, {}};
     Table at({"K", "relative error, limited accumulator", fmt("with promotion every %lld", (long long)promote)});
-    for (int64_t k = 128; k <= (run.quick ? 2048 : 16384); k *= 2) {
+    for (int64_t k = 128; k <= (run.quick ? 4096 : 16384); k *= 2) {
       double e_plain = 0, e_prom = 0;
       for (int64_t trial = 0; trial < trials; ++trial) {
         std::vector<float> a(static_cast<size_t>(k)), b(static_cast<size_t>(k));

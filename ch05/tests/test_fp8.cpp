@@ -144,3 +144,24 @@ TEST_CASE("fp8 accumulation: limited accumulator precision loses accuracy with K
   CHECK(promoted < limited / 10);
   CHECK(std::fabs(fp8_dot(a.data(), b.data(), k, 52, 0) - exact) / exact < 1e-7);   // a wide accumulator is exact
 }
+
+TEST_CASE("fp8: the fast rounding used in training equals encode/decode, ties and all") {
+  Rng rng(9);
+  for (Fp8Format f : {Fp8Format::E4M3, Fp8Format::E5M2}) {
+    int mismatches = 0;
+    for (int i = 0; i < 200000; ++i) {
+      const float x = static_cast<float>(rng.normal() * std::pow(10.0, rng.uniform(-6, 5)));
+      mismatches += fp8_round_fast(x, f) != fp8_round(x, f);
+    }
+    for (int c = 0; c < 255; ++c) {   // every midpoint between neighbouring codes: the ties
+      const float a = fp8_decode(static_cast<uint8_t>(c), f), b = fp8_decode(static_cast<uint8_t>(c + 1), f);
+      if (!std::isfinite(a) || !std::isfinite(b) || (c & 0x7F) == 0x7F) continue;
+      mismatches += fp8_round_fast((a + b) / 2, f) != fp8_round((a + b) / 2, f);
+    }
+    CHECK_MESSAGE(mismatches == 0, fp8_name(f));
+  }
+  Rng r2(10);
+  const Tensor x = randn({64, 300}, r2);
+  for (Granularity g : {Granularity::PerTensor, Granularity::Tile1x128, Granularity::Block128x128})
+    CHECK(test::max_abs_diff(fake_quantize(x, g), dequantize(quantize(x, g))) == 0.f);
+}
