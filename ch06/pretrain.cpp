@@ -126,6 +126,20 @@ void Pretrainer::load_state(const std::string& dir) {
     const SafeTensorsFile f = load_safetensors(dir + "/optimizer.safetensors");
     NamedTensors st;
     for (const std::string& n : f.names()) st.push_back({n, f.to_tensor(n)});
+    // Resuming with another schedule or batch shape would quietly make a different run.
+    const json& c = j.at("config");
+    auto differs = [&](const char* key, const json& now) {
+      if (c.at(key) != now)
+        throw std::runtime_error(dir + " was trained with " + key + " = " + c.at(key).dump() + ", not " + now.dump() +
+                                 "; resume with the same settings to continue that run");
+    };
+    differs("steps", cfg_.steps);
+    differs("batch_size", cfg_.batch_size);
+    differs("seq_len", cfg_.seq_len);
+    differs("schedule", cfg_.schedule);
+    differs("lr", cfg_.lr);
+    differs("min_lr", cfg_.min_lr);
+    differs("warmup", cfg_.warmup);
     opt_->load_state(st, j.at("adamw_step").get<int64_t>());
     step_ = j.at("step").get<int64_t>();
     Rng::State r{};

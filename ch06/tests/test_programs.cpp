@@ -23,6 +23,7 @@ TEST_CASE("program ch06_pretrain --quick: plots, checkpoint, Ctrl-C then --resum
   const fs::path resumed = fs::temp_directory_path() / "ds_smoke_ch06_resumed";
   REQUIRE(run_program("ch06_pretrain", "--resume " + (cut / "checkpoint").string(), resumed) == 0);
   CHECK(program_summary(resumed)["final_val_loss"].get<double>() == full);   // exact resume, through the program
+  CHECK(run_program("ch06_pretrain", "--batch 2 --resume " + (cut / "checkpoint").string(), resumed) == 1);   // another schedule: refused
 
   const std::string ckpt = (out / "checkpoint").string();
   const fs::path gen = fs::temp_directory_path() / "ds_smoke_ch06_generate";
