@@ -17,13 +17,18 @@ void accumulate(Tensor& acc, const Tensor& g) {
   acc = add(acc, g);
 }
 
-// Leaf gradients are owned by the leaf (cloned on first arrival) and summed in place, so
-// gradient accumulation over micro-batches and in-place clipping are safe.
+// Leaf gradients are owned by the leaf (adopted on first arrival when nothing else refers to the
+// incoming tensor, cloned otherwise) and summed in place, so gradient accumulation over
+// micro-batches and in-place clipping are safe.
 void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
   if (g.shape() != leaf->shape) shape_error("backward", "gradient shape differs from its tensor", leaf->shape, g.shape());
   // Weight gradients are the largest tensors a backward touches: both loops use every core.
   const int64_t n = g.numel();
   const float* src = g.data();
+  if (!leaf->grad && g.sole_owner() && !g.grad_fn()) {
+    leaf->grad = std::make_shared<Tensor>(g);   // a gradient nobody else holds becomes .grad as it is
+    return;
+  }
   if (!leaf->grad) {
     leaf->grad = std::make_shared<Tensor>(Tensor::uninitialized(g.shape()));
     float* d = leaf->grad->data();

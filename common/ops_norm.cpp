@@ -1,4 +1,5 @@
 // RMSNorm (DeepSeek's every norm) and LayerNorm (GPT-2), forward and backward side by side.
+#include <algorithm>
 #include <cmath>
 
 #include "common/autograd.hpp"
@@ -41,10 +42,16 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
       }
     }
     if (need[1]) {
+      // Parallel over blocks of columns, each summed over the rows in order: the same numbers
+      // for any thread count.
       std::vector<double> dw(static_cast<size_t>(c), 0.0);
-      for (int64_t r = 0; r < rows; ++r) {
-        const float rs = rstd[static_cast<size_t>(r)];
-        for (int64_t j = 0; j < c; ++j) dw[static_cast<size_t>(j)] += static_cast<double>(pg[r * c + j]) * px[r * c + j] * rs;
+#pragma omp parallel for if (xd.numel() > kParallelMin)
+      for (int64_t j0 = 0; j0 < c; j0 += 16) {
+        const int64_t j1 = std::min<int64_t>(c, j0 + 16);
+        for (int64_t r = 0; r < rows; ++r) {
+          const float rs = rstd[static_cast<size_t>(r)];
+          for (int64_t j = j0; j < j1; ++j) dw[static_cast<size_t>(j)] += static_cast<double>(pg[r * c + j]) * px[r * c + j] * rs;
+        }
       }
       gin[1] = Tensor::empty(wd.shape());
       for (int64_t j = 0; j < c; ++j) gin[1].data()[j] = static_cast<float>(dw[static_cast<size_t>(j)]);

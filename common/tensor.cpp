@@ -133,6 +133,8 @@ Tensor Tensor::clone() const {
   return t;
 }
 
+bool Tensor::sole_owner() const { return impl_ && impl_.use_count() == 1 && impl_->storage.use_count() == 1; }
+
 Tensor Tensor::detach() const { return view_as_shape(shape()); }
 
 void Tensor::copy_(const Tensor& src) {

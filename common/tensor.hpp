@@ -86,6 +86,8 @@ class Tensor {
   void backward(const Tensor& grad_output) const;
 
   TensorImpl* impl() const { return impl_.get(); }
+  // No other Tensor, view or graph node refers to this tensor or its storage.
+  bool sole_owner() const;
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
