@@ -1,7 +1,6 @@
 #include "ch05/fp8.hpp"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 namespace ds::ch05 {
@@ -61,27 +60,14 @@ float fp8_decode(uint8_t code, Fp8Format f) {
   return static_cast<float>(neg ? -v : v);
 }
 
-float fp8_round_fast(float x, Fp8Format f) {
+Fp8Rounder::Fp8Rounder(Fp8Format f) {
   const Fp8Spec s = fp8_spec(f);
-  const float a = std::fabs(x);
-  if (!(a == a)) return x;   // NaN
-  const float top = static_cast<float>(fp8_max(f)), min_normal = static_cast<float>(fp8_min_normal(f));
-  float r;
-  if (a >= top) {
-    r = (std::isinf(a) && s.has_inf) ? a : top;
-  } else if (a < min_normal) {   // subnormals: a fixed grid of min_subnormal
-    const float q = static_cast<float>(fp8_min_subnormal(f));
-    r = std::nearbyint(a / q) * q;
-  } else {   // keep man_bits of float32's 23, rounding the rest to nearest, ties to even
-    uint32_t b;
-    std::memcpy(&b, &a, 4);
-    const int drop = 23 - s.man_bits;
-    b += ((1u << (drop - 1)) - 1) + ((b >> drop) & 1u);
-    b &= ~((1u << drop) - 1);
-    std::memcpy(&r, &b, 4);
-    if (r > top) r = top;
-  }
-  return std::signbit(x) ? -r : r;
+  exp_lo_ = static_cast<uint32_t>(127 + 1 - s.bias);                  // float32 exponent field of the smallest normal
+  exp_hi_ = static_cast<uint32_t>(127 + std::ilogb(fp8_max(f)));      // ... of the largest binade (larger values saturate)
+  shift_ = static_cast<uint32_t>(23 - s.man_bits);                    // q = 2^(e - man), magic = 1.5 * 2^(e - man + 23)
+  max_ = static_cast<float>(fp8_max(f));
+  inf_ = std::numeric_limits<float>::infinity();
+  keep_inf_ = s.has_inf;   // E5M2 keeps IEEE infinities; E4M3 saturates them like any large value
 }
 
 }  // namespace ds::ch05

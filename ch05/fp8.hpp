@@ -6,6 +6,9 @@
 //   E5M2: bias 15, max 57344, IEEE infinities and NaNs, subnormals down to 2^-16.
 #pragma once
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -30,8 +33,30 @@ double fp8_min_subnormal(Fp8Format f);  // 2^-9, 2^-16
 uint8_t fp8_encode(float x, Fp8Format f);
 float fp8_decode(uint8_t code, Fp8Format f);
 inline float fp8_round(float x, Fp8Format f) { return fp8_decode(fp8_encode(x, f), f); }
-// The same rounding by bit arithmetic on the float (about 20x faster), for fake quantisation in
-// training; a test checks it against fp8_round.
-float fp8_round_fast(float x, Fp8Format f);
+
+// The same rounding in a few float operations without branches, so that the compiler
+// vectorises loops over it and fake quantisation in training costs little next to the GEMMs; a
+// test checks it against fp8_round on every tie, the special values and 400,000 random values.
+// The trick: adding M = 1.5 * 2^23 * q, for q the spacing of FP8 numbers at |x|, leaves no bits
+// below q in the float32 sum, so the FPU's round-to-nearest-even rounds |x| to a multiple of q.
+class Fp8Rounder {
+ public:
+  explicit Fp8Rounder(Fp8Format f);
+  float operator()(float x) const {
+    const float a = std::fabs(x);
+    // a's float32 exponent, clamped to the FP8 normal range: below it the spacing stays that of the subnormals
+    const uint32_t e = std::clamp(std::bit_cast<uint32_t>(a) >> 23, exp_lo_, exp_hi_);
+    const float magic = std::bit_cast<float>(((e + shift_) << 23) | 0x400000u);   // 1.5 * 2^23 * q
+    float r = std::min((a + magic) - magic, max_);                                 // saturates; NaN passes
+    if (keep_inf_) r = a == inf_ ? a : r;
+    return std::copysign(r, x);
+  }
+
+ private:
+  uint32_t exp_lo_, exp_hi_, shift_;
+  float max_, inf_;
+  bool keep_inf_;
+};
+inline float fp8_round_fast(float x, Fp8Format f) { return Fp8Rounder(f)(x); }
 
 }  // namespace ds::ch05

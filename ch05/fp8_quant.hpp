@@ -14,15 +14,19 @@
 
 namespace ds::ch05 {
 
-enum class Granularity { PerTensor, Tile1x128, Block128x128 };
-std::string granularity_name(Granularity g);   // "per-tensor", "1x128", "128x128"
+// Tile128x1 (128 rows of one column) is how V3 scales the operands of the weight-gradient GEMM,
+// whose inner dimension is the tokens: scales run along the inner dimension of every GEMM
+// (section 3.3.2), so activations stored as 1x128 tiles are re-quantised to 128x1 tiles for the
+// backward pass (section 3.5.2).
+enum class Granularity { PerTensor, Tile1x128, Tile128x1, Block128x128 };
+std::string granularity_name(Granularity g);   // "per-tensor", "1x128", "128x1", "128x128"
 
 // x [R, C] as FP8 codes plus one float32 scale per block (the dequantisation multiplier, which
 // V3's checkpoint calls weight_scale_inv): value = decode(code) * scale of its block.
 struct Fp8Tensor {
   Shape shape;
   Fp8Format format = Fp8Format::E4M3;
-  int64_t block_rows = 1, block_cols = 1;   // 1x128, 128x128, or the whole tensor
+  int64_t block_rows = 1, block_cols = 1;   // 1x128, 128x1, 128x128, or the whole tensor
   std::vector<uint8_t> codes;
   std::vector<float> scales;                // [ceil(R / block_rows), ceil(C / block_cols)]
   int64_t scale_rows() const;
@@ -40,11 +44,18 @@ void save_fp8_checkpoint(const std::string& path, const NamedTensors& tensors);
 // Reads such a file back to float32 tensors, dequantising every weight that has a scale.
 NamedTensors load_fp8_checkpoint(const std::string& path);
 
+// How the limited accumulator drops the bits below its precision. Truncate is the default: an
+// adder that aligns the smaller addend to the larger one's exponent shifts its low bits out, and
+// that one-sided error, growing with K, is what brings the error to V3's ~2% at K = 4096 (3%
+// here); NearestEven shows how much smaller unbiased rounding errors would stay.
+enum class AccumulatorRounding { Truncate, NearestEven };
+
 // One dot product of length K as an FP8 GEMM computes it: the products of E4M3 values are
 // exact, the running sum keeps only `accumulator_bits` mantissa bits after every addition
-// (truncated; V3 found H800 tensor cores keep about 14), and with promote_every = N_C > 0 the
-// partial sum moves into an FP32 accumulator every N_C products (V3 section 3.3.2, N_C = 128).
+// (V3 section 3.3.2 found H800 tensor cores keep about 14), and with promote_every = N_C > 0 the
+// partial sum moves into an FP32 accumulator every N_C products (V3's fix, N_C = 128).
 // A model of the hardware, not its exact circuit (NVIDIA does not publish it).
-double fp8_dot(const float* a, const float* b, int64_t k, int accumulator_bits, int64_t promote_every);
+double fp8_dot(const float* a, const float* b, int64_t k, int accumulator_bits, int64_t promote_every,
+               AccumulatorRounding rounding = AccumulatorRounding::Truncate);
 
 }  // namespace ds::ch05

@@ -17,6 +17,14 @@ function(ds_chapter name)
 
   file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/*.cpp)
   if(tests)
+    # ctest's discovery splits a test name at ';' (a CMake list separator), so such a test case
+    # would silently never run under ctest.
+    foreach(t ${tests})
+      file(STRINGS ${t} bad REGEX "TEST_CASE\\(\"[^\"]*;")
+      if(bad)
+        message(FATAL_ERROR "${t}: a TEST_CASE name contains ';', which ctest cannot run; use ',' instead")
+      endif()
+    endforeach()
     add_executable(test_${name} ${tests} ${CMAKE_SOURCE_DIR}/cmake/doctest_main.cpp)
     target_link_libraries(test_${name} PRIVATE ds_${name} doctest::doctest)
     target_compile_definitions(test_${name} PRIVATE

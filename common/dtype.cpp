@@ -55,20 +55,6 @@ DType dtype_from_name(const std::string& name) {
                               "\" (known: F32, BF16, F16, F8_E4M3, F8_E5M2)");
 }
 
-// bfloat16 is the top half of a float32, so rounding is one add on the bits: adding
-// 0x7FFF (+1 when the kept part is odd) carries into bit 16 exactly when the dropped half
-// is above the midpoint, or at it with an odd result. A carry out of the mantissa bumps the
-// exponent, which is also right, up to infinity.
-uint16_t float_to_bf16(float x) {
-  const uint32_t b = std::bit_cast<uint32_t>(x);
-  if ((b & 0x7FFFFFFFu) > 0x7F800000u)          // NaN: keep sign and top payload, force quiet
-    return static_cast<uint16_t>((b >> 16) | 0x0040u);
-  const uint32_t odd = (b >> 16) & 1u;
-  return static_cast<uint16_t>((b + 0x7FFFu + odd) >> 16);
-}
-
-float bf16_to_float(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
-
 // float16: 1 sign, 5 exponent (bias 15), 10 mantissa bits. Three ranges of |x|:
 // normal (rebias the exponent, round 23 -> 10 mantissa bits), subnormal (the value is an
 // integer count of 2^-24 steps), and too large (infinity).

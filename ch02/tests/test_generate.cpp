@@ -27,7 +27,7 @@ TEST_CASE("generate: cached and uncached decoding give the same tokens, greedy a
   }
 }
 
-TEST_CASE("generate: batched prompts equal one-by-one generation; stop tokens end a sequence") {
+TEST_CASE("generate: batched prompts equal one-by-one generation, stop tokens end a sequence") {
   auto model = test::tiny_lm(4, 2);
   SamplingConfig sc;
   sc.max_new_tokens = 8;
@@ -42,7 +42,7 @@ TEST_CASE("generate: batched prompts equal one-by-one generation; stop tokens en
   CHECK(stopped.tokens[0].back() == sc.stop_tokens[0]);
 }
 
-TEST_CASE("sample_token: greedy is argmax; top-k and top-p keep only the head of the distribution") {
+TEST_CASE("sample_token: greedy is argmax, top-k and top-p keep only the head of the distribution") {
   const std::vector<float> logits = {0.f, 3.f, 1.f, 2.9f, -1.f};
   SamplingConfig sc;
   Rng rng(3);

@@ -32,7 +32,7 @@ TEST_CASE("rope: q.k depends only on the offset between the positions") {
   CHECK(rotated_dot(q, k, 3, 0, t) != doctest::Approx(rotated_dot(q, k, 9, 0, t)));
 }
 
-TEST_CASE("yarn: off within the original context; keeps fast pairs, slows slow pairs by the factor") {
+TEST_CASE("yarn: off within the original context, keeps fast pairs, slows slow pairs by the factor") {
   RopeConfig plain;
   plain.dim = 64;
   plain.max_positions = 4096;

@@ -3,10 +3,7 @@
 #include <cmath>
 
 #include "ch05/fp8.hpp"
-#include "ch05/fp8_quant.hpp"
 #include "common/rng.hpp"
-#include "common/safetensors.hpp"
-#include "common/tests/test_helpers.hpp"
 
 using namespace ds;
 using namespace ds::ch05;
@@ -80,71 +77,6 @@ TEST_CASE("fp8: round to nearest with ties to even, saturation, underflow") {
   CHECK(fp8_round(std::ldexp(3.f, -10), Fp8Format::E4M3) == std::ldexp(1.f, -8));   // 1.5 subnormal steps -> 2
 }
 
-TEST_CASE("fp8 quantisation: error bounds per block, and fine blocks beat one scale when there are outliers") {
-  Rng rng(1);
-  Tensor x = randn({256, 384}, rng);
-  x.data()[5 * 384 + 7] = 1e5f;   // one outlier: with one scale, ordinary values fall into E4M3's subnormals
-  for (Granularity g : {Granularity::PerTensor, Granularity::Tile1x128, Granularity::Block128x128}) {
-    const Fp8Tensor q = quantize(x, g);
-    const Tensor y = dequantize(q);
-    // Every element is within half a spacing of E4M3 at its block's scale: |err| <= amax_block * 2^-4.
-    for (int64_t i = 0; i < 256; ++i)
-      for (int64_t j = 0; j < 384; ++j) {
-        const float scale = q.scales[static_cast<size_t>((i / q.block_rows) * q.scale_cols() + j / q.block_cols)];
-        CHECK_MESSAGE(std::fabs(y.data()[i * 384 + j] - x.data()[i * 384 + j]) <= 448.f * scale * 0.0625f + 1e-6f, granularity_name(g));
-        if (std::fabs(y.data()[i * 384 + j] - x.data()[i * 384 + j]) > 448.f * scale * 0.0625f + 1e-6f) return;
-      }
-  }
-  auto rel_err = [&](Granularity g) {   // over the ordinary values
-    const Tensor y = fake_quantize(x, g);
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      if (i == 5 * 384 + 7) continue;
-      num += std::pow(y.data()[i] - x.data()[i], 2);
-      den += std::pow(x.data()[i], 2);
-    }
-    return std::sqrt(num / den);
-  };
-  CHECK(quantize(x, Granularity::Block128x128).scales.size() == 2 * 3);
-  CHECK(quantize(x, Granularity::Tile1x128).scales.size() == 256 * 3);
-  CHECK(rel_err(Granularity::Tile1x128) < rel_err(Granularity::PerTensor) / 3);
-  CHECK(rel_err(Granularity::Block128x128) < rel_err(Granularity::PerTensor) / 1.5);   // the outlier's block shares its scale with 16,383 others
-  CHECK(rel_err(Granularity::Tile1x128) < 0.05);   // E4M3's 3 mantissa bits: a few percent
-}
-
-TEST_CASE("fp8 checkpoint: DeepSeek-V3's weight + weight_scale_inv layout round-trips through safetensors") {
-  test::TempDir dir("ds_fp8");
-  Rng rng(2);
-  const NamedTensors w = {{"model.layers.0.mlp.down_proj.weight", randn({200, 130}, rng)}, {"model.norm.weight", randn({130}, rng)}};
-  save_fp8_checkpoint(dir.file("fp8.safetensors"), w);
-  const SafeTensorsFile f = load_safetensors(dir.file("fp8.safetensors"));
-  CHECK(f.get("model.layers.0.mlp.down_proj.weight").dtype == DType::F8_E4M3);
-  CHECK(f.get("model.layers.0.mlp.down_proj.weight_scale_inv").shape == Shape{2, 2});   // ceil(200/128) x ceil(130/128)
-  CHECK(f.get("model.norm.weight").dtype == DType::F32);
-  const NamedTensors back = load_fp8_checkpoint(dir.file("fp8.safetensors"));
-  REQUIRE(back.size() == 2);
-  CHECK(test::max_abs_diff(back[0].second, fake_quantize(w[0].second, Granularity::Block128x128)) == 0.f);
-  CHECK(test::max_abs_diff(back[1].second, w[1].second) == 0.f);
-}
-
-TEST_CASE("fp8 accumulation: limited accumulator precision loses accuracy with K; promotion every 128 recovers it") {
-  Rng rng(3);
-  const int64_t k = 4096;
-  std::vector<float> a(k), b(k);
-  for (int64_t i = 0; i < k; ++i) {
-    a[static_cast<size_t>(i)] = fp8_round(static_cast<float>(rng.uniform(0.5, 1.5)), Fp8Format::E4M3);
-    b[static_cast<size_t>(i)] = fp8_round(static_cast<float>(rng.uniform(0.5, 1.5)), Fp8Format::E4M3);
-  }
-  double exact = 0;
-  for (int64_t i = 0; i < k; ++i) exact += static_cast<double>(a[static_cast<size_t>(i)]) * b[static_cast<size_t>(i)];
-  const double limited = std::fabs(fp8_dot(a.data(), b.data(), k, 14, 0) - exact) / exact;
-  const double promoted = std::fabs(fp8_dot(a.data(), b.data(), k, 14, 128) - exact) / exact;
-  MESSAGE("relative error at K = 4096, 14-bit accumulator: " << limited << " without promotion, " << promoted << " with");
-  CHECK(limited > 5e-3);        // V3: up to about 2% at K = 4096 on H800
-  CHECK(promoted < limited / 10);
-  CHECK(std::fabs(fp8_dot(a.data(), b.data(), k, 52, 0) - exact) / exact < 1e-7);   // a wide accumulator is exact
-}
-
 TEST_CASE("fp8: the fast rounding used in training equals encode/decode, ties and all") {
   Rng rng(9);
   for (Fp8Format f : {Fp8Format::E4M3, Fp8Format::E5M2}) {
@@ -159,9 +91,13 @@ TEST_CASE("fp8: the fast rounding used in training equals encode/decode, ties an
       mismatches += fp8_round_fast((a + b) / 2, f) != fp8_round((a + b) / 2, f);
     }
     CHECK_MESSAGE(mismatches == 0, fp8_name(f));
+    // the edges: zeros keep their sign, infinities and huge values saturate (or stay inf in E5M2),
+    // float32 subnormals flush to zero, NaN stays NaN
+    for (float x : {0.f, -0.f, INFINITY, -INFINITY, 1e30f, -3e38f, 1e-40f, -1e-30f, 448.f, 464.f, 57344.f, 61440.f}) {
+      INFO(fp8_name(f) << " x = " << x);
+      CHECK(fp8_round_fast(x, f) == fp8_round(x, f));
+      CHECK(std::signbit(fp8_round_fast(x, f)) == std::signbit(fp8_round(x, f)));
+    }
+    CHECK(std::isnan(fp8_round_fast(NAN, f)));
   }
-  Rng r2(10);
-  const Tensor x = randn({64, 300}, r2);
-  for (Granularity g : {Granularity::PerTensor, Granularity::Tile1x128, Granularity::Block128x128})
-    CHECK(test::max_abs_diff(fake_quantize(x, g), dequantize(quantize(x, g))) == 0.f);
 }

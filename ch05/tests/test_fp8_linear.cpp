@@ -2,45 +2,49 @@
 
 #include "ch05/fp8_linear.hpp"
 #include "common/autograd.hpp"
-#include "common/gradcheck.hpp"
+#include "common/dtype.hpp"
 #include "common/ops.hpp"
 #include "common/tests/test_helpers.hpp"
 
 using namespace ds;
 using namespace ds::ch05;
 
-TEST_CASE("fp8_linear: the three GEMMs read fine-grained FP8 operands; the gradient passes straight through") {
+TEST_CASE("fp8_linear: the three GEMMs read FP8 operands scaled along their inner dimension, the gradient passes straight through") {
   Rng rng(1);
-  const Tensor x0 = randn({2, 70, 200}, rng), w0 = randn({150, 200}, rng, 0.1f), dy = randn({2, 70, 150}, rng);
+  const Tensor x0 = randn({2, 150, 200}, rng), w0 = randn({150, 200}, rng, 0.1f), dy = randn({2, 150, 150}, rng);
   for (bool fine : {true, false}) {
-    const Granularity act = fine ? Granularity::Tile1x128 : Granularity::PerTensor, wgt = fine ? Granularity::Block128x128 : Granularity::PerTensor;
+    INFO((fine ? "fine-grained" : "per-tensor"));
+    auto q = [&](const Tensor& t, Granularity g) { return fake_quantize(t, fine ? g : Granularity::PerTensor); };
     Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
     const Tensor y = fp8_linear(x, w, {fine, Fp8Format::E4M3});
     y.backward(dy);
-    // The surrogate, spelled out with the already gradient-checked ds::linear and matmul:
-    const Tensor xq = fake_quantize(reshape(x0, {140, 200}), act), wq = fake_quantize(w0, wgt);
-    const Tensor gq = fake_quantize(reshape(dy, {140, 150}), act);
+    // The straight-through definition, spelled out with the finite-difference-checked ds::linear and matmul:
+    const Tensor x2 = reshape(x0, {300, 200}), dy2 = reshape(dy, {300, 150});
+    const Tensor xq = q(x2, Granularity::Tile1x128), wq = q(w0, Granularity::Block128x128);
     NoGradGuard ng;
-    CHECK(test::max_abs_diff(reshape(y, {140, 150}), linear(xq, wq)) == 0.f);
-    CHECK(test::max_abs_diff(reshape(x.grad(), {140, 200}), matmul(gq, wq)) < 1e-5f);
-    CHECK(test::max_abs_diff(w.grad(), matmul(transpose(gq, 0, 1), xq)) < 1e-4f);
+    CHECK(test::max_abs_diff(reshape(y, {300, 150}), linear(xq, wq)) == 0.f);                                        // Fprop
+    CHECK(test::max_abs_diff(reshape(x.grad(), {300, 200}), matmul(q(dy2, Granularity::Tile1x128), wq)) < 1e-5f);   // Dgrad
+    const Tensor wgrad = matmul(transpose(q(dy2, Granularity::Tile128x1), 0, 1), q(xq, Granularity::Tile128x1));
+    CHECK(test::max_abs_diff(w.grad(), wgrad) < 1e-4f);                                                               // Wgrad
     // and it stays close to full precision: E4M3 keeps about 2-3% per operand
-    const Tensor exact = linear(reshape(x0, {140, 200}), w0);
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < exact.numel(); ++i) {
-      num += std::pow(exact.data()[i] - reshape(y, {140, 150}).data()[i], 2);
-      den += std::pow(exact.data()[i], 2);
-    }
-    CHECK(std::sqrt(num / den) < 0.06);
+    const Tensor exact = linear(x2, w0);
+    CHECK(std::sqrt(sum(square(sub(exact, reshape(y, {300, 150})))).item() / sum(square(exact)).item()) < 0.06);
+    const Tensor wgrad_exact = matmul(transpose(dy2, 0, 1), x2);
+    CHECK(std::sqrt(sum(square(sub(wgrad_exact, w.grad()))).item() / sum(square(wgrad_exact)).item()) < 0.06);
   }
 }
 
-TEST_CASE("fp8_linear: the finite-difference check of the float32 path it replaces, and Fp8Autocast swaps every Linear") {
+TEST_CASE("fp8_linear: finite-difference gradient check of its backward with the rounding switched off") {
+  Rng rng(3);
+  const Tensor x = randn({2, 3, 24}, rng), w = randn({16, 24}, rng, 0.3f);
+  CHECK_GRAD([](const std::vector<Tensor>& in) { return fp8_linear(in[0], in[1], {true, Fp8Format::E4M3, false}); }, {x, w});
+  CHECK_GRAD([](const std::vector<Tensor>& in) { return fp8_linear(in[0], in[1], {false, Fp8Format::E4M3, false}); }, {x, w});
+}
+
+TEST_CASE("fp8_linear: Fp8Autocast swaps every Linear while alive, and nests") {
   Rng rng(2);
   Linear lin(24, 16, rng, 0.3f);
   const Tensor x = randn({3, 24}, rng);
-  const auto res = gradcheck([&](const std::vector<Tensor>& in) { return lin.forward(in[0]); }, {x});
-  CHECK_MESSAGE(res.ok, res.worst);   // outside the autocast: ds::linear, gradient-checked
   const Tensor plain = lin.forward(x);
   {
     Fp8Autocast fp8({true, Fp8Format::E4M3});
@@ -48,6 +52,29 @@ TEST_CASE("fp8_linear: the finite-difference check of the float32 path it replac
     CHECK(test::max_abs_diff(q, fp8_linear(x, lin.weight)) == 0.f);
     CHECK(test::max_abs_diff(q, plain) > 0.f);
     CHECK(q.grad_fn()->name == "fp8_linear");
+    {
+      Fp8Autocast e5m2({true, Fp8Format::E5M2});   // the innermost one wins
+      CHECK(test::max_abs_diff(lin.forward(x), fp8_linear(x, lin.weight, {true, Fp8Format::E5M2})) == 0.f);
+    }
+    CHECK(test::max_abs_diff(lin.forward(x), q) == 0.f);
   }
   CHECK(test::max_abs_diff(lin.forward(x), plain) == 0.f);   // the override ends with its scope
+}
+
+TEST_CASE("bf16_linear: V3's baseline rounds every operand to bfloat16, with the same straight-through backward") {
+  Rng rng(4);
+  const Tensor x0 = randn({40, 24}, rng), w0 = randn({16, 24}, rng, 0.3f), dy = randn({40, 16}, rng);
+  auto bf16 = [](const Tensor& t) {
+    Tensor o = t.detach().clone();
+    for (int64_t i = 0; i < o.numel(); ++i) o.data()[i] = round_to_bf16(o.data()[i]);
+    return o;
+  };
+  Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+  const Tensor y = bf16_linear(x, w);
+  y.backward(dy);
+  NoGradGuard ng;
+  CHECK(test::max_abs_diff(y, linear(bf16(x0), bf16(w0))) == 0.f);
+  CHECK(test::max_abs_diff(x.grad(), matmul(bf16(dy), bf16(w0))) < 1e-5f);
+  CHECK(test::max_abs_diff(w.grad(), matmul(transpose(bf16(dy), 0, 1), bf16(x0))) < 1e-5f);
+  CHECK(test::max_abs_diff(y, linear(x0, w0)) > 0.f);
 }

@@ -30,7 +30,7 @@ TEST_CASE("program ch05_fp8_formats --quick: the format table, the value grid, a
   CHECK(run_program("ch05_fp8_formats", "--values 1,abc", out) == 1);
 }
 
-TEST_CASE("program ch05_fp8_quant --quick: fine blocks beat one scale for large outliers; promotion fixes accumulation") {
+TEST_CASE("program ch05_fp8_quant --quick: fine blocks beat one scale for large outliers, promotion fixes accumulation") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch05_fp8_quant";
   REQUIRE(run_program("ch05_fp8_quant", "", out) == 0);
   const auto s = program_summary(out);
@@ -40,10 +40,12 @@ TEST_CASE("program ch05_fp8_quant --quick: fine blocks beat one scale for large 
   check_files(out, {"quantization_error.svg", "accumulation_error.svg"});
 }
 
-TEST_CASE("program ch05_fp8_train --quick: three runs, the gaps reported") {
+TEST_CASE("program ch05_fp8_train --quick: four runs, the gaps reported, a bad --format") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch05_fp8_train";
   REQUIRE(run_program("ch05_fp8_train", "", out) == 0);
   const auto r = program_summary(out)["runs"];
-  for (const char* k : {"fp32", "fp8_fine", "fp8_tensor"}) CHECK(r[k]["final_val_loss"].get<double>() > 0);
-  check_files(out, {"loss_curves.svg"});
+  for (const char* k : {"fp32", "bf16", "fp8_fine", "fp8_tensor"}) CHECK(r[k]["final_val_loss"].get<double>() > 0);
+  CHECK(r["fp8_fine"].contains("gap_to_bf16"));
+  check_files(out, {"loss_curves.svg", "loss_gap.svg", "loss_gap.csv"});
+  CHECK(run_program("ch05_fp8_train", "--format e3m4", out) == 2);
 }

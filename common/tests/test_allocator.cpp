@@ -22,7 +22,7 @@ TEST_CASE("allocator: blocks are 64-byte aligned and reused after release") {
   CHECK(allocator::cached_bytes() == 0);
 }
 
-TEST_CASE("allocator: reused storage is handed to tensors zero-filled; accounting counts logical bytes") {
+TEST_CASE("allocator: reused storage is handed to tensors zero-filled, accounting counts logical bytes") {
   const int64_t live = memory::live_bytes();
   { Tensor t = Tensor::full({300}, 7.f); }
   Tensor z = Tensor::zeros({300});

@@ -22,7 +22,7 @@ TEST_CASE("autograd: gradients accumulate across backward calls until zero_grad"
   CHECK(!w.grad().defined());
 }
 
-TEST_CASE("autograd: NoGradGuard records nothing; a freed graph says so") {
+TEST_CASE("autograd: NoGradGuard records nothing, a freed graph says so") {
   Tensor w = Tensor::from({1.f}, {1}).requires_grad_();
   {
     NoGradGuard ng;

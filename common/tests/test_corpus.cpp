@@ -35,7 +35,7 @@ std::vector<std::string> lower_words(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("corpus: the same seed gives the same documents; a longer run extends a shorter") {
+TEST_CASE("corpus: the same seed gives the same documents, a longer run extends a shorter") {
   const auto a = generate_documents(7, 50), b = generate_documents(7, 80),
              c = generate_documents(8, 50);
   REQUIRE(a.size() == 50);
@@ -156,7 +156,7 @@ TEST_CASE("corpus: split_documents on blank lines, or on <|endoftext|> when pres
   CHECK(split_documents("single") == V{"single"});
 }
 
-TEST_CASE("corpus: load_documents reads any text file; bad files give one sentence") {
+TEST_CASE("corpus: load_documents reads any text file, bad files give one sentence") {
   const fs::path dir = fs::temp_directory_path() / ("ds_test_corpus_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string good = (dir / "good.txt").string();

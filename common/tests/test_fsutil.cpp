@@ -18,7 +18,7 @@ namespace {
 
 }  // namespace
 
-TEST_CASE("fsutil: bytes and text round-trip; a rewrite replaces the file") {
+TEST_CASE("fsutil: bytes and text round-trip, a rewrite replaces the file") {
   TempDir dir;
   const std::string p = dir.file("a.bin");
   const std::vector<uint8_t> bytes = {0, 1, 2, 255, 0, 7};

@@ -50,7 +50,7 @@ TEST_CASE("attention: causal weights are lower-triangular rows summing to one") 
   }
 }
 
-TEST_CASE("attention: padded keys get no weight; fully padded rows give zeros") {
+TEST_CASE("attention: padded keys get no weight, fully padded rows give zeros") {
   IntTensor valid({0, 1, 1, 1}, {1, 4});
   AttentionOptions opt;
   opt.key_valid = &valid;
@@ -96,7 +96,7 @@ TEST_CASE("attention: kv_len reads only the filled part of a preallocated cache"
   CHECK_THROWS_AS(scaled_dot_product_attention(q, kc, vc, opt), std::invalid_argument);
 }
 
-TEST_CASE("latent_attention: values are the keys' leading columns; equals attention with v copied; gradients") {
+TEST_CASE("latent_attention: values are the keys' leading columns, equals attention with v copied, gradients") {
   const Tensor q = rnd({2, 4, 3, 6}, 30), kv = rnd({2, 1, 5, 6}, 31);
   const Tensor v = slice(kv, 3, 0, 4);
   CHECK(test::max_abs_diff(latent_attention(q, kv, 4), scaled_dot_product_attention(q, kv, v)) < 1e-6f);

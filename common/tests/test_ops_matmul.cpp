@@ -17,7 +17,7 @@ TEST_CASE("matmul: gradients, 2-D, batched and shared right operand") {
   CHECK_GRAD([](auto& x) { return matmul(x[0], x[1]); }, (std::vector<Tensor>{rnd({2, 3, 4}, 5), rnd({4, 2}, 6)}));
 }
 
-TEST_CASE("linear: y = x W^T with PyTorch's [out, in] weight; gradients") {
+TEST_CASE("linear: y = x W^T with PyTorch's [out, in] weight, gradients") {
   Tensor x = Tensor::from({1, 2}, {1, 2});
   Tensor w = Tensor::from({1, 0, 0, 1, 1, 1}, {3, 2});
   CHECK(linear(x, w).to_vector() == std::vector<float>{1, 2, 3});

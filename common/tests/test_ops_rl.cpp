@@ -13,13 +13,13 @@ TEST_CASE("token_log_probs equals gather of log_softmax") {
   CHECK_GRAD([t](auto& v) { return token_log_probs(v[0], t); }, (std::vector<Tensor>{x}));
 }
 
-TEST_CASE("entropy: log V for uniform logits, 0 for a one-hot limit; gradient") {
+TEST_CASE("entropy: log V for uniform logits, 0 for a one-hot limit, gradient") {
   CHECK(entropy_from_logits(Tensor::zeros({1, 8})).item() == doctest::Approx(std::log(8.0)));
   CHECK(entropy_from_logits(Tensor::from({100, 0, 0}, {1, 3})).item() < 1e-6f);
   CHECK_GRAD([](auto& v) { return entropy_from_logits(v[0]); }, (std::vector<Tensor>{rnd({3, 5}, 2)}));
 }
 
-TEST_CASE("kl_k3: zero when the policies agree, positive otherwise; gradient only through logp") {
+TEST_CASE("kl_k3: zero when the policies agree, positive otherwise, gradient only through logp") {
   const Tensor lp = Tensor::from({-1.f, -2.f}, {2});
   CHECK(kl_k3(lp, lp).to_vector() == std::vector<float>{0, 0});
   const Tensor k = kl_k3(lp, Tensor::from({-1.5f, -1.f}, {2}));

@@ -21,7 +21,7 @@ TEST_CASE("adamw: first step moves each weight by lr against the gradient sign, 
   CHECK(opt.state().size() == 2);
 }
 
-TEST_CASE("adamw: 1-D parameters are not decayed by default; state round trip") {
+TEST_CASE("adamw: 1-D parameters are not decayed by default, state round trip") {
   Tensor b = Tensor::from({2.f}, {1}).requires_grad_();
   AdamW opt({{"norm.weight", b}}, AdamWConfig{});
   b.set_grad(Tensor::zeros({1}));

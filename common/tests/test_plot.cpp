@@ -35,7 +35,7 @@ TEST_CASE("line chart: one polyline per series, legend, CSV beside it, NaN skipp
   CHECK(count(csv, "\n") == 6);
 }
 
-TEST_CASE("line chart: log axes use powers of ten; an empty chart still renders") {
+TEST_CASE("line chart: log axes use powers of ten, an empty chart still renders") {
   test::TempDir d("ds_test_plot");
   LineChart c;
   c.logx = c.logy = true;

@@ -6,7 +6,7 @@
 
 using namespace ds;
 
-TEST_CASE("rng: same seed, same stream; different seed, different stream") {
+TEST_CASE("rng: same seed, same stream, different seed, different stream") {
   Rng a(42), b(42), c(43);
   for (int i = 0; i < 10; ++i) {
     const uint64_t x = a.next_u64();
@@ -15,7 +15,7 @@ TEST_CASE("rng: same seed, same stream; different seed, different stream") {
   }
 }
 
-TEST_CASE("rng: normal has mean 0 and variance 1; randint is uniform") {
+TEST_CASE("rng: normal has mean 0 and variance 1, randint is uniform") {
   Rng r(1);
   double s = 0, s2 = 0;
   const int n = 200000;

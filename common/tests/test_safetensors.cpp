@@ -109,7 +109,7 @@ TEST_CASE("safetensors: BF16 and F16 round trips keep each value to its rounding
   }
 }
 
-TEST_CASE("safetensors: FP8 entries round-trip as raw bytes; to_tensor points to ch05") {
+TEST_CASE("safetensors: FP8 entries round-trip as raw bytes, to_tensor points to ch05") {
   TempDir dir;
   const std::string p = dir.file("fp8.safetensors");
   std::vector<uint8_t> raw(2 * 3 * 1 * 2 * 2);
