@@ -15,9 +15,10 @@ namespace {
 // Eigen's packet exp: 16 lanes at a time instead of one expf call per element.
 MatR sigmoid(const MatR& g) { return ((-g.array()).exp() + 1.f).inverse().matrix(); }
 
-// What the backward needs of one expert: its inputs and pre-activations.
+// What the backward needs of one expert: its inputs and the gate and up pre-activations side
+// by side, [G | U] (one GEMM against the stacked [W_gate; W_up] computes both).
 struct ExpertActs {
-  MatR x, g, u;   // [m, C], [m, W], [m, W]
+  MatR x, gu;   // [m, C], [m, 2W]
 };
 
 MatR gather(const float* src, int64_t cols, const std::vector<int32_t>& slots, int64_t k) {
@@ -26,7 +27,20 @@ MatR gather(const float* src, int64_t cols, const std::vector<int32_t>& slots, i
   return m;
 }
 
-MatR silu_mul(const MatR& g, const MatR& u) { return (g.array() * sigmoid(g).array() * u.array()).matrix(); }
+// [W_gate; W_up], [2W, C]: expert j's two input projections as one matrix.
+MatR stacked_gate_up(const ExpertWeights& w, size_t j) {
+  const auto g = mat(w.gate_proj[j]), u = mat(w.up_proj[j]);
+  MatR s(g.rows() + u.rows(), g.cols());
+  s << g, u;
+  return s;
+}
+
+// h = silu(g) * u from [G | U].
+MatR silu_mul(const MatR& gu) {
+  const int64_t wd = gu.cols() / 2;
+  const MatR g = gu.leftCols(wd);
+  return (g.array() * sigmoid(g).array() * gu.rightCols(wd).array()).matrix();
+}
 }  // namespace
 
 Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, const std::vector<std::vector<int32_t>>& slots,
@@ -41,9 +55,8 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
     if (s.empty()) continue;
     ExpertActs& a = (*acts)[static_cast<size_t>(j)];
     a.x = gather(xd.data(), c, s, k);
-    a.g = a.x * mat(w.gate_proj[static_cast<size_t>(j)]).transpose();
-    a.u = a.x * mat(w.up_proj[static_cast<size_t>(j)]).transpose();
-    const MatR y = silu_mul(a.g, a.u) * mat(w.down_proj[static_cast<size_t>(j)]).transpose();
+    a.gu.noalias() = a.x * stacked_gate_up(w, static_cast<size_t>(j)).transpose();
+    const MatR y = silu_mul(a.gu) * mat(w.down_proj[static_cast<size_t>(j)]).transpose();
     for (size_t r = 0; r < s.size(); ++r) mat(y_slot.data() + s[r] * c, 1, c) = y.row(static_cast<int64_t>(r));
   }
   Tensor out = Tensor::uninitialized({n, c});   // every row is set below
@@ -61,33 +74,41 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
   const ExpertWeights wt = w;
   return record(out, inputs, "routed_experts", [=](const Tensor& gout, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     // dL/dg[slot] = <dout[t], y[slot]>; each expert sees dY[slot] = g[slot] dout[t].
-    Tensor dw = Tensor::zeros({n * k});
+    Tensor dw = Tensor::uninitialized({n * k});
+#pragma omp parallel for if (n * k * c > kernels::kParallelMin)
     for (int64_t q = 0; q < n * k; ++q) dw.data()[q] = kernels::CVecMap(gout.data() + (q / k) * c, c).dot(kernels::CVecMap(y_slot.data() + q * c, c));
-    Tensor dx_slot = Tensor::zeros({n * k, c});
+    Tensor dx_slot = Tensor::zeros({n * k, c});   // slots no expert served (capacity) stay 0
+    const auto grad_of = [&](int64_t p, int64_t j) -> Tensor* {   // p: 0 gate, 1 up, 2 down
+      const size_t i = static_cast<size_t>(2 + p * e + j);
+      return need[i] ? &gin[i] : nullptr;
+    };
     for (int64_t j = 0; j < e; ++j)
-      for (int64_t p = 0; p < 3; ++p) {
-        const Tensor& wj = (p == 0 ? wt.gate_proj : p == 1 ? wt.up_proj : wt.down_proj)[static_cast<size_t>(j)];
-        if (need[static_cast<size_t>(2 + p * e + j)]) gin[static_cast<size_t>(2 + p * e + j)] = Tensor::zeros(wj.shape());
-      }
+      for (int64_t p = 0; p < 3; ++p)
+        if (Tensor* gw = grad_of(p, j)) {
+          const Tensor& wj = (p == 0 ? wt.gate_proj : p == 1 ? wt.up_proj : wt.down_proj)[static_cast<size_t>(j)];
+          *gw = slots[static_cast<size_t>(j)].empty() ? Tensor::zeros(wj.shape()) : Tensor::uninitialized(wj.shape());
+        }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t j = 0; j < e; ++j) {
       const auto& s = slots[static_cast<size_t>(j)];
       if (s.empty()) continue;
       const ExpertActs& a = (*acts)[static_cast<size_t>(j)];
-      MatR dy(static_cast<int64_t>(s.size()), c);
-      for (size_t r = 0; r < s.size(); ++r) dy.row(static_cast<int64_t>(r)) = wd.data()[s[r]] * mat(gout.data() + (s[r] / k) * c, 1, c);
-      const auto gi = [&](int64_t p) -> Tensor& { return gin[static_cast<size_t>(2 + p * e + j)]; };
-      const MatR sg = sigmoid(a.g);
-      if (need[static_cast<size_t>(2 + 2 * e + j)]) mat(gi(2)) = dy.transpose() * (a.g.array() * sg.array() * a.u.array()).matrix();
+      const int64_t m = static_cast<int64_t>(s.size()), wdim = a.gu.cols() / 2;
+      MatR dy(m, c);
+      for (int64_t r = 0; r < m; ++r) dy.row(r) = wd.data()[s[static_cast<size_t>(r)]] * mat(gout.data() + (s[static_cast<size_t>(r)] / k) * c, 1, c);
+      const auto g = a.gu.leftCols(wdim).array(), u = a.gu.rightCols(wdim).array();
+      const MatR sg = sigmoid(a.gu.leftCols(wdim));
+      if (Tensor* gd = grad_of(2, j)) mat(*gd).noalias() = dy.transpose() * (g * sg.array() * u).matrix();
       const MatR dh = dy * mat(wt.down_proj[static_cast<size_t>(j)]);
       // h = silu(g) u: dh/du = silu(g), dh/dg = u s (1 + g (1 - s)) with s = sigmoid(g)
-      const MatR du = dh.cwiseProduct(a.g.cwiseProduct(sg));
-      const MatR dg = dh.cwiseProduct(a.u).cwiseProduct(sg.cwiseProduct((1.f + a.g.array() * (1.f - sg.array())).matrix()));
-      if (need[static_cast<size_t>(2 + j)]) mat(gi(0)) = dg.transpose() * a.x;
-      if (need[static_cast<size_t>(2 + e + j)]) mat(gi(1)) = du.transpose() * a.x;
+      MatR dgu(m, 2 * wdim);
+      dgu.leftCols(wdim) = (dh.array() * u * sg.array() * (1.f + g * (1.f - sg.array()))).matrix();
+      dgu.rightCols(wdim) = (dh.array() * g * sg.array()).matrix();
+      if (Tensor* gg = grad_of(0, j)) mat(*gg).noalias() = dgu.leftCols(wdim).transpose() * a.x;
+      if (Tensor* gu = grad_of(1, j)) mat(*gu).noalias() = dgu.rightCols(wdim).transpose() * a.x;
       if (need[0]) {
-        const MatR dxj = dg * mat(wt.gate_proj[static_cast<size_t>(j)]) + du * mat(wt.up_proj[static_cast<size_t>(j)]);
-        for (size_t r = 0; r < s.size(); ++r) mat(dx_slot.data() + s[r] * c, 1, c) = dxj.row(static_cast<int64_t>(r));
+        const MatR dxj = dgu * stacked_gate_up(wt, static_cast<size_t>(j));   // dG W_gate + dU W_up in one GEMM
+        for (int64_t r = 0; r < m; ++r) mat(dx_slot.data() + s[static_cast<size_t>(r)] * c, 1, c) = dxj.row(r);
       }
     }
     if (need[0]) {

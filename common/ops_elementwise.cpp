@@ -263,6 +263,12 @@ Tensor clamp(const Tensor& x, float lo, float hi) {
                });
 }
 
+namespace {
+constexpr int64_t kSwigluBlock = 4096;
+template <class A>
+Eigen::ArrayXf sigmoid_packet(const A& x) { return ((-x).exp() + 1.f).inverse(); }
+}  // namespace
+
 // One node instead of three: SwiGLU is every DeepSeek feed-forward's inner loop.
 Tensor swiglu(const Tensor& gate, const Tensor& up) {
   if (gate.shape() != up.shape()) shape_error("swiglu", "gate and up must have the same shape", gate.shape(), up.shape());
@@ -270,8 +276,13 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
   const float *pg = gate.data(), *pu = up.data();
   float* po = out.data();
   const int64_t n = out.numel();
+  // Eigen's packet exp (16 lanes) on blocks of 4096, one block per task.
 #pragma omp parallel for if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) po[i] = pg[i] * sigmoidf(pg[i]) * pu[i];
+  for (int64_t b = 0; b < n; b += kSwigluBlock) {
+    const int64_t len = std::min(kSwigluBlock, n - b);
+    const auto g = CVecMap(pg + b, len).array();
+    VecMap(po + b, len) = (g * sigmoid_packet(g) * CVecMap(pu + b, len).array()).matrix();
+  }
   const Tensor gd = gate.detach(), ud = up.detach();
   return record(out, {gate, up}, "swiglu", [gd, ud](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     const int64_t n = g.numel();
@@ -280,10 +291,12 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
     float* pdg = need[0] ? dg.data() : nullptr;
     float* pdu = need[1] ? du.data() : nullptr;
 #pragma omp parallel for if (n > kParallelMin)
-    for (int64_t i = 0; i < n; ++i) {
-      const float s = sigmoidf(pg[i]);
-      if (pdu) pdu[i] = go[i] * pg[i] * s;
-      if (pdg) pdg[i] = go[i] * pu[i] * s * (1.f + pg[i] * (1.f - s));
+    for (int64_t b = 0; b < n; b += kSwigluBlock) {
+      const int64_t len = std::min(kSwigluBlock, n - b);
+      const auto x = CVecMap(pg + b, len).array(), dy = CVecMap(go + b, len).array();
+      const Eigen::ArrayXf s = sigmoid_packet(x);
+      if (pdu) VecMap(pdu + b, len) = (dy * x * s).matrix();
+      if (pdg) VecMap(pdg + b, len) = (dy * CVecMap(pu + b, len).array() * s * (1.f + x * (1.f - s))).matrix();
     }
     gin[0] = dg;
     gin[1] = du;

@@ -18,12 +18,10 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
   float* po = out.data();
 #pragma omp parallel for if (x.numel() > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = px + r * c;
-    double ss = 0;
-    for (int64_t j = 0; j < c; ++j) ss += static_cast<double>(xr[j]) * xr[j];
-    const float rs = 1.f / std::sqrt(static_cast<float>(ss / static_cast<double>(c)) + eps);
+    const auto xr = CVecMap(px + r * c, c);   // Eigen: a vectorised float sum, as PyTorch's
+    const float rs = 1.f / std::sqrt(xr.squaredNorm() / static_cast<float>(c) + eps);
     rstd[static_cast<size_t>(r)] = rs;
-    for (int64_t j = 0; j < c; ++j) po[r * c + j] = xr[j] * rs * pw[j];
+    VecMap(po + r * c, c) = (xr.array() * rs) * CVecMap(pw, c).array();
   }
   const Tensor xd = x.detach(), wd = weight.detach();
   return record(out, {x, weight}, "rms_norm", [xd, wd, rstd, rows, c](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
@@ -35,10 +33,10 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
 #pragma omp parallel for if (xd.numel() > kParallelMin)
       for (int64_t r = 0; r < rows; ++r) {
         const float rs = rstd[static_cast<size_t>(r)];
-        double dot = 0;
-        for (int64_t j = 0; j < c; ++j) dot += static_cast<double>(pg[r * c + j]) * pw[j] * px[r * c + j] * rs;
-        const float m = static_cast<float>(dot / static_cast<double>(c));
-        for (int64_t j = 0; j < c; ++j) pdx[r * c + j] = rs * (pg[r * c + j] * pw[j] - px[r * c + j] * rs * m);
+        const auto gw = CVecMap(pg + r * c, c).array() * CVecMap(pw, c).array();
+        const auto xr = CVecMap(px + r * c, c).array();
+        const float m = (gw * xr).sum() * rs / static_cast<float>(c);
+        VecMap(pdx + r * c, c) = (rs * (gw - xr * (rs * m))).matrix();
       }
     }
     if (need[1]) {

@@ -1,9 +1,11 @@
 // Shape ops. Tensors are always contiguous, so reshape is a free view while permute, slice
-// and concat copy (once, in one pass) and their backwards copy the gradient back.
+// and concat copy (once, in one pass, split over the threads when large) and their backwards
+// copy the gradient back.
 #include <array>
 #include <cstring>
 
 #include "common/autograd.hpp"
+#include "common/kernels.hpp"
 #include "common/ops.hpp"
 
 namespace ds {
@@ -51,12 +53,13 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   Tensor out = Tensor::uninitialized(os);
   const float* px = x.data();
   float* po = out.data();
-  int64_t o = 0;
+#pragma omp parallel for collapse(2) if (out.numel() > kernels::kParallelMin)
   for (int64_t a = 0; a < out_dim[0]; ++a)
     for (int64_t b = 0; b < out_dim[1]; ++b)
       for (int64_t c = 0; c < out_dim[2]; ++c) {
         const float* base = px + a * src_stride[0] + b * src_stride[1] + c * src_stride[2];
-        for (int64_t e = 0; e < out_dim[3]; ++e) po[o++] = base[e * src_stride[3]];
+        float* dst = po + ((a * out_dim[1] + b) * out_dim[2] + c) * out_dim[3];
+        for (int64_t e = 0; e < out_dim[3]; ++e) dst[e] = base[e * src_stride[3]];
       }
   std::vector<int64_t> inverse(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) inverse[static_cast<size_t>(norm_dim(dims[static_cast<size_t>(i)], n, "permute", x.shape()))] = i;
@@ -82,14 +85,21 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
   os[static_cast<size_t>(dim)] = end - start;
   Tensor out = Tensor::uninitialized(os);
   const int64_t len = (end - start) * inner;
+#pragma omp parallel for if (out.numel() > kernels::kParallelMin)
   for (int64_t o = 0; o < outer; ++o)
     std::memcpy(out.data() + o * len, x.data() + (o * mid + start) * inner, static_cast<size_t>(len) * sizeof(float));
   const Shape in_shape = x.shape();
   const int64_t o_ = outer, m_ = mid, i_ = inner;
   return record(out, {x}, "slice", [in_shape, o_, m_, i_, start, len](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    Tensor gx = Tensor::zeros(in_shape);
-    for (int64_t o = 0; o < o_; ++o)
-      std::memcpy(gx.data() + (o * m_ + start) * i_, g.data() + o * len, static_cast<size_t>(len) * sizeof(float));
+    Tensor gx = Tensor::uninitialized(in_shape);
+    const int64_t row = m_ * i_, before = start * i_;   // zeros around the copied gradient
+#pragma omp parallel for if (gx.numel() > kernels::kParallelMin)
+    for (int64_t o = 0; o < o_; ++o) {
+      float* r = gx.data() + o * row;
+      std::memset(r, 0, static_cast<size_t>(before) * sizeof(float));
+      std::memcpy(r + before, g.data() + o * len, static_cast<size_t>(len) * sizeof(float));
+      std::memset(r + before + len, 0, static_cast<size_t>(row - before - len) * sizeof(float));
+    }
     gin[0] = gx;
   });
 }
@@ -109,14 +119,19 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   Tensor out = Tensor::uninitialized(os);
   const auto [outer, total, inner] = split_at(os, dim);
   std::vector<int64_t> widths;
+  std::vector<int64_t> offsets;
   int64_t off = 0;
   for (const auto& t : xs) {
-    const int64_t w = t.size(dim) * inner;
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(out.data() + o * total * inner + off, t.data() + o * w, static_cast<size_t>(w) * sizeof(float));
-    off += w;
+    offsets.push_back(off);
+    off += t.size(dim) * inner;
     widths.push_back(t.size(dim));
   }
+#pragma omp parallel for if (out.numel() > kernels::kParallelMin)
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const int64_t w = widths[i] * inner;
+      std::memcpy(out.data() + o * total * inner + offsets[i], xs[i].data() + o * w, static_cast<size_t>(w) * sizeof(float));
+    }
   const int64_t d = dim;
   return record(out, xs, "concat", [widths, d](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     NoGradGuard ng;
