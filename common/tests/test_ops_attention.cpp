@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 
 #include "common/ops.hpp"
@@ -7,10 +8,11 @@ using namespace ds;
 using test::rnd;
 
 namespace {
-// The textbook composition: scores, mask, softmax, weighted sum (no fusion, no GQA tricks).
+// The textbook composition: scores, mask, softmax, weighted sum (no fusion, no GQA tricks), one
+// autograd op at a time.
 Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset) {
   const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3), hkv = k.size(1), s = k.size(2), dv = v.size(3);
-  Tensor out = Tensor::zeros({b, h, t, dv});
+  std::vector<Tensor> heads;   // differentiable, so tests can compare gradients too
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t hi = 0; hi < h; ++hi) {
       const int64_t hk = hi / (h / hkv);
@@ -22,9 +24,9 @@ Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, in
       for (int64_t i = 0; i < t; ++i)
         for (int64_t j = q_offset + i + 1; j < s; ++j) mask.data()[i * s + j] = -1e30f;
       Tensor o = matmul(softmax(add(sc, mask)), vh);
-      std::copy(o.data(), o.data() + t * dv, out.data() + (bi * h + hi) * t * dv);
+      heads.push_back(reshape(o, {1, t, dv}));
     }
-  return out;
+  return reshape(concat(heads, 0), {b, h, t, dv});
 }
 }  // namespace
 
@@ -59,6 +61,27 @@ TEST_CASE("attention: padded keys get no weight, fully padded rows give zeros") 
   for (int i = 0; i < 4; ++i) CHECK(w.data()[i * 4] == 0.f);
   const Tensor o = scaled_dot_product_attention(q, k, v, opt);
   for (int j = 0; j < 3; ++j) CHECK(o.data()[j] == 0.f);
+}
+
+TEST_CASE("attention: causal query bands (T longer than one band) equal the textbook composition, values and gradients") {
+  // 75 queries: bands of 32, 32 and 11 rows; then 40 queries after 50 cached keys
+  for (const auto& [t, s, offset] : std::vector<std::array<int64_t, 3>>{{75, 75, 0}, {40, 90, 50}}) {
+    Tensor q = rnd({2, 2, t, 6}, 40), k = rnd({2, 1, s, 6}, 41), v = rnd({2, 1, s, 5}, 42);
+    const Tensor w = rnd({2, 2, t, 5}, 43);   // a random projection of the output, as the loss
+    std::vector<Tensor> grads[2];
+    for (int pass = 0; pass < 2; ++pass) {
+      for (Tensor* x : {&q, &k, &v}) {
+        *x = x->detach();
+        x->requires_grad_();
+      }
+      const Tensor out = pass == 0 ? scaled_dot_product_attention(q, k, v) : reference_attention(q, k, v, offset);
+      sum(mul(out, w)).backward();
+      grads[pass] = {out.detach(), q.grad(), k.grad(), v.grad()};
+    }
+    for (size_t i = 0; i < 4; ++i) CHECK(test::max_abs_diff(grads[0][i], grads[1][i]) < 1e-4f);
+  }
+  CHECK_GRAD([](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); },
+             (std::vector<Tensor>{rnd({1, 1, 40, 3}, 44), rnd({1, 1, 40, 3}, 45), rnd({1, 1, 40, 2}, 46)}));
 }
 
 TEST_CASE("attention: gradients for MHA, GQA, non-causal, offset and different value dim") {
