@@ -76,24 +76,28 @@ MultiHeadLatentAttention::Projected MultiHeadLatentAttention::project(const Tens
   return p;
 }
 
-// Per-head K and V from the latent, as MHA would have them (and cache them).
+// Per-head K and V from the latent, as MHA would have them (and cache them). Returns [B, T, H*dv].
 Tensor MultiHeadLatentAttention::naive(const Projected& p, ch02::LayerCache* cache) const {
   const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim,
                 r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim;
   const Tensor kvb = reshape(wkv_b.forward(p.c_kv), {b, t, h, nope + dv});
   const Tensor k_pe = broadcast_to(reshape(p.k_pe, {b, t, 1, r}), {b, t, h, r});   // one RoPE key shared by all heads
-  const Tensor q = permute(concat({p.q_nope, p.q_pe}, 3), {0, 2, 1, 3});
-  const Tensor k = permute(concat({slice(kvb, 3, 0, nope), k_pe}, 3), {0, 2, 1, 3});
-  const Tensor v = permute(slice(kvb, 3, nope, nope + dv), {0, 2, 1, 3});
+  const Tensor q = concat({p.q_nope, p.q_pe}, 3);                                   // [B, T, H, nope + r]
+  const Tensor k = concat({slice(kvb, 3, 0, nope), k_pe}, 3);
+  const Tensor v = slice(kvb, 3, nope, nope + dv);
   AttentionOptions opt;
   opt.scale = scale_;
-  if (!cache) return scaled_dot_product_attention(q, k, v, opt);
+  if (!cache) {   // training and prefill without a cache: attention reads the [B, T, H, D] heads in place
+    opt.seq_major = true;
+    return reshape(scaled_dot_product_attention(q, k, v, opt), {b, t, h * dv});
+  }
   auto* kvc = dynamic_cast<ch02::KVCache*>(cache);
   if (!kvc) throw std::invalid_argument("MLA (naive): the cache is not a KVCache");
+  const auto heads_first = [](const Tensor& x) { return permute(x, {0, 2, 1, 3}); };   // the cache is [B, H, S, D]
   opt.q_offset = kvc->length();
-  kvc->append(k, v);
+  kvc->append(heads_first(k), heads_first(v));
   opt.kv_len = kvc->length();
-  return scaled_dot_product_attention(q, kvc->keys(), kvc->values(), opt);
+  return ch02::merge_heads(scaled_dot_product_attention(heads_first(q), kvc->keys(), kvc->values(), opt));
 }
 
 // Attention over the latent itself: q_nope W_UK against c_KV, q_pe against k_pe, then the
@@ -120,14 +124,13 @@ Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* 
     opt.kv_len = lc->length();
     o = latent_attention(q, lc->latent(), c, opt);
   }
-  // [B, H, T, c] -> per head [H, B*T, c] x W_UV^T [H, c, dv] -> [B, H, T, dv]
-  return permute(reshape(matmul(reshape(permute(o, {1, 0, 2, 3}), {h, b * t, c}), w_uv), {h, b, t, dv}), {1, 0, 2, 3});
+  // [B, H, T, c] -> per head [H, B*T, c] x W_UV^T [H, c, dv] -> [B, H, T, dv] -> [B, T, H*dv]
+  return ch02::merge_heads(permute(reshape(matmul(reshape(permute(o, {1, 0, 2, 3}), {h, b * t, c}), w_uv), {h, b, t, dv}), {1, 0, 2, 3}));
 }
 
 Tensor MultiHeadLatentAttention::forward(const Tensor& x, ch02::LayerCache* cache) {
   const Projected p = project(x, cache ? cache->length() : 0);
-  const Tensor out = mode_ == MLAMode::Naive ? naive(p, cache) : absorbed(p, cache);   // [B, H, T, dv]
-  return wo.forward(ch02::merge_heads(out));
+  return wo.forward(mode_ == MLAMode::Naive ? naive(p, cache) : absorbed(p, cache));   // from [B, T, H*dv]
 }
 
 std::unique_ptr<ch02::LayerCache> MultiHeadLatentAttention::make_cache(int64_t batch, int64_t max_len) const {

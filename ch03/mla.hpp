@@ -76,6 +76,7 @@ class MultiHeadLatentAttention : public ch02::AttentionLayer {
     Tensor c_kv, k_pe;       // [B, T, kv_lora_rank] (normed), [B, T, rope] (RoPE applied)
   };
   Projected project(const Tensor& x, int64_t pos) const;
+  // Both return the heads merged, [B, T, H*dv], ready for wo.
   Tensor naive(const Projected& p, ch02::LayerCache* cache) const;
   Tensor absorbed(const Projected& p, ch02::LayerCache* cache) const;
 

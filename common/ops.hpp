@@ -79,10 +79,12 @@ struct AttentionOptions {
   int64_t q_offset = -1;              // absolute position of query 0; -1 means S - T (decoding)
   const IntTensor* key_valid = nullptr;   // optional [B, S] of 0/1: padded keys get no weight
   int64_t kv_len = -1;                // use only the first kv_len of S keys (a preallocated KV cache)
+  bool seq_major = false;             // q, k, v and the output are [B, T, H, D] as projections produce them
 };
 // q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] with H a multiple of Hkv (GQA/MQA share
 // each K/V head among H/Hkv query heads)  ->  [B, H, T, Dv]. With kv_len, k and v may be a
-// cache allocated for S positions of which the first kv_len are filled. Fused: scores, mask, softmax and
+// cache allocated for S positions of which the first kv_len are filled. With seq_major every
+// tensor has positions before heads ([B, T, H, D], [B, S, Hkv, D], ...), read in place: no permute. Fused: scores, mask, softmax and
 // the weighted sum in one node; the backward recomputes nothing but keeps the weights.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opt = {});

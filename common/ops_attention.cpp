@@ -12,23 +12,51 @@ namespace ds {
 using namespace kernels;
 
 namespace {
+using Strided = Eigen::Map<MatR, 0, Eigen::OuterStride<>>;
+using StridedC = Eigen::Map<const MatR, 0, Eigen::OuterStride<>>;
+
+// Where one head of a [B, H, L, W] tensor (or, seq_major, [B, L, H, W]) starts and how far
+// apart its L rows are: the kernels below read every head through this, so neither layout is
+// copied into the other.
+struct HeadLayout {
+  int64_t heads, len, width;
+  bool seq_major;
+  int64_t offset(int64_t bi, int64_t hi) const { return seq_major ? (bi * len * heads + hi) * width : (bi * heads + hi) * len * width; }
+  int64_t ld() const { return seq_major ? heads * width : width; }
+  StridedC rows(const float* base, int64_t bi, int64_t hi, int64_t n, int64_t cols) const {
+    return StridedC(base + offset(bi, hi), n, cols, Eigen::OuterStride<>(ld()));
+  }
+  Strided rows(float* base, int64_t bi, int64_t hi, int64_t n, int64_t cols) const {
+    return Strided(base + offset(bi, hi), n, cols, Eigen::OuterStride<>(ld()));
+  }
+};
+
 struct AttnDims {
   int64_t b, h, hkv, t, s, d, dv, q_offset;
   int64_t s_alloc;   // keys allocated per head (the row stride of k and v); s <= s_alloc are used
   float scale;
+  bool seq_major;
+  HeadLayout q() const { return {h, t, d, seq_major}; }
+  HeadLayout k() const { return {hkv, s_alloc, d, seq_major}; }
+  HeadLayout v() const { return {hkv, s_alloc, dv, seq_major}; }
+  HeadLayout out() const { return {h, t, dv, seq_major}; }
+  Shape out_shape() const { return seq_major ? Shape{b, t, h, dv} : Shape{b, h, t, dv}; }
 };
 
 AttnDims attn_dims(const Tensor& q, const Tensor& k, const Tensor* v, const AttentionOptions& opt) {
-  if (q.dim() != 4 || k.dim() != 4) shape_error("attention", "q and k must be [B, H, T, D]", q.shape(), k.shape());
-  AttnDims a{q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), v ? v->size(3) : 0, 0, k.size(2), 0.f};
+  const bool sm = opt.seq_major;
+  const char* layout = sm ? "[B, T, H, D]" : "[B, H, T, D]";
+  if (q.dim() != 4 || k.dim() != 4) shape_error("attention", std::string("q and k must be ") + layout, q.shape(), k.shape());
+  const int64_t hd = sm ? 2 : 1, ld = sm ? 1 : 2;   // which dimension holds the heads, the positions
+  AttnDims a{q.size(0), q.size(hd), k.size(hd), q.size(ld), k.size(ld), q.size(3), v ? v->size(3) : 0, 0, k.size(ld), 0.f, sm};
   if (opt.kv_len >= 0) {
     if (opt.kv_len > a.s_alloc) shape_error("attention", "kv_len " + std::to_string(opt.kv_len) + " exceeds the keys allocated", k.shape());
     a.s = opt.kv_len;
   }
-  if (k.size(0) != a.b || k.size(3) != a.d) shape_error("attention", "k must be [B, Hkv, S, D] matching q", q.shape(), k.shape());
+  if (k.size(0) != a.b || k.size(3) != a.d) shape_error("attention", "k must match q in batch and head dim", q.shape(), k.shape());
   if (a.hkv == 0 || a.h % a.hkv != 0) shape_error("attention", "query heads must be a multiple of key/value heads", q.shape(), k.shape());
-  if (v && (v->dim() != 4 || v->size(0) != a.b || v->size(1) != a.hkv || v->size(2) != a.s_alloc))
-    shape_error("attention", "v must be [B, Hkv, S, Dv] matching k", k.shape(), v->shape());
+  if (v && (v->dim() != 4 || v->size(0) != a.b || v->size(hd) != a.hkv || v->size(ld) != a.s_alloc))
+    shape_error("attention", "v must match k in batch, heads and positions", k.shape(), v->shape());
   a.q_offset = opt.q_offset >= 0 ? opt.q_offset : a.s - a.t;
   if (opt.causal && (a.q_offset < 0 || a.q_offset + a.t > a.s))
     shape_error("attention", "causal queries must end at or before the last key", q.shape(), k.shape());
@@ -58,14 +86,15 @@ void for_each_band(const AttnDims& a, BandPlan plan, F f) {
   }
 }
 
-// Writes the softmax weights of one (batch, head) into p [T, S]; masked entries get 0.
-void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi, const float* q, const float* k, float* p) {
+// Writes the softmax weights of head hi of batch bi into p [T, S]; masked entries get 0.
+void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi, int64_t hi, const float* q, const float* k, float* p) {
   auto P = mat(p, a.t, a.s);
+  const int64_t hk = hi / (a.h / a.hkv);
   const int32_t* valid = opt.key_valid ? opt.key_valid->data.data() + bi * a.s_alloc : nullptr;
   if (!valid) {   // the common case, vectorised: keys 0..last of row i are visible
+    const auto Q = a.q().rows(q, bi, hi, a.t, a.d);
     for_each_band(a, BandPlan(opt), [&](const Band& b) {
-      P.block(b.r0, 0, b.rows, b.visible).noalias() =
-          (mat(q + b.r0 * a.d, b.rows, a.d) * mat(k, b.visible, a.d).transpose()) * a.scale;
+      P.block(b.r0, 0, b.rows, b.visible).noalias() = (Q.middleRows(b.r0, b.rows) * a.k().rows(k, bi, hk, b.visible, a.d).transpose()) * a.scale;
     });
     for (int64_t i = 0; i < a.t; ++i) {
       const int64_t n = opt.causal ? a.q_offset + i + 1 : a.s;
@@ -76,7 +105,7 @@ void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi,
     }
     return;
   }
-  P.noalias() = (mat(q, a.t, a.d) * mat(k, a.s, a.d).transpose()) * a.scale;
+  P.noalias() = (a.q().rows(q, bi, hi, a.t, a.d) * a.k().rows(k, bi, hk, a.s, a.d).transpose()) * a.scale;
   for (int64_t i = 0; i < a.t; ++i) {
     const int64_t last = opt.causal ? a.q_offset + i : a.s - 1;   // keys 0..last are visible
     float m = -std::numeric_limits<float>::infinity();
@@ -94,12 +123,8 @@ void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi,
 
 Tensor probs_all(const AttnDims& a, const AttentionOptions& opt, const Tensor& q, const Tensor& k) {
   Tensor p = Tensor::empty({a.b, a.h, a.t, a.s});
-  const int64_t groups = a.h / a.hkv;
 #pragma omp parallel for schedule(static) if (a.b * a.h > 1)
-  for (int64_t bh = 0; bh < a.b * a.h; ++bh) {
-    const int64_t bi = bh / a.h, hk = (bh % a.h) / groups;
-    attention_probs(a, opt, bi, q.data() + bh * a.t * a.d, k.data() + (bi * a.hkv + hk) * a.s_alloc * a.d, p.data() + bh * a.t * a.s);
-  }
+  for (int64_t bh = 0; bh < a.b * a.h; ++bh) attention_probs(a, opt, bh / a.h, bh % a.h, q.data(), k.data(), p.data() + bh * a.t * a.s);
   return p;
 }
 }  // namespace
@@ -109,24 +134,20 @@ Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionOption
 }
 
 namespace {
-using StridedC = Eigen::Map<const MatR, 0, Eigen::OuterStride<>>;
-
-// V of one (batch, kv head): rows of `dv` values, `ld` floats apart (ld > dv when V is the
-// leading part of each K row, as in MLA's absorbed latent cache).
-StridedC v_rows(const float* base, int64_t rows, int64_t dv, int64_t ld) { return StridedC(base, rows, dv, Eigen::OuterStride<>(ld)); }
-
 // The shared body of both public attention ops. v_in_k: V is the first a.dv columns of K.
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims& a, const AttentionOptions& opt, bool v_in_k) {
   const Tensor p = probs_all(a, opt, q, k);
-  Tensor out = Tensor::empty({a.b, a.h, a.t, a.dv});
-  const int64_t groups = a.h / a.hkv, v_ld = v_in_k ? a.d : a.dv;
+  Tensor out = Tensor::empty(a.out_shape());
+  const int64_t groups = a.h / a.hkv;
+  // V's rows: its own tensor, or (v_in_k) the leading dv columns of K's rows
+  const HeadLayout vl = v_in_k ? a.k() : a.v();
   const float* vbase = v_in_k ? k.data() : v.data();
 #pragma omp parallel for schedule(static) if (a.b * a.h > 1)
   for (int64_t bh = 0; bh < a.b * a.h; ++bh) {
-    const int64_t bk = (bh / a.h) * a.hkv + (bh % a.h) / groups;
+    const int64_t bi = bh / a.h, hi = bh % a.h;
     const auto P = mat(p.data() + bh * a.t * a.s, a.t, a.s);
-    const auto V = v_rows(vbase + bk * a.s_alloc * v_ld, a.s, a.dv, v_ld);
-    auto O = mat(out.data() + bh * a.t * a.dv, a.t, a.dv);
+    const auto V = vl.rows(vbase, bi, hi / groups, a.s, a.dv);
+    auto O = a.out().rows(out.data(), bi, hi, a.t, a.dv);
     for_each_band(a, BandPlan(opt), [&](const Band& b) {
       O.middleRows(b.r0, b.rows).noalias() = P.block(b.r0, 0, b.rows, b.visible) * V.topRows(b.visible);
     });
@@ -134,22 +155,25 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
   const Tensor qd = q.detach(), kd = k.detach(), vd = v_in_k ? kd : v.detach();
   const std::vector<Tensor> inputs = v_in_k ? std::vector<Tensor>{q, k} : std::vector<Tensor>{q, k, v};
   const BandPlan bands(opt);
-  return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, v_ld, v_in_k, bands](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
-    Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::zeros(kd.shape()), dv = Tensor::zeros({a.b, a.hkv, a.s_alloc, a.dv});
+  return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, vl, v_in_k, bands](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+    Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::zeros(kd.shape());
+    Tensor dv = v_in_k ? Tensor() : Tensor::zeros(vd.shape());
     // One task per (batch, kv head): the query heads sharing it add into its dK, dV serially.
 #pragma omp parallel for schedule(static) if (a.b * a.hkv > 1)
     for (int64_t bk = 0; bk < a.b * a.hkv; ++bk) {
-      const auto K = mat(kd.data() + bk * a.s_alloc * a.d, a.s, a.d);
-      const auto V = v_rows(vd.data() + bk * a.s_alloc * v_ld, a.s, a.dv, v_ld);
-      auto dK = mat(dk.data() + bk * a.s_alloc * a.d, a.s, a.d);
-      auto dV = mat(dv.data() + bk * a.s_alloc * a.dv, a.s, a.dv);
+      const int64_t bi = bk / a.hkv, hk = bk % a.hkv;
+      const auto K = a.k().rows(kd.data(), bi, hk, a.s, a.d);
+      const auto V = vl.rows(vd.data(), bi, hk, a.s, a.dv);
+      auto dK = a.k().rows(dk.data(), bi, hk, a.s, a.d);
+      MatR dV_own = v_in_k ? MatR::Zero(a.s, a.dv) : MatR();   // v_in_k: summed here, added into dK below
+      auto dV = v_in_k ? Strided(dV_own.data(), a.s, a.dv, Eigen::OuterStride<>(a.dv)) : a.v().rows(dv.data(), bi, hk, a.s, a.dv);
       MatR dS(a.t, a.s);
       for (int64_t gi = 0; gi < groups; ++gi) {
-        const int64_t bh = (bk / a.hkv) * a.h + (bk % a.hkv) * groups + gi;
-        const auto P = mat(p.data() + bh * a.t * a.s, a.t, a.s);
-        const auto dO = mat(g.data() + bh * a.t * a.dv, a.t, a.dv);
-        const auto Q = mat(qd.data() + bh * a.t * a.d, a.t, a.d);
-        auto dQ = mat(dq.data() + bh * a.t * a.d, a.t, a.d);
+        const int64_t hi = hk * groups + gi;
+        const auto P = mat(p.data() + (bi * a.h + hi) * a.t * a.s, a.t, a.s);
+        const auto dO = a.out().rows(g.data(), bi, hi, a.t, a.dv);
+        const auto Q = a.q().rows(qd.data(), bi, hi, a.t, a.d);
+        auto dQ = a.q().rows(dq.data(), bi, hi, a.t, a.d);
         for_each_band(a, bands, [&](const Band& b) {
           const auto Pb = P.block(b.r0, 0, b.rows, b.visible);
           const auto dOb = dO.middleRows(b.r0, b.rows);

@@ -84,6 +84,32 @@ TEST_CASE("attention: causal query bands (T longer than one band) equal the text
              (std::vector<Tensor>{rnd({1, 1, 40, 3}, 44), rnd({1, 1, 40, 3}, 45), rnd({1, 1, 40, 2}, 46)}));
 }
 
+TEST_CASE("attention: seq_major reads [B, T, H, D] in place and equals the [B, H, T, D] op, values and gradients") {
+  // GQA with 40 queries (two bands), then latent attention (V inside K) after 3 cached positions
+  for (const bool latent : {false, true}) {
+    const int64_t t = latent ? 5 : 40, s = latent ? 8 : 40, hkv = latent ? 1 : 2;
+    const Tensor q = rnd({2, 4, t, 6}, 50), k = rnd({2, hkv, s, 6}, 51), v = rnd({2, hkv, s, 5}, 52), w = rnd({2, 4, t, latent ? 4 : 5}, 53);
+    std::vector<Tensor> result[2];
+    for (const bool seq_major : {false, true}) {
+      AttentionOptions opt;
+      opt.seq_major = seq_major;
+      const auto to_layout = [&](const Tensor& x) { return seq_major ? permute(x, {0, 2, 1, 3}) : x; };
+      std::vector<Tensor> in = {to_layout(q).clone(), to_layout(k).clone(), to_layout(v).clone()};
+      for (Tensor& x : in) x.requires_grad_();
+      Tensor out = latent ? latent_attention(in[0], in[1], 4, opt) : scaled_dot_product_attention(in[0], in[1], in[2], opt);
+      if (seq_major) out = permute(out, {0, 2, 1, 3});
+      sum(mul(out, w)).backward();
+      result[seq_major] = {out.detach(), to_layout(in[0].grad()), to_layout(in[1].grad())};
+      if (!latent) result[seq_major].push_back(to_layout(in[2].grad()));
+    }
+    for (size_t i = 0; i < result[0].size(); ++i) CHECK(test::max_abs_diff(result[0][i], result[1][i]) < 1e-5f);
+  }
+  AttentionOptions sm;
+  sm.seq_major = true;
+  CHECK_GRAD([sm](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2], sm); },
+             (std::vector<Tensor>{rnd({1, 3, 4, 4}, 54), rnd({1, 3, 2, 4}, 55), rnd({1, 3, 2, 3}, 56)}));
+}
+
 TEST_CASE("attention: gradients for MHA, GQA, non-causal, offset and different value dim") {
   CHECK_GRAD([](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); },
              (std::vector<Tensor>{rnd({2, 2, 4, 6}, 1), rnd({2, 2, 4, 6}, 2), rnd({2, 2, 4, 5}, 3)}));
