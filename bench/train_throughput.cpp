@@ -8,12 +8,33 @@
 
 #include "bench/bench_util.hpp"
 #include "ch06/model.hpp"
+#include "common/autograd.hpp"
 #include "ch06/pretrain.hpp"
 #include "common/flags.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
 using namespace ds;
+
+namespace {
+// Where a step's time goes, per op, in milliseconds per step (op_profile's accounting).
+void print_profile(double steps, double step_s, double optimizer_s) {
+  op_profile::stop();
+  Table t({"op", "calls/step", "forward ms", "backward ms", "total ms", "share of step"});
+  double ops = 0;
+  for (const op_profile::Entry& e : op_profile::entries()) {
+    const double total = (e.forward_s + e.backward_s) / steps;
+    ops += total;
+    t.row({e.op, fmt("%.0f", e.calls / steps), fmt("%.2f", 1e3 * e.forward_s / steps), fmt("%.2f", 1e3 * e.backward_s / steps),
+           fmt("%.2f", 1e3 * total), fmt("%.1f%%", 100 * total / step_s)});
+  }
+  const double rest = step_s - ops - optimizer_s;
+  t.row({"(optimizer: grad norm, AdamW, bias update)", "", "", "", fmt("%.2f", 1e3 * optimizer_s), fmt("%.1f%%", 100 * optimizer_s / step_s)});
+  t.row({"(rest: leaf gradients, freeing, glue)", "", "", "", fmt("%.2f", 1e3 * rest), fmt("%.1f%%", 100 * rest / step_s)});
+  std::fprintf(stderr, "time per training step by op (%.1f ms per step; an op's forward time includes the glue code before it)\n", 1e3 * step_s);
+  std::fputs(t.str().c_str(), stderr);
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   return run_main("bench_train_throughput", [&] {
@@ -28,7 +49,9 @@ int main(int argc, char** argv) {
     flags.add("--steps", steps, "timed steps").min(1);
     flags.add("--warmup", warmup, "untimed steps first").min(0);
     flags.add("--threads", threads, "threads (0 = all cores)").min(0);
+    bool profile = false;
     flags.add("--seed", seed, "weights and tokens");
+    flags.add_flag("--profile", profile, "also print, on stderr, the timed steps' time per op (forward and backward)");
     flags.parse(argc, argv);
     if (threads > 0) set_threads(threads);
     const ch06::DeepSeekConfig cfg = config_path.empty() ? ch06::preset("mini") : ch06::load_config(config_path);
@@ -46,9 +69,11 @@ int main(int argc, char** argv) {
     }
     const Batch b{IntTensor(ids, {batch, seq}), IntTensor(tg, {batch, seq})};
     for (int64_t i = 0; i < warmup; ++i) trainer.train_step(b);
+    if (profile) op_profile::start();
     Timer t;
     double fwd = 0, bwd = 0, optim = 0;
     for (int64_t i = 0; i < steps; ++i) {
+      op_profile::mark();
       const ch06::StepStats s = trainer.train_step(b);
       fwd += s.forward_s;
       bwd += s.backward_s;
@@ -65,6 +90,7 @@ int main(int argc, char** argv) {
                                 {"backward_s", bwd / static_cast<double>(steps)},
                                 {"optimizer_s", optim / static_cast<double>(steps)}};
     std::printf("%s\n", out.dump().c_str());
+    if (profile) print_profile(static_cast<double>(steps), step_s, optim / static_cast<double>(steps));
     return 0;
   });
 }

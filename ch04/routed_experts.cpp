@@ -1,5 +1,6 @@
 #include "ch04/routed_experts.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -16,7 +17,7 @@ namespace {
 MatR sigmoid(const MatR& g) { return ((-g.array()).exp() + 1.f).inverse().matrix(); }
 
 // What the backward needs of one expert: its inputs and the gate and up pre-activations side
-// by side, [G | U] (one GEMM against the stacked [W_gate; W_up] computes both).
+// by side, [G | U], so the elementwise SwiGLU backward fills [dG | dU] in one pass.
 struct ExpertActs {
   MatR x, gu;   // [m, C], [m, 2W]
 };
@@ -27,12 +28,13 @@ MatR gather(const float* src, int64_t cols, const std::vector<int32_t>& slots, i
   return m;
 }
 
-// [W_gate; W_up], [2W, C]: expert j's two input projections as one matrix.
-MatR stacked_gate_up(const ExpertWeights& w, size_t j) {
-  const auto g = mat(w.gate_proj[j]), u = mat(w.up_proj[j]);
-  MatR s(g.rows() + u.rows(), g.cols());
-  s << g, u;
-  return s;
+// Experts by decreasing load: handed out in this order, the big ones start first and the
+// small ones fill the gaps, so both threads finish at about the same time.
+std::vector<int64_t> busiest_first(const std::vector<std::vector<int32_t>>& slots) {
+  std::vector<int64_t> order(slots.size());
+  for (size_t j = 0; j < order.size(); ++j) order[j] = static_cast<int64_t>(j);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return slots[static_cast<size_t>(a)].size() > slots[static_cast<size_t>(b)].size(); });
+  return order;
 }
 
 // h = silu(g) * u from [G | U].
@@ -48,14 +50,23 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
   const int64_t n = x.size(0), c = x.size(1), e = static_cast<int64_t>(slots.size());
   const Tensor xd = x.detach();
   auto acts = std::make_shared<std::vector<ExpertActs>>(static_cast<size_t>(e));
-  Tensor y_slot = Tensor::zeros({n * k, c});   // each served slot's expert output, before weighting
+  size_t served = 0;
+  for (const auto& s : slots) served += s.size();
+  const bool all_served = served == static_cast<size_t>(n * k);   // else capacity dropped slots, whose rows stay 0
+  const auto slot_rows = [n, k, c, all_served] { return all_served ? Tensor::uninitialized({n * k, c}) : Tensor::zeros({n * k, c}); };
+  Tensor y_slot = slot_rows();   // each served slot's expert output, before weighting
+  const std::vector<int64_t> order = busiest_first(slots);
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t j = 0; j < e; ++j) {
+  for (int64_t jj = 0; jj < e; ++jj) {
+    const int64_t j = order[static_cast<size_t>(jj)];
     const auto& s = slots[static_cast<size_t>(j)];
     if (s.empty()) continue;
     ExpertActs& a = (*acts)[static_cast<size_t>(j)];
     a.x = gather(xd.data(), c, s, k);
-    a.gu.noalias() = a.x * stacked_gate_up(w, static_cast<size_t>(j)).transpose();
+    const int64_t wdim = w.gate_proj[static_cast<size_t>(j)].size(0);
+    a.gu.resize(a.x.rows(), 2 * wdim);
+    a.gu.leftCols(wdim).noalias() = a.x * mat(w.gate_proj[static_cast<size_t>(j)]).transpose();
+    a.gu.rightCols(wdim).noalias() = a.x * mat(w.up_proj[static_cast<size_t>(j)]).transpose();
     const MatR y = silu_mul(a.gu) * mat(w.down_proj[static_cast<size_t>(j)]).transpose();
     for (size_t r = 0; r < s.size(); ++r) mat(y_slot.data() + s[r] * c, 1, c) = y.row(static_cast<int64_t>(r));
   }
@@ -77,7 +88,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
     Tensor dw = Tensor::uninitialized({n * k});
 #pragma omp parallel for if (n * k * c > kernels::kParallelMin)
     for (int64_t q = 0; q < n * k; ++q) dw.data()[q] = kernels::CVecMap(gout.data() + (q / k) * c, c).dot(kernels::CVecMap(y_slot.data() + q * c, c));
-    Tensor dx_slot = Tensor::zeros({n * k, c});   // slots no expert served (capacity) stay 0
+    Tensor dx_slot = slot_rows();
     const auto grad_of = [&](int64_t p, int64_t j) -> Tensor* {   // p: 0 gate, 1 up, 2 down
       const size_t i = static_cast<size_t>(2 + p * e + j);
       return need[i] ? &gin[i] : nullptr;
@@ -89,7 +100,8 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
           *gw = slots[static_cast<size_t>(j)].empty() ? Tensor::zeros(wj.shape()) : Tensor::uninitialized(wj.shape());
         }
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t j = 0; j < e; ++j) {
+    for (int64_t jj = 0; jj < e; ++jj) {
+      const int64_t j = order[static_cast<size_t>(jj)];
       const auto& s = slots[static_cast<size_t>(j)];
       if (s.empty()) continue;
       const ExpertActs& a = (*acts)[static_cast<size_t>(j)];
@@ -107,7 +119,8 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
       if (Tensor* gg = grad_of(0, j)) mat(*gg).noalias() = dgu.leftCols(wdim).transpose() * a.x;
       if (Tensor* gu = grad_of(1, j)) mat(*gu).noalias() = dgu.rightCols(wdim).transpose() * a.x;
       if (need[0]) {
-        const MatR dxj = dgu * stacked_gate_up(wt, static_cast<size_t>(j));   // dG W_gate + dU W_up in one GEMM
+        MatR dxj = dgu.leftCols(wdim) * mat(wt.gate_proj[static_cast<size_t>(j)]);
+        dxj.noalias() += dgu.rightCols(wdim) * mat(wt.up_proj[static_cast<size_t>(j)]);
         for (int64_t r = 0; r < m; ++r) mat(dx_slot.data() + s[static_cast<size_t>(r)] * c, 1, c) = dxj.row(r);
       }
     }

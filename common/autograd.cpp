@@ -1,5 +1,9 @@
 #include "common/autograd.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -9,6 +13,36 @@
 namespace ds {
 namespace {
 thread_local bool g_grad_enabled = true;
+
+struct OpProfiler {
+  using Clock = std::chrono::steady_clock;
+  bool on = false;
+  std::mutex mu;
+  std::map<std::string, op_profile::Entry> table;
+  Clock::time_point last;
+
+  static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+  void forward(const char* name) {
+    std::lock_guard<std::mutex> lock(mu);
+    op_profile::Entry& e = table[name];
+    e.forward_s += since(last);
+    ++e.calls;
+    last = Clock::now();
+  }
+  void backward(const std::string& name, Clock::time_point start) {
+    std::lock_guard<std::mutex> lock(mu);
+    table[name].backward_s += since(start);
+  }
+};
+OpProfiler g_profiler;
+
+// Runs a node's backward, timed when the profiler is on.
+void run_node_backward(Node& node, const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+  if (!g_profiler.on) return node.backward(g, need, gin);
+  const auto start = OpProfiler::Clock::now();
+  node.backward(g, need, gin);
+  g_profiler.backward(node.name, start);
+}
 
 // Non-leaf gradients are summed out of place: a backward may hand the same tensor to two inputs.
 void accumulate(Tensor& acc, const Tensor& g) {
@@ -100,7 +134,7 @@ WeightGradWork run_backward(const std::vector<Tensor>& roots, const std::vector<
     if (has_deferred) deferred.add(owner.at(node), g, deferred_leaf);
     if (any) {
       std::vector<Tensor> gin(n_in);
-      node->backward(g, need, gin);
+      run_node_backward(*node, g, need, gin);
       for (size_t i = 0; i < n_in; ++i) {
         if (!need[i]) continue;
         TensorImpl* in = node->inputs[i].get();
@@ -124,11 +158,36 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
 
+namespace op_profile {
+void start() {
+  std::lock_guard<std::mutex> lock(g_profiler.mu);
+  g_profiler.table.clear();
+  g_profiler.on = true;
+  g_profiler.last = OpProfiler::Clock::now();
+}
+void stop() { g_profiler.on = false; }
+void mark() {
+  std::lock_guard<std::mutex> lock(g_profiler.mu);
+  g_profiler.last = OpProfiler::Clock::now();
+}
+std::vector<Entry> entries() {
+  std::lock_guard<std::mutex> lock(g_profiler.mu);
+  std::vector<Entry> out;
+  for (auto& [name, e] : g_profiler.table) {
+    out.push_back(e);
+    out.back().op = name;
+  }
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.forward_s + a.backward_s > b.forward_s + b.backward_s; });
+  return out;
+}
+}  // namespace op_profile
+
 Tensor record(Tensor out, const std::vector<Tensor>& inputs, const char* name, BackwardFn fn) {
   if (!g_grad_enabled) return out;
   bool any = false;
   for (const auto& t : inputs) any |= t.defined() && t.requires_grad();
   if (!any) return out;
+  if (g_profiler.on) g_profiler.forward(name);
   auto node = std::make_shared<Node>();
   node->name = name;
   for (const auto& t : inputs) {
@@ -148,7 +207,7 @@ void WeightGradWork::add(std::shared_ptr<Node> node, Tensor grad_out, std::vecto
 void WeightGradWork::run() {
   for (auto& it : items_) {
     std::vector<Tensor> gin(it.node->inputs.size());
-    it.node->backward(it.grad_out, it.leaves, gin);
+    run_node_backward(*it.node, it.grad_out, it.leaves, gin);
     for (size_t i = 0; i < gin.size(); ++i)
       if (it.leaves[i]) accumulate_leaf(it.node->inputs[i].get(), gin[i]);
     it.node->backward = nullptr;

@@ -62,6 +62,22 @@ class WeightGradWork {
   std::vector<Item> items_;
 };
 
+// Wall time per op, to see where a training step goes (bench_train_throughput --profile). An
+// op's forward time runs from the previous op's record() (or mark()) to its own, so it holds the
+// op's computation plus any glue code just before it; its backward time is its backward
+// function's. Off unless started; when on, each op costs two clock reads.
+namespace op_profile {
+struct Entry {
+  std::string op;
+  double forward_s = 0, backward_s = 0;
+  int64_t calls = 0;   // forward calls
+};
+void start();                   // clears the table and starts timing
+void stop();
+void mark();                    // a forward pass starts: the next op's forward time counts from here
+std::vector<Entry> entries();   // largest forward + backward first
+}  // namespace op_profile
+
 // Full backward from `roots` (each with its output gradient); accumulates into leaves' .grad.
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph = false);
 

@@ -68,3 +68,34 @@ TEST_CASE("gradcheck catches a wrong backward") {
   };
   CHECK(!gradcheck(wrong, {rnd({5}, 1)}).ok);
 }
+
+TEST_CASE("op_profile: counts each recorded op's forward calls and times forward and backward, only while started") {
+  const Tensor w = rnd({64, 32}, 1).requires_grad_();
+  const Tensor x = rnd({16, 32}, 2);
+  const auto step = [&] { sum(relu(linear(x, w))).backward(); };
+  step();   // before start(): nothing counted
+  op_profile::start();
+  for (int i = 0; i < 3; ++i) {
+    op_profile::mark();
+    step();
+  }
+  op_profile::stop();
+  step();   // after stop(): nothing counted
+  const std::vector<op_profile::Entry> e = op_profile::entries();
+  const auto find = [&](const std::string& op) {
+    for (const auto& x : e)
+      if (x.op == op) return x;
+    FAIL("op " << op << " not in the profile");
+    return op_profile::Entry{};
+  };
+  for (const char* op : {"linear", "relu", "sum"}) {
+    const op_profile::Entry l = find(op);
+    CHECK(l.calls == 3);
+    CHECK(l.forward_s > 0);
+    CHECK(l.backward_s > 0);
+  }
+  CHECK(e.size() == 3);
+  op_profile::start();   // start() clears the table
+  CHECK(op_profile::entries().empty());
+  op_profile::stop();
+}
