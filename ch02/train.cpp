@@ -57,7 +57,11 @@ TrainHistory train(LanguageModel& model, const TokenDataset& data, const TrainCo
     h.train_loss.push_back(l.item());
     h.lr.push_back(lr);
     if ((step + 1) % cfg.eval_every == 0 && step + 1 < cfg.steps) eval(step + 1);
-    bar.update(step + 1, {{"loss", l.item()}, {"val", h.val_loss.back()}}, tokens_per_step);
+    if (h.val_loss.size() > 1) {   // the step-0 loss of an untrained model would only mislead
+      bar.update(step + 1, {{"loss", l.item()}, {"val", h.val_loss.back()}}, tokens_per_step);
+    } else {
+      bar.update(step + 1, {{"loss", l.item()}}, tokens_per_step);
+    }
   }
   h.seconds = timer.seconds();
   h.final_val_loss = eval(cfg.steps);
