@@ -84,8 +84,9 @@ struct AttentionOptions {
 // q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] with H a multiple of Hkv (GQA/MQA share
 // each K/V head among H/Hkv query heads)  ->  [B, H, T, Dv]. With kv_len, k and v may be a
 // cache allocated for S positions of which the first kv_len are filled. With seq_major every
-// tensor has positions before heads ([B, T, H, D], [B, S, Hkv, D], ...), read in place: no permute. Fused: scores, mask, softmax and
-// the weighted sum in one node; the backward recomputes nothing but keeps the weights.
+// tensor has positions before heads ([B, T, H, D], [B, S, Hkv, D], ...), read in place: no
+// permute. Fused: scores, mask, softmax and the weighted sum in one node; the backward
+// recomputes nothing but keeps the weights.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opt = {});
 // Attention whose values are the first v_dim columns of the keys: q [B, H, T, D], kv
