@@ -13,9 +13,6 @@ using kernels::MatR;
 using kernels::mat;
 
 namespace {
-// Eigen's packet exp: 16 lanes at a time instead of one expf call per element.
-MatR sigmoid(const MatR& g) { return ((-g.array()).exp() + 1.f).inverse().matrix(); }
-
 // What the backward needs of one expert: its inputs and the gate and up pre-activations side
 // by side, [G | U], so the elementwise SwiGLU backward fills [dG | dU] in one pass.
 struct ExpertActs {
@@ -40,8 +37,8 @@ std::vector<int64_t> busiest_first(const std::vector<std::vector<int32_t>>& slot
 // h = silu(g) * u from [G | U].
 MatR silu_mul(const MatR& gu) {
   const int64_t wd = gu.cols() / 2;
-  const MatR g = gu.leftCols(wd);
-  return (g.array() * sigmoid(g).array() * gu.rightCols(wd).array()).matrix();
+  const auto g = gu.leftCols(wd).array();
+  return (g * kernels::sigmoid_packet(g) * gu.rightCols(wd).array()).matrix();
 }
 }  // namespace
 
@@ -109,13 +106,13 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
       MatR dy(m, c);
       for (int64_t r = 0; r < m; ++r) dy.row(r) = wd.data()[s[static_cast<size_t>(r)]] * mat(gout.data() + (s[static_cast<size_t>(r)] / k) * c, 1, c);
       const auto g = a.gu.leftCols(wdim).array(), u = a.gu.rightCols(wdim).array();
-      const MatR sg = sigmoid(a.gu.leftCols(wdim));
-      if (Tensor* gd = grad_of(2, j)) mat(*gd).noalias() = dy.transpose() * (g * sg.array() * u).matrix();
+      const auto sg = kernels::sigmoid_packet(g);
+      if (Tensor* gd = grad_of(2, j)) mat(*gd).noalias() = dy.transpose() * (g * sg * u).matrix();
       const MatR dh = dy * mat(wt.down_proj[static_cast<size_t>(j)]);
       // h = silu(g) u: dh/du = silu(g), dh/dg = u s (1 + g (1 - s)) with s = sigmoid(g)
       MatR dgu(m, 2 * wdim);
-      dgu.leftCols(wdim) = (dh.array() * u * sg.array() * (1.f + g * (1.f - sg.array()))).matrix();
-      dgu.rightCols(wdim) = (dh.array() * g * sg.array()).matrix();
+      dgu.leftCols(wdim) = (dh.array() * u * sg * (1.f + g * (1.f - sg))).matrix();
+      dgu.rightCols(wdim) = (dh.array() * g * sg).matrix();
       if (Tensor* gg = grad_of(0, j)) mat(*gg).noalias() = dgu.leftCols(wdim).transpose() * a.x;
       if (Tensor* gu = grad_of(1, j)) mat(*gu).noalias() = dgu.rightCols(wdim).transpose() * a.x;
       if (need[0]) {

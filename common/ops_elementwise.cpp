@@ -265,8 +265,6 @@ Tensor clamp(const Tensor& x, float lo, float hi) {
 
 namespace {
 constexpr int64_t kSwigluBlock = 4096;
-template <class A>
-Eigen::ArrayXf sigmoid_packet(const A& x) { return ((-x).exp() + 1.f).inverse(); }
 }  // namespace
 
 // One node instead of three: SwiGLU is every DeepSeek feed-forward's inner loop.
