@@ -4,19 +4,6 @@
 
 namespace ds::ch02 {
 
-Norm::Norm(NormKind k, int64_t dim, float e) : kind(k), eps(e) {
-  weight = Tensor::ones({dim});
-  register_parameter("weight", weight);
-  if (kind == NormKind::LayerNorm) {
-    bias = Tensor::zeros({dim});
-    register_parameter("bias", bias);
-  }
-}
-
-Tensor Norm::forward(const Tensor& x) const {
-  return kind == NormKind::RMSNorm ? rms_norm(x, weight, eps) : layer_norm(x, weight, bias, eps);
-}
-
 SwiGLU::SwiGLU(int64_t hidden, int64_t intermediate, Rng& rng, float init_std)
     : gate_proj(hidden, intermediate, rng, init_std), up_proj(hidden, intermediate, rng, init_std),
       down_proj(intermediate, hidden, rng, init_std) {

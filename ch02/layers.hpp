@@ -22,19 +22,6 @@ class FeedForwardLayer : public Module {
   virtual Tensor forward(const Tensor& x) = 0;   // [..., C] -> [..., C]
 };
 
-enum class NormKind { RMSNorm, LayerNorm };
-
-// RMSNorm (DeepSeek, LLaMA) or LayerNorm (GPT-2) behind one type, with Hugging Face's names
-// ("weight", and "bias" for LayerNorm).
-class Norm : public Module {
- public:
-  Norm(NormKind kind, int64_t dim, float eps);
-  Tensor forward(const Tensor& x) const;
-  NormKind kind;
-  float eps;
-  Tensor weight, bias;
-};
-
 // SwiGLU feed-forward (Shazeer 2020), DeepSeek's dense FFN and every expert:
 // down_proj(silu(gate_proj(x)) * up_proj(x)).
 class SwiGLU : public FeedForwardLayer {

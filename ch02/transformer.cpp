@@ -7,39 +7,39 @@
 namespace ds::ch02 {
 
 Block::Block(const LMConfig& cfg, std::unique_ptr<AttentionLayer> attn, std::unique_ptr<FeedForwardLayer> ffn)
-    : input_layernorm(cfg.norm, cfg.hidden_size, cfg.norm_eps),
-      post_attention_layernorm(cfg.norm, cfg.hidden_size, cfg.norm_eps),
+    : input_layernorm(make_norm(cfg.norm, cfg.hidden_size, cfg.norm_eps)),
+      post_attention_layernorm(make_norm(cfg.norm, cfg.hidden_size, cfg.norm_eps)),
       self_attn(std::move(attn)),
       mlp(std::move(ffn)) {
-  register_module("input_layernorm", input_layernorm);
+  register_module("input_layernorm", *input_layernorm);
   register_module("self_attn", *self_attn);
-  register_module("post_attention_layernorm", post_attention_layernorm);
+  register_module("post_attention_layernorm", *post_attention_layernorm);
   register_module("mlp", *mlp);
 }
 
 Tensor Block::forward(const Tensor& x, LayerCache* cache) {
-  const Tensor h = add(x, self_attn->forward(input_layernorm.forward(x), cache));
-  return add(h, mlp->forward(post_attention_layernorm.forward(h)));
+  const Tensor h = add(x, self_attn->forward(input_layernorm->forward(x), cache));
+  return add(h, mlp->forward(post_attention_layernorm->forward(h)));
 }
 
 TransformerLM::Body::Body(TransformerLM& m) {
   register_module("embed_tokens", m.embed_tokens);
   if (m.embed_positions.defined()) register_parameter("embed_positions", m.embed_positions);
   for (size_t i = 0; i < m.layers.size(); ++i) register_module("layers." + std::to_string(i), *m.layers[i]);
-  register_module("norm", m.norm);
+  register_module("norm", *m.norm);
 }
 
 TransformerLM::TransformerLM(const LMConfig& cfg, const AttentionFactory& attn, const FeedForwardFactory& ffn, Rng& rng)
-    : embed_tokens(cfg.vocab_size, cfg.hidden_size, rng, cfg.init_std), norm(cfg.norm, cfg.hidden_size, cfg.norm_eps), cfg_(cfg) {
+    : embed_tokens(cfg.vocab_size, cfg.hidden_size, rng, cfg.init_std), norm(make_norm(cfg.norm, cfg.hidden_size, cfg.norm_eps)), cfg_(cfg) {
   if (cfg.learned_positions) {
-    embed_positions = Tensor::empty({cfg.max_position_embeddings, cfg.hidden_size});
+    embed_positions = Tensor::zeros({cfg.max_position_embeddings, cfg.hidden_size});
     init::normal_(embed_positions, rng, cfg.init_std);
   }
   for (int64_t i = 0; i < cfg.num_layers; ++i) layers.push_back(std::make_unique<Block>(cfg, attn(i, rng), ffn(i, rng)));
   body_ = std::make_unique<Body>(*this);
   register_module("model", *body_);
   if (!cfg.tie_word_embeddings) {
-    lm_head = Tensor::empty({cfg.vocab_size, cfg.hidden_size});
+    lm_head = Tensor::zeros({cfg.vocab_size, cfg.hidden_size});
     init::normal_(lm_head, rng, cfg.init_std);
     register_parameter("lm_head.weight", lm_head);
   }
@@ -55,7 +55,7 @@ Tensor TransformerLM::hidden_states(const IntTensor& ids, Caches* caches) {
   Tensor x = embed_tokens.forward(ids);
   if (embed_positions.defined()) x = add(x, slice(embed_positions, 0, past, past + t));
   for (size_t i = 0; i < layers.size(); ++i) x = layers[i]->forward(x, caches ? (*caches)[i].get() : nullptr);
-  return norm.forward(x);
+  return norm->forward(x);
 }
 
 Tensor TransformerLM::logits(const Tensor& hidden) const {

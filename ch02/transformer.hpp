@@ -31,7 +31,7 @@ class Block : public Module {
  public:
   Block(const LMConfig& cfg, std::unique_ptr<AttentionLayer> attn, std::unique_ptr<FeedForwardLayer> ffn);
   Tensor forward(const Tensor& x, LayerCache* cache);   // [B, T, C] -> [B, T, C]
-  Norm input_layernorm, post_attention_layernorm;
+  std::unique_ptr<NormLayer> input_layernorm, post_attention_layernorm;
   std::unique_ptr<AttentionLayer> self_attn;
   std::unique_ptr<FeedForwardLayer> mlp;
 };
@@ -52,7 +52,7 @@ class TransformerLM : public LanguageModel {
   Embedding embed_tokens;
   Tensor embed_positions;   // [max_positions, C] when learned_positions
   std::vector<std::unique_ptr<Block>> layers;
-  Norm norm;
+  std::unique_ptr<NormLayer> norm;
   Tensor lm_head;           // [V, C], undefined when tied
 
  private:

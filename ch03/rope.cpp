@@ -10,7 +10,7 @@ namespace ds::ch03 {
 
 Tensor sinusoidal_encoding(int64_t positions, int64_t dim, double base) {
   if (positions < 1 || dim < 2 || dim % 2) throw std::invalid_argument("sinusoidal_encoding: needs positions >= 1 and an even dim >= 2");
-  Tensor pe = Tensor::empty({positions, dim});
+  Tensor pe = Tensor::zeros({positions, dim});
   for (int64_t p = 0; p < positions; ++p)
     for (int64_t i = 0; i < dim / 2; ++i) {
       const double angle = static_cast<double>(p) / std::pow(base, 2.0 * static_cast<double>(i) / static_cast<double>(dim));
@@ -51,7 +51,7 @@ std::vector<double> rope_frequencies(const RopeConfig& c) {
 RopeTables rope_tables(const RopeConfig& c) {
   const std::vector<double> f = rope_frequencies(c);
   const int64_t half = c.dim / 2;
-  RopeTables t{Tensor::empty({c.max_positions, half}), Tensor::empty({c.max_positions, half})};
+  RopeTables t{Tensor::zeros({c.max_positions, half}), Tensor::zeros({c.max_positions, half})};
   for (int64_t p = 0; p < c.max_positions; ++p)
     for (int64_t i = 0; i < half; ++i) {
       const double a = static_cast<double>(p) * f[static_cast<size_t>(i)];

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "ch02/language_model.hpp"
-#include "ch04/balance.hpp"
+#include "ch04/balance_rules.hpp"
 #include "ch04/moe.hpp"
 #include "common/dataset.hpp"
 #include "common/plot.hpp"

@@ -14,7 +14,7 @@ Gate::Gate(const GateConfig& cfg, Rng& rng) : cfg_(cfg) {
     throw std::invalid_argument("gate: n_routed_experts must split into n_group groups, topk_group <= n_group and k <= experts");
   if (cfg.scoring_func != "sigmoid" && cfg.scoring_func != "softmax")
     throw std::invalid_argument("gate: scoring_func must be sigmoid or softmax, got '" + cfg.scoring_func + "'");
-  weight = Tensor::empty({cfg.n_routed_experts, cfg.hidden_size});
+  weight = Tensor::zeros({cfg.n_routed_experts, cfg.hidden_size});
   init::normal_(weight, rng, cfg.init_std);
   register_parameter("weight", weight);
   e_score_correction_bias = Tensor::zeros({cfg.n_routed_experts});

@@ -1,6 +1,6 @@
 #include "ch04/moe_model.hpp"
 
-#include "ch03/configs.hpp"
+#include "ch03/mla_model.hpp"
 
 namespace ds::ch04 {
 

@@ -50,7 +50,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
   size_t served = 0;
   for (const auto& s : slots) served += s.size();
   const bool all_served = served == static_cast<size_t>(n * k);   // else capacity dropped slots, whose rows stay 0
-  const auto slot_rows = [n, k, c, all_served] { return all_served ? Tensor::uninitialized({n * k, c}) : Tensor::zeros({n * k, c}); };
+  const auto slot_rows = [n, k, c, all_served] { return all_served ? Tensor::empty({n * k, c}) : Tensor::zeros({n * k, c}); };
   Tensor y_slot = slot_rows();   // each served slot's expert output, before weighting
   const std::vector<int64_t> order = busiest_first(slots);
 #pragma omp parallel for schedule(dynamic, 1)
@@ -67,7 +67,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
     const MatR y = silu_mul(a.gu) * mat(w.down_proj[static_cast<size_t>(j)]).transpose();
     for (size_t r = 0; r < s.size(); ++r) mat(y_slot.data() + s[r] * c, 1, c) = y.row(static_cast<int64_t>(r));
   }
-  Tensor out = Tensor::uninitialized({n, c});   // every row is set below
+  Tensor out = Tensor::empty({n, c});   // every row is set below
   const float* pw = slot_weights.data();
 #pragma omp parallel for if (n * c > kernels::kParallelMin)
   for (int64_t t = 0; t < n; ++t) {
@@ -82,7 +82,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
   const ExpertWeights wt = w;
   return record(out, inputs, "routed_experts", [=](const Tensor& gout, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     // dL/dg[slot] = <dout[t], y[slot]>; each expert sees dY[slot] = g[slot] dout[t].
-    Tensor dw = Tensor::uninitialized({n * k});
+    Tensor dw = Tensor::empty({n * k});
 #pragma omp parallel for if (n * k * c > kernels::kParallelMin)
     for (int64_t q = 0; q < n * k; ++q) dw.data()[q] = kernels::CVecMap(gout.data() + (q / k) * c, c).dot(kernels::CVecMap(y_slot.data() + q * c, c));
     Tensor dx_slot = slot_rows();
@@ -94,7 +94,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
       for (int64_t p = 0; p < 3; ++p)
         if (Tensor* gw = grad_of(p, j)) {
           const Tensor& wj = (p == 0 ? wt.gate_proj : p == 1 ? wt.up_proj : wt.down_proj)[static_cast<size_t>(j)];
-          *gw = slots[static_cast<size_t>(j)].empty() ? Tensor::zeros(wj.shape()) : Tensor::uninitialized(wj.shape());
+          *gw = slots[static_cast<size_t>(j)].empty() ? Tensor::zeros(wj.shape()) : Tensor::empty(wj.shape());
         }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t jj = 0; jj < e; ++jj) {
@@ -122,7 +122,7 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
       }
     }
     if (need[0]) {
-      Tensor dx = Tensor::uninitialized({n, c});
+      Tensor dx = Tensor::empty({n, c});
 #pragma omp parallel for if (n * c > kernels::kParallelMin)
       for (int64_t t = 0; t < n; ++t) {
         auto o = mat(dx.data() + t * c, 1, c);

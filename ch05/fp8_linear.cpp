@@ -39,7 +39,7 @@ Tensor rounded_linear(const Tensor& x, const Tensor& w, const OperandRounding& q
 }
 
 Tensor round_to_bf16(const Tensor& t) {
-  Tensor out = Tensor::uninitialized(t.shape());
+  Tensor out = Tensor::empty(t.shape());
   const float* p = t.data();
   float* o = out.data();
 #pragma omp parallel for if (t.numel() > (1 << 16))

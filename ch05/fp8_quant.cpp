@@ -107,7 +107,7 @@ Fp8Tensor quantize(const Tensor& x, Granularity g, Fp8Format f) {
 }
 
 Tensor dequantize(const Fp8Tensor& q) {
-  Tensor out = Tensor::uninitialized(q.shape);
+  Tensor out = Tensor::empty(q.shape);
   float* po = out.data();
   const BlockGrid b{q.shape[0], q.shape[1], q.block_rows, q.block_cols};
   for_each_with_scale(b, q.scales, [&](int64_t k, float s) { po[k] = fp8_decode(q.codes[static_cast<size_t>(k)], q.format) * s; });
@@ -117,7 +117,7 @@ Tensor dequantize(const Fp8Tensor& q) {
 Tensor fake_quantize(const Tensor& x, Granularity g, Fp8Format f) {
   const BlockGrid b = block_grid(x, g, "fake_quantize");
   const std::vector<float> scales = block_scales(x.data(), b, f);
-  Tensor out = Tensor::uninitialized(x.shape());
+  Tensor out = Tensor::empty(x.shape());
   const float* px = x.data();
   float* po = out.data();
   const Fp8Rounder round(f);   // equals fp8_decode(fp8_encode(.)), so this equals dequantize(quantize(x))

@@ -21,10 +21,10 @@ IntTensor columns_from(const IntTensor& ids, int64_t start) {
 MTPModule::MTPModule(const ch02::LMConfig& lm, std::unique_ptr<ch02::AttentionLayer> attn, std::unique_ptr<ch02::FeedForwardLayer> ffn,
                      Rng& rng)
     : ch02::Block(lm, std::move(attn), std::move(ffn)),
-      enorm(lm.norm, lm.hidden_size, lm.norm_eps),
-      hnorm(lm.norm, lm.hidden_size, lm.norm_eps),
+      enorm(lm.hidden_size, lm.norm_eps),
+      hnorm(lm.hidden_size, lm.norm_eps),
       eh_proj(2 * lm.hidden_size, lm.hidden_size, rng, lm.init_std),
-      shared_head_norm(lm.norm, lm.hidden_size, lm.norm_eps) {
+      shared_head_norm(lm.hidden_size, lm.norm_eps) {
   register_module("enorm", enorm);
   register_module("hnorm", hnorm);
   register_module("eh_proj", eh_proj);

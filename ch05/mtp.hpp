@@ -26,9 +26,9 @@ class MTPModule : public ch02::Block {
   // cache the T positions continue it. Returns h^k [B, T, C], the block's output (the next
   // depth's h_prev; the head reads shared_head_norm(h^k)).
   Tensor forward(const Tensor& h_prev, const Tensor& emb, ch02::LayerCache* cache = nullptr);
-  ch02::Norm enorm, hnorm;
+  RMSNorm enorm, hnorm;
   Linear eh_proj;              // [C, 2C]
-  ch02::Norm shared_head_norm;
+  RMSNorm shared_head_norm;
 };
 
 // The main model plus its D MTP modules. As a LanguageModel it is the main model (forward gives

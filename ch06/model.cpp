@@ -1,6 +1,6 @@
 #include "ch06/model.hpp"
 
-#include "ch03/configs.hpp"
+#include "ch03/mla_model.hpp"
 
 namespace ds::ch06 {
 

@@ -64,7 +64,7 @@ void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
     return;
   }
   if (!leaf->grad) {
-    leaf->grad = std::make_shared<Tensor>(Tensor::uninitialized(g.shape()));
+    leaf->grad = std::make_shared<Tensor>(Tensor::empty(g.shape()));
     float* d = leaf->grad->data();
 #pragma omp parallel for simd if (n > (1 << 16))
     for (int64_t i = 0; i < n; ++i) d[i] = src[i];

@@ -128,4 +128,8 @@ TokenDataset default_corpus_dataset(size_t corpus_bytes, const Tokenizer& tok, u
   return TokenDataset(load_or_generate_documents("", corpus_bytes, seed), tok, val_fraction, seed);
 }
 
+CorpusData program_corpus(bool quick, uint64_t seed, const std::string& data_path) {
+  return corpus_dataset(load_or_generate_documents(data_path, quick ? 200000 : 1000000, seed), quick ? 512 : 1024, seed);
+}
+
 }  // namespace ds

@@ -80,6 +80,9 @@ CorpusData default_corpus_dataset(size_t corpus_bytes, int vocab_size = 1024, ui
 // The same for any documents (e.g. those of --data FILE).
 CorpusData corpus_dataset(const std::vector<std::string>& docs, int vocab_size, uint64_t seed = 0,
                           double val_fraction = 0.05);
+// The chapter programs' data: 1 MB of the procedural corpus (200 KB for --quick), or the
+// documents of data_path (--data FILE), with a 1024-token BPE trained on them (512 for --quick).
+CorpusData program_corpus(bool quick, uint64_t seed, const std::string& data_path = "");
 // The same with a tokenizer given (e.g. loaded from a checkpoint's tokenizer.json).
 TokenDataset default_corpus_dataset(size_t corpus_bytes, const Tokenizer& tok, uint64_t seed = 0,
                                     double val_fraction = 0.05);

@@ -1,6 +1,7 @@
-// Internals shared by the ops' .cpp files (not part of the public API): Eigen views of
-// tensors and a parallel-for that only spawns threads when the work is worth it.
-// Only .cpp files include this, so Eigen stays out of the headers chapters include.
+// The toolkit for writing a fused op: Eigen views of tensors, Eigen packet math and the size
+// below which a loop stays on one thread. The core's ops use it, and so may a chapter that
+// writes its own fused op (ch04's routed experts). Include it from .cpp files only, so Eigen
+// stays out of the headers chapters include.
 #pragma once
 
 #include <Eigen/Dense>

@@ -92,7 +92,7 @@ void uniform_(Tensor& t, Rng& rng, float bound) {
 }  // namespace init
 
 Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, float init_std, bool with_bias) {
-  weight = Tensor::empty({out_features, in_features});
+  weight = Tensor::zeros({out_features, in_features});
   init::normal_(weight, rng, init_std);
   register_parameter("weight", weight);
   if (with_bias) {
@@ -114,7 +114,7 @@ Tensor Linear::forward(const Tensor& x) const {
 }
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim, Rng& rng, float init_std) {
-  weight = Tensor::empty({num_embeddings, dim});
+  weight = Tensor::zeros({num_embeddings, dim});
   init::normal_(weight, rng, init_std);
   register_parameter("weight", weight);
 }
@@ -136,5 +136,10 @@ LayerNorm::LayerNorm(int64_t dim, float eps_) : eps(eps_) {
 }
 
 Tensor LayerNorm::forward(const Tensor& x) const { return layer_norm(x, weight, bias, eps); }
+
+std::unique_ptr<NormLayer> make_norm(NormKind kind, int64_t dim, float eps) {
+  if (kind == NormKind::LayerNorm) return std::make_unique<LayerNorm>(dim, eps);
+  return std::make_unique<RMSNorm>(dim, eps);
+}
 
 }  // namespace ds

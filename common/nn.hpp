@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,20 +94,32 @@ class Embedding : public Module {
   Tensor weight;
 };
 
-class RMSNorm : public Module {
+// What a model skeleton needs of a normalisation layer, so one skeleton serves DeepSeek (RMSNorm)
+// and GPT-2 (LayerNorm).
+class NormLayer : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) const = 0;   // [..., C] -> [..., C]
+};
+
+// x / sqrt(mean(x^2) + eps) * weight (DeepSeek, LLaMA), Hugging Face's name "weight".
+class RMSNorm : public NormLayer {
  public:
   explicit RMSNorm(int64_t dim, float eps = 1e-6f);
-  Tensor forward(const Tensor& x) const;
+  Tensor forward(const Tensor& x) const override;
   Tensor weight;
   float eps;
 };
 
-class LayerNorm : public Module {
+// (x - mean) / sqrt(var + eps) * weight + bias (GPT-2).
+class LayerNorm : public NormLayer {
  public:
   explicit LayerNorm(int64_t dim, float eps = 1e-5f);
-  Tensor forward(const Tensor& x) const;
+  Tensor forward(const Tensor& x) const override;
   Tensor weight, bias;
   float eps;
 };
+
+enum class NormKind { RMSNorm, LayerNorm };
+std::unique_ptr<NormLayer> make_norm(NormKind kind, int64_t dim, float eps);
 
 }  // namespace ds

@@ -122,7 +122,7 @@ void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi,
 }
 
 Tensor probs_all(const AttnDims& a, const AttentionOptions& opt, const Tensor& q, const Tensor& k) {
-  Tensor p = Tensor::empty({a.b, a.h, a.t, a.s});
+  Tensor p = Tensor::zeros({a.b, a.h, a.t, a.s});
 #pragma omp parallel for schedule(static) if (a.b * a.h > 1)
   for (int64_t bh = 0; bh < a.b * a.h; ++bh) attention_probs(a, opt, bh / a.h, bh % a.h, q.data(), k.data(), p.data() + bh * a.t * a.s);
   return p;
@@ -137,7 +137,7 @@ namespace {
 // The shared body of both public attention ops. v_in_k: V is the first a.dv columns of K.
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims& a, const AttentionOptions& opt, bool v_in_k) {
   const Tensor p = probs_all(a, opt, q, k);
-  Tensor out = Tensor::empty(a.out_shape());
+  Tensor out = Tensor::zeros(a.out_shape());
   const int64_t groups = a.h / a.hkv;
   // V's rows: its own tensor, or (v_in_k) the leading dv columns of K's rows
   const HeadLayout vl = v_in_k ? a.k() : a.v();
@@ -156,7 +156,7 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
   const std::vector<Tensor> inputs = v_in_k ? std::vector<Tensor>{q, k} : std::vector<Tensor>{q, k, v};
   const BandPlan bands(opt);
   return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, vl, v_in_k, bands](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
-    Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::zeros(kd.shape());
+    Tensor dq = Tensor::zeros(qd.shape()), dk = Tensor::zeros(kd.shape());
     Tensor dv = v_in_k ? Tensor() : Tensor::zeros(vd.shape());
     // One task per (batch, kv head): the query heads sharing it add into its dK, dV serially.
 #pragma omp parallel for schedule(static) if (a.b * a.hkv > 1)

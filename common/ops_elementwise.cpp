@@ -46,7 +46,7 @@ std::array<int64_t, 4> pad4(const Shape& s) {
 template <class F>
 Tensor binary_forward(const Tensor& a, const Tensor& b, const char* op, F f) {
   const Shape os = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::uninitialized(os);
+  Tensor out = Tensor::empty(os);
   const float* pa = a.data();
   const float* pb = b.data();
   float* po = out.data();
@@ -89,7 +89,7 @@ Tensor binary_grad(const Tensor& g, const Tensor& a, const Tensor& b, const Shap
 
 template <class F>
 Tensor unary(const Tensor& x, const char* name, F f, std::function<Tensor(const Tensor& g, const Tensor& x, const Tensor& y)> grad) {
-  Tensor out = Tensor::uninitialized(x.shape());
+  Tensor out = Tensor::empty(x.shape());
   const float* px = x.data();
   float* po = out.data();
   const int64_t n = x.numel();
@@ -104,7 +104,7 @@ Tensor unary(const Tensor& x, const char* name, F f, std::function<Tensor(const 
 // g * h(x, y) elementwise, the usual shape of a unary op's backward.
 template <class H>
 Tensor chain(const Tensor& g, const Tensor& x, const Tensor& y, H h) {
-  Tensor out = Tensor::uninitialized(g.shape());
+  Tensor out = Tensor::empty(g.shape());
   const float *pg = g.data(), *px = x.data(), *py = y.data();
   float* po = out.data();
   const int64_t n = g.numel();
@@ -121,7 +121,7 @@ Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
     for (int64_t i = 0; i < g.numel(); ++i) s += g.data()[i];
     return Tensor::full(shape, static_cast<float>(s));
   }
-  Tensor out = Tensor::empty(shape);
+  Tensor out = Tensor::zeros(shape);
   const auto d = pad4(g.shape());
   const auto so = bstrides(shape, g.shape());
   const float* pg = g.data();
@@ -270,7 +270,7 @@ constexpr int64_t kSwigluBlock = 4096;
 // One node instead of three: SwiGLU is every DeepSeek feed-forward's inner loop.
 Tensor swiglu(const Tensor& gate, const Tensor& up) {
   if (gate.shape() != up.shape()) shape_error("swiglu", "gate and up must have the same shape", gate.shape(), up.shape());
-  Tensor out = Tensor::uninitialized(gate.shape());
+  Tensor out = Tensor::empty(gate.shape());
   const float *pg = gate.data(), *pu = up.data();
   float* po = out.data();
   const int64_t n = out.numel();
@@ -285,7 +285,7 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
   return record(out, {gate, up}, "swiglu", [gd, ud](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     const int64_t n = g.numel();
     const float *pg = gd.data(), *pu = ud.data(), *go = g.data();
-    Tensor dg = need[0] ? Tensor::uninitialized(gd.shape()) : Tensor(), du = need[1] ? Tensor::uninitialized(ud.shape()) : Tensor();
+    Tensor dg = need[0] ? Tensor::empty(gd.shape()) : Tensor(), du = need[1] ? Tensor::empty(ud.shape()) : Tensor();
     float* pdg = need[0] ? dg.data() : nullptr;
     float* pdu = need[1] ? du.data() : nullptr;
 #pragma omp parallel for if (n > kParallelMin)

@@ -46,7 +46,7 @@ Tensor embedding(const Tensor& weight, const IntTensor& ids) {
   const int64_t c = weight.size(1);
   Shape os = ids.shape;
   os.push_back(c);
-  Tensor out = Tensor::empty(os);
+  Tensor out = Tensor::zeros(os);
   gather_into(out.data(), weight.data(), ids, c);
   const Shape ws = weight.shape();
   return record(out, {weight}, "embedding", [ws, ids, c](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
@@ -59,7 +59,7 @@ Tensor gather_rows(const Tensor& x, const IntTensor& idx) {
   if (x.dim() != 2) shape_error("gather_rows", "x must be [N, C]", x.shape());
   check_rows(idx, x.size(0), "gather_rows");
   const int64_t c = x.size(1);
-  Tensor out = Tensor::empty({idx.numel(), c});
+  Tensor out = Tensor::zeros({idx.numel(), c});
   gather_into(out.data(), x.data(), idx, c);
   const Shape xs = x.shape();
   return record(out, {x}, "gather_rows", [xs, idx, c](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
@@ -75,7 +75,7 @@ Tensor scatter_add_rows(const Tensor& src, const IntTensor& idx, int64_t n_rows)
   Tensor out = Tensor::zeros({n_rows, c});
   scatter_add_into(out.data(), src.data(), idx, c);
   return record(out, {src}, "scatter_add_rows", [idx, c](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    gin[0] = Tensor::empty({idx.numel(), c});
+    gin[0] = Tensor::zeros({idx.numel(), c});
     gather_into(gin[0].data(), g.data(), idx, c);
   });
 }
@@ -85,7 +85,7 @@ TopK topk(const Tensor& x, int64_t k) {
   if (k < 1 || k > e) shape_error("topk", "k=" + std::to_string(k) + " must be in [1, last dim]", x.shape());
   Shape os = x.shape();
   os.back() = k;
-  Tensor vals = Tensor::empty(os);
+  Tensor vals = Tensor::zeros(os);
   IntTensor idx(std::vector<int32_t>(static_cast<size_t>(rows * k)), os);
   const float* px = x.data();
   std::vector<int32_t> order(static_cast<size_t>(e));
@@ -113,7 +113,7 @@ Tensor gather_last(const Tensor& x, const IntTensor& idx) {
   const int64_t rows = outer(x), v = last_dim(x);
   if (idx.numel() != rows) shape_error("gather_last", "needs one index per row", x.shape(), idx.shape);
   check_rows(idx, v, "gather_last");
-  Tensor out = Tensor::empty(Shape(x.shape().begin(), x.shape().end() - 1));
+  Tensor out = Tensor::zeros(Shape(x.shape().begin(), x.shape().end() - 1));
   for (int64_t r = 0; r < rows; ++r) out.data()[r] = x.data()[r * v + idx[r]];
   const Shape xs = x.shape();
   return record(out, {x}, "gather_last", [xs, idx, rows, v](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {

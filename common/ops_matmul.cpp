@@ -43,24 +43,24 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (d.b_shared) {   // [..., M, K] x [K, N] is one big GEMM over all rows
     Shape os = a.shape();
     os.back() = d.n;
-    Tensor out = Tensor::uninitialized(os);
+    Tensor out = Tensor::empty(os);
     mat(out.data(), d.batch * d.m, d.n).noalias() = mat(a.data(), d.batch * d.m, d.k) * mat(b.data(), d.k, d.n);
     const Tensor ad = a.detach(), bd = b.detach();
     return record(out, {a, b}, "matmul", [ad, bd, d](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
       const int64_t rows = d.batch * d.m;
       if (need[0]) {
-        gin[0] = Tensor::uninitialized(ad.shape());
+        gin[0] = Tensor::empty(ad.shape());
         mat(gin[0].data(), rows, d.k).noalias() = mat(g.data(), rows, d.n) * mat(bd.data(), d.k, d.n).transpose();
       }
       if (need[1]) {
-        gin[1] = Tensor::uninitialized(bd.shape());
+        gin[1] = Tensor::empty(bd.shape());
         mat(gin[1].data(), d.k, d.n).noalias() = mat(ad.data(), rows, d.k).transpose() * mat(g.data(), rows, d.n);
       }
     });
   }
   Shape os = a.shape();
   os.back() = d.n;
-  Tensor out = Tensor::uninitialized(os);   // every batch block is written
+  Tensor out = Tensor::empty(os);   // every batch block is written
   const float *pa = a.data(), *pb = b.data();
   float* po = out.data();
   for_batch(d.batch, [&](int64_t i) {
@@ -68,8 +68,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   });
   const Tensor ad = a.detach(), bd = b.detach();
   return record(out, {a, b}, "matmul", [ad, bd, d](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
-    if (need[0]) gin[0] = Tensor::uninitialized(ad.shape());
-    if (need[1]) gin[1] = Tensor::uninitialized(bd.shape());
+    if (need[0]) gin[0] = Tensor::empty(ad.shape());
+    if (need[1]) gin[1] = Tensor::empty(bd.shape());
     const float *pa = ad.data(), *pb = bd.data(), *pg = g.data();
     float* ga = need[0] ? gin[0].data() : nullptr;
     float* gb = need[1] ? gin[1].data() : nullptr;
@@ -87,18 +87,18 @@ Tensor linear(const Tensor& x, const Tensor& weight) {
   const int64_t in = weight.size(1), outf = weight.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
   Shape os = x.shape();
   os.back() = outf;
-  Tensor out = Tensor::uninitialized(os);
+  Tensor out = Tensor::empty(os);
   mat(out.data(), rows, outf).noalias() = mat(x.data(), rows, in) * mat(weight.data(), outf, in).transpose();
   const Tensor xd = x.detach(), wd = weight.detach();
   // The two halves of this backward are the B and W of a zero-bubble pipeline (ch06).
   return record(out, {x, weight}, "linear", [xd, wd, rows, in, outf](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     const auto G = mat(g.data(), rows, outf);
     if (need[0]) {
-      gin[0] = Tensor::uninitialized(xd.shape());
+      gin[0] = Tensor::empty(xd.shape());
       mat(gin[0].data(), rows, in).noalias() = G * mat(wd.data(), outf, in);
     }
     if (need[1]) {
-      gin[1] = Tensor::uninitialized(wd.shape());
+      gin[1] = Tensor::empty(wd.shape());
       mat(gin[1].data(), outf, in).noalias() = G.transpose() * mat(xd.data(), rows, in);
     }
   });

@@ -12,7 +12,7 @@ using namespace kernels;
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
   const int64_t rows = outer(x), c = last_dim(x);
   if (weight.dim() != 1 || weight.size(0) != c) shape_error("rms_norm", "weight must be [C] with x [..., C]", x.shape(), weight.shape());
-  Tensor out = Tensor::uninitialized(x.shape());
+  Tensor out = Tensor::empty(x.shape());
   std::vector<float> rstd(static_cast<size_t>(rows));
   const float *px = x.data(), *pw = weight.data();
   float* po = out.data();
@@ -28,7 +28,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
     // xhat = x * r;  dx = r * (g*w - xhat * mean(g*w*xhat));  dw = sum_rows g * xhat
     const float *px = xd.data(), *pw = wd.data(), *pg = g.data();
     if (need[0]) {
-      gin[0] = Tensor::uninitialized(xd.shape());
+      gin[0] = Tensor::empty(xd.shape());
       float* pdx = gin[0].data();
 #pragma omp parallel for if (xd.numel() > kParallelMin)
       for (int64_t r = 0; r < rows; ++r) {
@@ -51,7 +51,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
           for (int64_t j = j0; j < j1; ++j) dw[static_cast<size_t>(j)] += static_cast<double>(pg[r * c + j]) * px[r * c + j] * rs;
         }
       }
-      gin[1] = Tensor::empty(wd.shape());
+      gin[1] = Tensor::zeros(wd.shape());
       for (int64_t j = 0; j < c; ++j) gin[1].data()[j] = static_cast<float>(dw[static_cast<size_t>(j)]);
     }
   });
@@ -61,8 +61,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   const int64_t rows = outer(x), c = last_dim(x);
   if (weight.dim() != 1 || weight.size(0) != c || bias.shape() != weight.shape())
     shape_error("layer_norm", "weight and bias must be [C] with x [..., C]", x.shape(), weight.shape());
-  Tensor out = Tensor::uninitialized(x.shape());
-  Tensor xhat = Tensor::uninitialized(x.shape());
+  Tensor out = Tensor::empty(x.shape());
+  Tensor xhat = Tensor::empty(x.shape());
   std::vector<float> rstd(static_cast<size_t>(rows));
   const float *px = x.data(), *pw = weight.data(), *pb = bias.data();
   float *po = out.data(), *ph = xhat.data();
@@ -85,7 +85,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
     // dx = r * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * w
     const float *ph = xhat.data(), *pw = wd.data(), *pg = g.data();
     if (need[0]) {
-      gin[0] = Tensor::uninitialized(xhat.shape());
+      gin[0] = Tensor::empty(xhat.shape());
       float* pdx = gin[0].data();
 #pragma omp parallel for if (xhat.numel() > kParallelMin)
       for (int64_t r = 0; r < rows; ++r) {
@@ -108,8 +108,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
           dw[static_cast<size_t>(j)] += static_cast<double>(pg[r * c + j]) * ph[r * c + j];
           db[static_cast<size_t>(j)] += pg[r * c + j];
         }
-      gin[1] = Tensor::empty({c});
-      gin[2] = Tensor::empty({c});
+      gin[1] = Tensor::zeros({c});
+      gin[2] = Tensor::zeros({c});
       for (int64_t j = 0; j < c; ++j) {
         gin[1].data()[j] = static_cast<float>(dw[static_cast<size_t>(j)]);
         gin[2].data()[j] = static_cast<float>(db[static_cast<size_t>(j)]);

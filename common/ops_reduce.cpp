@@ -32,7 +32,7 @@ Tensor sum(const Tensor& x, int64_t dim, bool keepdim) {
   for (int64_t i = dim + 1; i < n; ++i) inner *= x.size(i);
   Shape kshape = x.shape();
   kshape[static_cast<size_t>(dim)] = 1;
-  Tensor out = Tensor::empty(kshape);
+  Tensor out = Tensor::zeros(kshape);
   const float* px = x.data();
   float* po = out.data();
   for (int64_t o = 0; o < outer; ++o)

@@ -34,7 +34,7 @@ Tensor token_log_probs(const Tensor& logits, const IntTensor& targets) {
   check_logits(logits, "token_log_probs");
   const int64_t n = logits.size(0), v = logits.size(1);
   if (targets.numel() != n) shape_error("token_log_probs", "needs one target per row", logits.shape(), targets.shape);
-  Tensor out = Tensor::empty({n});
+  Tensor out = Tensor::zeros({n});
   std::vector<float> p(static_cast<size_t>(v));
   for (int64_t r = 0; r < n; ++r) {
     const int32_t t = targets[r];
@@ -43,7 +43,7 @@ Tensor token_log_probs(const Tensor& logits, const IntTensor& targets) {
   }
   const Tensor ld = logits.detach();
   return record(out, {logits}, "token_log_probs", [ld, targets, n, v](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    gin[0] = Tensor::empty(ld.shape());
+    gin[0] = Tensor::zeros(ld.shape());
 #pragma omp parallel for if (ld.numel() > kParallelMin)
     for (int64_t r = 0; r < n; ++r) {   // d log p_t / dx_j = [j == t] - p_j
       float* gr = gin[0].data() + r * v;
@@ -57,7 +57,7 @@ Tensor token_log_probs(const Tensor& logits, const IntTensor& targets) {
 Tensor entropy_from_logits(const Tensor& logits) {
   check_logits(logits, "entropy_from_logits");
   const int64_t n = logits.size(0), v = logits.size(1);
-  Tensor out = Tensor::empty({n});
+  Tensor out = Tensor::zeros({n});
   std::vector<float> p(static_cast<size_t>(v));
   for (int64_t r = 0; r < n; ++r) {
     const float* x = logits.data() + r * v;
@@ -68,7 +68,7 @@ Tensor entropy_from_logits(const Tensor& logits) {
   }
   const Tensor ld = logits.detach(), hd = out.detach();
   return record(out, {logits}, "entropy", [ld, hd, n, v](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    gin[0] = Tensor::empty(ld.shape());
+    gin[0] = Tensor::zeros(ld.shape());
     for (int64_t r = 0; r < n; ++r) {   // dH/dx_j = -p_j (log p_j + H)
       const float* x = ld.data() + r * v;
       float* gr = gin[0].data() + r * v;
@@ -80,7 +80,7 @@ Tensor entropy_from_logits(const Tensor& logits) {
 
 Tensor kl_k3(const Tensor& logp, const Tensor& ref_logp) {
   if (logp.shape() != ref_logp.shape()) shape_error("kl_k3", "log-prob shapes differ", logp.shape(), ref_logp.shape());
-  Tensor out = Tensor::empty(logp.shape());
+  Tensor out = Tensor::zeros(logp.shape());
   for (int64_t i = 0; i < out.numel(); ++i) {
     const float d = ref_logp.data()[i] - logp.data()[i];
     out.data()[i] = std::exp(d) - d - 1.f;
@@ -88,7 +88,7 @@ Tensor kl_k3(const Tensor& logp, const Tensor& ref_logp) {
   const Tensor lp = logp.detach(), rp = ref_logp.detach();
   // The reference policy is frozen: only logp is an input of the node.
   return record(out, {logp}, "kl_k3", [lp, rp](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    gin[0] = Tensor::empty(lp.shape());
+    gin[0] = Tensor::zeros(lp.shape());
     for (int64_t i = 0; i < lp.numel(); ++i)
       gin[0].data()[i] = g.data()[i] * (1.f - std::exp(rp.data()[i] - lp.data()[i]));
   });
@@ -101,7 +101,7 @@ Tensor distill_kl(const Tensor& student_logits, const Tensor& teacher_logits, fl
   if (!(temperature > 0.f)) throw std::invalid_argument("distill_kl: temperature must be positive");
   const int64_t n = student_logits.size(0), v = student_logits.size(1);
   const float it = 1.f / temperature, t2 = temperature * temperature;
-  Tensor out = Tensor::empty({n});
+  Tensor out = Tensor::zeros({n});
   std::vector<float> p(static_cast<size_t>(v)), q(static_cast<size_t>(v));
   for (int64_t r = 0; r < n; ++r) {
     const float lp = row_softmax(teacher_logits.data() + r * v, v, it, p.data());
@@ -115,7 +115,7 @@ Tensor distill_kl(const Tensor& student_logits, const Tensor& teacher_logits, fl
   }
   const Tensor sd = student_logits.detach(), td = teacher_logits.detach();
   return record(out, {student_logits}, "distill_kl", [sd, td, n, v, it, temperature](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    gin[0] = Tensor::empty(sd.shape());
+    gin[0] = Tensor::zeros(sd.shape());
     std::vector<float> p(static_cast<size_t>(v));
     for (int64_t r = 0; r < n; ++r) {   // d/ds_j = T * (q_j - p_j)
       float* gr = gin[0].data() + r * v;

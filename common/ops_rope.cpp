@@ -11,7 +11,7 @@ namespace {
 Tensor rotate(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset, float dir) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(-1);
   const int64_t heads = x.dim() == 4 ? x.size(2) : 1, half = d / 2;
-  Tensor out = Tensor::uninitialized(x.shape());
+  Tensor out = Tensor::empty(x.shape());
   const float *px = x.data(), *pc = cos.data(), *ps = sin.data();
   float* po = out.data();
 #pragma omp parallel for collapse(2) if (x.numel() > (1 << 15))

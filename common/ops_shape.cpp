@@ -50,7 +50,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     out_dim[static_cast<size_t>(4 - n + i)] = os[static_cast<size_t>(i)];
     src_stride[static_cast<size_t>(4 - n + i)] = in_stride[static_cast<size_t>(d)];
   }
-  Tensor out = Tensor::uninitialized(os);
+  Tensor out = Tensor::empty(os);
   const float* px = x.data();
   float* po = out.data();
 #pragma omp parallel for collapse(2) if (out.numel() > kernels::kParallelMin)
@@ -83,7 +83,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
     shape_error("slice", "range [" + std::to_string(start) + ", " + std::to_string(end) + ") out of range on dim " + std::to_string(dim), x.shape());
   Shape os = x.shape();
   os[static_cast<size_t>(dim)] = end - start;
-  Tensor out = Tensor::uninitialized(os);
+  Tensor out = Tensor::empty(os);
   const int64_t len = (end - start) * inner;
 #pragma omp parallel for if (out.numel() > kernels::kParallelMin)
   for (int64_t o = 0; o < outer; ++o)
@@ -91,7 +91,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
   const Shape in_shape = x.shape();
   const int64_t o_ = outer, m_ = mid, i_ = inner;
   return record(out, {x}, "slice", [in_shape, o_, m_, i_, start, len](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    Tensor gx = Tensor::uninitialized(in_shape);
+    Tensor gx = Tensor::empty(in_shape);
     const int64_t row = m_ * i_, before = start * i_;   // zeros around the copied gradient
 #pragma omp parallel for if (gx.numel() > kernels::kParallelMin)
     for (int64_t o = 0; o < o_; ++o) {
@@ -116,7 +116,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
     if (a != b) shape_error("concat", "shapes differ outside the concatenated dimension", xs[0].shape(), t.shape());
     os[static_cast<size_t>(dim)] += t.size(dim);
   }
-  Tensor out = Tensor::uninitialized(os);
+  Tensor out = Tensor::empty(os);
   const auto [outer, total, inner] = split_at(os, dim);
   std::vector<int64_t> widths;
   std::vector<int64_t> offsets;

@@ -23,7 +23,7 @@ float logsumexp(const float* row, int64_t n) {
 
 Tensor softmax(const Tensor& x) {
   const int64_t rows = outer(x), c = last_dim(x);
-  Tensor out = Tensor::uninitialized(x.shape());
+  Tensor out = Tensor::empty(x.shape());
   const float* px = x.data();
   float* po = out.data();
 #pragma omp parallel for if (x.numel() > kParallelMin)
@@ -34,7 +34,7 @@ Tensor softmax(const Tensor& x) {
   const Tensor y = out.detach();
   return record(out, {x}, "softmax", [y, rows, c](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
     // dx = y * (g - sum(g * y))
-    Tensor gx = Tensor::uninitialized(y.shape());
+    Tensor gx = Tensor::empty(y.shape());
     const float *py = y.data(), *pg = g.data();
     float* px = gx.data();
 #pragma omp parallel for if (y.numel() > kParallelMin)
@@ -49,7 +49,7 @@ Tensor softmax(const Tensor& x) {
 
 Tensor log_softmax(const Tensor& x) {
   const int64_t rows = outer(x), c = last_dim(x);
-  Tensor out = Tensor::empty(x.shape());
+  Tensor out = Tensor::zeros(x.shape());
   const float* px = x.data();
   float* po = out.data();
 #pragma omp parallel for if (x.numel() > kParallelMin)
@@ -60,7 +60,7 @@ Tensor log_softmax(const Tensor& x) {
   const Tensor y = out.detach();
   return record(out, {x}, "log_softmax", [y, rows, c](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
     // dx = g - softmax * sum(g)
-    Tensor gx = Tensor::empty(y.shape());
+    Tensor gx = Tensor::zeros(y.shape());
     const float *py = y.data(), *pg = g.data();
     float* px = gx.data();
 #pragma omp parallel for if (y.numel() > kParallelMin)

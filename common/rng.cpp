@@ -54,14 +54,14 @@ double Rng::normal() {
 Rng Rng::split() { return Rng(next_u64()); }
 
 Tensor randn(const Shape& shape, Rng& rng, float std) {
-  Tensor t = Tensor::empty(shape);
+  Tensor t = Tensor::zeros(shape);
   float* d = t.data();
   for (int64_t i = 0; i < t.numel(); ++i) d[i] = static_cast<float>(rng.normal()) * std;
   return t;
 }
 
 Tensor rand_uniform(const Shape& shape, Rng& rng, float lo, float hi) {
-  Tensor t = Tensor::empty(shape);
+  Tensor t = Tensor::zeros(shape);
   float* d = t.data();
   for (int64_t i = 0; i < t.numel(); ++i) d[i] = rng.uniform(lo, hi);
   return t;

@@ -240,7 +240,7 @@ Tensor decode_tensor(const TensorBytes& tb, const std::string& what) {
   if (!bytes_needed(tb.shape, tb.dtype, need) || need != tb.bytes.size())
     throw std::runtime_error(what + " has " + describe(tb.shape, tb.dtype) + " but holds " +
                              std::to_string(tb.bytes.size()) + " bytes");
-  Tensor t = Tensor::empty(tb.shape);
+  Tensor t = Tensor::zeros(tb.shape);
   decode_floats(tb.bytes.data(), t.numel(), tb.dtype, t.data());
   return t;
 }

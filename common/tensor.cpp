@@ -46,7 +46,7 @@ static void check_shape(const Shape& shape) {
     if (d < 0) shape_error("tensor", "dimensions must be non-negative", shape);
 }
 
-Tensor Tensor::empty(const Shape& shape) {
+Tensor Tensor::zeros(const Shape& shape) {
   check_shape(shape);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape));
@@ -54,7 +54,7 @@ Tensor Tensor::empty(const Shape& shape) {
   return Tensor(impl);
 }
 
-Tensor Tensor::uninitialized(const Shape& shape) {
+Tensor Tensor::empty(const Shape& shape) {
   check_shape(shape);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape), false);
@@ -128,7 +128,7 @@ Tensor Tensor::rows(int64_t begin, int64_t end) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t = uninitialized(shape());
+  Tensor t = empty(shape());
   std::memcpy(t.data(), data(), static_cast<size_t>(numel()) * sizeof(float));
   return t;
 }

@@ -42,11 +42,10 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // --- creation ---------------------------------------------------------------------
-  static Tensor empty(const Shape& shape);              // zero-filled
-  // Not zero-filled: for an op that writes every element itself (GEMM outputs, copies); saves
-  // a pass over memory that the profile of a training step showed at 4%.
-  static Tensor uninitialized(const Shape& shape);
-  static Tensor zeros(const Shape& shape) { return empty(shape); }
+  static Tensor zeros(const Shape& shape);
+  // Not zero-filled, as PyTorch's torch.empty: for an op that writes every element itself (GEMM
+  // outputs, copies); saves a pass over memory that the profile of a training step showed at 4%.
+  static Tensor empty(const Shape& shape);
   static Tensor full(const Shape& shape, float value);
   static Tensor ones(const Shape& shape) { return full(shape, 1.f); }
   static Tensor from(const std::vector<float>& values, const Shape& shape);

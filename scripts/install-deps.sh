@@ -13,7 +13,7 @@ for a in "$@"; do
   esac
 done
 
-build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev)
+build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev libopenblas-dev openmpi-bin libopenmpi-dev)
 # libopenblas0-pthread: without it Debian's torch runs its GEMMs on the reference BLAS, 15x slower,
 # which would make any comparison with it meaningless.
 tool_pkgs=(python3-torch python3-numpy libopenblas0-pthread chromium)

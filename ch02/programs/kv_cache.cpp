@@ -8,7 +8,7 @@
 
 #include "ch02/generate.hpp"
 #include "ch02/gpt2.hpp"
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 #include "ch02/train.hpp"
 #include "common/dataset.hpp"
 #include "common/flags.hpp"

@@ -7,7 +7,7 @@
 
 #include "ch02/kv_budget.hpp"
 #include "ch02/kv_cache.hpp"
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 #include "ch02/train.hpp"
 #include "common/dataset.hpp"
 #include "common/flags.hpp"

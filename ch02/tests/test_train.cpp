@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 #include "ch02/train.hpp"
 
 using namespace ds;

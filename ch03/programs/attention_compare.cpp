@@ -5,8 +5,8 @@
 #include <cstdio>
 
 #include "ch02/kv_cache.hpp"
-#include "ch02/presets.hpp"
-#include "ch03/configs.hpp"
+#include "ch02/small_model.hpp"
+#include "ch03/mla_model.hpp"
 #include "common/flags.hpp"
 #include "common/memory.hpp"
 #include "common/plot.hpp"
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     if (run.quick) steps = std::min<int64_t>(steps, 10);
     start_run(run);
     print_header("ch03_attention_compare", "four attention kinds, same parameter budget, data, seed and steps");
-    CorpusData data = ch02::program_corpus(run.quick, run.seed, data_path);
+    CorpusData data = program_corpus(run.quick, run.seed, data_path);
     const ch02::SmallModelConfig base = ch02::small_model_config(data.tokenizer.vocab_size(), run.quick);
     const int64_t head_dim = base.hidden_size / base.num_heads;
 

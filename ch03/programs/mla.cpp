@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "ch03/configs.hpp"
+#include "ch03/mla_model.hpp"
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
 #include "common/memory.hpp"

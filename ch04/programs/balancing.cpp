@@ -7,7 +7,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 #include "ch04/balancer.hpp"
 #include "ch04/moe_model.hpp"
 #include "common/plot.hpp"
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     if (run.quick) steps = std::min<int64_t>(steps, 8);
     start_run(run);
     print_header("ch04_balancing", "one MoE model, five ways to balance its experts, same seed, data and steps");
-    CorpusData data = ch02::program_corpus(run.quick, run.seed, data_path);
+    CorpusData data = program_corpus(run.quick, run.seed, data_path);
     const MoEModelConfig base = program_moe_config(data.tokenizer.vocab_size(), run.quick);
     const int64_t moe_count = base.lm.num_layers - base.first_k_dense_replace;
     if (layer >= moe_count) fail("ch04_balancing", fmt("--heatmap-layer must be below %lld, the number of MoE layers", (long long)moe_count));

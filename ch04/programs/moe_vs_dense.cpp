@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 #include "ch04/balancer.hpp"
 #include "ch04/moe_model.hpp"
 #include "common/plot.hpp"
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     if (run.quick) steps = std::min<int64_t>(steps, 8);
     start_run(run);
     print_header("ch04_moe_vs_dense", "fine-grained + shared experts vs conventional top-2 experts vs dense, same active parameters");
-    CorpusData data = ch02::program_corpus(run.quick, run.seed, data_path);
+    CorpusData data = program_corpus(run.quick, run.seed, data_path);
     MoEModelConfig base = program_moe_config(data.tokenizer.vocab_size(), run.quick);
     base.moe.gate.num_experts_per_tok = top_k;
     if (fine * base.moe.moe_intermediate_size % ((top_k + 1) * base.moe.moe_intermediate_size / 2) != 0)

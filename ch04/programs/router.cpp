@@ -3,7 +3,7 @@
 // and what group-limited routing changes.
 #include <cstdio>
 
-#include "ch04/balance.hpp"
+#include "ch04/balance_rules.hpp"
 #include "ch04/gate.hpp"
 #include "common/autograd.hpp"
 #include "common/ops.hpp"

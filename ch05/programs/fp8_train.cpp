@@ -8,7 +8,7 @@
 #include <functional>
 #include <memory>
 
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 #include "ch05/fp8_linear.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     start_run(run);
     print_header("ch05_fp8_train",
                  "FP8 mixed-precision training (simulated): float32 master weights, narrow operands in every Linear's GEMMs");
-    const CorpusData data = ch02::program_corpus(run.quick, run.seed, data_path);
+    const CorpusData data = program_corpus(run.quick, run.seed, data_path);
     const Fp8Format f = format == "e4m3" ? Fp8Format::E4M3 : Fp8Format::E5M2;
     const std::vector<Recipe> rs = recipes(f);
     std::vector<Outcome> runs;

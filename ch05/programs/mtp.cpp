@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "ch02/generate.hpp"
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 #include "ch04/balancer.hpp"
 #include "ch04/moe_model.hpp"
 #include "ch05/mtp.hpp"
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     }
     start_run(run);
     print_header("ch05_mtp", "multi-token prediction: main-head quality, then MTP drafts for self-speculative decoding");
-    CorpusData data = ch02::program_corpus(run.quick, run.seed, data_path);
+    CorpusData data = program_corpus(run.quick, run.seed, data_path);
     const ch04::MoEModelConfig cfg = ch04::program_moe_config(data.tokenizer.vocab_size(), run.quick);
 
     LineChart val{"Main-head validation loss, with and without MTP", "training step", "validation loss (nats/token)", {}};

@@ -8,8 +8,8 @@ using test::rnd;
 
 namespace {
 void tables(int64_t t, int64_t d, Tensor& c, Tensor& s) {
-  c = Tensor::empty({t, d / 2});
-  s = Tensor::empty({t, d / 2});
+  c = Tensor::zeros({t, d / 2});
+  s = Tensor::zeros({t, d / 2});
   for (int64_t p = 0; p < t; ++p)
     for (int64_t i = 0; i < d / 2; ++i) {
       const double a = p * std::pow(10000.0, -2.0 * i / d);

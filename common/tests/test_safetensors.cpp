@@ -64,7 +64,7 @@ TEST_CASE("safetensors: F32 round trip is exact, in the given order, any rank up
   const Tensor w = Tensor::from({1.5f, -2.25f, 3e-8f, 1e30f, 0.f, -0.f}, {2, 3});
   const Tensor b = Tensor::from({0.1f, 0.2f, 0.3f, 0.4f}, {1, 2, 1, 2});
   const Tensor s = Tensor::scalar(7.f);
-  const Tensor e = Tensor::empty({0, 3});
+  const Tensor e = Tensor::zeros({0, 3});
   save_safetensors(p, {{"z.weight", w}, {"a.bias", b}, {"scalar", s}, {"empty", e}});
   const SafeTensorsFile f = load_safetensors(p);
   CHECK(f.path() == p);

@@ -59,7 +59,7 @@ TEST_CASE("torch reference: norms, activations, cross-entropy") {
 
 TEST_CASE("torch reference: RoPE on adjacent pairs as DeepSeek-V3's reference code") {
   const int64_t d = 8, n = 16;
-  Tensor c = Tensor::empty({n, d / 2}), s = Tensor::empty({n, d / 2});
+  Tensor c = Tensor::zeros({n, d / 2}), s = Tensor::zeros({n, d / 2});
   for (int64_t p = 0; p < n; ++p)
     for (int64_t i = 0; i < d / 2; ++i) {
       const float f = 1.f / std::pow(10000.f, static_cast<float>(2 * i) / d);

@@ -1,5 +1,5 @@
-// The small models ch02's programs train on the procedural corpus, so every program and test
-// builds them the same way.
+// The small GPT-style models ch02's programs train on the procedural corpus, so every program
+// and test builds them the same way.
 #pragma once
 
 #include <memory>
@@ -27,9 +27,6 @@ std::unique_ptr<TransformerLM> make_small_model(const SmallModelConfig& cfg, Rng
 // The programs' model: the defaults above, or a 2-layer, 64-wide one for --quick runs.
 SmallModelConfig small_model_config(int64_t vocab_size, bool quick);
 
-// The programs' data: 1 MB of the procedural corpus (200 KB for --quick), or the documents of
-// data_path (--data FILE), with a 1024-token BPE trained on them (512 for --quick).
-CorpusData program_corpus(bool quick, uint64_t seed, const std::string& data_path = "");
 // The programs' training run: batch 8 x 128 tokens, `steps` steps, evaluated `evals` times.
 TrainConfig program_train_config(int64_t steps, uint64_t seed, int64_t evals = 10);
 

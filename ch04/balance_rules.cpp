@@ -1,4 +1,4 @@
-#include "ch04/balance.hpp"
+#include "ch04/balance_rules.hpp"
 
 #include <algorithm>
 #include <cmath>

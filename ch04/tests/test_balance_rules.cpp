@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "ch02/presets.hpp"
-#include "ch04/balance.hpp"
+#include "ch02/small_model.hpp"
+#include "ch04/balance_rules.hpp"
 #include "ch04/balancer.hpp"
 #include "ch04/moe_model.hpp"
 #include "common/autograd.hpp"

@@ -1,4 +1,4 @@
-#include "ch02/presets.hpp"
+#include "ch02/small_model.hpp"
 
 #include <algorithm>
 
@@ -30,10 +30,6 @@ SmallModelConfig small_model_config(int64_t vocab_size, bool quick) {
     c.intermediate_size = 192;
   }
   return c;
-}
-
-CorpusData program_corpus(bool quick, uint64_t seed, const std::string& data_path) {
-  return corpus_dataset(load_or_generate_documents(data_path, quick ? 200000 : 1000000, seed), quick ? 512 : 1024, seed);
 }
 
 TrainConfig program_train_config(int64_t steps, uint64_t seed, int64_t evals) {

@@ -1,4 +1,4 @@
-#include "ch03/configs.hpp"
+#include "ch03/mla_model.hpp"
 
 namespace ds::ch03 {
 
