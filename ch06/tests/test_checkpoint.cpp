@@ -98,35 +98,39 @@ TEST_CASE("pretrainer: a run saved and resumed continues exactly like an uninter
   DeepSeekConfig cfg = preset("tiny");
   cfg.vocab_size = 300;
   PretrainConfig pc;
-  pc.steps = 8;
-  pc.batch_size = 2;
-  pc.seq_len = 16;
-  pc.warmup = 2;
+  pc.train.steps = 8;
+  pc.train.batch_size = 2;
+  pc.train.seq_len = 16;
+  pc.train.warmup = 2;
+  pc.train.progress = false;
   pc.bias_gamma = 0.01f;
   std::vector<double> straight, resumed;
+  std::vector<std::vector<double>> straight_load;
   {
     Rng rng(4);
     DeepSeekModel m(cfg, rng);
-    Pretrainer t(m, pc);
-    for (int i = 0; i < 8; ++i) straight.push_back(t.step(data).loss);
+    Pretrainer p(m, pc);
+    for (int i = 0; i < 8; ++i) straight.push_back(p.trainer.step(data).loss);
+    straight_load = p.balance.load_shares(0);
   }
   test::TempDir dir("ds_resume");
   const std::string folder = dir.file("ckpt");
   {
     Rng rng(4);
     DeepSeekModel m(cfg, rng);
-    Pretrainer t(m, pc);
-    for (int i = 0; i < 3; ++i) resumed.push_back(t.step(data).loss);
+    Pretrainer p(m, pc);
+    for (int i = 0; i < 3; ++i) resumed.push_back(p.trainer.step(data).loss);
     write_folder_atomic(folder, [&](const std::string& tmp) {
       write_model_files(tmp, m, nullptr);
-      t.save_state(tmp);
+      p.trainer.save_state(tmp);
     });
   }
   LoadedModel lm = load_model(folder);
-  Pretrainer t(*lm.model, pc);
-  t.load_state(folder);
-  CHECK(t.step_count() == 3);
-  for (int i = 3; i < 8; ++i) resumed.push_back(t.step(data).loss);
+  Pretrainer p(*lm.model, pc);
+  p.trainer.load_state(folder);
+  CHECK(p.trainer.step_count() == 3);
+  for (int i = 3; i < 8; ++i) resumed.push_back(p.trainer.step(data).loss);
   CHECK(resumed == straight);   // bit for bit: weights, moments, biases, data order, schedule
-  CHECK(t.history.loss.size() == 8);
+  CHECK(p.trainer.history.train.at("loss").size() == 8);
+  CHECK(p.balance.load_shares(0) == straight_load);   // the balance hook's history travels too
 }
