@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "ch04/moe.hpp"
+#include "ch04/moe_model.hpp"
+#include "common/autograd.hpp"
 #include "common/gradcheck.hpp"
 #include "common/ops.hpp"
 #include "common/tests/test_helpers.hpp"
@@ -98,4 +100,31 @@ TEST_CASE("moe: DeepSeek-V3 checkpoint names") {
   bool shared = false;
   for (auto& [n, t] : st) shared |= n == "shared_experts.down_proj.weight";
   CHECK(shared);
+}
+
+TEST_CASE("moe: B then W through an MLA + MoE block equals the full backward bit for bit") {
+  const MoEModelConfig cfg = program_moe_config(300, true);
+  Rng rng(4);
+  ch02::Block block(cfg.lm, moe_model_attention(cfg)(1, rng), moe_model_feed_forward(cfg)(1, rng));   // layer 1: MoE
+  REQUIRE(dynamic_cast<MoE*>(block.mlp.get()) != nullptr);
+  const Tensor x0 = randn({2, 8, cfg.lm.hidden_size}, rng), gy = randn({2, 8, cfg.lm.hidden_size}, rng);
+  auto run = [&](bool split) {
+    block.zero_grad();
+    Tensor x = x0.clone().requires_grad_();
+    const Tensor y = block.forward(x, nullptr);
+    if (split) {
+      WeightGradWork w = backward_inputs({y}, {gy}, {x});
+      CHECK(x.grad().defined());
+      for (const Tensor& p : block.parameters()) CHECK(!p.grad().defined());   // every weight gradient waits for W
+      w.run();
+    } else {
+      y.backward(gy);
+    }
+    std::vector<Tensor> g = {x.grad()};
+    for (const Tensor& p : block.parameters()) g.push_back(p.grad().clone());
+    return g;
+  };
+  const auto full = run(false), split = run(true);
+  REQUIRE(full.size() == split.size());
+  for (size_t i = 0; i < full.size(); ++i) CHECK_MESSAGE(test::max_abs_diff(full[i], split[i]) == 0.f, "tensor " << i);
 }
