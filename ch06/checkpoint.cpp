@@ -23,8 +23,12 @@ void write_folder_atomic(const std::string& dir, const std::function<void(const 
 }
 
 void write_model_files(const std::string& dir, const DeepSeekModel& model, const Tokenizer* tokenizer) {
-  save_config(dir + "/config.json", model.config());
-  save_safetensors(dir + "/model.safetensors", model.state_dict(), DType::F32, {{"format", "pt"}});
+  write_model_files(dir, model.config(), model.state_dict(), tokenizer);
+}
+
+void write_model_files(const std::string& dir, const DeepSeekConfig& cfg, const NamedTensors& state, const Tokenizer* tokenizer) {
+  save_config(dir + "/config.json", cfg);
+  save_safetensors(dir + "/model.safetensors", state, DType::F32, {{"format", "pt"}});
   if (tokenizer && tokenizer->vocab_size() > 0) tokenizer->save(dir + "/tokenizer.json");
 }
 

@@ -21,6 +21,8 @@ void write_folder_atomic(const std::string& dir, const std::function<void(const 
 // config.json + model.safetensors + tokenizer.json (when the tokenizer is not empty) into `dir`
 // (an existing folder; used inside write_folder_atomic).
 void write_model_files(const std::string& dir, const DeepSeekModel& model, const Tokenizer* tokenizer);
+// The same from a config and the tensors in DeepSeekModel's state_dict order (pipeline stages).
+void write_model_files(const std::string& dir, const DeepSeekConfig& cfg, const NamedTensors& state, const Tokenizer* tokenizer);
 
 struct LoadedModel {
   std::unique_ptr<DeepSeekModel> model;
