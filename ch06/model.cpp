@@ -5,8 +5,8 @@
 namespace ds::ch06 {
 
 DeepSeekModel::DeepSeekModel(const DeepSeekConfig& cfg, Rng& rng)
-    : ch05::MTPModel(ch04::make_moe_model(cfg.model_config(), rng), cfg.num_nextn_predict_layers, ch04::moe_model_attention(cfg.model_config()),
-                     ch04::moe_model_feed_forward(cfg.model_config()), rng),
+    : ch05::MTPModel(ch04::make_moe_model(model_config(cfg), rng), cfg.num_nextn_predict_layers, ch04::moe_model_attention(model_config(cfg)),
+                     ch04::moe_model_feed_forward(model_config(cfg)), rng),
       cfg_(cfg) {}
 
 std::vector<ch04::MoE*> DeepSeekModel::moe_layers() {

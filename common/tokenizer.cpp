@@ -5,6 +5,8 @@
 #include <climits>
 #include <stdexcept>
 
+#include "common/utf8.hpp"
+
 namespace ds {
 namespace {
 
@@ -304,7 +306,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   }
 }
 
-std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const { return valid_utf8(decode_bytes(ids)); }
+
+std::string Tokenizer::decode_bytes(const std::vector<int32_t>& ids) const {
   std::string text;
   for (const int32_t id : ids) {
     if (id < 0 || id >= vocab_size())

@@ -57,7 +57,10 @@ class Tokenizer {
 
   // Special tokens written literally in text (e.g. "<|endoftext|>") become their single id.
   std::vector<int32_t> encode(std::string_view text) const;
-  std::string decode(const std::vector<int32_t>& ids) const;   // exact inverse of encode
+  // The text of ids: the inverse of encode for UTF-8 text. Bytes that are not UTF-8 (a model can
+  // emit half a character) become U+FFFD, as Hugging Face's decode does (common/utf8.hpp).
+  std::string decode(const std::vector<int32_t>& ids) const;
+  std::string decode_bytes(const std::vector<int32_t>& ids) const;   // the raw bytes: encode's exact inverse
 
   int vocab_size() const { return static_cast<int>(vocab_.size()); }
   std::string token_str(int32_t id) const;        // vocab spelling, e.g. "Ġthe"

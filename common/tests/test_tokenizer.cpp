@@ -12,6 +12,7 @@
 #include "common/corpus.hpp"
 #include "common/rng.hpp"
 #include "common/tokenizer.hpp"
+#include "common/utf8.hpp"
 #include "test_helpers.hpp"
 
 using namespace ds;
@@ -173,13 +174,14 @@ TEST_CASE("tokenizer: training reaches vocab_size, is deterministic, and compres
   CHECK(small.vocab_size() == 256 + 2 + 1);
 }
 
-TEST_CASE("tokenizer: decode(encode(s)) == s for random bytes and multilingual text") {
+TEST_CASE("tokenizer: decode_bytes(encode(s)) == s for random bytes, decode(encode(s)) == s for multilingual text") {
   const Tokenizer& tok = story_tokenizer();
   Rng rng(5);
   for (int trial = 0; trial < 300; ++trial) {
     std::string s(static_cast<size_t>(rng.randint(200)), '\0');
     for (char& c : s) c = static_cast<char>(rng.randint(256));   // includes invalid UTF-8
-    CHECK(tok.decode(tok.encode(s)) == s);
+    CHECK(tok.decode_bytes(tok.encode(s)) == s);
+    CHECK(tok.decode(tok.encode(s)) == valid_utf8(s));   // as Hugging Face's decode: U+FFFD for what is not UTF-8
   }
   const Tokenizer multi = Tokenizer::train(kMultilingual, 2000);
   CHECK(multi.vocab_size() < 2000);
