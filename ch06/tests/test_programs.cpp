@@ -34,3 +34,19 @@ TEST_CASE("program ch06_pretrain --quick: plots, checkpoint, Ctrl-C then --resum
   CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --ids 5,x", gen) == 1);
   CHECK(run_program("ch06_generate", "--checkpoint /nonexistent", gen) == 1);
 }
+
+TEST_CASE("program ch06_pretrain --quick --data on random bytes, then ch06_generate --ids: half characters become U+FFFD") {
+  // A model trained on random bytes emits byte tokens that are not UTF-8 (issue 14: summary.json
+  // used to fail with "invalid UTF-8 byte" after the run's work was done).
+  const fs::path data = random_bytes_file("ds_random_bytes_ch06.bin", 200000, 6);
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch06_pretrain_bytes";
+  REQUIRE(run_program("ch06_pretrain", "--data " + data.string(), out) == 0);
+  check_text_output(out);
+  const std::string replacement = "\xEF\xBF\xBD";   // U+FFFD
+  CHECK(program_summary(out)["sample"].get<std::string>().find(replacement) != std::string::npos);
+  const fs::path gen = fs::temp_directory_path() / "ds_smoke_ch06_generate_bytes";
+  REQUIRE(run_program("ch06_generate", "--checkpoint " + (out / "checkpoint").string() + " --ids 11,48,85,122,159,196,233,270 --tokens 8", gen) ==
+          0);
+  check_text_output(gen);
+  CHECK(program_summary(gen)["text"].get<std::string>().find(replacement) != std::string::npos);
+}
