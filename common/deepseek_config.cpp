@@ -301,7 +301,13 @@ ParamCount count_parameters(const DeepSeekConfig& c) {
   const int64_t h = c.hidden_size;
   ParamCount p;
   p.embedding = c.vocab_size * h;
-  p.total = p.active = p.embedding + h + c.vocab_size * h;   // embed_tokens, norm, lm_head
+  p.head = h + c.vocab_size * h;
+  p.attention = mla_parameters(c) + 2 * h;
+  p.dense_mlp = swiglu_parameters(h, c.intermediate_size);
+  const Counted moe = mlp_parameters(c, std::max(c.first_k_dense_replace, c.num_hidden_layers));
+  p.moe_mlp = moe.all;
+  p.moe_mlp_active = moe.active;
+  p.total = p.active = p.embedding + p.head;
   for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
     const Counted b = block_parameters(c, layer);
     p.total += b.all;

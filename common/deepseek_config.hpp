@@ -74,6 +74,10 @@ struct ParamCount {
   int64_t mtp = 0;          // the MTP modules' own weights
   int64_t mtp_active = 0;
   int64_t embedding = 0;    // embed_tokens: vocab_size x hidden_size (a token reads one row of it)
+  int64_t head = 0;         // model.norm and lm_head
+  // One layer's parts: attention (input_layernorm, self_attn, post_attention_layernorm), a dense
+  // layer's SwiGLU, a MoE layer's mlp (gate, shared and routed experts) and what a token reads of it.
+  int64_t attention = 0, dense_mlp = 0, moe_mlp = 0, moe_mlp_active = 0;
   int64_t main() const { return total - mtp; }                 // DeepSeek-V3's "671B"
   int64_t main_active() const { return active - mtp_active; }
 };
