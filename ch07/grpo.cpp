@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ch07/masked.hpp"
+#include "ch07/ppo.hpp"
 #include "common/ops.hpp"
 
 namespace ds::ch07 {
@@ -71,18 +72,16 @@ GrpoTerms grpo_loss(const Tensor& logp, const Tensor& old_logp, const Tensor& re
   const int64_t b = logp.size(0);
   if (static_cast<int64_t>(advantages.size()) != b)
     throw std::invalid_argument("grpo_loss: " + std::to_string(advantages.size()) + " advantages for " + std::to_string(b) + " sequences");
-  if (!(opt.epsilon >= 0 && opt.epsilon < 1 && opt.epsilon_high >= 0)) throw std::invalid_argument("grpo_loss: epsilon must be in [0, 1) and epsilon_high >= 0");
   const bool use_kl = opt.beta != 0.f || ref_logp.defined();
   if (use_kl && !ref_logp.defined()) throw std::invalid_argument("grpo_loss: beta is not 0, so the reference log-probs ref_logp are needed");
   if (use_kl && ref_logp.shape() != logp.shape()) shape_error("grpo_loss", "ref_logp must have the shape of logp", logp.shape(), ref_logp.shape());
   if (opt.loss_type == LossType::dr_grpo && opt.max_completion_length <= 0)
     throw std::invalid_argument("grpo_loss: loss_type dr_grpo needs max_completion_length, its constant divisor");
 
-  const Tensor adv = Tensor::from(advantages, {b, 1});
-  const Tensor ratio = exp(sub(logp, old_logp.detach()));   // rho = pi_theta / pi_old
-  const Tensor surr = mul(ratio, adv);
-  const Tensor surr_clipped = mul(clamp(ratio, 1.f - opt.epsilon, 1.f + opt.epsilon_high), adv);
-  Tensor per_token = neg(minimum(surr, surr_clipped));   // pessimistic bound (PPO); ties go to the unclipped term
+  // PPO's clipped surrogate with one advantage per sequence, broadcast over its tokens.
+  const ClippedSurrogate s = clipped_surrogate(logp, old_logp, Tensor::from(advantages, {b, 1}), opt.epsilon, opt.epsilon_high);
+  const Tensor& ratio = s.ratio;
+  Tensor per_token = s.loss;
   Tensor kl;
   if (use_kl) {
     kl = kl_k3(logp, ref_logp.detach());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -10,15 +11,18 @@
 
 namespace ds::ch07 {
 namespace {
-void same_shape(const char* op, const char* what, const Tensor& x, const Tensor& like) {
-  if (!x.defined() || x.shape() != like.shape()) shape_error(op, std::string(what) + " must have the shape of the mask", like.shape(), x.defined() ? x.shape() : Shape{});
+// Each named tensor must be given and have the mask's shape.
+void same_shapes(const char* op, const Tensor& mask, std::initializer_list<std::pair<const char*, Tensor>> xs) {
+  for (const auto& [what, x] : xs)
+    if (!x.defined() || x.shape() != mask.shape())
+      shape_error(op, std::string(what) + " must have the shape of the mask", mask.shape(), x.defined() ? x.shape() : Shape{});
 }
 }  // namespace
 
 Tensor kl_penalized_rewards(const std::vector<float>& scores, const Tensor& old_logp, const Tensor& ref_logp, const Tensor& mask,
                             float kl_coef) {
   check_tokens("kl_penalized_rewards", old_logp, mask);
-  same_shape("kl_penalized_rewards", "ref_logp", ref_logp, mask);
+  same_shapes("kl_penalized_rewards", mask, {{"ref_logp", ref_logp}});
   const int64_t b = mask.size(0), t = mask.size(1);
   if (static_cast<int64_t>(scores.size()) != b)
     throw std::invalid_argument("kl_penalized_rewards: " + std::to_string(scores.size()) + " scores for " + std::to_string(b) + " sequences");
@@ -39,7 +43,7 @@ Tensor kl_penalized_rewards(const std::vector<float>& scores, const Tensor& old_
 
 Gae gae(const Tensor& rewards, const Tensor& values, const Tensor& mask, float gamma, float lambda) {
   check_tokens("gae", rewards, mask);
-  same_shape("gae", "values", values, mask);
+  same_shapes("gae", mask, {{"values", values}});
   const int64_t b = mask.size(0), t = mask.size(1);
   Gae out{Tensor::zeros({b, t}), Tensor::zeros({b, t})};
   for (int64_t i = 0; i < b; ++i) {
@@ -76,24 +80,30 @@ Tensor whiten(const Tensor& x, const Tensor& mask, bool shift_mean) {
   return out;
 }
 
+ClippedSurrogate clipped_surrogate(const Tensor& logp, const Tensor& old_logp, const Tensor& advantages, float eps_low, float eps_high) {
+  if (!(eps_low >= 0 && eps_low < 1 && eps_high >= 0)) throw std::invalid_argument("clipped_surrogate: the clip range needs 0 <= eps_low < 1 and eps_high >= 0");
+  const Tensor adv = advantages.detach();
+  ClippedSurrogate out;
+  out.ratio = exp(sub(logp, old_logp.detach()));
+  const Tensor surr = mul(out.ratio, adv), surr_clipped = mul(clamp(out.ratio, 1.f - eps_low, 1.f + eps_high), adv);
+  out.loss = neg(minimum(surr, surr_clipped));   // the pessimistic bound; ties go to the unclipped term
+  return out;
+}
+
 PpoPolicyTerms ppo_policy_loss(const Tensor& logp, const Tensor& old_logp, const Tensor& advantages, const Tensor& mask,
                                float clip_eps) {
   check_tokens("ppo_policy_loss", logp, mask);
-  same_shape("ppo_policy_loss", "old_logp", old_logp, mask);
-  same_shape("ppo_policy_loss", "advantages", advantages, mask);
-  if (!(clip_eps >= 0 && clip_eps < 1)) throw std::invalid_argument("ppo_policy_loss: clip_eps must be in [0, 1)");
-  const Tensor adv = advantages.detach();
-  const Tensor log_ratio = sub(logp, old_logp.detach());
-  const Tensor ratio = exp(log_ratio);
-  const Tensor surr = mul(ratio, adv), surr_clipped = mul(clamp(ratio, 1.f - clip_eps, 1.f + clip_eps), adv);
+  same_shapes("ppo_policy_loss", mask, {{"old_logp", old_logp}, {"advantages", advantages}});
+  const ClippedSurrogate s = clipped_surrogate(logp, old_logp, advantages, clip_eps, clip_eps);
   PpoPolicyTerms out;
-  out.loss = masked_mean(neg(minimum(surr, surr_clipped)), mask);   // DeepSeekMath eq. 1, token mean
+  out.loss = masked_mean(s.loss, mask);   // token mean
   int64_t clipped = 0;
   double kl = 0;
   for (int64_t i = 0; i < mask.numel(); ++i) {
     if (mask[i] == 0.f) continue;
-    clipped += surr_clipped[i] < surr[i];
-    kl += 0.5 * log_ratio[i] * log_ratio[i];
+    const double r = s.ratio[i], a = advantages[i];
+    clipped += (a > 0 && r > 1 + clip_eps) || (a < 0 && r < 1 - clip_eps);
+    kl += 0.5 * std::log(r) * std::log(r);
   }
   const double n = static_cast<double>(std::max<int64_t>(total_tokens(mask), 1));
   out.clip_fraction = static_cast<float>(clipped / n);
@@ -104,8 +114,7 @@ PpoPolicyTerms ppo_policy_loss(const Tensor& logp, const Tensor& old_logp, const
 PpoValueTerms ppo_value_loss(const Tensor& values, const Tensor& old_values, const Tensor& returns, const Tensor& mask,
                              float clip_value) {
   check_tokens("ppo_value_loss", values, mask);
-  same_shape("ppo_value_loss", "old_values", old_values, mask);
-  same_shape("ppo_value_loss", "returns", returns, mask);
+  same_shapes("ppo_value_loss", mask, {{"old_values", old_values}, {"returns", returns}});
   if (!(clip_value > 0)) throw std::invalid_argument("ppo_value_loss: clip_value must be positive");
   const Tensor old = old_values.detach(), ret = returns.detach();
   const Tensor clipped = add(old, clamp(sub(values, old), -clip_value, clip_value));

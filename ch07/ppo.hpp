@@ -37,9 +37,19 @@ Gae gae(const Tensor& rewards, const Tensor& values, const Tensor& mask, float g
 // shift_mean false adds the mean back (TRL's masked_whiten). Positions with mask 0 are set to 0.
 Tensor whiten(const Tensor& x, const Tensor& mask, bool shift_mean = true);
 
+// PPO's clipped surrogate as a per-token loss (DeepSeekMath eq. 1, negated):
+// -min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A) with rho = exp(logp - old_logp). GRPO uses
+// it with one advantage per sequence ([B, 1], broadcast) and DAPO's eps_high; PPO with [B, T].
+// When both terms are equal (rho inside the clip) the gradient is the unclipped one's.
+struct ClippedSurrogate {
+  Tensor loss;    // [B, T], on the tape through logp
+  Tensor ratio;   // [B, T], rho
+};
+ClippedSurrogate clipped_surrogate(const Tensor& logp, const Tensor& old_logp, const Tensor& advantages, float eps_low, float eps_high);
+
 struct PpoPolicyTerms {
   Tensor loss;            // scalar: token mean of -min(rho A, clip(rho) A); differentiable through logp
-  float clip_fraction = 0;   // completion tokens where the clipped term was the smaller
+  float clip_fraction = 0;   // completion tokens where the clip binds (A > 0 and rho > 1 + eps, or A < 0 and rho < 1 - eps)
   float approx_kl = 0;       // mean of 0.5 (logp - old_logp)^2 over completion tokens
 };
 // logp [B, T] (on the tape), old_logp [B, T], advantages [B, T] (already whitened if wanted), mask [B, T].

@@ -126,3 +126,17 @@ TEST_CASE("ppo: finite-difference gradient checks of the policy and value losses
   CHECK(ppo_value_loss(v, old_v, ret, mask, 0.2f).clip_fraction > 0.f);
   CHECK_GRAD([&](auto& x) { return ppo_value_loss(x[0], old_v, ret, mask, 0.2f).loss; }, (std::vector<Tensor>{v}));
 }
+
+TEST_CASE("ppo: bad shapes and missing tensors are one sentence, not a crash") {
+  const Tensor x = rnd({2, 3}, 8), mask = Tensor::ones({2, 3});
+  CHECK_THROWS_WITH_AS(ppo_policy_loss(x, x, rnd({2, 2}, 9), mask, 0.2f),
+                       "ppo_policy_loss: advantages must have the shape of the mask (got [2, 3] and [2, 2])", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ppo_value_loss(x, Tensor{}, x, mask, 0.2f), "ppo_value_loss: old_values must have the shape of the mask (got [2, 3] and [])",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(gae(x, x, Tensor::from({1, 0.5f, 1, 1, 1, 1}, {2, 3}), 1.f, 1.f), "gae: the completion mask must hold only 0 and 1",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ppo_policy_loss(x, x, x, mask, 1.5f), "clipped_surrogate: the clip range needs 0 <= eps_low < 1 and eps_high >= 0",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(whiten(x, Tensor::from({1, 0, 0, 0, 0, 0}, {2, 3})), "whiten: needs at least 2 completion tokens for a variance",
+                       std::invalid_argument);
+}
