@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "ch07/masked.hpp"
 #include "ch07/ppo.hpp"
@@ -65,25 +67,46 @@ std::vector<float> group_advantages(const std::vector<float>& rewards, int64_t g
   return adv;
 }
 
-GrpoTerms grpo_loss(const Tensor& logp, const Tensor& old_logp, const Tensor& ref_logp, const Tensor& mask,
-                    const std::vector<float>& advantages, const GrpoOptions& opt) {
+namespace {
+void check_inputs(const Tensor& logp, const Tensor& old_logp, const Tensor& ref_logp, const Tensor& mask, size_t n_adv,
+                  const GrpoOptions& opt) {
   check_tokens("grpo_loss", logp, mask);
-  if (!old_logp.defined() || old_logp.shape() != logp.shape()) shape_error("grpo_loss", "old_logp must have the shape of logp", logp.shape(), old_logp.defined() ? old_logp.shape() : Shape{});
-  const int64_t b = logp.size(0);
-  if (static_cast<int64_t>(advantages.size()) != b)
-    throw std::invalid_argument("grpo_loss: " + std::to_string(advantages.size()) + " advantages for " + std::to_string(b) + " sequences");
-  const bool use_kl = opt.beta != 0.f || ref_logp.defined();
-  if (use_kl && !ref_logp.defined()) throw std::invalid_argument("grpo_loss: beta is not 0, so the reference log-probs ref_logp are needed");
-  if (use_kl && ref_logp.shape() != logp.shape()) shape_error("grpo_loss", "ref_logp must have the shape of logp", logp.shape(), ref_logp.shape());
+  const auto shape_of = [](const Tensor& x) { return x.defined() ? x.shape() : Shape{}; };
+  if (shape_of(old_logp) != logp.shape()) shape_error("grpo_loss", "old_logp must have the shape of logp", logp.shape(), shape_of(old_logp));
+  if (static_cast<int64_t>(n_adv) != logp.size(0))
+    throw std::invalid_argument("grpo_loss: " + std::to_string(n_adv) + " advantages for " + std::to_string(logp.size(0)) + " sequences");
+  if (opt.beta != 0.f && !ref_logp.defined())
+    throw std::invalid_argument("grpo_loss: beta is not 0, so the reference log-probs ref_logp are needed");
+  if (ref_logp.defined() && ref_logp.shape() != logp.shape())
+    shape_error("grpo_loss", "ref_logp must have the shape of logp", logp.shape(), ref_logp.shape());
   if (opt.loss_type == LossType::dr_grpo && opt.max_completion_length <= 0)
     throw std::invalid_argument("grpo_loss: loss_type dr_grpo needs max_completion_length, its constant divisor");
+}
 
+// Fractions of completion tokens where the lower / upper clip binds (as TRL logs them).
+std::pair<float, float> clip_fractions(const Tensor& ratio, const Tensor& mask, const std::vector<float>& adv, const GrpoOptions& opt) {
+  const int64_t t = ratio.size(1), n = total_tokens(mask);
+  int64_t low = 0, high = 0;
+  for (int64_t i = 0; i < ratio.numel(); ++i) {
+    if (mask[i] == 0.f) continue;
+    const float a = adv[static_cast<size_t>(i / t)], r = ratio[i];
+    low += a < 0 && r < 1.f - opt.epsilon;
+    high += a > 0 && r > 1.f + opt.epsilon_high;
+  }
+  if (n == 0) return {0.f, 0.f};
+  return {static_cast<float>(low) / static_cast<float>(n), static_cast<float>(high) / static_cast<float>(n)};
+}
+}  // namespace
+
+GrpoTerms grpo_loss(const Tensor& logp, const Tensor& old_logp, const Tensor& ref_logp, const Tensor& mask,
+                    const std::vector<float>& advantages, const GrpoOptions& opt) {
+  check_inputs(logp, old_logp, ref_logp, mask, advantages.size(), opt);
+  const int64_t b = logp.size(0);
   // PPO's clipped surrogate with one advantage per sequence, broadcast over its tokens.
   const ClippedSurrogate s = clipped_surrogate(logp, old_logp, Tensor::from(advantages, {b, 1}), opt.epsilon, opt.epsilon_high);
-  const Tensor& ratio = s.ratio;
   Tensor per_token = s.loss;
-  Tensor kl;
-  if (use_kl) {
+  Tensor kl;   // also computed for logging when a reference is given with beta 0
+  if (ref_logp.defined()) {
     kl = kl_k3(logp, ref_logp.detach());
     if (opt.beta != 0.f) per_token = add(per_token, mul_scalar(kl, opt.beta));
   }
@@ -105,17 +128,8 @@ GrpoTerms grpo_loss(const Tensor& logp, const Tensor& old_logp, const Tensor& re
   }
 
   // What a training step logs, computed off the tape.
-  const int64_t t = logp.size(1), n = total_tokens(mask);
-  int64_t low = 0, high = 0;
-  for (int64_t i = 0; i < b * t; ++i) {
-    if (mask[i] == 0.f) continue;
-    const float a = advantages[static_cast<size_t>(i / t)], r = ratio[i];
-    low += a < 0 && r < 1.f - opt.epsilon;
-    high += a > 0 && r > 1.f + opt.epsilon_high;
-  }
-  out.clip_low = n ? static_cast<float>(low) / static_cast<float>(n) : 0.f;
-  out.clip_high = n ? static_cast<float>(high) / static_cast<float>(n) : 0.f;
-  out.ratio_mean = masked_average(ratio, mask);
+  std::tie(out.clip_low, out.clip_high) = clip_fractions(s.ratio, mask, advantages, opt);
+  out.ratio_mean = masked_average(s.ratio, mask);
   out.kl = kl.defined() ? masked_average(kl, mask) : 0.f;
   return out;
 }
