@@ -28,6 +28,7 @@ Tensor sqrt(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
+Tensor log_sigmoid(const Tensor& x);                      // log(sigmoid(x)) = -softplus(-x), finite for any x (DPO)
 Tensor relu(const Tensor& x);
 Tensor silu(const Tensor& x);                              // x * sigmoid(x), SwiGLU's gate
 Tensor gelu(const Tensor& x);                              // exact, erf form

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fsutil.hpp"
+#include "common/run_page.hpp"
 #include "common/utf8.hpp"
 
 namespace ds {
@@ -123,6 +124,13 @@ std::string Summary::dump() const {
   return j.dump(2) + "\n";
 }
 
-void Summary::write(const std::string& path) const { write_file_atomic(path, std::string_view(dump())); }
+// The run's browser page (run_page.hpp) is written beside summary.json, with the command in both.
+void Summary::write(const std::string& path) const {
+  Summary s = *this;
+  if (!run_page::command().empty()) s.set("command", run_page::command());
+  const std::string text = s.dump();
+  write_file_atomic(path, std::string_view(text));
+  run_page::write_pages(std::filesystem::path(path).parent_path().string(), text);
+}
 
 }  // namespace ds
