@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fsutil.hpp"
+#include "common/svg.hpp"
 
 namespace ds::run_page {
 
@@ -35,19 +36,7 @@ std::string shell_quote(const std::string& a) {
   return q + "'";
 }
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return svg::esc(s); }   // XML-escaped and valid UTF-8 (the command may hold any bytes)
 
 std::string number(double v) {
   char buf[32];

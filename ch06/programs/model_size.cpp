@@ -10,7 +10,7 @@
 using namespace ds;
 
 namespace {
-std::string billions(int64_t n) { return fmt("%.3fB", static_cast<double>(n) / 1e9); }
+std::string rounded(int64_t n) { return n >= 1000000000 ? fmt("%.3fB", static_cast<double>(n) / 1e9) : fmt("%.2fM", static_cast<double>(n) / 1e6); }
 
 std::string with_commas(int64_t n) {
   std::string digits = std::to_string(n), out;
@@ -41,7 +41,7 @@ void print_parts(const std::string& name, const DeepSeekConfig& c, const ParamCo
   t.row({"total", "", "", with_commas(p.total), with_commas(p.active)});
   t.print();
   std::printf("Activated without the embedding table (a token reads one row of it): %s = %s.\n\n", with_commas(p.main_active() - p.embedding).c_str(),
-              billions(p.main_active() - p.embedding).c_str());
+              rounded(p.main_active() - p.embedding).c_str());
 }
 }  // namespace
 
