@@ -89,10 +89,8 @@ TEST_CASE("gate: softmax scores, unnormalised weights times routed_scaling_facto
 }
 
 TEST_CASE("gate: sigmoid weights come from the unbiased scores, normalised, times the scaling factor") {
-  GateConfig c;
+  GateConfig c = eight_experts("noaux_tc", 1, 1);
   c.hidden_size = 8;
-  c.n_routed_experts = 8;
-  c.num_experts_per_tok = 2;
   c.routed_scaling_factor = 2.5f;
   c.init_std = 0.5f;
   Rng rng(1);

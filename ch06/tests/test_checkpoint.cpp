@@ -24,6 +24,13 @@ Tensor logits_of(DeepSeekModel& m, const IntTensor& ids) {
   NoGradGuard ng;
   return m.forward(ids);
 }
+
+// m written as the checkpoint folder dir/ckpt; returns the folder.
+std::string write_checkpoint(const test::TempDir& dir, const DeepSeekModel& m) {
+  const std::string folder = dir.file("ckpt");
+  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, nullptr); });
+  return folder;
+}
 }  // namespace
 
 TEST_CASE("config: the parameter count equals the built models' tensors") {
@@ -51,8 +58,7 @@ TEST_CASE("checkpoint: save -> load gives identical logits, with DeepSeek-V3's t
   Rng rng(2);
   DeepSeekModel m(preset("tiny"), rng);
   for (auto* moe : m.moe_layers()) moe->gate.e_score_correction_bias.data()[1] = 0.25f;   // buffers travel too
-  const std::string folder = dir.file("ckpt");
-  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, nullptr); });
+  const std::string folder = write_checkpoint(dir, m);
   LoadedModel back = load_model(folder);
   const IntTensor ids({1, 5, 9, 200, 3, 77, 4, 8}, {2, 4});
   CHECK(test::max_abs_diff(logits_of(m, ids), logits_of(*back.model, ids)) == 0.f);
@@ -70,8 +76,7 @@ TEST_CASE("checkpoint: the MTP module's copies of the embedding and head, as Dee
   test::TempDir dir("ds_ckpt_mtp");
   Rng rng(5);
   DeepSeekModel m(preset("tiny"), rng);
-  const std::string folder = dir.file("ckpt");
-  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, nullptr); });
+  const std::string folder = write_checkpoint(dir, m);
   const SafeTensorsFile file = load_safetensors(folder + "/model.safetensors");
   CHECK(file.to_tensor("model.layers.2.embed_tokens.weight").to_vector() == m.main->embed_tokens.weight.to_vector());
   CHECK(file.to_tensor("model.layers.2.shared_head.head.weight").to_vector() == m.main->lm_head.to_vector());
@@ -93,8 +98,7 @@ TEST_CASE("checkpoint: a corrupt or mismatched folder is one clear sentence") {
   test::TempDir dir("ds_ckpt_bad");
   Rng rng(3);
   DeepSeekModel m(preset("tiny"), rng);
-  const std::string folder = dir.file("ckpt");
-  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, nullptr); });
+  const std::string folder = write_checkpoint(dir, m);
   // another shape in config.json than in the weights
   DeepSeekConfig wider = preset("tiny");
   wider.intermediate_size = 96;
