@@ -66,10 +66,12 @@ void cache_table(const std::string& out, Summary& summary) {
   chart.ylabel = "cache (GB)";
   chart.logx = chart.logy = true;
   const int64_t dh = v3.mla.qk_nope_head_dim;
-  const std::vector<std::pair<std::string, int64_t>> kinds = {{"MHA (128 heads)", 2 * 128 * dh},
-                                                              {"GQA (8 groups)", 2 * 8 * dh},
-                                                              {"MLA (512 + 64)", mla_cache_elements_per_token(v3.mla)},
-                                                              {"MQA", 2 * dh}};
+  const int64_t heads = v3.mla.num_heads;
+  const std::vector<std::pair<std::string, int64_t>> kinds = {
+      {fmt("MHA (%lld heads)", (long long)heads), 2 * heads * dh},
+      {"GQA (8 groups)", 2 * 8 * dh},
+      {fmt("MLA (%lld + %lld)", (long long)v3.mla.kv_lora_rank, (long long)v3.mla.qk_rope_head_dim), mla_cache_elements_per_token(v3.mla)},
+      {"MQA", 2 * dh}};
   for (const auto& [name, per_layer] : kinds) {
     Series s{name, {}, {}};
     for (double ctx = 1024; ctx <= 131072; ctx *= 2) {
