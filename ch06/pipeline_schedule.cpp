@@ -312,9 +312,9 @@ Schedule make_schedule(ScheduleKind kind, int pp, int m) {
   if ((dual || v) && pp % 2 != 0) throw std::invalid_argument(fail_sentence(s, "PP must be even"));
   if (dual && m % 2 != 0) throw std::invalid_argument(fail_sentence(s, "M must be even (half the micro-batches go each way)"));
   if (dual && m < 2 * pp)
-    throw std::invalid_argument(fail_sentence(s, "DualPipe needs M >= 2 PP micro-batches, as deepseek-ai/DualPipe asserts"));
+    throw std::invalid_argument(fail_sentence(s, "M must be at least 2 PP = " + std::to_string(2 * pp) + ", as deepseek-ai/DualPipe asserts"));
   if (v && m < pp)
-    throw std::invalid_argument(fail_sentence(s, "DualPipeV needs M >= PP micro-batches (2 per rank), as deepseek-ai/DualPipe asserts"));
+    throw std::invalid_argument(fail_sentence(s, "M must be at least PP = " + std::to_string(pp) + " (2 per rank), as deepseek-ai/DualPipe asserts"));
 
   for (int r = 0; r < s.ranks; ++r) {
     switch (kind) {

@@ -45,7 +45,8 @@ struct Chunk {
 // A point-to-point message. `of` is the chunk whose op produced the tensor: an activation is
 // F(of)'s output, read by stage of.stage + 1; a gradient is B(of)'s input gradient, read by
 // stage of.stage - 1. Sends and receives on one (source, destination) pair match in order, as
-// MPI's do.
+// MPI's do. A tensor whose reader lives on the same rank (DualPipeV's turn at its last rank,
+// stage PP/2-1 feeding stage PP/2) is handed over in memory, with no transfer.
 struct Transfer {
   bool send = true;    // false: receive
   int peer = -1;       // the other rank

@@ -77,6 +77,36 @@ std::vector<std::vector<std::vector<Slot>>> match_ends(const Schedule& s) {
 
 }  // namespace
 
+Timeline timeline_from_spans(const Schedule& s, std::vector<std::vector<OpSpan>> spans, double makespan) {
+  Timeline tl;
+  tl.spans = std::move(spans);
+  const size_t R = tl.spans.size();
+  tl.busy.assign(R, 0.0);
+  tl.peak_activations.assign(R, 0);
+  tl.held.assign(R, {{0.0, 0}});
+  for (size_t r = 0; r < R; ++r) {
+    int count = 0;
+    auto hold = [&](double t, int delta) {
+      count += delta;
+      tl.held[r].push_back({t, count});
+      tl.peak_activations[r] = std::max(tl.peak_activations[r], count);
+    };
+    const auto& ops = s.programs.at(r).ops;
+    for (size_t i = 0; i < tl.spans[r].size() && i < ops.size(); ++i) {
+      const Op& op = ops[i];
+      const OpSpan& span = tl.spans[r][i];
+      tl.busy[r] += span.end - span.start;
+      makespan = std::max(makespan, span.end);
+      if (op.kind == OpKind::F || op.kind == OpKind::FB) hold(span.start, +1);
+      if (op.kind == OpKind::W || ((op.kind == OpKind::B || op.kind == OpKind::FB) && !op.split)) hold(span.end, -1);
+    }
+  }
+  tl.makespan = makespan;
+  tl.bubble.resize(R);
+  for (size_t r = 0; r < R; ++r) tl.bubble[r] = tl.makespan - tl.busy[r];
+  return tl;
+}
+
 Timeline simulate(const Schedule& s, const Durations& d, SendWait sends) {
   if (std::string e = structural_error(s); !e.empty()) throw std::invalid_argument(e);
   if (std::string e = durations_error(d); !e.empty()) throw std::invalid_argument(e);
@@ -84,22 +114,13 @@ Timeline simulate(const Schedule& s, const Durations& d, SendWait sends) {
   const auto partner = match_ends(s);
   Timeline tl;
   tl.spans.resize(R);
-  tl.busy.assign(R, 0.0);
-  tl.peak_activations.assign(R, 0);
-  tl.held.assign(R, {{0.0, 0}});
   std::vector<std::vector<double>> posted(R);   // when each group was posted; < 0: not yet
   std::vector<size_t> pc(R, 0);                 // next group to complete
-  std::vector<int> count(R, 0);
   std::vector<double> finish(R, 0.0);
   for (size_t r = 0; r < R; ++r) {
     posted[r].assign(s.programs[r].ops.size() + 1, -1.0);
     posted[r][0] = 0;
   }
-  auto hold = [&](size_t r, double t, int delta) {
-    count[r] += delta;
-    tl.held[r].push_back({t, count[r]});
-    tl.peak_activations[r] = std::max(tl.peak_activations[r], count[r]);
-  };
 
   // What group g of rank r waits for, as (group, transfer) pairs: its receives, and its sends too
   // when sends block; with sends left in flight, the tail waits for every send of the step.
@@ -143,9 +164,6 @@ Timeline simulate(const Schedule& s, const Durations& d, SendWait sends) {
         const Op& op = p.ops[g];
         const double end = ready + op_duration(op, d);
         tl.spans[r].push_back({ready, end});
-        tl.busy[r] += end - ready;
-        if (op.kind == OpKind::F || op.kind == OpKind::FB) hold(r, ready, +1);
-        if (op.kind == OpKind::W || ((op.kind == OpKind::B || op.kind == OpKind::FB) && !op.split)) hold(r, end, -1);
         posted[r][g + 1] = end;
       }
     }
@@ -172,15 +190,62 @@ Timeline simulate(const Schedule& s, const Durations& d, SendWait sends) {
       break;
     }
   }
-  for (size_t r = 0; r < R; ++r) tl.makespan = std::max(tl.makespan, finish[r]);
-  tl.bubble.resize(R);
-  for (size_t r = 0; r < R; ++r) tl.bubble[r] = tl.makespan - tl.busy[r];
+  double makespan = 0;
+  for (size_t r = 0; r < R; ++r) makespan = std::max(makespan, finish[r]);
+  std::string deadlock = std::move(tl.deadlock);
+  tl = timeline_from_spans(s, std::move(tl.spans), makespan);
+  tl.deadlock = std::move(deadlock);
   return tl;
 }
 
 std::string validate(const Schedule& s) {
   if (std::string e = structural_error(s); !e.empty()) return e;
   return simulate(s, Durations{}, SendWait::BeforeNextOp).deadlock;
+}
+
+Table2Row v3_table2(ScheduleKind k, int pp, int m, const Durations& d) {
+  switch (k) {
+    case ScheduleKind::GPipe: return {"(PP-1)(F+B)", (pp - 1) * (d.F + d.B), 1, "M", m, pp};
+    case ScheduleKind::OneFOneB: return {"(PP-1)(F+B)", (pp - 1) * (d.F + d.B), 1, "PP", pp, pp};
+    case ScheduleKind::ZB1P: return {"(PP-1)(F+B-2W)", (pp - 1) * (d.F + d.B - 2 * d.W), 1, "PP", pp, pp};
+    case ScheduleKind::DualPipe: return {"(PP/2-1)(F&B+B-3W)", (pp / 2 - 1) * (d.FB + d.B - 3 * d.W), 2, "PP+1", pp + 1, pp};
+    case ScheduleKind::DualPipeV: return {"(PP/2-1)(F&B+B-3W)", (pp / 2 - 1) * (d.FB + d.B - 3 * d.W), 2, "PP+1", pp + 1, pp / 2};
+  }
+  return {};
+}
+
+Gantt timeline_gantt(const Schedule& s, const Timeline& t, const std::string& title) {
+  Gantt g;
+  g.title = title;
+  g.xlabel = "time (units of the durations given)";
+  g.categories = {"forward", "backward", "backward for input", "backward for weights", "overlapped forward & backward"};
+  g.colors = {"#E69F00", "#009E73", "#8FD1AE", "#0072B2", "#CC79A7"};
+  g.show_idle = true;
+  for (int r = 0; r < s.ranks; ++r) {
+    std::string lane = "rank " + std::to_string(r);
+    if (s.chunks_per_rank() == 2) lane += " (stages " + std::to_string(r) + ", " + std::to_string(s.pp - 1 - r) + ")";
+    g.lanes.push_back(lane);
+    const auto& ops = s.programs[static_cast<size_t>(r)].ops;
+    for (size_t i = 0; i < ops.size() && i < t.spans[static_cast<size_t>(r)].size(); ++i) {
+      const Op& op = ops[i];
+      const OpSpan& span = t.spans[static_cast<size_t>(r)][i];
+      std::string label = std::to_string(op.kind == OpKind::F || op.kind == OpKind::FB ? op.f.mb : op.b.mb), cat;
+      switch (op.kind) {
+        case OpKind::F: cat = g.categories[0]; break;
+        case OpKind::B: cat = g.categories[op.split ? 2 : 1]; break;
+        case OpKind::W: cat = g.categories[3]; break;
+        case OpKind::FB:
+          cat = g.categories[4];
+          label += '|';
+          label += std::to_string(op.b.mb);
+          break;
+      }
+      g.boxes.push_back({r, span.start, span.end - span.start, label, cat});
+    }
+  }
+  const double px = std::clamp(1400.0 / std::max(t.makespan, 1e-9), 6.0, 18.0);   // pixels per time unit
+  g.width = static_cast<int>(std::clamp(200 + px * t.makespan, 900.0, 2600.0));
+  return g;
 }
 
 }  // namespace ds::ch06

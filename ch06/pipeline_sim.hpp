@@ -16,8 +16,11 @@
 #include <vector>
 
 #include "ch06/pipeline_schedule.hpp"
+#include "common/plot.hpp"
 
 namespace ds::ch06 {
+
+using ds::Gantt;
 
 struct Durations {
   double F = 1, B = 2, W = 1, FB = 3;   // DeepSeek-V3 Figure 5 / DualPipe's README figure: F = W = 1, B = 2, F&B = F + B
@@ -53,6 +56,26 @@ enum class SendWait {
 
 // Throws std::invalid_argument for a schedule that breaks a structural rule or impossible durations.
 Timeline simulate(const Schedule& s, const Durations& d, SendWait sends = SendWait::AtTail);
+
+// DeepSeek-V3 Table 2's row for a schedule (GPipe, not in the table, by the same rules), with
+// the formulas' values for these durations. PP counts stages, as the table does.
+struct Table2Row {
+  std::string bubble_formula;       // "(PP-1)(F+B)", ...
+  double bubble = 0;
+  int parameter_copies = 1;         // model stages held per device
+  std::string activation_formula;   // "PP", "PP+1", "M"
+  int activations = 0;              // micro-batches of one stage's activations held per device
+  int devices = 0;
+};
+Table2Row v3_table2(ScheduleKind k, int pp, int micro_batches, const Durations& d);
+
+// One lane per rank, one box per op (forward, backward, its two halves, overlapped F&B) over grey
+// idle time; boxes are labelled with micro-batch numbers ("12|3": forward of 12 with backward of 3).
+Gantt timeline_gantt(const Schedule& s, const Timeline& t, const std::string& title);
+
+// The statistics above for op spans measured on a real run (or any other source): busy, bubble
+// and activations held per rank. The makespan is the latest span end, or `makespan` if later.
+Timeline timeline_from_spans(const Schedule& s, std::vector<std::vector<OpSpan>> spans, double makespan = 0);
 
 // "" when the schedule is sound: structural_error(), then a replay in which sends block like
 // receives (the strictest rule: a list that runs there runs with any buffering) that must run

@@ -68,7 +68,7 @@ TEST_CASE("DualPipe and DualPipeV: op lists, transfers included, match deepseek-
     make_schedule(ScheduleKind::DualPipe, 8, 8);
     FAIL("DualPipe with PP 8 and M 8 was accepted");
   } catch (const std::invalid_argument& e) {
-    CHECK(std::string(e.what()).find("M >= 2 PP") != std::string::npos);
+    CHECK(std::string(e.what()) == "DualPipe with PP = 8 and M = 8: M must be at least 2 PP = 16, as deepseek-ai/DualPipe asserts");
   }
 }
 

@@ -211,3 +211,30 @@ TEST_CASE("impossible durations are refused in one sentence") {
   CHECK(durations_error(Durations{1, 2, 1, 3, -1}) == "the latency must be a finite duration >= 0");
   CHECK_THROWS_AS(simulate(make_schedule(ScheduleKind::OneFOneB, 4, 8), Durations{0, 2, 1, 3, 0}), std::invalid_argument);
 }
+
+TEST_CASE("timeline_from_spans: the statistics of measured op spans") {
+  // 1F1B on 2 ranks with one micro-batch, timed by hand: rank 0 F [0,1] B [3,5], rank 1 F [1,2] B [2,4].
+  const Schedule s = make_schedule(ScheduleKind::OneFOneB, 2, 1);
+  const Timeline t = timeline_from_spans(s, {{{0, 1}, {3, 5}}, {{1, 2}, {2, 4}}});
+  CHECK(t.makespan == 5);
+  CHECK(t.busy == std::vector<double>{3, 3});
+  CHECK(t.bubble == std::vector<double>{2, 2});
+  CHECK(t.peak_activations == std::vector<int>{1, 1});
+  CHECK(t.held[0].back() == std::pair<double, int>{5.0, 0});
+}
+
+TEST_CASE("timeline_gantt: one lane per rank, every op a box, F&B boxes name both micro-batches, idle drawn") {
+  const Schedule s = make_schedule(ScheduleKind::DualPipe, 4, 8);
+  const Timeline t = simulate(s, figure5(1));
+  const ds::Gantt g = timeline_gantt(s, t, "DualPipe");
+  CHECK(g.lanes.size() == 4);
+  CHECK(g.lanes[1] == "rank 1 (stages 1, 2)");
+  size_t ops = 0;
+  for (const RankProgram& p : s.programs) ops += p.ops.size();
+  CHECK(g.boxes.size() == ops);
+  CHECK(g.show_idle);
+  bool overlapped = false;
+  for (const ds::GanttBox& b : g.boxes)
+    if (b.category == "overlapped forward & backward") overlapped = b.label.find('|') != std::string::npos;
+  CHECK(overlapped);
+}
