@@ -100,18 +100,16 @@ void add_transfers(const Schedule& s, int rank, const Op& op, bool inputs, Build
 
 RankProgram single_stage_program(const Schedule& s, int rank, const std::vector<Step>& steps) {
   Builder b;
-  const Op* prev = nullptr;
   for (const Step& st : steps) {
     Op op;
     op.kind = st.kind;
     op.split = st.split;
     (st.kind == OpKind::F ? op.f : op.b) = Chunk{st.mb, rank, 0};
-    if (prev) add_transfers(s, rank, *prev, false, b);
+    if (!b.prog.ops.empty()) add_transfers(s, rank, b.prog.ops.back(), false, b);   // the previous op's sends
     add_transfers(s, rank, op, true, b);
     b.run(op);
-    prev = &b.prog.ops.back();
   }
-  if (prev) add_transfers(s, rank, *prev, false, b);
+  if (!b.prog.ops.empty()) add_transfers(s, rank, b.prog.ops.back(), false, b);
   return b.finish();
 }
 
