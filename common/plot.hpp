@@ -65,6 +65,9 @@ struct Gantt {
   std::string title, xlabel = "time";
   std::vector<std::string> lanes;                   // e.g. "device 0"
   std::vector<GanttBox> boxes;
+  std::vector<std::string> categories;              // optional: legend order (else order of first appearance)
+  std::vector<std::string> colors;                  // optional: "#rrggbb" per entry of categories
+  bool show_idle = false;                           // grey lanes behind the boxes, "idle" in the legend
   int width = 900, height = 0;                      // height 0: from the number of lanes
   std::string caption{};
 };
