@@ -105,3 +105,17 @@ TEST_CASE("mla: gradients for the input and every weight, both paths") {
     CHECK_MESSAGE(wrt_w.ok, wrt_w.worst);
   }
 }
+
+TEST_CASE("mla: gradients through a left-padded batch (masked keys, a RoPE position per token), both paths") {
+  for (MLAMode mode : {MLAMode::Naive, MLAMode::Absorbed}) {
+    CAPTURE(static_cast<int>(mode));
+    Rng rng(6);
+    MultiHeadLatentAttention m(tiny(8), rng, mode);
+    const Tensor x = randn({2, 4, 16}, rng);
+    const ch02::Padding pad = ch02::make_padding(IntTensor({0, 0, 1, 1, 1, 1, 1, 1}, {2, 4}), 4);
+    const auto wrt_x = gradcheck([&](const std::vector<Tensor>& in) { return m.forward(in[0], nullptr, &pad); }, {x});
+    CHECK_MESSAGE(wrt_x.ok, wrt_x.worst);
+    const auto wrt_w = gradcheck_params([&] { return m.forward(x, nullptr, &pad); }, m.named_parameters());
+    CHECK_MESSAGE(wrt_w.ok, wrt_w.worst);
+  }
+}
