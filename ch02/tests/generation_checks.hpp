@@ -82,6 +82,30 @@ inline void check_batched_equals_one_by_one(LanguageModel& m, const std::vector<
   CHECK(generated > 0);
 }
 
+// Greedy, then temperature with top-k, then temperature with top-p.
+inline std::vector<SamplingConfig> sampling_configs(int64_t new_tokens, uint64_t seed) {
+  std::vector<SamplingConfig> out(3);
+  for (auto& sc : out) {
+    sc.max_new_tokens = new_tokens;
+    sc.seed = seed;
+  }
+  out[1].temperature = 0.9f;
+  out[1].top_k = 10;
+  out[2].temperature = 1.2f;
+  out[2].top_p = 0.9f;
+  return out;
+}
+
+// check_batched_equals_one_by_one for each configuration, with and without the cache.
+inline void check_batched_generation(LanguageModel& m, const std::vector<std::vector<int32_t>>& prompts, const std::vector<SamplingConfig>& configs) {
+  for (const SamplingConfig& sc : configs)
+    for (bool cache : {true, false}) {
+      CAPTURE(sc.temperature);
+      CAPTURE(cache);
+      check_batched_equals_one_by_one(m, prompts, sc, cache);
+    }
+}
+
 // The largest difference between generate()'s log-probs and log-softmax of a full forward over
 // prompt + completion, each row alone.
 inline float logprob_recompute_gap(LanguageModel& m, const std::vector<std::vector<int32_t>>& prompts, const Generation& g) {

@@ -10,22 +10,6 @@
 using namespace ds;
 using namespace ds::ch02;
 
-namespace {
-// Greedy, then temperature with top-k, then temperature with top-p.
-std::vector<SamplingConfig> sampling_configs(int64_t new_tokens) {
-  std::vector<SamplingConfig> out(3);
-  for (auto& sc : out) {
-    sc.max_new_tokens = new_tokens;
-    sc.seed = 11;
-  }
-  out[1].temperature = 0.9f;
-  out[1].top_k = 10;
-  out[2].temperature = 1.2f;
-  out[2].top_p = 0.9f;
-  return out;
-}
-}  // namespace
-
 TEST_CASE("generate: cached and uncached decoding give the same tokens, greedy and sampled") {
   for (int64_t kv : {4, 2, 1}) {
     auto model = test::tiny_lm(4, kv);
@@ -71,19 +55,14 @@ TEST_CASE("generate: prompts of different lengths in one batch equal one-by-one 
   const auto prompts = test::mixed_prompts(50);
   for (auto [kv, learned] : {std::pair{4, false}, std::pair{2, true}, std::pair{1, true}}) {
     auto model = test::tiny_lm(4, kv, 2, 32, learned);
-    for (const SamplingConfig& sc : sampling_configs(10))
-      for (bool cache : {true, false}) {
-        CAPTURE(kv);
-        CAPTURE(sc.temperature);
-        CAPTURE(cache);
-        test::check_batched_equals_one_by_one(*model, prompts, sc, cache);
-      }
+    CAPTURE(kv);
+    test::check_batched_generation(*model, prompts, test::sampling_configs(10, 11));
   }
 }
 
 TEST_CASE("generate: a row's sample does not depend on the rest of its batch, and rows draw different streams") {
   auto model = test::tiny_lm(4, 2, 3, 32, true);
-  SamplingConfig sc = sampling_configs(12)[1];
+  SamplingConfig sc = test::sampling_configs(12, 11)[1];
   const std::vector<int32_t> prompt = {4, 8, 15};
   const Generation small = generate(*model, {prompt, {16, 23}}, sc);
   const Generation big = generate(*model, {prompt, {42}, {1, 2, 3, 4, 5, 6}}, sc);
@@ -97,7 +76,7 @@ TEST_CASE("generate: a row's sample does not depend on the rest of its batch, an
 TEST_CASE("generate: log-probs equal a full forward's, lengths and completion mask follow the stop tokens") {
   const auto prompts = test::mixed_prompts(50);
   auto model = test::tiny_lm(4, 2, 4, 32, true);
-  for (SamplingConfig sc : sampling_configs(9)) {
+  for (SamplingConfig sc : test::sampling_configs(9, 11)) {
     const Generation g0 = generate(*model, prompts, sc);
     sc.stop_tokens = {g0.tokens[1][3], g0.tokens[3][1]};   // rows 1 and 3 stop early
     const Generation g = generate(*model, prompts, sc);

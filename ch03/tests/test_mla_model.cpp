@@ -3,6 +3,7 @@
 #include "ch02/kv_cache.hpp"
 #include "ch02/tests/generation_checks.hpp"
 #include "ch03/mla_model.hpp"
+#include "tiny_mla.hpp"
 
 using namespace ds;
 using namespace ds::ch03;
@@ -11,26 +12,17 @@ namespace {
 std::unique_ptr<ch02::TransformerLM> tiny_mla_model(int64_t q_lora, uint64_t seed) {
   ch02::LMConfig lm;
   lm.vocab_size = 60;
-  lm.hidden_size = 32;
+  lm.hidden_size = 16;
   lm.num_layers = 2;
   lm.max_position_embeddings = 64;
-  lm.init_std = 0.1f;
-  MLAConfig mla;
-  mla.hidden_size = 32;
-  mla.num_heads = 4;
-  mla.q_lora_rank = q_lora;
-  mla.kv_lora_rank = 16;
-  mla.qk_nope_head_dim = 8;
-  mla.qk_rope_head_dim = 8;
-  mla.v_head_dim = 8;
-  mla.init_std = 0.1f;
+  lm.init_std = 0.2f;
   Rng rng(seed);
-  return make_mla_model(lm, mla, 64, rng);
+  return make_mla_model(lm, tiny_mla(q_lora), 32, rng);
 }
 }  // namespace
 
 TEST_CASE("mla model: a left-padded row has the row's logits (RoPE from its first real token), naive and absorbed") {
-  for (int64_t q_lora : {16, 0}) {
+  for (int64_t q_lora : {8, 0}) {
     auto model = tiny_mla_model(q_lora, 1);
     const auto prompts = ch02::test::mixed_prompts(60);
     for (auto mode : {MLAMode::Naive, MLAMode::Absorbed}) {
@@ -46,7 +38,7 @@ TEST_CASE("mla model: a left-padded row has the row's logits (RoPE from its firs
 TEST_CASE("mla model: a padded row caches the keys it caches alone, so RoPE counts from its first real token") {
   // RoPE's scores depend only on position offsets, so logits alone would not show a shifted
   // row; the rotated keys in the cache do.
-  auto model = tiny_mla_model(16, 3);
+  auto model = tiny_mla_model(8, 3);
   const auto prompts = ch02::test::mixed_prompts(60);
   const ch02::LeftPadded batch = ch02::left_pad(prompts);
   const int64_t p = batch.ids.size(1);
@@ -78,23 +70,14 @@ TEST_CASE("mla model: a padded row caches the keys it caches alone, so RoPE coun
 }
 
 TEST_CASE("mla model: batched generation equals one-by-one generation, naive and absorbed, cached or not") {
-  auto model = tiny_mla_model(16, 2);
+  auto model = tiny_mla_model(8, 2);
   const auto prompts = ch02::test::mixed_prompts(60);
-  ch02::SamplingConfig greedy, sampled;
-  greedy.max_new_tokens = sampled.max_new_tokens = 10;
-  sampled.temperature = 1.f;
-  sampled.top_p = 0.9f;
-  sampled.seed = 7;
+  const auto configs = ch02::test::sampling_configs(10, 7);
   for (auto mode : {MLAMode::Naive, MLAMode::Absorbed}) {
+    CAPTURE(static_cast<int>(mode));
     set_mla_mode(*model, mode);
-    for (const auto& sc : {greedy, sampled})
-      for (bool cache : {true, false}) {
-        CAPTURE(static_cast<int>(mode));
-        CAPTURE(cache);
-        CAPTURE(sc.temperature);
-        ch02::test::check_batched_equals_one_by_one(*model, prompts, sc, cache);
-      }
-    const ch02::Generation g = ch02::generate(*model, prompts, sampled);
+    ch02::test::check_batched_generation(*model, prompts, configs);
+    const ch02::Generation g = ch02::generate(*model, prompts, configs[2]);
     CHECK(ch02::test::logprob_recompute_gap(*model, prompts, g) < 1e-4f);
   }
 }

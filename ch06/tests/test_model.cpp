@@ -46,23 +46,14 @@ TEST_CASE("DeepSeek model: batched generation equals one-by-one generation, gree
   Rng rng(2);
   DeepSeekModel m(preset("tiny"), rng);
   const auto prompts = ch02::test::mixed_prompts(256);
-  ch02::SamplingConfig greedy, sampled;
-  greedy.max_new_tokens = sampled.max_new_tokens = 8;
-  sampled.temperature = 0.8f;
-  sampled.top_k = 40;
-  sampled.top_p = 0.95f;
-  sampled.seed = 5;
+  const auto configs = ch02::test::sampling_configs(8, 5);
   for (auto mode : {ch03::MLAMode::Naive, ch03::MLAMode::Absorbed}) {
+    CAPTURE(static_cast<int>(mode));
     m.set_mla_mode(mode);
-    for (const auto& sc : {greedy, sampled})
-      for (bool cache : {true, false}) {
-        CAPTURE(cache);
-        CAPTURE(sc.temperature);
-        ch02::test::check_batched_equals_one_by_one(m, prompts, sc, cache);
-      }
+    ch02::test::check_batched_generation(m, prompts, configs);
   }
   m.set_mla_mode(ch03::MLAMode::Absorbed);
-  const ch02::Generation g = ch02::generate(m, prompts, sampled);
+  const ch02::Generation g = ch02::generate(m, prompts, configs[1]);
   CHECK(ch02::test::logprob_recompute_gap(m, prompts, g) < 1e-4f);
   m.set_mla_mode(ch03::MLAMode::Naive);   // training's path scores what decoding's path generated
   const ch02::TokenScores s = ch02::score_completions(m, prompts, g.tokens);
