@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     print_header("bench/split_backward", "split backward B (input gradients) and W (weight gradients) against one full backward");
 
     const ch06::DeepSeekConfig cfg = ch06::preset("mini");
-    const ch04::MoEModelConfig mc = cfg.model_config();
+    const ch04::MoEModelConfig mc = ch06::model_config(cfg);
     Rng rng(run.seed);
     ch02::Block block(mc.lm, ch04::moe_model_attention(mc)(1, rng), ch04::moe_model_feed_forward(mc)(1, rng));   // layer 1: MoE
     auto* moe = dynamic_cast<ch04::MoE*>(block.mlp.get());

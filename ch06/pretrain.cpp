@@ -17,9 +17,12 @@ TrainerConfig pretrain_trainer_config() {
 }
 
 namespace {
-ch04::BalanceConfig v3_balancing(const PretrainConfig& cfg) {
+// V3 (section 2.1.2): the bias rule plus a small sequence-wise loss. A gate without
+// e_score_correction_bias (V2's greedy or group_limited_greedy routing) balances by the
+// sequence-level expert loss alone, as DeepSeek-V2 does (section 2.2.3, eqs. 12-14).
+ch04::BalanceConfig balancing(const DeepSeekConfig& model, const PretrainConfig& cfg) {
   ch04::BalanceConfig bc;
-  bc.strategy = ch04::Balancing::V3;
+  bc.strategy = model.topk_method == "noaux_tc" ? ch04::Balancing::V3 : ch04::Balancing::SeqAux;
   bc.gamma = cfg.bias_gamma;
   bc.seq_alpha = cfg.seq_alpha;
   return bc;
@@ -27,7 +30,7 @@ ch04::BalanceConfig v3_balancing(const PretrainConfig& cfg) {
 }  // namespace
 
 Pretrainer::Pretrainer(DeepSeekModel& model, const PretrainConfig& cfg)
-    : balance(model.moe_layers(), v3_balancing(cfg)),
+    : balance(model.moe_layers(), balancing(model.config(), cfg)),
       trainer(model.named_parameters(), cfg.train, ch04::with_balance_loss(ch05::mtp_training_loss(model, cfg.mtp_lambda), balance)) {
   trainer.add_hook(balance);
 }

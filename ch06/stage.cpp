@@ -6,6 +6,7 @@
 
 #include "ch03/mla_model.hpp"
 #include "ch06/checkpoint.hpp"
+#include "ch06/config.hpp"
 #include "common/autograd.hpp"
 #include "common/ops.hpp"
 #include "common/safetensors.hpp"
@@ -19,7 +20,7 @@ Stage::Stage(const DeepSeekConfig& cfg, int64_t begin, int64_t end, Rng& rng) : 
   if (begin < 0 || begin >= end || end > n_layers)
     throw std::invalid_argument("a stage needs layers [begin, end) with 0 <= begin < end <= " + std::to_string(n_layers) + ", not [" +
                                 std::to_string(begin) + ", " + std::to_string(end) + ")");
-  const ch04::MoEModelConfig mc = cfg.model_config();
+  const ch04::MoEModelConfig mc = model_config(cfg);
   const ch02::LMConfig& lm = mc.lm;
   const ch02::AttentionFactory attn = ch04::moe_model_attention(mc);
   const ch02::FeedForwardFactory ffn = ch04::moe_model_feed_forward(mc);
