@@ -96,7 +96,7 @@ void bytes_and_tokens(const std::string& prompt, const std::vector<int32_t>& ids
     const std::string b = tok.token_bytes(ids[i]);
     std::string hex;
     for (char ch : b) hex += fmt("%s%02x", hex.empty() ? "" : " ", static_cast<unsigned char>(ch));
-    t.row({std::to_string(i), std::to_string(ids[i]), tok.token_str(ids[i]), hex, shown(b)});
+    t.row({std::to_string(i), std::to_string(ids[i]), tok.token_str(ids[i]), "[" + hex + "]", shown(b)});
   }
   t.print();
   std::printf("\n");
