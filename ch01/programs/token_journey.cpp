@@ -33,6 +33,8 @@ std::string shown(const std::string& bytes) {
       s += "\\n";
     else if (ch == '\t')
       s += "\\t";
+    else if (ch == '"' || ch == '\\')
+      s += std::string("\\") + ch;
     else if (u < 0x20 || (!text && u >= 0x80))
       s += fmt("\\x%02x", u);
     else
@@ -270,7 +272,8 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
     write_heatmap(out + "/router_scores.svg", s);
   }
 
-  BarChart bar{"The model's next-token probabilities (main head, last position)", "token", "probability", {}, {}};
+  BarChart bar{"The model's next-token probabilities (main head, last position)", "token", "probability (log scale)", {}, {}};
+  bar.logy = true;   // a trained model's runners-up are thousands of times less likely than its choice
   bar.caption = "The top tokens after softmax over the logits; a trained model puts most of the mass on a few, a fresh one spreads it thinly.";
   Series p{"probability", {}, {}};
   for (size_t i = 0; i < j.top_ids.size(); ++i) {
