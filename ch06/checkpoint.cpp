@@ -70,6 +70,7 @@ LoadedModel load_model(const std::string& dir) {
                                "', but the MTP module shares that tensor with the main model");
     state.erase(it);
   }
+  if (state.count("v_head.summary.weight")) out.model->add_value_head(rng);   // a policy saved with its critic
   out.model->load_state_dict(state, dir + "/model.safetensors");
   if (fs::exists(fs::path(dir) / "tokenizer.json")) {
     out.tokenizer = Tokenizer::load(dir + "/tokenizer.json");

@@ -2,6 +2,7 @@
 // Training lives in tokenizer_train.cpp, the file formats in tokenizer_io.cpp.
 #include "common/tokenizer.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <stdexcept>
 
@@ -191,6 +192,27 @@ Tokenizer Tokenizer::from_parts(std::vector<std::string> vocab,
     t.merge_of_.emplace(pair_key(a, b), MergeResult{static_cast<int32_t>(rank), merged});
   }
   return t;
+}
+
+std::vector<int32_t> Tokenizer::add_special_tokens(const std::vector<std::string>& tokens) {
+  std::vector<std::string> vocab = vocab_, specials = specials_;
+  for (const auto& s : tokens) {
+    if (s.empty()) throw std::runtime_error("Tokenizer::add_special_tokens: a special token is the empty string");
+    if (std::find(specials.begin(), specials.end(), s) != specials.end()) continue;
+    if (token_id(s) >= 0) throw std::runtime_error("Tokenizer::add_special_tokens: '" + s + "' is already an ordinary token of the vocabulary");
+    vocab.push_back(s);
+    specials.push_back(s);
+  }
+  std::vector<std::pair<std::string, std::string>> merges;
+  for (const auto& [a, b] : merges_) merges.emplace_back(vocab_[a], vocab_[b]);
+  *this = from_parts(std::move(vocab), merges, specials, "Tokenizer::add_special_tokens");
+  {
+    std::lock_guard<std::mutex> lock(cache_.mu);
+    cache_.ids.clear();   // the assignment keeps the word cache; it would still be right (merges are unchanged), but start clean
+  }
+  std::vector<int32_t> ids;
+  for (const auto& s : tokens) ids.push_back(token_id(s));
+  return ids;
 }
 
 int32_t Tokenizer::token_id(std::string_view token) const {

@@ -30,6 +30,9 @@ TEST_CASE("program ch06_pretrain --quick: plots, checkpoint, Ctrl-C then --resum
   CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --ids 5,17,3 --print-ids --logits-out " + gen.string() + ".json", gen) == 0);
   CHECK(ds::read_text_file(gen.string() + ".log").find("ids: ") != std::string::npos);
   CHECK(fs::file_size(gen.string() + ".json") > 1000);
+  CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --temperature 0.8 --top-p 0.9 --show-logprobs", gen) == 0);
+  CHECK(ds::read_text_file(gen.string() + ".log").find("sum of log p") != std::string::npos);
+  CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --speculative --show-logprobs", gen) == 1);
   CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --speculative", gen) == 0);
   CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --ids 5,x", gen) == 1);
   CHECK(run_program("ch06_generate", "--checkpoint /nonexistent", gen) == 1);

@@ -211,6 +211,40 @@ TEST_CASE("tokenizer: special tokens written in text become one id") {
   CHECK(mixed == std::vector<int32_t>{'a', two.token_id("<|pad|>"), 'b', two.eot_id()});
 }
 
+TEST_CASE("tokenizer: special tokens added after training get the next ids, encode as one id and survive tokenizer.json") {
+  Tokenizer tok = story_tokenizer();
+  const std::string text = "<|User|>What is 2 + 3?<|Assistant|><think>2 + 3 = 5</think><answer>5</answer><|endoftext|>";
+  const auto plain = tok.encode(text);
+  const std::vector<std::string> added = {"<think>", "</think>", "<answer>", "</answer>", "<|User|>", "<|Assistant|>"};
+  const auto ids = tok.add_special_tokens(added);
+  CHECK(ids == std::vector<int32_t>{512, 513, 514, 515, 516, 517});
+  CHECK(tok.vocab_size() == 518);
+  CHECK(tok.eot_id() == 511);
+  CHECK(tok.add_special_tokens({"<think>", "<|endoftext|>"}) == std::vector<int32_t>{512, 511});   // already special: same ids
+  CHECK(tok.vocab_size() == 518);
+  const auto enc = tok.encode(text);
+  CHECK(enc.size() < plain.size());
+  CHECK(enc.front() == 516);
+  for (int32_t id : ids) CHECK(std::count(enc.begin(), enc.end(), id) == 1);
+  CHECK(tok.decode(enc) == text);
+  CHECK(tok.encode("the cat") == story_tokenizer().encode("the cat"));   // ordinary text is unchanged
+  CHECK(error_of([&] { tok.add_special_tokens({"a"}); }).find("already an ordinary token") != std::string::npos);
+  CHECK(error_of([&] { tok.add_special_tokens({""}); }).find("empty string") != std::string::npos);
+
+  const fs::path dir = temp_dir("added");
+  const std::string path = (dir / "tokenizer.json").string();
+  tok.save(path);
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(path));
+  CHECK(j["added_tokens"].size() == 7);
+  CHECK(j["added_tokens"][1]["content"] == "<think>");
+  CHECK(j["added_tokens"][1]["id"] == 512);
+  CHECK(j["added_tokens"][6]["special"] == true);
+  const Tokenizer back = Tokenizer::load(path);
+  CHECK(back.vocab_size() == 518);
+  CHECK(back.encode(text) == enc);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("tokenizer: encoding is word by word, and a copy (empty cache) agrees") {
   const Tokenizer& tok = story_tokenizer();
   const std::string text = corpus::generate_text(11, 3000);
