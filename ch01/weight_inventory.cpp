@@ -101,27 +101,30 @@ const PartCount& PartBreakdown::of(Part p) const {
   throw std::logic_error("PartBreakdown has no such part");
 }
 
+// count_parameters() (common/deepseek_config.hpp) is the one count; this splits its per-layer
+// parts further: a layer's attention part holds its two RMSNorms, the head holds model.norm, and a
+// MoE layer's mlp is n_routed_experts + the shared experts + the router (gate.weight and, with
+// noaux_tc, e_score_correction_bias), each expert a SwiGLU of width moe_intermediate_size.
 PartBreakdown count_by_part(const DeepSeekConfig& c) {
+  const ParamCount p = count_parameters(c);
+  const int64_t h = c.hidden_size, layers = c.num_hidden_layers, moe = c.moe_layers(), dense = layers - moe;
+  const int64_t expert = 3 * h * c.moe_intermediate_size;   // gate_proj, up_proj, down_proj
+  const int64_t routed = moe * c.n_routed_experts * expert, shared = moe * c.n_shared_experts * expert;
   PartBreakdown b;
-  for (Part p : all_parts()) b.parts.push_back({p, 0, 0});
-  int64_t routed_main = 0, routed_mtp = 0;
-  for (const WeightTensor& t : weight_inventory(c)) {
-    if (t.shared_copy) continue;
-    PartCount& pc = b.parts[static_cast<size_t>(t.part)];
-    pc.params += t.numel();
-    if (t.routed_expert)
-      (t.part == Part::MTP ? routed_mtp : routed_main) += t.numel();
-    else
-      pc.activated += t.numel();
-  }
-  // A token runs num_experts_per_tok of each layer's n_routed_experts equal-sized experts.
-  const auto read = [&](int64_t routed) { return routed > 0 ? routed / c.n_routed_experts * c.num_experts_per_tok : 0; };
-  b.parts[static_cast<size_t>(Part::RoutedExperts)].activated = read(routed_main);
-  b.parts[static_cast<size_t>(Part::MTP)].activated += read(routed_mtp);
-  for (const PartCount& pc : b.parts) {
-    (pc.part == Part::MTP ? b.mtp : b.main) += pc.params;
-    (pc.part == Part::MTP ? b.mtp_activated : b.main_activated) += pc.activated;
-  }
+  const auto add = [&](Part part, int64_t params, int64_t activated) { b.parts.push_back({part, params, activated}); };
+  add(Part::Embedding, p.embedding, p.embedding);
+  add(Part::Attention, layers * (p.attention - 2 * h), layers * (p.attention - 2 * h));
+  add(Part::Norms, layers * 2 * h + h, layers * 2 * h + h);
+  add(Part::DenseFFN, dense * p.dense_mlp, dense * p.dense_mlp);
+  add(Part::SharedExperts, shared, shared);
+  add(Part::RoutedExperts, routed, moe * c.num_experts_per_tok * expert);   // a token runs num_experts_per_tok of them
+  add(Part::Gates, moe * p.moe_mlp - routed - shared, moe * p.moe_mlp - routed - shared);
+  add(Part::Head, p.head - h, p.head - h);
+  add(Part::MTP, p.mtp, p.mtp_active);
+  b.main = p.main();
+  b.main_activated = p.main_active();
+  b.mtp = p.mtp;
+  b.mtp_activated = p.mtp_active;
   return b;
 }
 

@@ -38,8 +38,8 @@ struct PartCount {
   Part part;
   int64_t params = 0, activated = 0;   // activated: what one token's forward pass reads
 };
-// Parameters by part, counted from the inventory. main/total and their activated counts equal
-// count_parameters() (common/deepseek_config.hpp) exactly; the test proves it.
+// Parameters by part: count_parameters() (common/deepseek_config.hpp) split into the parts above.
+// The parts sum to its totals, and the inventory's tensors add up to the same numbers (the tests).
 struct PartBreakdown {
   std::vector<PartCount> parts;    // every Part, MTP last
   int64_t main = 0, main_activated = 0, mtp = 0, mtp_activated = 0;
