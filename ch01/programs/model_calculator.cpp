@@ -201,11 +201,11 @@ void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, const st
   chart.ylabel = "cache (GB, log scale)";
   chart.logx = chart.logy = true;
   chart.caption = "Each line is elements-per-token x 2 bytes x context: the lines are parallel on log axes and their vertical gaps are "
-                  "the ratios in the table; MLA sits between MQA and GQA, far below MHA.";
+                  "the ratios in the table; MLA sits between GQA and MQA, far below MHA.";
   std::vector<double> xs;
-  for (double x = 1024; x < d(context); x *= 2) xs.push_back(x);
+  for (double x = 128; x < d(context); x *= 2) xs.push_back(x);
   xs.push_back(d(context));
-  for (size_t i : {size_t{0}, size_t{1}, size_t{3}}) {
+  for (size_t i : {size_t{0}, size_t{1}, size_t{3}, size_t{2}}) {   // top to bottom, as the legend reads
     Series s{kinds[i].name, xs, {}};
     for (double x : xs) s.y.push_back(2 * d(kinds[i].elements) * x / 1e9);
     chart.series.push_back(s);

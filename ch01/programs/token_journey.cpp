@@ -272,7 +272,7 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
     write_heatmap(out + "/router_scores.svg", s);
   }
 
-  BarChart bar{"The model's next-token probabilities (main head, last position)", "token", "probability (log scale)", {}, {}};
+  BarChart bar{fmt("The top %zu next tokens and their probabilities (main head)", j.top_ids.size()), "", "probability (log scale)", {}, {}};
   bar.logy = true;   // a trained model's runners-up are thousands of times less likely than its choice
   bar.caption = "The top tokens after softmax over the logits; a trained model puts most of the mass on a few, a fresh one spreads it thinly.";
   Series p{"probability", {}, {}};
