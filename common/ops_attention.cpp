@@ -94,7 +94,7 @@ void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi,
   if (!valid) {   // the common case, vectorised: keys 0..last of row i are visible
     const auto Q = a.q().rows(q, bi, hi, a.t, a.d);
     for_each_band(a, BandPlan(opt), [&](const Band& b) {
-      P.block(b.r0, 0, b.rows, b.visible).noalias() = (Q.middleRows(b.r0, b.rows) * a.k().rows(k, bi, hk, b.visible, a.d).transpose()) * a.scale;
+      gemm(P.block(b.r0, 0, b.rows, b.visible), Q.middleRows(b.r0, b.rows), false, a.k().rows(k, bi, hk, b.visible, a.d), true, a.scale);
     });
     for (int64_t i = 0; i < a.t; ++i) {
       const int64_t n = opt.causal ? a.q_offset + i + 1 : a.s;
@@ -105,7 +105,7 @@ void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi,
     }
     return;
   }
-  P.noalias() = (a.q().rows(q, bi, hi, a.t, a.d) * a.k().rows(k, bi, hk, a.s, a.d).transpose()) * a.scale;
+  gemm(P, a.q().rows(q, bi, hi, a.t, a.d), false, a.k().rows(k, bi, hk, a.s, a.d), true, a.scale);
   for (int64_t i = 0; i < a.t; ++i) {
     const int64_t last = opt.causal ? a.q_offset + i : a.s - 1;   // keys 0..last are visible
     float m = -std::numeric_limits<float>::infinity();
@@ -149,7 +149,7 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
     const auto V = vl.rows(vbase, bi, hi / groups, a.s, a.dv);
     auto O = a.out().rows(out.data(), bi, hi, a.t, a.dv);
     for_each_band(a, BandPlan(opt), [&](const Band& b) {
-      O.middleRows(b.r0, b.rows).noalias() = P.block(b.r0, 0, b.rows, b.visible) * V.topRows(b.visible);
+      gemm(O.middleRows(b.r0, b.rows), P.block(b.r0, 0, b.rows, b.visible), false, V.topRows(b.visible), false);
     });
   }
   const Tensor qd = q.detach(), kd = k.detach(), vd = v_in_k ? kd : v.detach();
@@ -178,12 +178,12 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
           const auto Pb = P.block(b.r0, 0, b.rows, b.visible);
           const auto dOb = dO.middleRows(b.r0, b.rows);
           auto dSb = dS.block(b.r0, 0, b.rows, b.visible);
-          dV.topRows(b.visible).noalias() += Pb.transpose() * dOb;
-          dSb.noalias() = dOb * V.topRows(b.visible).transpose();   // dP
+          gemm(dV.topRows(b.visible), Pb, true, dOb, false, 1.f, 1.f);   // dV += P^T dO
+          gemm(dSb, dOb, false, V.topRows(b.visible), true);             // dP = dO V^T
           const Eigen::VectorXf rowdot = (dSb.array() * Pb.array()).rowwise().sum();
           dSb = (Pb.array() * (dSb.array().colwise() - rowdot.array())).matrix() * a.scale;
-          dQ.middleRows(b.r0, b.rows).noalias() = dSb * K.topRows(b.visible);
-          dK.topRows(b.visible).noalias() += dSb.transpose() * Q.middleRows(b.r0, b.rows);
+          gemm(dQ.middleRows(b.r0, b.rows), dSb, false, K.topRows(b.visible), false);          // dQ = dS K
+          gemm(dK.topRows(b.visible), dSb, true, Q.middleRows(b.r0, b.rows), false, 1.f, 1.f);   // dK += dS^T Q
         });
       }
       if (v_in_k) dK.leftCols(a.dv) += dV;   // V was K's leading columns: its gradient lands there too
