@@ -199,6 +199,46 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   return attend(q, k, v, attn_dims(q, k, &v, opt), opt, false);
 }
 
+namespace {
+// Head hi of batch bi of a [B, H, L, W] (or, seq_major, [B, L, H, W]) tensor as [len, W]: its first len rows.
+Tensor head_rows(const Tensor& x, bool seq_major, int64_t bi, int64_t hi, int64_t len) {
+  const Tensor h = slice(slice(x, 0, bi, bi + 1), seq_major ? 2 : 1, hi, hi + 1);
+  return slice(reshape(h, {x.size(seq_major ? 1 : 2), x.size(3)}), 0, 0, len);
+}
+}  // namespace
+
+Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt) {
+  const AttnDims a = attn_dims(q, k, &v, opt);
+  std::vector<Tensor> batches;
+  for (int64_t bi = 0; bi < a.b; ++bi) {
+    std::vector<Tensor> heads;
+    for (int64_t hi = 0; hi < a.h; ++hi) {
+      const int64_t hk = hi / (a.h / a.hkv);   // the K/V head this query head shares (GQA, MQA)
+      const Tensor qh = head_rows(q, a.seq_major, bi, hi, a.t);
+      const Tensor kh = head_rows(k, a.seq_major, bi, hk, a.s), vh = head_rows(v, a.seq_major, bi, hk, a.s);
+      // Query i (at position q_offset + i) sees key j if j is not in its future and not padding.
+      Tensor mask = Tensor::zeros({a.t, a.s}), has_key = Tensor::zeros({a.t, 1});
+      for (int64_t i = 0; i < a.t; ++i)
+        for (int64_t j = 0; j < a.s; ++j) {
+          const bool visible = (!opt.causal || j <= a.q_offset + i) && (!opt.key_valid || opt.key_valid->data[bi * a.s_alloc + j]);
+          mask.data()[i * a.s + j] = visible ? 0.f : -1e30f;
+          if (visible) has_key.data()[i] = 1.f;
+        }
+      const Tensor scores = add(mul_scalar(matmul(qh, transpose(kh, 0, 1)), a.scale), mask);
+      const Tensor weights = mul(softmax(scores), has_key);   // a query with no visible key gets no weight
+      const Tensor o = matmul(weights, vh);                  // [T, Dv]
+      heads.push_back(a.seq_major ? reshape(o, {1, a.t, 1, a.dv}) : reshape(o, {1, 1, a.t, a.dv}));
+    }
+    batches.push_back(concat(heads, a.seq_major ? 2 : 1));
+  }
+  return concat(batches, 0);
+}
+
+Tensor latent_attention_reference(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt) {
+  if (kv.dim() != 4 || v_dim < 1 || v_dim > kv.size(3)) shape_error("latent_attention", "v_dim " + std::to_string(v_dim) + " must be in [1, key dim]", kv.shape());
+  return attention_reference(q, kv, slice(kv, 3, 0, v_dim), opt);
+}
+
 Tensor latent_attention(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt) {
   AttnDims a = attn_dims(q, kv, nullptr, opt);
   if (v_dim < 1 || v_dim > a.d) shape_error("latent_attention", "v_dim " + std::to_string(v_dim) + " must be in [1, key dim]", kv.shape());
