@@ -11,6 +11,7 @@
 #include "common/autograd.hpp"
 #include "ch06/pretrain.hpp"
 #include "common/flags.hpp"
+#include "common/gemm.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
@@ -80,8 +81,23 @@ int main(int argc, char** argv) {
       optim += s.optimizer_s;
     }
     const double step_s = t.seconds() / static_cast<double>(steps);
+    // Model FLOPs per token of a training step (forward + backward = 3x forward): 6 per active
+    // weight, plus causal attention's scores and weighted sum over T/2 keys on average, in every
+    // layer and MTP module (Kaplan et al.'s accounting, with the attention term).
+    const ch06::DeepSeekConfig& c = cfg;
+    const double attn_layers = static_cast<double>(c.num_hidden_layers + c.num_nextn_predict_layers);
+    const double flops_per_token = 6.0 * static_cast<double>(ch06::count_parameters(c).active) +
+                                   3.0 * attn_layers * 2.0 * static_cast<double>(c.num_attention_heads) * (static_cast<double>(seq) / 2.0) *
+                                       static_cast<double>(c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim);
+    const double tokens_per_s = static_cast<double>(batch * seq) / step_s;
     const nlohmann::json out = {{"impl", "cpp"},
-                                {"tokens_per_s", static_cast<double>(batch * seq) / step_s},
+                                {"tokens_per_s", tokens_per_s},
+                                {"batch", batch},
+                                {"seq", seq},
+                                {"hidden", cfg.hidden_size},
+                                {"flops_per_token", flops_per_token},
+                                {"gflops", flops_per_token * tokens_per_s / 1e9},
+                                {"gemm", gemm_backend_name(gemm_backend())},
                                 {"step_s", step_s},
                                 {"threads", omp_get_max_threads()},
                                 {"params", model.num_parameters()},
