@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.hpp"
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < warmup; ++i) trainer.train_step(b);
     if (profile) op_profile::start();
     Timer t;
+    const std::clock_t cpu0 = std::clock();   // process CPU time: on a busy machine, with one thread, the load-independent figure
     double fwd = 0, bwd = 0, optim = 0;
     for (int64_t i = 0; i < steps; ++i) {
       op_profile::mark();
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
       optim += s.optimizer_s;
     }
     const double step_s = t.seconds() / static_cast<double>(steps);
+    const double cpu_step_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / static_cast<double>(steps);
     // Model FLOPs per token of a training step (forward + backward = 3x forward): 6 per active
     // weight, plus causal attention's scores and weighted sum over T/2 keys on average, in every
     // layer and MTP module (Kaplan et al.'s accounting, with the attention term).
@@ -99,6 +102,7 @@ int main(int argc, char** argv) {
                                 {"gflops", flops_per_token * tokens_per_s / 1e9},
                                 {"gemm", gemm_backend_name(gemm_backend())},
                                 {"step_s", step_s},
+                                {"cpu_step_s", cpu_step_s},
                                 {"threads", omp_get_max_threads()},
                                 {"params", model.num_parameters()},
                                 {"active_params", ch06::count_parameters(cfg).active},
