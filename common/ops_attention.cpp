@@ -86,45 +86,51 @@ void for_each_band(const AttnDims& a, BandPlan plan, F f) {
   }
 }
 
-// Writes the softmax weights of head hi of batch bi into p [T, S]; masked entries get 0.
-void attention_probs(const AttnDims& a, const AttentionOptions& opt, int64_t bi, int64_t hi, const float* q, const float* k, float* p) {
+// Softmax over keys 0..n-1 of one row of scores (and, with valid, only over the non-padding
+// ones); every other entry of the row becomes 0, as does a row with no visible key.
+void softmax_row(float* row, int64_t n, int64_t s, const int32_t* valid) {
+  auto r = Eigen::Map<Eigen::ArrayXf>(row, s);
+  if (!valid) {   // the common case, vectorised
+    auto seen = r.head(n);
+    seen = (seen - seen.maxCoeff()).exp();
+    seen *= 1.f / seen.sum();
+    r.tail(s - n).setZero();
+    return;
+  }
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j)
+    if (valid[j]) m = std::max(m, r[j]);
+  double sum = 0;
+  for (int64_t j = 0; j < s; ++j) {
+    r[j] = j < n && valid[j] && !std::isinf(m) ? std::exp(r[j] - m) : 0.f;
+    sum += r[j];
+  }
+  if (sum > 0) r *= static_cast<float>(1.0 / sum);
+}
+
+// Head hi of batch bi, one band of query rows at a time: the band's scores into p [T, S], their
+// softmax (masked entries 0), then done(band) while the band's rows are still in cache (the
+// forward multiplies them by V there, instead of streaming all weights through memory twice).
+template <class Done>
+void attention_head(const AttnDims& a, const AttentionOptions& opt, int64_t bi, int64_t hi, const float* q, const float* k, float* p,
+                    Done done) {
   auto P = mat(p, a.t, a.s);
   const int64_t hk = hi / (a.h / a.hkv);
   const int32_t* valid = opt.key_valid ? opt.key_valid->data.data() + bi * a.s_alloc : nullptr;
-  if (!valid) {   // the common case, vectorised: keys 0..last of row i are visible
-    const auto Q = a.q().rows(q, bi, hi, a.t, a.d);
-    for_each_band(a, BandPlan(opt), [&](const Band& b) {
-      gemm(P.block(b.r0, 0, b.rows, b.visible), Q.middleRows(b.r0, b.rows), false, a.k().rows(k, bi, hk, b.visible, a.d), true, a.scale);
-    });
-    for (int64_t i = 0; i < a.t; ++i) {
-      const int64_t n = opt.causal ? a.q_offset + i + 1 : a.s;
-      auto row = P.row(i).head(n).array();
-      row = (row - row.maxCoeff()).exp();
-      row *= 1.f / row.sum();
-      P.row(i).tail(a.s - n).setZero();
-    }
-    return;
-  }
-  gemm(P, a.q().rows(q, bi, hi, a.t, a.d), false, a.k().rows(k, bi, hk, a.s, a.d), true, a.scale);
-  for (int64_t i = 0; i < a.t; ++i) {
-    const int64_t last = opt.causal ? a.q_offset + i : a.s - 1;   // keys 0..last are visible
-    float m = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j <= last; ++j)
-      if (!valid || valid[j]) m = std::max(m, P(i, j));
-    double sum = 0;
-    for (int64_t j = 0; j < a.s; ++j) {
-      const bool on = j <= last && (!valid || valid[j]) && !std::isinf(m);
-      P(i, j) = on ? std::exp(P(i, j) - m) : 0.f;
-      sum += P(i, j);
-    }
-    if (sum > 0) P.row(i) *= static_cast<float>(1.0 / sum);   // a row with no visible key stays 0
-  }
+  const auto Q = a.q().rows(q, bi, hi, a.t, a.d);
+  for_each_band(a, BandPlan(opt), [&](const Band& b) {
+    gemm(P.block(b.r0, 0, b.rows, b.visible), Q.middleRows(b.r0, b.rows), false, a.k().rows(k, bi, hk, b.visible, a.d), true, a.scale);
+    for (int64_t i = b.r0; i < b.r0 + b.rows; ++i)   // row i sees keys 0..q_offset + i
+      softmax_row(p + i * a.s, opt.causal ? std::min(a.s, a.q_offset + i + 1) : a.s, a.s, valid);
+    done(b);
+  });
 }
 
 Tensor probs_all(const AttnDims& a, const AttentionOptions& opt, const Tensor& q, const Tensor& k) {
-  Tensor p = Tensor::zeros({a.b, a.h, a.t, a.s});
+  Tensor p = Tensor::empty({a.b, a.h, a.t, a.s});   // every entry is written (masked ones as 0)
 #pragma omp parallel for schedule(static) if (a.b * a.h > 1)
-  for (int64_t bh = 0; bh < a.b * a.h; ++bh) attention_probs(a, opt, bh / a.h, bh % a.h, q.data(), k.data(), p.data() + bh * a.t * a.s);
+  for (int64_t bh = 0; bh < a.b * a.h; ++bh)
+    attention_head(a, opt, bh / a.h, bh % a.h, q.data(), k.data(), p.data() + bh * a.t * a.s, [](const Band&) {});
   return p;
 }
 }  // namespace
@@ -136,8 +142,8 @@ Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionOption
 namespace {
 // The shared body of both public attention ops. v_in_k: V is the first a.dv columns of K.
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims& a, const AttentionOptions& opt, bool v_in_k) {
-  const Tensor p = probs_all(a, opt, q, k);
-  Tensor out = Tensor::zeros(a.out_shape());
+  const Tensor p = Tensor::empty({a.b, a.h, a.t, a.s});   // the weights, kept for the backward
+  Tensor out = Tensor::empty(a.out_shape());              // every row is written by its band
   const int64_t groups = a.h / a.hkv;
   // V's rows: its own tensor, or (v_in_k) the leading dv columns of K's rows
   const HeadLayout vl = v_in_k ? a.k() : a.v();
@@ -148,7 +154,7 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
     const auto P = mat(p.data() + bh * a.t * a.s, a.t, a.s);
     const auto V = vl.rows(vbase, bi, hi / groups, a.s, a.dv);
     auto O = a.out().rows(out.data(), bi, hi, a.t, a.dv);
-    for_each_band(a, BandPlan(opt), [&](const Band& b) {
+    attention_head(a, opt, bi, hi, q.data(), k.data(), p.data() + bh * a.t * a.s, [&](const Band& b) {
       gemm(O.middleRows(b.r0, b.rows), P.block(b.r0, 0, b.rows, b.visible), false, V.topRows(b.visible), false);
     });
   }
