@@ -162,18 +162,21 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
   const std::vector<Tensor> inputs = v_in_k ? std::vector<Tensor>{q, k} : std::vector<Tensor>{q, k, v};
   const BandPlan bands(opt);
   return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, vl, v_in_k, bands](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
-    Tensor dq = Tensor::zeros(qd.shape()), dk = Tensor::zeros(kd.shape());
-    Tensor dv = v_in_k ? Tensor() : Tensor::zeros(vd.shape());
+    // dQ's rows are each written once by their band; dK and dV are sums, zeroed by their task.
+    Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::empty(kd.shape());
+    Tensor dv = v_in_k ? Tensor() : Tensor::empty(vd.shape());
     // One task per (batch, kv head): the query heads sharing it add into its dK, dV serially.
 #pragma omp parallel for schedule(static) if (a.b * a.hkv > 1)
     for (int64_t bk = 0; bk < a.b * a.hkv; ++bk) {
       const int64_t bi = bk / a.hkv, hk = bk % a.hkv;
       const auto K = a.k().rows(kd.data(), bi, hk, a.s, a.d);
       const auto V = vl.rows(vd.data(), bi, hk, a.s, a.dv);
+      a.k().rows(dk.data(), bi, hk, a.s_alloc, a.d).setZero();   // all allocated keys: those past kv_len get no gradient
+      if (!v_in_k) a.v().rows(dv.data(), bi, hk, a.s_alloc, a.dv).setZero();
       auto dK = a.k().rows(dk.data(), bi, hk, a.s, a.d);
       MatR dV_own = v_in_k ? MatR::Zero(a.s, a.dv) : MatR();   // v_in_k: summed here, added into dK below
       auto dV = v_in_k ? Strided(dV_own.data(), a.s, a.dv, Eigen::OuterStride<>(a.dv)) : a.v().rows(dv.data(), bi, hk, a.s, a.dv);
-      MatR dS(a.t, a.s);
+      MatR dS(bands.banded ? std::min(kBandRows, a.t) : a.t, a.s);   // one band's score gradients, reused
       for (int64_t gi = 0; gi < groups; ++gi) {
         const int64_t hi = hk * groups + gi;
         const auto P = mat(p.data() + (bi * a.h + hi) * a.t * a.s, a.t, a.s);
@@ -183,7 +186,7 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
         for_each_band(a, bands, [&](const Band& b) {
           const auto Pb = P.block(b.r0, 0, b.rows, b.visible);
           const auto dOb = dO.middleRows(b.r0, b.rows);
-          auto dSb = dS.block(b.r0, 0, b.rows, b.visible);
+          auto dSb = dS.block(0, 0, b.rows, b.visible);
           gemm(dV.topRows(b.visible), Pb, true, dOb, false, 1.f, 1.f);   // dV += P^T dO
           gemm(dSb, dOb, false, V.topRows(b.visible), true);             // dP = dO V^T
           const Eigen::VectorXf rowdot = (dSb.array() * Pb.array()).rowwise().sum();
