@@ -6,6 +6,7 @@
 # runs/ch06_pretrain/checkpoint --tokens 200); without --checkpoint a random mini-preset one is
 # written and used. ROUNDS=5 for more rounds (default 3).
 set -euo pipefail
+read -ra run <<<"${RUN_PREFIX:-}"   # e.g. RUN_PREFIX="chrt -f 10" on a busy machine (see bench/README.md)
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${BIN_DIR:-$here/../build/bin}"
 rounds="${ROUNDS:-3}"
@@ -16,12 +17,12 @@ trap 'rm -rf "$out"' EXIT
 
 runs=()
 for ((r = 1; r <= rounds; r++)); do
-  cpp="$("$bin/bench_decode" --out "$out" "$@")"
+  cpp="$("${run[@]}" "$bin/bench_decode" --out "$out" "$@")"
   runs+=("$cpp")
-  runs+=("$("$bin/bench_decode" --out "$out" --threads 1 "$@" | sed 's/"impl":"cpp"/"impl":"cpp-t1"/')")
+  runs+=("$("${run[@]}" "$bin/bench_decode" --out "$out" --threads 1 "$@" | sed 's/"impl":"cpp"/"impl":"cpp-t1"/')")
   for setting in "1 1" "2 1" "1 2"; do
     read -r ob t <<<"$setting"
-    runs+=("$(printf '%s\n' "$cpp" | OPENBLAS_NUM_THREADS=$ob /usr/bin/python3 "$here/torch_decode.py" --threads "$t" |
+    runs+=("$(printf '%s\n' "$cpp" | OPENBLAS_NUM_THREADS=$ob "${run[@]}" /usr/bin/python3 "$here/torch_decode.py" --threads "$t" |
               sed "s/\"impl\": \"pytorch\"/\"impl\": \"pytorch-ob$ob-t$t\"/")")
   done
 done

@@ -9,6 +9,7 @@
 # table, CSV files and SVG plots (ratio against size) into OUT (default runs/bench_sweep).
 # ROUNDS (default 3) and STEPS (timed steps per run, default 6) trade time for precision.
 set -euo pipefail
+read -ra run <<<"${RUN_PREFIX:-}"   # e.g. RUN_PREFIX="chrt -f 10" on a busy machine (see bench/README.md)
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${BIN_DIR:-$here/../build/bin}"
 rounds="${ROUNDS:-3}"
@@ -40,10 +41,10 @@ point() {
   local sweep="$1" value="$2" config="$3" batch="$4" seq="$5" tag
   tag="{\"sweep\":\"$sweep\",\"value\":$value,"
   local args=(--config "$config" --batch "$batch" --seq "$seq" --steps "$steps" --warmup 2)
-  "$bin/bench_train_throughput" "${args[@]}" | sed "s/^{/$tag/" >>"$runs"
-  OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$here/torch_reference.py" --threads 1 "${args[@]}" |
+  "${run[@]}" "$bin/bench_train_throughput" "${args[@]}" | sed "s/^{/$tag/" >>"$runs"
+  OPENBLAS_NUM_THREADS=2 "${run[@]}" /usr/bin/python3 "$here/torch_reference.py" --threads 1 "${args[@]}" |
     sed "s/^{/$tag/; s/\"impl\": \"pytorch\"/\"impl\": \"pytorch-ob2-t1\"/" >>"$runs"
-  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$here/torch_reference.py" --threads 2 "${args[@]}" |
+  OPENBLAS_NUM_THREADS=1 "${run[@]}" /usr/bin/python3 "$here/torch_reference.py" --threads 2 "${args[@]}" |
     sed "s/^{/$tag/; s/\"impl\": \"pytorch\"/\"impl\": \"pytorch-ob1-t2\"/" >>"$runs"
   echo "sweep.sh: $sweep $value done (round $r of $rounds)" >&2
 }
