@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       ch02::Generation g;
       for (int64_t r = 0; r < repeats; ++r) {
         Timer t;
-        g = ch02::generate(model, prompts, sc, true, rng);
+        g = ch02::generate(model, prompts, sc, true);
         const double s = t.seconds();
         if (s < best) best = s, best_prefill = g.step_seconds.front();
       }

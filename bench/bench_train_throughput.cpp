@@ -9,8 +9,8 @@
 
 #include "bench/bench_util.hpp"
 #include "ch06/model.hpp"
-#include "common/autograd.hpp"
 #include "ch06/pretrain.hpp"
+#include "common/autograd.hpp"
 #include "common/flags.hpp"
 #include "common/gemm.hpp"
 #include "common/run.hpp"
@@ -61,23 +61,25 @@ int main(int argc, char** argv) {
     Rng rng(seed);
     ch06::DeepSeekModel model(cfg, rng);
     ch06::PretrainConfig pc;
-    pc.steps = warmup + steps;
-    pc.warmup = 1;
-    ch06::Pretrainer trainer(model, pc);
+    pc.train.steps = warmup + steps;
+    pc.train.warmup = 1;
+    pc.train.batch_size = batch;
+    pc.train.seq_len = seq;
+    ch06::Pretrainer p(model, pc);
     std::vector<int32_t> ids(static_cast<size_t>(batch * seq)), tg(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
       ids[i] = static_cast<int32_t>(rng.randint(cfg.vocab_size));
       tg[i] = static_cast<int32_t>(rng.randint(cfg.vocab_size));
     }
     const Batch b{IntTensor(ids, {batch, seq}), IntTensor(tg, {batch, seq})};
-    for (int64_t i = 0; i < warmup; ++i) trainer.train_step(b);
+    for (int64_t i = 0; i < warmup; ++i) p.trainer.train_step(b);
     if (profile) op_profile::start();
     Timer t;
     const std::clock_t cpu0 = std::clock();   // process CPU time: on a busy machine, with one thread, the load-independent figure
     double fwd = 0, bwd = 0, optim = 0;
     for (int64_t i = 0; i < steps; ++i) {
       op_profile::mark();
-      const ch06::StepStats s = trainer.train_step(b);
+      const StepStats s = p.trainer.train_step(b);
       fwd += s.forward_s;
       bwd += s.backward_s;
       optim += s.optimizer_s;

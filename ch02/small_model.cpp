@@ -1,7 +1,5 @@
 #include "ch02/small_model.hpp"
 
-#include <algorithm>
-
 namespace ds::ch02 {
 
 std::unique_ptr<TransformerLM> make_small_model(const SmallModelConfig& c, Rng& rng) {
@@ -30,15 +28,6 @@ SmallModelConfig small_model_config(int64_t vocab_size, bool quick) {
     c.intermediate_size = 192;
   }
   return c;
-}
-
-TrainConfig program_train_config(int64_t steps, uint64_t seed, int64_t evals) {
-  TrainConfig tc;
-  tc.steps = steps;
-  tc.seq_len = 128;
-  tc.eval_every = std::max<int64_t>(steps / std::max<int64_t>(evals, 1), 1);
-  tc.seed = seed;
-  return tc;
 }
 
 }  // namespace ds::ch02

@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "ch02/attention.hpp"
-#include "ch02/train.hpp"
 #include "ch02/transformer.hpp"
 
 namespace ds::ch02 {
@@ -26,8 +25,5 @@ std::unique_ptr<TransformerLM> make_small_model(const SmallModelConfig& cfg, Rng
 
 // The programs' model: the defaults above, or a 2-layer, 64-wide one for --quick runs.
 SmallModelConfig small_model_config(int64_t vocab_size, bool quick);
-
-// The programs' training run: batch 8 x 128 tokens, `steps` steps, evaluated `evals` times.
-TrainConfig program_train_config(int64_t steps, uint64_t seed, int64_t evals = 10);
 
 }  // namespace ds::ch02

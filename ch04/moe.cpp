@@ -23,13 +23,13 @@ MoE::MoE(const MoEConfig& cfg, Rng& rng) : gate(cfg.gate, rng), cfg_(cfg) {
 namespace {
 // For each expert, the slots (token * k + s, indexing the routing's [N, k] tables) it serves, in
 // token order; with a capacity factor an overloaded expert keeps its largest-weight slots.
-std::vector<std::vector<int32_t>> plan_dispatch(const Routing& r, int64_t n, int64_t k, int64_t e, float capacity_factor,
-                                                int64_t& dropped) {
+std::vector<std::vector<int32_t>> plan_dispatch(const Routing& r, float capacity_factor, int64_t& dropped) {
+  const int64_t slots_total = r.experts.numel(), e = r.scores.size(1);
   std::vector<std::vector<int32_t>> slots(static_cast<size_t>(e));
-  for (int64_t i = 0; i < n * k; ++i) slots[static_cast<size_t>(r.experts[i])].push_back(static_cast<int32_t>(i));
+  for (int32_t i = 0; i < slots_total; ++i) slots[static_cast<size_t>(r.experts[i])].push_back(i);
   dropped = 0;
   if (capacity_factor <= 0) return slots;
-  const auto cap = static_cast<size_t>(std::ceil(capacity_factor * static_cast<double>(n * k) / static_cast<double>(e)));
+  const auto cap = static_cast<size_t>(std::ceil(capacity_factor * static_cast<double>(slots_total) / static_cast<double>(e)));
   const float* w = r.weights.data();
   for (auto& s : slots) {
     if (s.size() <= cap) continue;
@@ -53,13 +53,33 @@ ExpertWeights MoE::expert_weights() const {
 }
 
 Tensor MoE::forward(const Tensor& x) {
-  const int64_t c = x.size(-1), n = x.numel() / c, k = cfg_.gate.num_experts_per_tok, e = cfg_.gate.n_routed_experts;
-  const Tensor xf = reshape(x, {n, c});
-  last_ = gate.forward(xf);
-  const auto slots = plan_dispatch(last_, n, k, e, cfg_.capacity_factor, dropped_);
-  Tensor out = routed_experts(xf, reshape(last_.weights, {n * k}), k, slots, expert_weights());
-  if (shared_experts) out = add(out, shared_experts->forward(xf));
-  return reshape(out, x.shape());
+  const int64_t c = x.size(-1), n = x.numel() / c, k = cfg_.gate.num_experts_per_tok;
+  const Tensor u = reshape(x, {n, c});   // u_t, one token per row
+  const Routing r = gate.forward(u);     // g_{i,t} (eqs. 13-16)
+  int64_t dropped = 0;
+  const auto slots = plan_dispatch(r, cfg_.capacity_factor, dropped);
+  Tensor h = routed_experts(u, reshape(r.weights, {n * k}), k, slots, expert_weights());   // sum_i g_{i,t} FFN_i^(r)(u_t)
+  if (shared_experts) h = add(h, shared_experts->forward(u));                              // + sum_i FFN_i^(s)(u_t)
+  const int64_t tokens_per_sequence = x.dim() >= 3 ? x.size(-2) : n;
+  for (RoutingObserver* o : observers_) o->on_routing(*this, r, tokens_per_sequence, dropped);
+  return reshape(h, x.shape());
+}
+
+void MoE::attach(RoutingObserver* observer) { observers_.push_back(observer); }
+
+void MoE::detach(RoutingObserver* observer) { std::erase(observers_, observer); }
+
+RoutingLog::RoutingLog(std::vector<MoE*> layers) : layers_(std::move(layers)), entries_(layers_.size()) {
+  for (MoE* m : layers_) m->attach(this);
+}
+
+RoutingLog::~RoutingLog() {
+  for (MoE* m : layers_) m->detach(this);
+}
+
+void RoutingLog::on_routing(const MoE& layer, const Routing& r, int64_t tokens_per_sequence, int64_t dropped) {
+  for (size_t i = 0; i < layers_.size(); ++i)
+    if (layers_[i] == &layer) entries_[i].push_back({r, tokens_per_sequence, dropped});
 }
 
 }  // namespace ds::ch04

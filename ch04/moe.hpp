@@ -1,8 +1,10 @@
-// The DeepSeekMoE layer (DeepSeek-V3 eq. 12): h' = u + sum_shared FFN_i(u) + sum_routed g_i FFN_i(u).
+// The DeepSeekMoE layer (DeepSeek-V3 eq. 12):
+//   h'_t = u_t + sum_{i=1}^{N_s} FFN_i^(s)(u_t) + sum_{i=1}^{N_r} g_{i,t} FFN_i^(r)(u_t)
 // Fine-grained routed experts (small SwiGLUs, ch02::SwiGLU, so each has its checkpoint names)
-// and shared experts that every token uses. The routed experts run as one op (routed_experts.hpp):
-// each expert's tokens are gathered and go through one GEMM chain, never a dense loop over all
-// experts for all tokens.
+// and shared experts that every token uses; the gate (gate.hpp, eqs. 13-16) gives g_{i,t}. The
+// routed experts run as one op (routed_experts.hpp): each expert's tokens are gathered and go
+// through one GEMM chain, never a dense loop over all experts for all tokens. The residual u_t
+// is added by the block (ch02::Block).
 // Names as DeepSeek-V3's checkpoint: mlp.gate, mlp.experts.{j}, mlp.shared_experts.
 #pragma once
 
@@ -25,13 +27,28 @@ struct MoEConfig {
   float capacity_factor = 0.f;
 };
 
+class MoE;
+
+// Sees the routing of every forward of the layers it is attached to, as PyTorch's forward hooks
+// see a module's outputs. Balancing (balance_hook.hpp) and load measurements subscribe here
+// instead of reading a "last routing" after the fact, so no forward of a step goes unseen:
+// every micro-batch, every MTP layer, every pipeline stage reports its own.
+class RoutingObserver {
+ public:
+  virtual ~RoutingObserver() = default;
+  // r routes this forward's N tokens, which come in sequences of tokens_per_sequence (the T of
+  // x [B, T, C]; N for a flat x [N, C]); dropped: (token, expert) pairs a capacity limit dropped.
+  virtual void on_routing(const MoE& layer, const Routing& r, int64_t tokens_per_sequence, int64_t dropped) = 0;
+};
+
 class MoE : public ch02::FeedForwardLayer {
  public:
   MoE(const MoEConfig& cfg, Rng& rng);
-  Tensor forward(const Tensor& x) override;   // x [..., C] -> [..., C]
-  const Routing& last_routing() const { return last_; }   // of the latest forward (loads, balance losses)
-  int64_t last_dropped() const { return dropped_; }         // (token, expert) pairs capacity dropped in it
+  Tensor forward(const Tensor& x) override;   // x [B, T, C] or [N, C] -> the same shape
   const MoEConfig& config() const { return cfg_; }
+  // Observers must detach before they or the layer are destroyed.
+  void attach(RoutingObserver* observer);
+  void detach(RoutingObserver* observer);
 
   Gate gate;
   std::vector<std::unique_ptr<ch02::SwiGLU>> experts;
@@ -40,8 +57,26 @@ class MoE : public ch02::FeedForwardLayer {
 
  private:
   MoEConfig cfg_;
-  Routing last_;
-  int64_t dropped_ = 0;
+  std::vector<RoutingObserver*> observers_;
+};
+
+// Every routing the layers make while it is alive (load measurements, tests).
+class RoutingLog : public RoutingObserver {
+ public:
+  struct Entry {
+    Routing routing;
+    int64_t tokens_per_sequence = 0, dropped = 0;
+  };
+  explicit RoutingLog(std::vector<MoE*> layers);
+  ~RoutingLog() override;
+  RoutingLog(const RoutingLog&) = delete;
+  RoutingLog& operator=(const RoutingLog&) = delete;
+  const std::vector<Entry>& entries(size_t layer) const { return entries_.at(layer); }   // in forward order
+  void on_routing(const MoE& layer, const Routing& r, int64_t tokens_per_sequence, int64_t dropped) override;
+
+ private:
+  std::vector<MoE*> layers_;
+  std::vector<std::vector<Entry>> entries_;
 };
 
 }  // namespace ds::ch04

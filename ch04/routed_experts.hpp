@@ -21,8 +21,16 @@ struct ExpertWeights {
 // choice); slots[j] lists the slots expert j serves, ascending (a slot in no list contributes
 // nothing: capacity dropped it). Returns [N, C]:
 //   out[t] = sum over served slots t*k+s of g[t*k+s] * down_j(silu(gate_j(x[t])) * up_j(x[t])).
-// Differentiable in x, slot_weights and every expert weight.
+// Differentiable in x, slot_weights and every expert weight. In a split backward (B, then W;
+// common/autograd.hpp) B keeps what it computed of each expert's backward, so W only runs the
+// weight-gradient GEMMs.
 Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, const std::vector<std::vector<int32_t>>& slots,
                       const ExpertWeights& w);
+
+// The same with ordinary differentiable ops, to test the fused op against, values and gradients:
+// each expert gathers its tokens (gather_rows), runs its SwiGLU with linear/silu/mul, scales by
+// the slots' weights and scatter-adds into the output (scatter_add_rows).
+Tensor routed_experts_reference(const Tensor& x, const Tensor& slot_weights, int64_t k, const std::vector<std::vector<int32_t>>& slots,
+                                const ExpertWeights& w);
 
 }  // namespace ds::ch04

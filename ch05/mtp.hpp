@@ -10,10 +10,12 @@
 // module 1 drafts the token after next for self-speculative decoding (speculative.hpp).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "ch02/transformer.hpp"
+#include "common/trainer.hpp"
 
 namespace ds::ch05 {
 
@@ -31,6 +33,13 @@ class MTPModule : public ch02::Block {
   RMSNorm shared_head_norm;
 };
 
+// Depths 1..D on top of the main model's final hidden states h [B, T, C] for ids [B, T]
+// (eqs. 21-23): depth k reads Emb(t_{i+k}) through `embed` and h^{k-1} of positions
+// 0..T-k-1, and its logits [B, T-k, V] come from `out_head`, the main model's output head. The
+// stages of a pipeline (ch06) call it with their own copy of the embedding.
+std::vector<Tensor> mtp_logits(const std::vector<std::unique_ptr<MTPModule>>& modules, const Embedding& embed,
+                               const std::function<Tensor(const Tensor&)>& out_head, const Tensor& h, const IntTensor& ids);
+
 // The main model plus its D MTP modules. As a LanguageModel it is the main model (forward gives
 // the main head's logits), so generation ignores the modules; its parameters and names include
 // them, registered as DeepSeek-V3 does: module k is layer num_layers + k - 1.
@@ -47,7 +56,9 @@ class MTPModel : public ch02::LanguageModel {
   // ids [B, T]: t_0..t_{T-1}. Depth k needs Emb(t_{i+k}), so it covers positions 0..T-k-1.
   Outputs forward_all(const IntTensor& ids);
 
-  Tensor forward(const IntTensor& ids, ch02::Caches* caches = nullptr) override { return main->forward(ids, caches); }
+  Tensor forward(const IntTensor& ids, ch02::Caches* caches = nullptr, const ch02::ForwardOptions& opt = {}) override {
+    return main->forward(ids, caches, opt);
+  }
   ch02::Caches make_caches(int64_t batch, int64_t max_len) const override { return main->make_caches(batch, max_len); }
   int64_t vocab_size() const override { return main->vocab_size(); }
   int64_t max_positions() const override { return main->max_positions(); }
@@ -65,5 +76,11 @@ struct MTPLoss {
 // targets [B, T] are the next tokens of ids (targets[i] = t_{i+1}); depth k's targets are
 // targets[:, k:] (t_{i+k+1}).
 MTPLoss mtp_loss(const MTPModel::Outputs& out, const IntTensor& targets, float lambda);
+MTPLoss mtp_loss(const Tensor& logits, const std::vector<Tensor>& mtp_logits, const IntTensor& targets, float lambda);
+
+// The training loss of an MTP model for the common trainer: L_Main + L_MTP (eq. 25), with the
+// metrics "main_ce" and "mtp_ce" (depth 1's cross-entropy; 0 without modules). model must
+// outlive the function.
+LossFn mtp_training_loss(MTPModel& model, float lambda);
 
 }  // namespace ds::ch05

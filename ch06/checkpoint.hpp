@@ -18,9 +18,17 @@ namespace ds::ch06 {
 // then replaces dir.
 void write_folder_atomic(const std::string& dir, const std::function<void(const std::string& tmp)>& fill);
 
+// The tensors of model.safetensors: the model's state dict plus, as DeepSeek-V3's release stores
+// them, each MTP module's copies of the shared embedding and head
+// (model.layers.{num_hidden_layers + k}.embed_tokens.weight and .shared_head.head.weight).
+NamedTensors checkpoint_tensors(const DeepSeekModel& model);
+NamedTensors checkpoint_tensors(const DeepSeekConfig& cfg, NamedTensors state);
+
 // config.json + model.safetensors + tokenizer.json (when the tokenizer is not empty) into `dir`
 // (an existing folder; used inside write_folder_atomic).
 void write_model_files(const std::string& dir, const DeepSeekModel& model, const Tokenizer* tokenizer);
+// The same from a config and the tensors in DeepSeekModel's state_dict order (pipeline stages).
+void write_model_files(const std::string& dir, const DeepSeekConfig& cfg, const NamedTensors& state, const Tokenizer* tokenizer);
 
 struct LoadedModel {
   std::unique_ptr<DeepSeekModel> model;
@@ -28,7 +36,8 @@ struct LoadedModel {
   bool has_tokenizer = false;
 };
 // Reads config.json, builds the model and loads model.safetensors, checking every name and
-// shape; the first problem becomes one std::runtime_error sentence naming the folder.
+// shape; the first problem becomes one std::runtime_error sentence naming the folder. The MTP
+// modules' copies of the embedding and head may be absent; present, they must equal the originals.
 LoadedModel load_model(const std::string& dir);
 
 }  // namespace ds::ch06

@@ -76,7 +76,9 @@ int64_t AdamW::state_bytes() const {
   return n;
 }
 
-float grad_norm(const std::vector<Tensor>& params) {
+float grad_norm(const std::vector<Tensor>& params) { return static_cast<float>(std::sqrt(grad_sq_norm(params))); }
+
+double grad_sq_norm(const std::vector<Tensor>& params) {
   // Each parameter's sum on its own, added in a fixed order: the same norm for any thread count.
   std::vector<double> part(params.size(), 0.0);
 #pragma omp parallel for schedule(dynamic, 1)
@@ -97,7 +99,7 @@ float grad_norm(const std::vector<Tensor>& params) {
   }
   double s = 0;
   for (double v : part) s += v;
-  return static_cast<float>(std::sqrt(s));
+  return s;
 }
 
 float clip_scale(float norm, float max_norm) { return norm > max_norm && norm > 0.f ? max_norm / (norm + 1e-6f) : 1.f; }

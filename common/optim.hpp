@@ -47,6 +47,9 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm);
 // The factor clip_grad_norm would scale by (1 when norm <= max_norm), for AdamW::step(grad_scale).
 float clip_scale(float norm, float max_norm);
 float grad_norm(const std::vector<Tensor>& params);
+// The sum of the squares of all gradients (grad_norm squared, in double): pipeline stages add
+// theirs up into one global norm.
+double grad_sq_norm(const std::vector<Tensor>& params);
 
 // Linear warmup from 0 to peak over `warmup` steps, then cosine decay to min_lr at `total`.
 float lr_warmup_cosine(int64_t step, int64_t warmup, int64_t total, float peak, float min_lr);

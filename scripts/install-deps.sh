@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build, the tests, the plots' previews and the PyTorch reference scripts need.
 # Safe to run twice: it installs only what is missing.
-#   --with-tools   also install Debian's python3-torch (fixtures, bench/ comparison) and chromium (plot previews)
+#   --with-tools   also install Debian's python3-torch (fixtures, bench/ comparison)
 set -euo pipefail
 
 with_tools=0
@@ -14,9 +14,11 @@ for a in "$@"; do
 done
 
 build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev libopenblas-dev openmpi-bin libopenmpi-dev)
+# chromium: the run-page test opens a program's index.html in headless Chromium.
+test_pkgs=(chromium)
 # libopenblas0-pthread: without it Debian's torch runs its GEMMs on the reference BLAS, 15x slower,
 # which would make any comparison with it meaningless.
-tool_pkgs=(python3-torch python3-numpy libopenblas0-pthread chromium)
+tool_pkgs=(python3-torch python3-numpy libopenblas0-pthread)
 
 if [ "$(uname -s)" = "Darwin" ]; then
   command -v brew >/dev/null || { echo "install-deps.sh: Homebrew is needed on macOS (https://brew.sh)." >&2; exit 1; }
@@ -29,7 +31,7 @@ if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
   exit 1
 fi
 
-want=("${build_pkgs[@]}")
+want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 [ "$with_tools" = 1 ] && want+=("${tool_pkgs[@]}")
 missing=()
 for p in "${want[@]}"; do

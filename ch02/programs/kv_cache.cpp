@@ -9,7 +9,7 @@
 #include "ch02/generate.hpp"
 #include "ch02/gpt2.hpp"
 #include "ch02/small_model.hpp"
-#include "ch02/train.hpp"
+#include "ch02/next_token_loss.hpp"
 #include "common/dataset.hpp"
 #include "common/flags.hpp"
 #include "common/memory.hpp"
@@ -32,9 +32,9 @@ Loaded train_small_model(const RunOptions& run, int64_t steps, const std::string
   const SmallModelConfig mc = small_model_config(data.tokenizer.vocab_size(), run.quick);
   Rng rng(run.seed);
   auto model = make_small_model(mc, rng);
-  const TrainConfig tc = program_train_config(steps, run.seed, 1);
-  const TrainHistory h = train(*model, data.dataset, tc);
-  std::printf("validation loss %.3f after %lld steps (%.1f s)\n\n", h.final_val_loss, static_cast<long long>(steps), h.seconds);
+  Trainer trainer(model->named_parameters(), program_train_config(steps, run.seed, 1), next_token_loss(*model));
+  const TrainHistory& h = trainer.run(data.dataset);
+  std::printf("validation loss %.3f after %lld steps (%.1f s)\n\n", h.final_val(), static_cast<long long>(steps), h.seconds);
   const std::string what = fmt("small GPT-style model (%lld layers, %lld heads, hidden %lld, %.2fM parameters)", (long long)mc.num_layers,
                                (long long)mc.num_heads, (long long)mc.hidden_size, static_cast<double>(model->num_parameters()) / 1e6);
   return {std::move(model), std::move(data.tokenizer), what};
@@ -84,9 +84,9 @@ int main(int argc, char** argv) {
     sc.max_new_tokens = tokens;
     sc.temperature = temperature;
     sc.top_k = top_k;
-    Rng rng_without(run.seed), rng_with(run.seed);  // the same draws for both, so sampling can be compared too
-    const Generation without = generate(*m.model, {ids}, sc, false, rng_without);
-    const Generation with = generate(*m.model, {ids}, sc, true, rng_with);
+    sc.seed = run.seed;   // the same draws for both, so sampling can be compared too
+    const Generation without = generate(*m.model, {ids}, sc, false);
+    const Generation with = generate(*m.model, {ids}, sc, true);
     const bool same = without.tokens == with.tokens;
 
     double t_without = 0, t_with = 0;

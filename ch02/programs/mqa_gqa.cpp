@@ -8,7 +8,7 @@
 #include "ch02/kv_budget.hpp"
 #include "ch02/kv_cache.hpp"
 #include "ch02/small_model.hpp"
-#include "ch02/train.hpp"
+#include "ch02/next_token_loss.hpp"
 #include "common/dataset.hpp"
 #include "common/flags.hpp"
 #include "common/memory.hpp"
@@ -94,14 +94,15 @@ int main(int argc, char** argv) {
       mc.num_kv_heads = v.kv_heads;
       Rng rng(run.seed);
       auto model = make_small_model(mc, rng);
-      TrainConfig tc = program_train_config(steps, run.seed);
+      TrainerConfig tc = program_train_config(steps, run.seed);
       tc.label = v.name.substr(0, 3);
-      const TrainHistory h = train(*model, data.dataset, tc);
+      Trainer trainer(model->named_parameters(), tc, next_token_loss(*model));
+      const TrainHistory& h = trainer.run(data.dataset);
       const int64_t cache = mc.num_layers * KVCache::formula_bytes(1, v.kv_heads, mc.hidden_size / mc.num_heads, 512);
-      t.row({v.name, fmt("%.3fM", model->num_parameters() / 1e6), fmt("%.3f", h.best_val_loss), fmt("%.2f", std::exp(h.best_val_loss)),
-             memory::human_bytes(static_cast<double>(cache)), fmt("%.0f", h.tokens_per_second)});
-      curves.series.push_back({v.name, h.eval_step, h.val_loss});
-      summary.set("train." + v.name.substr(0, 3) + ".best_val_loss", h.best_val_loss);
+      t.row({v.name, fmt("%.3fM", model->num_parameters() / 1e6), fmt("%.3f", h.best_val()), fmt("%.2f", std::exp(h.best_val())),
+             memory::human_bytes(static_cast<double>(cache)), fmt("%.0f", h.tokens_per_second())});
+      curves.series.push_back({v.name, h.eval_step, h.val.at("loss")});
+      summary.set("train." + v.name.substr(0, 3) + ".best_val_loss", h.best_val());
       summary.set("train." + v.name.substr(0, 3) + ".params", static_cast<double>(model->num_parameters()));
     }
     std::printf("\n");

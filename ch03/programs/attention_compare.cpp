@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "ch02/kv_cache.hpp"
+#include "ch02/next_token_loss.hpp"
 #include "ch02/small_model.hpp"
 #include "ch03/mla_model.hpp"
 #include "common/flags.hpp"
@@ -78,14 +79,15 @@ int main(int argc, char** argv) {
     Table t({"attention", "params", "best val loss", "perplexity", "KV cache / token", "KV cache @ 512 tokens", "tokens/s"});
     Summary summary;
     for (auto& e : entries) {
-      ch02::TrainConfig tc = ch02::program_train_config(steps, run.seed);
+      TrainerConfig tc = program_train_config(steps, run.seed);
       tc.label = e.name.substr(0, 3);
-      const ch02::TrainHistory h = ch02::train(*e.model, data.dataset, tc);
+      Trainer trainer(e.model->named_parameters(), tc, ch02::next_token_loss(*e.model));
+      const TrainHistory& h = trainer.run(data.dataset);
       const double bytes = 4.0 * static_cast<double>(e.cache_per_token);
-      t.row({e.name, fmt("%.3fM", e.model->num_parameters() / 1e6), fmt("%.3f", h.best_val_loss), fmt("%.2f", std::exp(h.best_val_loss)),
-             memory::human_bytes(bytes), memory::human_bytes(512 * bytes), fmt("%.0f", h.tokens_per_second)});
-      curves.series.push_back({e.name, h.eval_step, h.val_loss});
-      summary.set("models." + e.name.substr(0, 3) + ".best_val_loss", h.best_val_loss);
+      t.row({e.name, fmt("%.3fM", e.model->num_parameters() / 1e6), fmt("%.3f", h.best_val()), fmt("%.2f", std::exp(h.best_val())),
+             memory::human_bytes(bytes), memory::human_bytes(512 * bytes), fmt("%.0f", h.tokens_per_second())});
+      curves.series.push_back({e.name, h.eval_step, h.val.at("loss")});
+      summary.set("models." + e.name.substr(0, 3) + ".best_val_loss", h.best_val());
       summary.set("models." + e.name.substr(0, 3) + ".cache_floats_per_token", static_cast<double>(e.cache_per_token));
       summary.set("models." + e.name.substr(0, 3) + ".params", static_cast<double>(e.model->num_parameters()));
     }

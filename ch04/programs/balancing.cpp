@@ -7,8 +7,8 @@
 #include <numeric>
 #include <sstream>
 
-#include "ch02/small_model.hpp"
-#include "ch04/balancer.hpp"
+#include "ch02/next_token_loss.hpp"
+#include "ch04/balance_hook.hpp"
 #include "ch04/moe_model.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
@@ -86,32 +86,30 @@ int main(int argc, char** argv) {
       const std::vector<MoE*> layers = moe_layers(*model);
       BalanceConfig b = bc;
       b.strategy = s.balancing;
-      Balancer bal(layers, b);
-      ch02::TrainConfig tc = ch02::program_train_config(steps, run.seed);
+      BalanceHook balance(layers, b);
+      TrainerConfig tc = program_train_config(steps, run.seed);
       tc.label = s.name;
-      const ch02::TrainHistory h = ch02::train(
-          *model, data.dataset, tc, [&](ch02::LanguageModel& m, const Batch& batch) { return bal.loss(m, batch); },
-          [&](int64_t) { bal.after_step(); });
+      Trainer trainer(model->named_parameters(), tc, with_balance_loss(ch02::next_token_loss(*model), balance));
+      trainer.add_hook(balance);
+      const TrainHistory& h = trainer.run(data.dataset);
       const LoadReport rep = measure_load(*model, layers, data.dataset, tc.batch_size, tc.seq_len, tc.eval_batches);
       const double routed = std::accumulate(rep.load[0].begin(), rep.load[0].end(), 0.0) * static_cast<double>(layers.size());
-      const double vio_tail = tail_mean(bal.maxvio_batch(), 0.2);
-      t.row({s.name, fmt("%.4f", h.final_val_loss), fmt("%.3f", std::exp(h.final_val_loss)), fmt("%.3f", rep.maxvio_global),
-             fmt("%.3f", vio_tail), fmt("%.4f", rep.entropy), fmt("%.1f%%", 100.0 * static_cast<double>(rep.dropped) / routed),
-             fmt("%.0f", h.tokens_per_second)});
-      val.series.push_back({s.name, h.eval_step, h.val_loss});
-      vio.series.push_back({s.name, h.step, bal.maxvio_batch()});
-      trade.series.push_back({s.name, {rep.maxvio_global}, {h.final_val_loss}});
-      std::vector<std::vector<double>> shares;
-      for (const auto& step : bal.load_history()) shares.push_back(step[static_cast<size_t>(layer)]);
+      const std::vector<double>& maxvio = h.train.at("maxvio");
+      const double vio_tail = tail_mean(maxvio, 0.2);
+      t.row({s.name, fmt("%.4f", h.final_val()), fmt("%.3f", std::exp(h.final_val())), fmt("%.3f", rep.maxvio_global), fmt("%.3f", vio_tail),
+             fmt("%.4f", rep.entropy), fmt("%.1f%%", 100.0 * static_cast<double>(rep.dropped) / routed), fmt("%.0f", h.tokens_per_second())});
+      val.series.push_back({s.name, h.eval_step, h.val.at("loss")});
+      vio.series.push_back({s.name, h.step, maxvio});
+      trade.series.push_back({s.name, {rep.maxvio_global}, {h.final_val()}});
       write_heatmap(run.out + "/expert_load_" + s.name + ".svg",
-                    load_heatmap(shares, fmt("Expert load share, MoE layer %lld, strategy %s (even = %.3f)", (long long)layer, s.name.c_str(),
+                    load_heatmap(balance.load_shares(static_cast<size_t>(layer)), fmt("Expert load share, MoE layer %lld, strategy %s (even = %.3f)", (long long)layer, s.name.c_str(),
                                              1.0 / static_cast<double>(cfg.moe.gate.n_routed_experts))));
-      summary.set("strategies." + s.name + ".final_val_loss", h.final_val_loss);
-      summary.set("strategies." + s.name + ".perplexity", std::exp(h.final_val_loss));
+      summary.set("strategies." + s.name + ".final_val_loss", h.final_val());
+      summary.set("strategies." + s.name + ".perplexity", std::exp(h.final_val()));
       summary.set("strategies." + s.name + ".maxvio_global", rep.maxvio_global);
       summary.set("strategies." + s.name + ".maxvio_batch_last20", vio_tail);
       summary.set("strategies." + s.name + ".load_entropy", rep.entropy);
-      summary.set("strategies." + s.name + ".tokens_per_second", h.tokens_per_second);
+      summary.set("strategies." + s.name + ".tokens_per_second", h.tokens_per_second());
     }
     std::printf("\n");
     t.print();

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "ch02/small_model.hpp"
-#include "ch04/balancer.hpp"
+#include "ch02/next_token_loss.hpp"
+#include "ch04/balance_hook.hpp"
 #include "ch04/moe_model.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
@@ -80,20 +80,21 @@ int main(int argc, char** argv) {
       BalanceConfig bc;
       bc.strategy = v.balancing;
       bc.gamma = 3e-3f;
-      Balancer bal(layers, bc);
-      ch02::TrainConfig tc = ch02::program_train_config(steps, run.seed);
+      BalanceHook balance(layers, bc);
+      TrainerConfig tc = program_train_config(steps, run.seed);
       tc.label = v.key;
-      const ch02::TrainHistory h = ch02::train(
-          *model, data.dataset, tc, [&](ch02::LanguageModel& m, const Batch& b) { return bal.loss(m, b); }, [&](int64_t) { bal.after_step(); });
+      Trainer trainer(model->named_parameters(), tc, with_balance_loss(ch02::next_token_loss(*model), balance));
+      trainer.add_hook(balance);
+      const TrainHistory& h = trainer.run(data.dataset);
       const LoadReport rep = measure_load(*model, layers, data.dataset, tc.batch_size, tc.seq_len, tc.eval_batches);
       const int64_t total = model->num_parameters(), active = active_parameters(*model);
-      t.row({v.name, fmt("%.3fM", total / 1e6), fmt("%.3fM", active / 1e6), fmt("%.4f", h.final_val_loss), fmt("%.3f", std::exp(h.final_val_loss)),
-             layers.empty() ? "-" : fmt("%.3f", rep.maxvio_global), fmt("%.0f", h.tokens_per_second)});
-      val.series.push_back({v.name.substr(0, v.name.find(" (")), h.eval_step, h.val_loss});
-      summary.set("models." + v.key + ".final_val_loss", h.final_val_loss);
+      t.row({v.name, fmt("%.3fM", total / 1e6), fmt("%.3fM", active / 1e6), fmt("%.4f", h.final_val()), fmt("%.3f", std::exp(h.final_val())),
+             layers.empty() ? "-" : fmt("%.3f", rep.maxvio_global), fmt("%.0f", h.tokens_per_second())});
+      val.series.push_back({v.name.substr(0, v.name.find(" (")), h.eval_step, h.val.at("loss")});
+      summary.set("models." + v.key + ".final_val_loss", h.final_val());
       summary.set("models." + v.key + ".total_params", static_cast<double>(total));
       summary.set("models." + v.key + ".active_params", static_cast<double>(active));
-      summary.set("models." + v.key + ".tokens_per_second", h.tokens_per_second);
+      summary.set("models." + v.key + ".tokens_per_second", h.tokens_per_second());
     }
     std::printf("\n");
     t.print();

@@ -2,9 +2,7 @@
 
 #include <cmath>
 
-#include "ch02/small_model.hpp"
 #include "ch04/balance_rules.hpp"
-#include "ch04/balancer.hpp"
 #include "ch04/moe_model.hpp"
 #include "common/autograd.hpp"
 #include "common/gradcheck.hpp"
@@ -117,18 +115,19 @@ TEST_CASE("capacity factor: an overloaded expert keeps its strongest tokens, the
   MoE capped(c, rng2);
   for (MoE* m : {&free_moe, &capped}) m->gate.e_score_correction_bias.data()[3] = 10.f;   // every token picks expert 3
   const Tensor x = randn({6, 8}, rng);
+  const RoutingLog free_log({&free_moe}), capped_log({&capped});
   const Tensor y_free = free_moe.forward(x), y_cap = capped.forward(x);
-  const std::vector<double> load = expert_load(capped.last_routing().experts, 8);
+  const std::vector<double> load = expert_load(capped_log.entries(0).at(0).routing.experts, 8);
   int64_t expected = 0;
   for (double l : load) expected += std::max<int64_t>(0, static_cast<int64_t>(l) - 2);   // capacity ceil(12 / 8) = 2
   CHECK(load[3] == 6);
-  CHECK(capped.last_dropped() == expected);
-  CHECK(free_moe.last_dropped() == 0);
+  CHECK(capped_log.entries(0).at(0).dropped == expected);
+  CHECK(free_log.entries(0).at(0).dropped == 0);
   const auto grads = gradcheck_params([&] { return capped.forward(x); }, capped.named_parameters());
   CHECK_MESSAGE(grads.ok, grads.worst);
   // The two kept tokens of expert 3 are the ones with its largest weights; dropped tokens lose
   // expert 3's contribution exactly.
-  const Routing& r = capped.last_routing();
+  const Routing r = capped_log.entries(0).at(0).routing;
   std::vector<std::pair<float, int64_t>> w3;
   for (int64_t i = 0; i < 6; ++i)
     for (int64_t s = 0; s < 2; ++s)
@@ -143,28 +142,4 @@ TEST_CASE("capacity factor: an overloaded expert keeps its strongest tokens, the
     for (int64_t ch = 0; ch < 8; ++ch)
       CHECK(y_free.data()[i * 8 + ch] - y_cap.data()[i * 8 + ch] == doctest::Approx(w3[q].first * e3.data()[i * 8 + ch]).epsilon(1e-4));
   }
-}
-
-TEST_CASE("balancer: balance terms only in training, validation is plain cross-entropy") {
-  CorpusData data = default_corpus_dataset(40000, 300, 1);
-  MoEModelConfig cfg = program_moe_config(data.tokenizer.vocab_size(), true);
-  Rng rng(7);
-  auto model = make_moe_model(cfg, rng);
-  const auto layers = moe_layers(*model);
-  REQUIRE(layers.size() == 1);
-  Rng brng(8);
-  const Batch b = data.dataset.sample_batch(Split::Train, 2, 16, brng);
-  const double ce = ch02::next_token_loss(*model, b).item();
-  BalanceConfig bc;
-  bc.strategy = Balancing::AuxLoss;
-  bc.aux_alpha = 0.5f;
-  Balancer bal(layers, bc);
-  CHECK(bal.loss(*model, b).item() >= ce + 0.5 - 1e-4);   // alpha * sum f P >= alpha
-  {
-    NoGradGuard ng;
-    CHECK(bal.loss(*model, b).item() == doctest::Approx(ce));
-  }
-  bal.after_step();
-  CHECK(bal.maxvio_batch().size() == 1);
-  CHECK(bal.load_history()[0][0].size() == 8);
 }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 
+#include "ch02/next_token_loss.hpp"
 #include "ch02/small_model.hpp"
 #include "ch05/fp8_linear.hpp"
 #include "common/plot.hpp"
@@ -49,7 +50,7 @@ std::vector<Recipe> recipes(Fp8Format f) {
 
 struct Outcome {
   std::unique_ptr<ch02::TransformerLM> model;
-  ch02::TrainHistory history;
+  TrainHistory history;
   std::vector<double> curve;   // trailing mean of the training loss
 };
 
@@ -57,11 +58,12 @@ struct Outcome {
 Outcome train_recipe(const Recipe& r, const CorpusData& data, const RunOptions& run, int64_t steps) {
   Rng rng(run.seed);
   Outcome o{ch02::make_small_model(ch02::small_model_config(data.tokenizer.vocab_size(), run.quick), rng), {}, {}};
-  ch02::TrainConfig tc = ch02::program_train_config(steps, run.seed);
+  TrainerConfig tc = program_train_config(steps, run.seed);
   tc.label = r.key;
   const std::unique_ptr<LinearOverride> narrow = r.install ? r.install() : nullptr;   // every Linear of the model, while alive
-  o.history = ch02::train(*o.model, data.dataset, tc);
-  o.curve = trailing_mean(o.history.train_loss, kWindow);
+  Trainer trainer(o.model->named_parameters(), tc, ch02::next_token_loss(*o.model));
+  o.history = trainer.run(data.dataset);
+  o.curve = trailing_mean(o.history.train.at("loss"), kWindow);
   return o;
 }
 
@@ -78,22 +80,22 @@ void report(const std::vector<Recipe>& rs, const std::vector<Outcome>& runs, con
   const std::vector<double>& bf16 = runs[1].curve;
   for (size_t i = 0; i < runs.size(); ++i) {
     const std::string& key = rs[i].key;
-    const ch02::TrainHistory& h = runs[i].history;
+    const TrainHistory& h = runs[i].history;
     const std::vector<double>& c = runs[i].curve;
     const bool fp8 = key.starts_with("fp8");
-    t.row({rs[i].name, fmt("%.4f", h.final_val_loss), fmt("%.4f", c.back()), i ? fmt("%+.2f%%", 100 * gap(c.back(), fp32.back())) : "-",
-           fp8 ? fmt("%+.2f%%", 100 * gap(c.back(), bf16.back())) : "-", fmt("%.0f", h.tokens_per_second)});
+    t.row({rs[i].name, fmt("%.4f", h.final_val()), fmt("%.4f", c.back()), i ? fmt("%+.2f%%", 100 * gap(c.back(), fp32.back())) : "-",
+           fp8 ? fmt("%+.2f%%", 100 * gap(c.back(), bf16.back())) : "-", fmt("%.0f", h.tokens_per_second())});
     curves.series.push_back({rs[i].name, h.step, c});
     if (i > 0) {
       Series g{rs[i].name, h.step, {}};
       for (size_t k = 0; k < c.size(); ++k) g.y.push_back(100 * gap(c[k], fp32[k]));
       gaps.series.push_back(g);
     }
-    s.set("runs." + key + ".final_val_loss", h.final_val_loss);
+    s.set("runs." + key + ".final_val_loss", h.final_val());
     s.set("runs." + key + ".train_loss_end", c.back());
     s.set("runs." + key + ".gap_to_fp32", gap(c.back(), fp32.back()));
     if (fp8) s.set("runs." + key + ".gap_to_bf16", gap(c.back(), bf16.back()));
-    s.set("runs." + key + ".tokens_per_second", h.tokens_per_second);
+    s.set("runs." + key + ".tokens_per_second", h.tokens_per_second());
   }
   std::printf("\n");
   t.print();
@@ -127,13 +129,14 @@ int main(int argc, char** argv) {
     report(rs, runs, run.out, s);
 
     // The float32 run's weights evaluated through FP8 GEMMs: the forward pass's rounding alone.
-    const ch02::TrainConfig tc = ch02::program_train_config(steps, run.seed);
+    const TrainerConfig tc = program_train_config(steps, run.seed);
     double fp8_eval = 0;
     {
       Fp8Autocast fp8({true, f});
-      fp8_eval = ch02::evaluate(*runs[0].model, data.dataset, tc.batch_size, tc.seq_len, tc.eval_batches);
+      fp8_eval = evaluate(ch02::next_token_loss(*runs[0].model), data.dataset.eval_batches(Split::Val, tc.batch_size, tc.seq_len, tc.eval_batches))
+                     .at("loss");
     }
-    const double fp32_val = runs[0].history.final_val_loss;
+    const double fp32_val = runs[0].history.final_val();
     s.set("runs.fp32.val_loss_fp8_forward", fp8_eval);
     std::printf("DeepSeek-V3 (Appendix B.1): its fine-grained FP8 loss stays within 0.25%% of BF16's. Gaps are on the training loss\n"
                 "averaged over the last %zu steps. BF16 rounding alone moves this run by %+.2f%% against float32: a yardstick for\n"

@@ -6,13 +6,10 @@
 #include <cstdio>
 
 #include "ch02/generate.hpp"
-#include "ch02/small_model.hpp"
-#include "ch04/balancer.hpp"
+#include "ch04/balance_hook.hpp"
 #include "ch04/moe_model.hpp"
 #include "ch05/mtp.hpp"
 #include "ch05/speculative.hpp"
-#include "common/autograd.hpp"
-#include "common/ops.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
@@ -21,37 +18,21 @@ using namespace ds;
 using namespace ds::ch05;
 
 namespace {
-struct RunResult {
-  ch02::TrainHistory history;
-  std::vector<double> main_ce, mtp_ce;   // train CE of the main head and of depth 1, per step (MTP runs)
-};
-
-// Trains with L = CE_main + lambda / D sum CE_k plus auxiliary-loss-free balancing of every MoE
-// layer, the MTP module's included; validation is the main head's cross-entropy alone.
-RunResult train_mtp(MTPModel& model, const CorpusData& data, int64_t steps, float lambda, uint64_t seed, const std::string& label) {
+// Trains with L = L_Main + lambda / D sum_k L_MTP^k (eq. 25) plus auxiliary-loss-free balancing
+// of every MoE layer, the MTP module's included. The history's "main_ce" is the main head's
+// cross-entropy alone, in training and validation, so runs with and without MTP compare.
+TrainHistory train_mtp(MTPModel& model, const CorpusData& data, int64_t steps, float lambda, uint64_t seed, const std::string& label) {
   std::vector<ch02::Block*> blocks;
   for (auto& b : model.main->layers) blocks.push_back(b.get());
   for (auto& b : model.mtp) blocks.push_back(b.get());
   ch04::BalanceConfig bc;
   bc.gamma = 3e-3f;
-  ch04::Balancer bal(ch04::moe_layers(blocks), bc);
-  RunResult r;
-  ch02::TrainConfig tc = ch02::program_train_config(steps, seed);
+  ch04::BalanceHook balance(ch04::moe_layers(blocks), bc);
+  TrainerConfig tc = program_train_config(steps, seed);
   tc.label = label;
-  auto loss = [&](ch02::LanguageModel&, const Batch& b) -> Tensor {
-    if (!grad_enabled() || model.depth() == 0) {
-      const Tensor ce = ch02::next_token_loss(*model.main, b);
-      const Tensor t = bal.terms(b.inputs.size(0));
-      return t.defined() ? add(ce, t) : ce;
-    }
-    const MTPLoss l = mtp_loss(model.forward_all(b.inputs), b.targets, lambda);
-    r.main_ce.push_back(l.main.item());
-    r.mtp_ce.push_back(l.depth[0]);
-    const Tensor t = bal.terms(b.inputs.size(0));
-    return t.defined() ? add(l.total, t) : l.total;
-  };
-  r.history = ch02::train(model, data.dataset, tc, loss, [&](int64_t) { bal.after_step(); });
-  return r;
+  Trainer trainer(model.named_parameters(), tc, ch04::with_balance_loss(mtp_training_loss(model, lambda), balance));
+  trainer.add_hook(balance);
+  return trainer.run(data.dataset);
 }
 
 std::vector<std::vector<int32_t>> val_prompts(const TokenDataset& d, int64_t n, int64_t len) {
@@ -99,17 +80,18 @@ int main(int argc, char** argv) {
       auto model = std::make_unique<MTPModel>(ch04::make_moe_model(cfg, rng), d, ch04::moe_model_attention(cfg),
                                               ch04::moe_model_feed_forward(cfg), rng);
       const std::string name = d ? fmt("MTP D=%lld, lambda=%.2g", (long long)d, lambda) : "no MTP";
-      const RunResult r = train_mtp(*model, data, steps, lambda, run.seed, d ? "mtp" : "plain");
+      const TrainHistory h = train_mtp(*model, data, steps, lambda, run.seed, d ? "mtp" : "plain");
       const int64_t mtp_params = model->num_parameters() - model->main->num_parameters();
-      t.row({name, fmt("%.3fM (%.3fM)", model->num_parameters() / 1e6, mtp_params / 1e6), fmt("%.4f", r.history.final_val_loss),
-             fmt("%.3f", std::exp(r.history.final_val_loss)), fmt("%.0f", r.history.tokens_per_second)});
-      val.series.push_back({name, r.history.eval_step, r.history.val_loss});
+      const double val_main = h.final_val("main_ce");
+      t.row({name, fmt("%.3fM (%.3fM)", model->num_parameters() / 1e6, mtp_params / 1e6), fmt("%.4f", val_main),
+             fmt("%.3f", std::exp(val_main)), fmt("%.0f", h.tokens_per_second())});
+      val.series.push_back({name, h.eval_step, h.val.at("main_ce")});
       const std::string key = d ? "mtp" : "plain";
-      summary.set("runs." + key + ".final_val_loss", r.history.final_val_loss);
-      summary.set("runs." + key + ".tokens_per_second", r.history.tokens_per_second);
+      summary.set("runs." + key + ".final_val_loss", val_main);
+      summary.set("runs." + key + ".tokens_per_second", h.tokens_per_second());
       if (d) {
-        tl.series.push_back({"main head (t_{i+1})", r.history.step, r.main_ce});
-        tl.series.push_back({"MTP depth 1 (t_{i+2}, given t_{i+1})", r.history.step, r.mtp_ce});
+        tl.series.push_back({"main head (t_{i+1})", h.step, h.train.at("main_ce")});
+        tl.series.push_back({"MTP depth 1 (t_{i+2}, given t_{i+1})", h.step, h.train.at("mtp_ce")});
         trained = std::move(model);
       }
     }
@@ -123,9 +105,9 @@ int main(int argc, char** argv) {
     double greedy_s = 0, spec_s = 0;
     int64_t drafted = 0, accepted = 0, forwards = 0, tokens = 0, identical = 0;
     for (const auto& p : ps) {
-      Rng rng(run.seed);
+      sc.seed = run.seed;
       Timer timer;
-      const auto g = ch02::generate(*trained, {p}, sc, true, rng);
+      const auto g = ch02::generate(*trained, {p}, sc, true);
       greedy_s += timer.seconds();
       const SpeculativeResult s = speculative_greedy(*trained, p, new_tokens);
       spec_s += s.seconds;

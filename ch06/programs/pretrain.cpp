@@ -10,12 +10,9 @@
 #include "ch02/generate.hpp"
 #include "ch06/checkpoint.hpp"
 #include "ch06/pretrain.hpp"
-#include "common/autograd.hpp"
 #include "common/memory.hpp"
 #include "common/plot.hpp"
-#include "common/progress.hpp"
 #include "common/run.hpp"
-#include "common/timer.hpp"
 
 using namespace ds;
 using namespace ds::ch06;
@@ -39,18 +36,20 @@ struct MemoryReport {
   double params = 0, grads = 0, optimizer = 0, activations = 0;
 };
 
-void write_plots(const std::string& out, const PretrainHistory& h, const MemoryReport& mem) {
+void write_plots(const std::string& out, const TrainHistory& h, const std::vector<std::vector<double>>& expert_load, const MemoryReport& mem) {
+  const std::vector<double>& mtp = h.train.at("mtp_ce");
   LineChart loss{"Training and validation loss (main head and MTP module)", "training step", "cross-entropy (nats/token)", {}};
-  loss.series.push_back({"train, main head", h.step, h.main_ce});
-  if (!h.mtp_ce.empty() && h.mtp_ce.back() > 0) loss.series.push_back({"train, MTP (t_{i+2})", h.step, h.mtp_ce});
-  loss.series.push_back({"validation, main head", h.eval_step, h.val_main});
-  if (!h.val_mtp.empty() && h.val_mtp.back() > 0) loss.series.push_back({"validation, MTP", h.eval_step, h.val_mtp});
+  loss.series.push_back({"train, main head", h.step, h.train.at("main_ce")});
+  if (!mtp.empty() && mtp.back() > 0) loss.series.push_back({"train, MTP (t_{i+2})", h.step, mtp});
+  loss.series.push_back({"validation, main head", h.eval_step, h.val.at("main_ce")});
+  if (h.val.at("mtp_ce").back() > 0) loss.series.push_back({"validation, MTP", h.eval_step, h.val.at("mtp_ce")});
   loss.logy = true;   // the first 100 steps fall from 7 to 1; the rest of the run is below 1
   write_line_chart(out + "/loss.svg", loss);
-  write_line_chart(out + "/lr.svg", {"Learning rate", "training step", "learning rate", {{"lr", h.step, h.lr}}});
-  write_line_chart(out + "/maxvio.svg", {"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, h.maxvio}}});
-  if (!h.expert_load.empty())
-    write_heatmap(out + "/expert_load.svg", ch04::load_heatmap(h.expert_load, "Expert load share over training, first MoE layer"));
+  write_line_chart(out + "/lr.svg", {"Learning rate", "training step", "learning rate", {{"lr", h.step, h.train.at("lr")}}});
+  write_line_chart(out + "/maxvio.svg",
+                   {"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, h.train.at("maxvio")}}});
+  if (!expert_load.empty())
+    write_heatmap(out + "/expert_load.svg", ch04::load_heatmap(expert_load, "Expert load share over training, first MoE layer"));
   BarChart mb{"Training memory (tensor accounting)", "", "MB",
               {"parameters", "gradients", "AdamW moments", "step peak above weights + moments"},
               {{"MB", {}, {mem.params / 1e6, mem.grads / 1e6, mem.optimizer / 1e6, mem.activations / 1e6}}}};
@@ -64,8 +63,8 @@ std::string sample_text(DeepSeekModel& model, const Tokenizer& tok, const Option
   sc.temperature = o.temperature;
   sc.top_k = o.top_k;
   if (tok.eot_id() >= 0) sc.stop_tokens = {tok.eot_id()};
-  Rng rng(seed);
-  const auto g = ch02::generate(model, {tok.encode(o.prompt)}, sc, true, rng);
+  sc.seed = seed;
+  const auto g = ch02::generate(model, {tok.encode(o.prompt)}, sc, true);
   model.set_mla_mode(ch03::MLAMode::Naive);
   return o.prompt + tok.decode(g.tokens[0]);
 }
@@ -78,21 +77,24 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "ch06_pretrain");
     Options o;
     PretrainConfig pc;
-    pc.steps = 3500;
+    TrainerConfig& tc = pc.train;
+    tc.steps = 3500;
     flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny");
     flags.add("--config", o.config_path, "a config.json to train instead of the preset (vocab_size is set by the tokenizer)");
-    flags.add("--steps", pc.steps, "training steps (the schedule's length)").min(1);
-    flags.add("--batch", pc.batch_size, "sequences per step").min(1);
-    flags.add("--seq", pc.seq_len, "tokens per sequence").min(2);
-    flags.add("--lr", pc.lr, "peak learning rate").min(0);
-    flags.add("--min-lr", pc.min_lr, "final learning rate").min(0);
-    flags.add("--warmup", pc.warmup, "linear warmup steps").min(0);
-    flags.add_choice("--schedule", pc.schedule, {"cosine", "wsd"}, "after warmup: cosine decay, or warmup-stable-decay");
+    flags.add("--steps", tc.steps, "training steps (the schedule's length)").min(1);
+    flags.add("--batch", tc.batch_size, "sequences per step").min(1);
+    flags.add("--seq", tc.seq_len, "tokens per sequence").min(2);
+    flags.add("--micro-batches", tc.micro_batches, "split each batch into this many micro-batches (gradient accumulation: less memory, same update)")
+        .min(1);
+    flags.add("--lr", tc.lr, "peak learning rate").min(0);
+    flags.add("--min-lr", tc.min_lr, "final learning rate").min(0);
+    flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
+    flags.add_choice("--schedule", tc.schedule, {"cosine", "wsd"}, "after warmup: cosine decay, or warmup-stable-decay");
     flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3, later 0.1)").min(0);
     flags.add("--gamma", pc.bias_gamma, "bias update speed of auxiliary-loss-free balancing (V3: 0.001)").min(0);
     flags.add("--seq-alpha", pc.seq_alpha, "weight of the sequence-wise balance loss (V3: 0.0001)").min(0);
-    flags.add("--eval-every", pc.eval_every, "validate every this many steps").min(1);
-    flags.add("--eval-batches", pc.eval_batches, "validation batches per evaluation").min(1);
+    flags.add("--eval-every", tc.eval_every, "validate every this many steps").min(1);
+    flags.add("--eval-batches", tc.eval_batches, "validation batches per evaluation").min(1);
     flags.add("--checkpoint-every", o.checkpoint_every, "write <out>/checkpoint every this many steps (and at the end)").min(1);
     flags.add("--resume", o.resume, "continue the training run saved in this checkpoint folder");
     flags.add("--data", o.data_path, "train on this UTF-8 text file (documents split on blank lines or <|endoftext|>)");
@@ -105,17 +107,17 @@ int main(int argc, char** argv) {
     flags.parse(argc, argv);
     if (run.quick) {
       o.preset = "tiny";
-      pc.steps = std::min<int64_t>(pc.steps, 12);
-      pc.batch_size = std::min<int64_t>(pc.batch_size, 4);
-      pc.seq_len = std::min<int64_t>(pc.seq_len, 32);
-      pc.warmup = std::min<int64_t>(pc.warmup, 2);
-      pc.eval_every = std::min<int64_t>(pc.eval_every, 6);
-      pc.eval_batches = std::min<int64_t>(pc.eval_batches, 2);
+      tc.steps = std::min<int64_t>(tc.steps, 12);
+      tc.batch_size = std::min<int64_t>(tc.batch_size, 4);
+      tc.seq_len = std::min<int64_t>(tc.seq_len, 32);
+      tc.warmup = std::min<int64_t>(tc.warmup, 2);
+      tc.eval_every = std::min<int64_t>(tc.eval_every, 6);
+      tc.eval_batches = std::min<int64_t>(tc.eval_batches, 2);
       o.checkpoint_every = std::min<int64_t>(o.checkpoint_every, 5);
       o.corpus_kb = std::min<int64_t>(o.corpus_kb, 150);
       o.sample_tokens = std::min<int64_t>(o.sample_tokens, 16);
     }
-    pc.seed = run.seed;
+    tc.seed = run.seed;
     start_run(run);
     print_header("ch06_pretrain", "the mini-DeepSeek pretraining run: loss, balance, memory, checkpoints, a sample");
     const std::string ckpt = run.out + "/checkpoint";
@@ -137,22 +139,24 @@ int main(int argc, char** argv) {
       data = std::make_unique<TokenDataset>(std::move(cd.dataset));
       DeepSeekConfig cfg = o.config_path.empty() ? preset(o.preset) : load_config(o.config_path);
       cfg.vocab_size = tok.vocab_size();
-      if (pc.seq_len > cfg.max_position_embeddings) fail("ch06_pretrain", "--seq exceeds the model's max_position_embeddings");
+      if (tc.seq_len > cfg.max_position_embeddings) fail("ch06_pretrain", "--seq exceeds the model's max_position_embeddings");
       Rng rng(run.seed);
       model = std::make_unique<DeepSeekModel>(cfg, rng);
     }
-    Pretrainer trainer(*model, pc);
+    if (tc.batch_size % tc.micro_batches != 0) fail("ch06_pretrain", "--batch must be a multiple of --micro-batches");
+    Pretrainer p(*model, pc);
+    Trainer& trainer = p.trainer;
     if (!o.resume.empty()) {
       trainer.load_state(o.resume);
-      std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)pc.steps);
+      std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)tc.steps);
     }
     const ParamCount pcount = count_parameters(model->config());
     std::printf("model: %s, %.2fM parameters (%.2fM in the MTP module), %.2fM active per token; %lld training tokens, %lld validation\n",
                 o.config_path.empty() ? o.preset.c_str() : o.config_path.c_str(), pcount.total / 1e6, pcount.mtp / 1e6, pcount.active / 1e6,
                 (long long)data->num_tokens(Split::Train), (long long)data->num_tokens(Split::Val));
     std::printf("steps %lld x batch %lld x %lld tokens, lr %.2g -> %.2g (%s, warmup %lld), checkpoints every %lld steps in %s\n\n",
-                (long long)pc.steps, (long long)pc.batch_size, (long long)pc.seq_len, pc.lr, pc.min_lr, pc.schedule.c_str(),
-                (long long)pc.warmup, (long long)o.checkpoint_every, ckpt.c_str());
+                (long long)tc.steps, (long long)tc.batch_size, (long long)tc.seq_len, tc.lr, tc.min_lr, tc.schedule.c_str(),
+                (long long)tc.warmup, (long long)o.checkpoint_every, ckpt.c_str());
 
     auto save = [&] {
       write_folder_atomic(ckpt, [&](const std::string& tmp) {
@@ -164,44 +168,25 @@ int main(int argc, char** argv) {
     mem.params = 4.0 * static_cast<double>(model->num_parameters());
     mem.grads = mem.params;
     mem.optimizer = static_cast<double>(trainer.optimizer().state_bytes());
-    if (trainer.history.eval_step.empty()) trainer.record_eval(*data);
     std::signal(SIGINT, on_sigint);
-    Progress bar(pc.steps, "pretrain", true);
-    Timer timer;
-    int64_t tokens = 0;
-    bool interrupted = false;
-    while (trainer.step_count() < pc.steps) {
-      const int64_t before = memory::live_bytes();
-      memory::reset_peak();
-      const StepStats s = trainer.step(*data);
-      mem.activations = std::max(mem.activations, static_cast<double>(memory::peak_bytes() - before));
-      tokens += pc.batch_size * pc.seq_len;
-      const int64_t step = trainer.step_count();
-      if (step % pc.eval_every == 0 || step == pc.steps) trainer.record_eval(*data);
-      bar.update(step, {{"loss", s.main_ce}, {"mtp", s.mtp_ce}, {"val", trainer.history.val_main.back()}, {"maxvio", s.maxvio}},
-                 pc.batch_size * pc.seq_len);
-      if (step % o.checkpoint_every == 0 || step == pc.steps) save();
-      if (step == o.interrupt_at) std::raise(SIGINT);
-      if (g_interrupted) {
-        interrupted = true;
-        break;
-      }
-    }
-    bar.finish();
-    const double seconds = timer.seconds();
-    if (interrupted) {
+    const TrainHistory& h = trainer.run(*data, [&](const StepStats& s) {
+      mem.activations = std::max(mem.activations, static_cast<double>(s.peak_bytes));
+      if (s.step % o.checkpoint_every == 0 || s.step == tc.steps) save();
+      if (s.step == o.interrupt_at) std::raise(SIGINT);
+      return g_interrupted == 0;
+    });
+    if (trainer.step_count() < tc.steps) {
       save();
       std::printf("\ninterrupted at step %lld: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
                   ckpt.c_str(), ckpt.c_str());
       return 130;
     }
-    const PretrainHistory& h = trainer.history;
-    write_plots(run.out, h, mem);
+    write_plots(run.out, h, p.balance.load_shares(0), mem);
     Table t({"what", "value"});
-    t.row({"final validation loss (main head)", fmt("%.4f (perplexity %.2f)", h.val_main.back(), std::exp(h.val_main.back()))});
-    if (model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.val_mtp.back())});
-    t.row({"final MaxVio_batch", fmt("%.3f", h.maxvio.back())});
-    t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", static_cast<double>(tokens) / seconds, run.threads)});
+    t.row({"final validation loss (main head)", fmt("%.4f (perplexity %.2f)", h.final_val("main_ce"), std::exp(h.final_val("main_ce")))});
+    if (model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.final_val("mtp_ce"))});
+    t.row({"final MaxVio_batch", fmt("%.3f", h.train.at("maxvio").back())});
+    t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", h.tokens_per_second(), run.threads)});
     t.row({"memory: parameters / gradients / AdamW / step peak above them",
            memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
                memory::human_bytes(mem.activations)});
@@ -209,10 +194,10 @@ int main(int argc, char** argv) {
     const std::string sample = o.sample_tokens > 0 ? sample_text(*model, tok, o, run.seed) : "";
     if (!sample.empty()) std::printf("\nSample (temperature %.2g, top-k %lld):\n%s\n", o.temperature, (long long)o.top_k, sample.c_str());
     Summary summary;
-    summary.set("final_val_loss", h.val_main.back());
-    summary.set("final_val_loss_mtp", h.val_mtp.back());
-    summary.set("final_maxvio_batch", h.maxvio.back());
-    summary.set("tokens_per_second", static_cast<double>(tokens) / seconds);
+    summary.set("final_val_loss", h.final_val("main_ce"));
+    summary.set("final_val_loss_mtp", h.final_val("mtp_ce"));
+    summary.set("final_maxvio_batch", h.train.at("maxvio").back());
+    summary.set("tokens_per_second", h.tokens_per_second());
     summary.set("steps", static_cast<double>(trainer.step_count()));
     summary.set("parameters", static_cast<double>(pcount.total));
     summary.set("checkpoint", ckpt);

@@ -3,11 +3,10 @@
 // the loss of guessing (log V) within a bounded number of steps.
 #include <cmath>
 
-#include "common/autograd.hpp"
 #include "common/dataset.hpp"
 #include "common/nn.hpp"
 #include "common/ops.hpp"
-#include "common/optim.hpp"
+#include "common/trainer.hpp"
 #include "test_helpers.hpp"
 
 using namespace ds;
@@ -56,13 +55,6 @@ struct TinyLM : Module {
   Linear head;
 };
 
-double val_loss(TinyLM& m, const TokenDataset& data) {
-  NoGradGuard ng;
-  double s = 0;
-  const auto batches = data.eval_batches(Split::Val, 8, kSeq, 8);
-  for (const auto& b : batches) s += m.loss(b).item();
-  return s / static_cast<double>(batches.size());
-}
 }  // namespace
 
 TEST_CASE("learning: a core-only transformer LM gets well below chance on the corpus in 300 steps") {
@@ -70,20 +62,21 @@ TEST_CASE("learning: a core-only transformer LM gets well below chance on the co
   const CorpusData data = default_corpus_dataset(400000, vocab, /*seed=*/3);
   Rng rng(11);
   TinyLM model(data.tokenizer.vocab_size(), rng);
-  AdamWConfig cfg;
-  cfg.weight_decay = 0.01f;
-  AdamW opt(model.named_parameters(), cfg);
-  const double before = val_loss(model, data.dataset);
+  TrainerConfig tc;
+  tc.steps = 300;
+  tc.batch_size = 16;
+  tc.seq_len = kSeq;
+  tc.lr = 3e-3f;
+  tc.min_lr = 3e-4f;
+  tc.warmup = 20;
+  tc.weight_decay = 0.01f;
+  tc.eval_every = tc.steps;   // before and after
+  tc.seed = 11;
+  tc.progress = false;
+  Trainer trainer(model.named_parameters(), tc, [&model](const Batch& b) { return Loss{model.loss(b), {}}; });
+  const TrainHistory& h = trainer.run(data.dataset);
+  const double before = h.val.at("loss").front(), after = h.final_val();
   CHECK(before == doctest::Approx(std::log(static_cast<double>(vocab))).epsilon(0.02));   // chance
-  const int64_t steps = 300;
-  for (int64_t step = 0; step < steps; ++step) {
-    opt.set_lr(lr_warmup_cosine(step, 20, steps, 3e-3f, 3e-4f));
-    model.loss(data.dataset.sample_batch(Split::Train, 16, kSeq, rng)).backward();
-    clip_grad_norm(model.parameters(), 1.f);
-    opt.step();
-    opt.zero_grad();
-  }
-  const double after = val_loss(model, data.dataset);
-  MESSAGE("validation loss: " << before << " before, " << after << " after " << steps << " steps");
+  MESSAGE("validation loss: " << before << " before, " << after << " after " << tc.steps << " steps");
   CHECK(after < 2.5);   // chance is log(512) = 6.24; this seed reaches about 2.0
 }
