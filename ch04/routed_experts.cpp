@@ -6,6 +6,7 @@
 
 #include "common/autograd.hpp"
 #include "common/kernels.hpp"
+#include "common/nn.hpp"
 #include "common/ops.hpp"
 
 namespace ds::ch04 {
@@ -178,8 +179,8 @@ Tensor routed_experts_reference(const Tensor& x, const Tensor& slot_weights, int
     const IntTensor token_ids(tokens, {static_cast<int64_t>(tokens.size())});
     const IntTensor slot_ids(slots[j], {static_cast<int64_t>(slots[j].size())});
     const Tensor x_j = gather_rows(x, token_ids);                                                  // dispatch
-    const Tensor h_j = mul(silu(linear(x_j, w.gate_proj[j])), linear(x_j, w.up_proj[j]));        // SwiGLU
-    const Tensor y_j = mul(linear(h_j, w.down_proj[j]), gather_rows(g, slot_ids));                // g_{j,t} FFN_j(u_t)
+    const Tensor h_j = mul(silu(override_linear(x_j, w.gate_proj[j])), override_linear(x_j, w.up_proj[j]));        // SwiGLU
+    const Tensor y_j = mul(override_linear(h_j, w.down_proj[j]), gather_rows(g, slot_ids));                // g_{j,t} FFN_j(u_t)
     out = add(out, scatter_add_rows(y_j, token_ids, n));                                           // combine
   }
   return out;

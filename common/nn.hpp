@@ -71,8 +71,10 @@ class Linear : public Module {
 
 // While alive, every Linear::forward in this thread computes fn(x, weight) (plus the bias)
 // instead of ds::linear: chapter 5 trains whole models with FP8 GEMMs this way without touching
-// them, as Transformer Engine's fp8_autocast does. Ops that call ds::linear directly (the MoE
-// gate, the output head, the routed experts) keep full precision, as DeepSeek-V3 keeps them.
+// them, as Transformer Engine's fp8_autocast does. The routed experts' GEMMs follow it too
+// (ch04::MoE switches to its per-expert composition of override_linear while one is installed):
+// DeepSeek-V3 runs them in FP8 and ships expert weights in FP8. Ops that call ds::linear directly
+// (the MoE gate, the output head) keep full precision, as V3 keeps them (section 3.3.1).
 class LinearOverride {
  public:
   using Fn = std::function<Tensor(const Tensor& x, const Tensor& weight)>;
@@ -86,6 +88,9 @@ class LinearOverride {
   Fn fn_;
   const LinearOverride* prev_;
 };
+
+// x [..., in], w [out, in] -> [..., out]: the installed LinearOverride's product, else ds::linear.
+Tensor override_linear(const Tensor& x, const Tensor& w);
 
 class Embedding : public Module {
  public:

@@ -58,17 +58,18 @@ TEST_CASE("token journey: each MoE layer's experts are the ones the gate chose i
   auto model = mini_model();
   const Journey j = trace_journey(*model, kIds);
   const int64_t t = static_cast<int64_t>(kIds.size());
+  const std::vector<ch04::MoE*> moe = model->moe_layers();   // the main model's, then the MTP module's
+  ch04::RoutingLog log(moe);
   {
     NoGradGuard ng;   // the same path as the journey (absorbed MLA, caches), so the same routing
     ch02::Caches caches = model->make_caches(1, model->max_positions());
     model->forward(IntTensor(kIds, {1, t}), &caches);
   }
-  const std::vector<ch04::MoE*> moe = model->moe_layers();   // the main model's, then the MTP module's
   int checked = 0, bias_mattered = 0;
   for (const LayerStop& s : j.layers) {
     if (!s.moe) continue;
     INFO("layer " << s.layer);
-    const ch04::Routing& r = moe[static_cast<size_t>(checked)]->last_routing();
+    const ch04::Routing& r = log.entries(static_cast<size_t>(checked)).back().routing;
     const int64_t k = r.experts.size(1);
     const std::vector<int32_t> used(r.experts.data.begin() + (t - 1) * k, r.experts.data.begin() + t * k);
     CHECK(s.router.experts == used);

@@ -10,6 +10,7 @@
 
 #include "ch02/next_token_loss.hpp"
 #include "ch02/small_model.hpp"
+#include "ch04/moe_model.hpp"
 #include "ch05/fp8_linear.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
@@ -55,9 +56,13 @@ struct Outcome {
 };
 
 // Trains a fresh model (same seed for every recipe) with the recipe's Linear override installed.
-Outcome train_recipe(const Recipe& r, const CorpusData& data, const RunOptions& run, int64_t steps) {
+// moe: chapter 4's MoE model, whose routed experts' GEMMs the override reaches too (as V3 runs them in FP8).
+Outcome train_recipe(const Recipe& r, const CorpusData& data, const RunOptions& run, int64_t steps, bool moe) {
   Rng rng(run.seed);
-  Outcome o{ch02::make_small_model(ch02::small_model_config(data.tokenizer.vocab_size(), run.quick), rng), {}, {}};
+  const int64_t vocab = data.tokenizer.vocab_size();
+  Outcome o{moe ? ch04::make_moe_model(ch04::program_moe_config(vocab, run.quick), rng)
+                : ch02::make_small_model(ch02::small_model_config(vocab, run.quick), rng),
+            {}, {}};
   TrainerConfig tc = program_train_config(steps, run.seed);
   tc.label = r.key;
   const std::unique_ptr<LinearOverride> narrow = r.install ? r.install() : nullptr;   // every Linear of the model, while alive
@@ -112,8 +117,10 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "ch05_fp8_train");
     int64_t steps = 250;
     std::string format = "e4m3", data_path;
+    bool moe = false;
     flags.add("--steps", steps, "training steps of each run").min(1);
     flags.add_choice("--format", format, {"e4m3", "e5m2"}, "FP8 format of all three GEMMs (V3: E4M3 everywhere)");
+    flags.add_flag("--moe", moe, "train chapter 4's MoE model instead of the dense one: the routed experts' GEMMs run in FP8 too");
     flags.add("--data", data_path, "train on this UTF-8 text file instead of the built-in corpus");
     flags.parse(argc, argv);
     if (run.quick) steps = std::min<int64_t>(steps, 8);
@@ -124,7 +131,7 @@ int main(int argc, char** argv) {
     const Fp8Format f = format == "e4m3" ? Fp8Format::E4M3 : Fp8Format::E5M2;
     const std::vector<Recipe> rs = recipes(f);
     std::vector<Outcome> runs;
-    for (const Recipe& r : rs) runs.push_back(train_recipe(r, data, run, steps));
+    for (const Recipe& r : rs) runs.push_back(train_recipe(r, data, run, steps, moe));
     Summary s;
     report(rs, runs, run.out, s);
 

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "ch04/moe.hpp"
 #include "ch05/fp8_linear.hpp"
 #include "common/autograd.hpp"
 #include "common/dtype.hpp"
@@ -77,4 +78,36 @@ TEST_CASE("bf16_linear: V3's baseline rounds every operand to bfloat16, with the
   CHECK(test::max_abs_diff(x.grad(), matmul(bf16(dy), bf16(w0))) < 1e-5f);
   CHECK(test::max_abs_diff(w.grad(), matmul(transpose(bf16(dy), 0, 1), bf16(x0))) < 1e-5f);
   CHECK(test::max_abs_diff(y, linear(x0, w0)) > 0.f);
+}
+
+TEST_CASE("fp8_linear: Fp8Autocast reaches the routed experts (V3 runs their GEMMs in FP8), not the gate") {
+  Rng rng(7);
+  ch04::MoEConfig c;
+  c.gate.hidden_size = 8;
+  c.gate.n_routed_experts = 4;
+  c.gate.num_experts_per_tok = 2;
+  c.gate.init_std = 0.5f;
+  c.moe_intermediate_size = 6;
+  ch04::MoE moe(c, rng);
+  for (auto& [name, p] : moe.named_parameters()) p.copy_(randn(p.shape(), rng, 0.7f));   // values FP8 visibly rounds
+  const Tensor x = randn({10, 8}, rng);
+  const Tensor plain = moe.forward(x);
+  const ch04::Routing r_plain = moe.gate.forward(x);
+  Fp8Autocast fp8({true, Fp8Format::E4M3});
+  const ch04::Routing r = moe.gate.forward(x);
+  CHECK(r.experts.data == r_plain.experts.data);   // the gate keeps full precision
+  CHECK(test::max_abs_diff(r.weights, r_plain.weights) == 0.f);
+  // Every expert on every token under the autocast, masked by the routing: each GEMM through fp8_linear.
+  const int64_t k = c.gate.num_experts_per_tok;
+  Tensor expected = moe.shared_experts->forward(x);
+  for (size_t j = 0; j < moe.experts.size(); ++j) {
+    Tensor coef = Tensor::zeros({10, 1});
+    for (int64_t i = 0; i < 10; ++i)
+      for (int64_t s = 0; s < k; ++s)
+        if (r.experts[i * k + s] == static_cast<int32_t>(j)) coef.data()[i] = r.weights.data()[i * k + s];
+    expected = add(expected, mul(moe.experts[j]->forward(x), coef));
+  }
+  const Tensor q = moe.forward(x);
+  CHECK(test::max_abs_diff(q, expected) < 1e-5f);
+  CHECK(test::max_abs_diff(q, plain) > 1e-3f);   // the experts' GEMMs were rounded
 }
