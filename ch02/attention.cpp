@@ -47,22 +47,25 @@ MultiHeadAttention::MultiHeadAttention(const AttentionConfig& cfg, Rng& rng)
   register_module("o_proj", o_proj);
 }
 
-Tensor MultiHeadAttention::forward(const Tensor& x, LayerCache* cache) {
+Tensor MultiHeadAttention::forward(const Tensor& x, LayerCache* cache, const Padding* padding) {
   const Tensor q = split_heads(q_proj.forward(x), cfg_.num_heads);      // [B, H, T, D]
   const Tensor k = split_heads(k_proj.forward(x), cfg_.num_kv_heads);   // [B, Hkv, T, D]
   const Tensor v = split_heads(v_proj.forward(x), cfg_.num_kv_heads);
+  AttentionOptions opt;
+  IntTensor key_valid;
   Tensor out;
   if (cache) {
     auto* kv = dynamic_cast<KVCache*>(cache);
     if (!kv) throw std::invalid_argument("MultiHeadAttention: the cache is not a KVCache");
     const int64_t past = kv->length();
     kv->append(k, v);
-    AttentionOptions opt;
     opt.kv_len = kv->length();
     opt.q_offset = past;
+    if (padding) opt.key_valid = &(key_valid = padding->keys(kv->capacity()));
     out = scaled_dot_product_attention(q, kv->keys(), kv->values(), opt);
   } else {
-    out = scaled_dot_product_attention(q, k, v);
+    if (padding) opt.key_valid = &padding->key_valid;
+    out = scaled_dot_product_attention(q, k, v, opt);
   }
   return o_proj.forward(merge_heads(out));
 }

@@ -30,7 +30,7 @@ struct AttentionConfig {
 class MultiHeadAttention : public AttentionLayer {
  public:
   MultiHeadAttention(const AttentionConfig& cfg, Rng& rng);
-  Tensor forward(const Tensor& x, LayerCache* cache) override;
+  Tensor forward(const Tensor& x, LayerCache* cache, const Padding* padding = nullptr) override;
   std::unique_ptr<LayerCache> make_cache(int64_t batch, int64_t max_len) const override;
   const AttentionConfig& config() const { return cfg_; }
 

@@ -2,10 +2,13 @@
 
 #include <stdexcept>
 
+#include "common/deepseek_config.hpp"
+
 namespace ds::ch02 {
 
 std::vector<AttentionShape> attention_presets() {
-  return {{"gpt2-small", 12, 768, 12, 64}, {"deepseek-v3-mha", 61, 7168, 128, 128}};
+  const DeepSeekConfig v3 = preset("deepseek-v3");   // MHA of V3's size: heads of qk_nope_head_dim (d_h = 128)
+  return {{"gpt2-small", 12, 768, 12, 64}, {"deepseek-v3-mha", v3.num_hidden_layers, v3.hidden_size, v3.num_attention_heads, v3.qk_nope_head_dim}};
 }
 
 const AttentionShape& attention_preset(const std::string& name) {

@@ -6,14 +6,16 @@
 #include <memory>
 
 #include "ch02/language_model.hpp"
+#include "ch02/padding.hpp"
 
 namespace ds::ch02 {
 
 class AttentionLayer : public Module {
  public:
   // x [B, T, C] -> [B, T, C]. With a cache the T tokens sit at positions cache->length()...
-  // and are appended to it; without one they are positions 0..T-1.
-  virtual Tensor forward(const Tensor& x, LayerCache* cache) = 0;
+  // and are appended to it; without one they are positions 0..T-1. With padding, padded keys
+  // are masked and the positions are padding->position_ids.
+  virtual Tensor forward(const Tensor& x, LayerCache* cache, const Padding* padding = nullptr) = 0;
   virtual std::unique_ptr<LayerCache> make_cache(int64_t batch, int64_t max_len) const = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "ch02/transformer.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "common/ops.hpp"
@@ -17,8 +19,8 @@ Block::Block(const LMConfig& cfg, std::unique_ptr<AttentionLayer> attn, std::uni
   register_module("mlp", *mlp);
 }
 
-Tensor Block::forward(const Tensor& x, LayerCache* cache) {
-  const Tensor h = add(x, self_attn->forward(input_layernorm->forward(x), cache));
+Tensor Block::forward(const Tensor& x, LayerCache* cache, const Padding* padding) {
+  const Tensor h = add(x, self_attn->forward(input_layernorm->forward(x), cache, padding));
   return add(h, mlp->forward(post_attention_layernorm->forward(h)));
 }
 
@@ -45,16 +47,22 @@ TransformerLM::TransformerLM(const LMConfig& cfg, const AttentionFactory& attn, 
   }
 }
 
-Tensor TransformerLM::hidden_states(const IntTensor& ids, Caches* caches) {
+Tensor TransformerLM::hidden_states(const IntTensor& ids, Caches* caches, const ForwardOptions& opt) {
   if (ids.shape.size() != 2) shape_error("TransformerLM", "ids must be [B, T]", ids.shape);
   const int64_t past = caches ? cache_length(*caches) : 0, t = ids.size(1);
   if (past + t > cfg_.max_position_embeddings)
     throw std::length_error("TransformerLM: " + std::to_string(past + t) + " positions exceed max_position_embeddings = " +
                             std::to_string(cfg_.max_position_embeddings));
   if (caches && caches->size() != layers.size()) throw std::invalid_argument("TransformerLM: one cache per layer is needed");
+  std::optional<Padding> padding;
+  if (opt.attention_mask) {
+    if (opt.attention_mask->shape != Shape{ids.size(0), past + t})
+      shape_error("TransformerLM", "the attention mask must be [B, cached + new tokens]", opt.attention_mask->shape, ids.shape);
+    padding = make_padding(*opt.attention_mask, t);
+  }
   Tensor x = embed_tokens.forward(ids);
-  if (embed_positions.defined()) x = add(x, slice(embed_positions, 0, past, past + t));
-  for (size_t i = 0; i < layers.size(); ++i) x = layers[i]->forward(x, caches ? (*caches)[i].get() : nullptr);
+  if (embed_positions.defined()) x = add(x, padding ? embedding(embed_positions, padding->position_ids) : slice(embed_positions, 0, past, past + t));
+  for (size_t i = 0; i < layers.size(); ++i) x = layers[i]->forward(x, caches ? (*caches)[i].get() : nullptr, padding ? &*padding : nullptr);
   return norm->forward(x);
 }
 
@@ -62,7 +70,28 @@ Tensor TransformerLM::logits(const Tensor& hidden) const {
   return linear(hidden, lm_head.defined() ? lm_head : embed_tokens.weight);
 }
 
-Tensor TransformerLM::forward(const IntTensor& ids, Caches* caches) { return logits(hidden_states(ids, caches)); }
+Tensor TransformerLM::forward(const IntTensor& ids, Caches* caches, const ForwardOptions& opt) { return logits(hidden_states(ids, caches, opt)); }
+
+namespace {
+// rows [V, C] -> [new_vocab, C]: the old rows copied, the new ones normal(0, std).
+Tensor grown(const Tensor& rows, int64_t new_vocab, Rng& rng, float std) {
+  const int64_t v = rows.size(0), c = rows.size(1);
+  Tensor out = Tensor::zeros({new_vocab, c});
+  std::copy_n(rows.data(), v * c, out.data());
+  Tensor fresh = out.rows(v, new_vocab);
+  init::normal_(fresh, rng, std);
+  return out.requires_grad_(rows.requires_grad());
+}
+}  // namespace
+
+void TransformerLM::resize_token_embeddings(int64_t new_vocab, Rng& rng) {
+  if (new_vocab < cfg_.vocab_size)
+    throw std::invalid_argument("resize_token_embeddings: the vocabulary can only grow (" + std::to_string(cfg_.vocab_size) + " -> " +
+                                std::to_string(new_vocab) + ")");
+  embed_tokens.weight = grown(embed_tokens.weight, new_vocab, rng, cfg_.init_std);   // the registered slot now holds the new tensor
+  if (lm_head.defined()) lm_head = grown(lm_head, new_vocab, rng, cfg_.init_std);
+  cfg_.vocab_size = new_vocab;
+}
 
 Caches TransformerLM::make_caches(int64_t batch, int64_t max_len) const {
   Caches c;

@@ -30,7 +30,7 @@ using FeedForwardFactory = std::function<std::unique_ptr<FeedForwardLayer>(int64
 class Block : public Module {
  public:
   Block(const LMConfig& cfg, std::unique_ptr<AttentionLayer> attn, std::unique_ptr<FeedForwardLayer> ffn);
-  Tensor forward(const Tensor& x, LayerCache* cache);   // [B, T, C] -> [B, T, C]
+  Tensor forward(const Tensor& x, LayerCache* cache, const Padding* padding = nullptr);   // [B, T, C] -> [B, T, C]
   std::unique_ptr<NormLayer> input_layernorm, post_attention_layernorm;
   std::unique_ptr<AttentionLayer> self_attn;
   std::unique_ptr<FeedForwardLayer> mlp;
@@ -40,14 +40,18 @@ class TransformerLM : public LanguageModel {
  public:
   TransformerLM(const LMConfig& cfg, const AttentionFactory& attn, const FeedForwardFactory& ffn, Rng& rng);
 
-  Tensor forward(const IntTensor& ids, Caches* caches = nullptr) override;   // -> logits [B, T, V]
+  Tensor forward(const IntTensor& ids, Caches* caches = nullptr, const ForwardOptions& opt = {}) override;   // -> logits [B, T, V]
   // The final hidden states [B, T, C] after model.norm (what the head reads).
-  Tensor hidden_states(const IntTensor& ids, Caches* caches = nullptr);
+  Tensor hidden_states(const IntTensor& ids, Caches* caches = nullptr, const ForwardOptions& opt = {});
   Tensor logits(const Tensor& hidden) const;                                 // [B, T, C] -> [B, T, V]
   Caches make_caches(int64_t batch, int64_t max_len) const override;
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   int64_t max_positions() const override { return cfg_.max_position_embeddings; }
   const LMConfig& config() const { return cfg_; }
+  // Grows the vocabulary to new_vocab (Hugging Face's resize_token_embeddings): embed_tokens and
+  // lm_head keep their rows bit for bit and gain new ones drawn as at construction (normal,
+  // init_std). New tensors replace the old, so build optimizers afterwards.
+  void resize_token_embeddings(int64_t new_vocab, Rng& rng);
 
   Embedding embed_tokens;
   Tensor embed_positions;   // [max_positions, C] when learned_positions

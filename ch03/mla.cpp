@@ -64,20 +64,24 @@ MultiHeadLatentAttention::MultiHeadLatentAttention(const MLAConfig& c, Rng& rng,
   scale_ = static_cast<float>(m * m / std::sqrt(static_cast<double>(c.qk_head_dim())));   // 1/sqrt(d_h + d_h^R), times YaRN's mscale^2
 }
 
-MultiHeadLatentAttention::Projected MultiHeadLatentAttention::project(const Tensor& x, int64_t pos) const {
+Tensor MultiHeadLatentAttention::rotate(const Tensor& x, int64_t pos, const ch02::Padding* padding) const {
+  return padding ? rope(x, rope_.cos, rope_.sin, padding->position_ids) : rope(x, rope_.cos, rope_.sin, pos);
+}
+
+MultiHeadLatentAttention::Projected MultiHeadLatentAttention::project(const Tensor& x, int64_t pos, const ch02::Padding* padding) const {
   const int64_t b = x.size(0), t = x.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim, r = cfg_.qk_rope_head_dim;
   const Tensor q = reshape(wq ? wq->forward(x) : wq_b->forward(q_norm->forward(wq_a->forward(x))), {b, t, h, nope + r});
   const Tensor kv = wkv_a.forward(x);   // [B, T, kv_lora_rank + rope]
   Projected p;
   p.q_nope = slice(q, 3, 0, nope);
-  p.q_pe = rope(slice(q, 3, nope, nope + r), rope_.cos, rope_.sin, pos);
+  p.q_pe = rotate(slice(q, 3, nope, nope + r), pos, padding);
   p.c_kv = kv_norm.forward(slice(kv, 2, 0, cfg_.kv_lora_rank));
-  p.k_pe = rope(slice(kv, 2, cfg_.kv_lora_rank, cfg_.kv_lora_rank + r), rope_.cos, rope_.sin, pos);
+  p.k_pe = rotate(slice(kv, 2, cfg_.kv_lora_rank, cfg_.kv_lora_rank + r), pos, padding);
   return p;
 }
 
 // Per-head K and V from the latent, as MHA would have them (and cache them). Returns [B, T, H*dv].
-Tensor MultiHeadLatentAttention::naive(const Projected& p, ch02::LayerCache* cache) const {
+Tensor MultiHeadLatentAttention::naive(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const {
   const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim,
                 r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim;
   const Tensor kvb = reshape(wkv_b.forward(p.c_kv), {b, t, h, nope + dv});
@@ -87,8 +91,10 @@ Tensor MultiHeadLatentAttention::naive(const Projected& p, ch02::LayerCache* cac
   const Tensor v = slice(kvb, 3, nope, nope + dv);
   AttentionOptions opt;
   opt.scale = scale_;
+  IntTensor key_valid;
   if (!cache) {   // training and prefill without a cache: attention reads the [B, T, H, D] heads in place
     opt.seq_major = true;
+    if (padding) opt.key_valid = &padding->key_valid;
     return reshape(scaled_dot_product_attention(q, k, v, opt), {b, t, h * dv});
   }
   auto* kvc = dynamic_cast<ch02::KVCache*>(cache);
@@ -97,12 +103,13 @@ Tensor MultiHeadLatentAttention::naive(const Projected& p, ch02::LayerCache* cac
   opt.q_offset = kvc->length();
   kvc->append(heads_first(k), heads_first(v));
   opt.kv_len = kvc->length();
+  if (padding) opt.key_valid = &(key_valid = padding->keys(kvc->capacity()));
   return ch02::merge_heads(scaled_dot_product_attention(heads_first(q), kvc->keys(), kvc->values(), opt));
 }
 
 // Attention over the latent itself: q_nope W_UK against c_KV, q_pe against k_pe, then the
 // weighted latent through W_UV. MQA with one 576-wide head for V3, and the cache is the latent.
-Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* cache) const {
+Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const {
   const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim,
                 r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim, c = cfg_.kv_lora_rank;
   const Tensor w = reshape(wkv_b.weight, {h, nope + dv, c});
@@ -113,8 +120,10 @@ Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* 
   const Tensor latent = reshape(concat({p.c_kv, p.k_pe}, 2), {b, 1, t, c + r});
   AttentionOptions opt;
   opt.scale = scale_;
+  IntTensor key_valid;
   Tensor o;   // [B, H, T, c]: attention-weighted latent
   if (!cache) {
+    if (padding) opt.key_valid = &padding->key_valid;
     o = latent_attention(q, latent, c, opt);
   } else {
     auto* lc = dynamic_cast<LatentCache*>(cache);
@@ -122,15 +131,16 @@ Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* 
     opt.q_offset = lc->length();
     lc->append(latent);
     opt.kv_len = lc->length();
+    if (padding) opt.key_valid = &(key_valid = padding->keys(lc->capacity()));
     o = latent_attention(q, lc->latent(), c, opt);
   }
   // [B, H, T, c] -> per head [H, B*T, c] x W_UV^T [H, c, dv] -> [B, H, T, dv] -> [B, T, H*dv]
   return ch02::merge_heads(permute(reshape(matmul(reshape(permute(o, {1, 0, 2, 3}), {h, b * t, c}), w_uv), {h, b, t, dv}), {1, 0, 2, 3}));
 }
 
-Tensor MultiHeadLatentAttention::forward(const Tensor& x, ch02::LayerCache* cache) {
-  const Projected p = project(x, cache ? cache->length() : 0);
-  return wo.forward(mode_ == MLAMode::Naive ? naive(p, cache) : absorbed(p, cache));   // from [B, T, H*dv]
+Tensor MultiHeadLatentAttention::forward(const Tensor& x, ch02::LayerCache* cache, const ch02::Padding* padding) {
+  const Projected p = project(x, cache ? cache->length() : 0, padding);
+  return wo.forward(mode_ == MLAMode::Naive ? naive(p, cache, padding) : absorbed(p, cache, padding));   // from [B, T, H*dv]
 }
 
 std::unique_ptr<ch02::LayerCache> MultiHeadLatentAttention::make_cache(int64_t batch, int64_t max_len) const {

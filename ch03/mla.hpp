@@ -58,7 +58,7 @@ class LatentCache : public ch02::LayerCache {
 class MultiHeadLatentAttention : public ch02::AttentionLayer {
  public:
   MultiHeadLatentAttention(const MLAConfig& cfg, Rng& rng, MLAMode mode = MLAMode::Naive);
-  Tensor forward(const Tensor& x, ch02::LayerCache* cache) override;   // x [B, T, C]
+  Tensor forward(const Tensor& x, ch02::LayerCache* cache, const ch02::Padding* padding = nullptr) override;   // x [B, T, C]
   std::unique_ptr<ch02::LayerCache> make_cache(int64_t batch, int64_t max_len) const override;
   void set_mode(MLAMode m) { mode_ = m; }
   MLAMode mode() const { return mode_; }
@@ -75,10 +75,12 @@ class MultiHeadLatentAttention : public ch02::AttentionLayer {
     Tensor q_nope, q_pe;     // [B, T, H, nope], [B, T, H, rope] (RoPE applied)
     Tensor c_kv, k_pe;       // [B, T, kv_lora_rank] (normed), [B, T, rope] (RoPE applied)
   };
-  Projected project(const Tensor& x, int64_t pos) const;
+  // Tokens at positions pos.. , or padding->position_ids.
+  Projected project(const Tensor& x, int64_t pos, const ch02::Padding* padding) const;
+  Tensor rotate(const Tensor& x, int64_t pos, const ch02::Padding* padding) const;
   // Both return the heads merged, [B, T, H*dv], ready for wo.
-  Tensor naive(const Projected& p, ch02::LayerCache* cache) const;
-  Tensor absorbed(const Projected& p, ch02::LayerCache* cache) const;
+  Tensor naive(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const;
+  Tensor absorbed(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const;
 
   MLAConfig cfg_;
   MLAMode mode_;

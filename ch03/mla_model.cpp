@@ -2,25 +2,31 @@
 
 namespace ds::ch03 {
 
-namespace {
-MLAConfig shape(int64_t hidden, int64_t heads, int64_t q_lora, int64_t kv_lora, int64_t nope, int64_t rope, int64_t v) {
-  MLAConfig c;
-  c.hidden_size = hidden;
-  c.num_heads = heads;
-  c.q_lora_rank = q_lora;
-  c.kv_lora_rank = kv_lora;
-  c.qk_nope_head_dim = nope;
-  c.qk_rope_head_dim = rope;
-  c.v_head_dim = v;
-  return c;
+MLAConfig mla_config(const DeepSeekConfig& c) {
+  MLAConfig m;
+  m.hidden_size = c.hidden_size;
+  m.num_heads = c.num_attention_heads;
+  m.q_lora_rank = c.q_lora_rank;
+  m.kv_lora_rank = c.kv_lora_rank;
+  m.qk_nope_head_dim = c.qk_nope_head_dim;
+  m.qk_rope_head_dim = c.qk_rope_head_dim;
+  m.v_head_dim = c.v_head_dim;
+  m.rms_norm_eps = static_cast<float>(c.rms_norm_eps);
+  m.init_std = static_cast<float>(c.initializer_range);
+  m.rope.dim = c.qk_rope_head_dim;
+  m.rope.theta = c.rope_theta;
+  m.rope.max_positions = c.max_position_embeddings;
+  m.rope.yarn = c.rope_scaling;
+  return m;
 }
-}  // namespace
 
 std::vector<NamedMLA> mla_presets() {
-  return {{"deepseek-v3", 61, shape(7168, 128, 1536, 512, 128, 64, 128)},
-          {"deepseek-v2", 60, shape(5120, 128, 1536, 512, 128, 64, 128)},
-          {"deepseek-v2-lite", 27, shape(2048, 16, 0, 512, 128, 64, 128)},
-          {"mini", 6, shape(256, 8, 128, 64, 32, 16, 32)}};
+  std::vector<NamedMLA> out;
+  for (const char* name : {"deepseek-v3", "deepseek-v2", "deepseek-v2-lite", "mini"}) {
+    const DeepSeekConfig c = preset(name);
+    out.push_back({name, c.num_hidden_layers, mla_config(c)});
+  }
+  return out;
 }
 
 ch02::AttentionFactory mla_attention(const MLAConfig& mla, int64_t max_positions, MLAMode mode) {

@@ -16,8 +16,10 @@ struct NamedMLA {
   int64_t layers;
   MLAConfig mla;
 };
-// deepseek-v3, deepseek-v2, deepseek-v2-lite (their Hugging Face config.json values) and mini.
+// deepseek-v3, deepseek-v2, deepseek-v2-lite and mini, read from common/deepseek_config.hpp.
 std::vector<NamedMLA> mla_presets();
+// The attention part of a config.json (RoPE tables sized for max_position_embeddings).
+MLAConfig mla_config(const DeepSeekConfig& c);
 
 // The attention factory of an MLA model (RoPE tables sized for max_positions), for ch02's skeleton.
 ch02::AttentionFactory mla_attention(const MLAConfig& mla, int64_t max_positions, MLAMode mode = MLAMode::Naive);

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "common/deepseek_config.hpp"
 #include "common/tensor.hpp"
 
 namespace ds::ch03 {
@@ -14,13 +15,8 @@ namespace ds::ch03 {
 // [T, D]: PE(p, 2i) = sin(p / 10000^(2i/D)), PE(p, 2i+1) = cos(p / 10000^(2i/D))  (Vaswani et al.)
 Tensor sinusoidal_encoding(int64_t positions, int64_t dim, double base = 10000.0);
 
-// rope_scaling as DeepSeek-V3's config.json spells it ("type": "yarn").
-struct YarnConfig {
-  double factor = 1.0;                        // 1: no extension
-  int64_t original_max_position_embeddings = 4096;
-  double beta_fast = 32, beta_slow = 1;       // rotations bounding the blended band of frequencies
-  double mscale = 1.0, mscale_all_dim = 1.0;
-};
+// rope_scaling as DeepSeek-V3's config.json spells it ("type": "yarn"); it lives with the config.
+using YarnConfig = ds::YarnConfig;
 
 struct RopeConfig {
   int64_t dim = 64;                 // qk_rope_head_dim

@@ -30,30 +30,41 @@ double load_entropy(const std::vector<double>& load) {
   return h / std::log(static_cast<double>(load.size()));
 }
 
-Tensor balance_loss(const Routing& r, int64_t tokens_per_sequence, float alpha) {
-  const int64_t n = r.scores.size(0), e = r.scores.size(1), k = r.experts.size(1), t = tokens_per_sequence;
-  if (t <= 0 || n % t != 0) throw std::invalid_argument("balance_loss: the tokens do not split into sequences of " + std::to_string(t));
-  // coef[t, i] = alpha * f_i(seq of t) / T / #sequences, so that sum(coef * s') is the mean over
-  // sequences of alpha * sum_i f_i P_i.
-  const int64_t seqs = n / t;
-  Tensor coef = Tensor::zeros({n, e});
-  for (int64_t q = 0; q < seqs; ++q) {
-    std::vector<double> f(static_cast<size_t>(e), 0.0);
-    for (int64_t i = q * t * k; i < (q + 1) * t * k; ++i) f[static_cast<size_t>(r.experts[i])] += static_cast<double>(e) / (k * t);
-    for (int64_t row = q * t; row < (q + 1) * t; ++row)
-      for (int64_t i = 0; i < e; ++i) coef.data()[row * e + i] = static_cast<float>(alpha * f[static_cast<size_t>(i)] / t / seqs);
-  }
-  const Tensor s_norm = div(r.scores, sum(r.scores, 1, true));   // s' (eq. 19); identity for softmax scores
-  return sum(mul(s_norm, coef));
+namespace {
+// f_i = N_r / (K_r T) * #{t in the sequence : t chose i}, one row per sequence (eq. 18); counted,
+// so no gradient flows through it.
+Tensor expert_fractions(const IntTensor& experts, int64_t sequences, int64_t T, int64_t n_r) {
+  const int64_t k_r = experts.size(1);
+  Tensor f = Tensor::zeros({sequences, n_r});
+  float* pf = f.data();
+  for (int64_t q = 0; q < sequences; ++q)
+    for (int64_t slot = q * T * k_r; slot < (q + 1) * T * k_r; ++slot) pf[q * n_r + experts[slot]] += 1.f;
+  const float scale = static_cast<float>(n_r) / static_cast<float>(k_r * T);
+  for (int64_t i = 0; i < f.numel(); ++i) pf[i] *= scale;
+  return f;
+}
+}  // namespace
+
+Tensor balance_loss(const Routing& r, int64_t T, float alpha) {
+  const int64_t n = r.scores.size(0), n_r = r.scores.size(1);
+  if (T <= 0 || n % T != 0) throw std::invalid_argument("balance_loss: the tokens do not split into sequences of " + std::to_string(T));
+  const int64_t sequences = n / T;
+  const Tensor s_prime = div(r.scores, sum(r.scores, 1, true));          // eq. 19 (softmax scores already sum to 1)
+  const Tensor P = mean(reshape(s_prime, {sequences, T, n_r}), 1);       // eq. 20: [sequences, N_r]
+  const Tensor f = expert_fractions(r.experts, sequences, T, n_r);       // eq. 18: [sequences, N_r]
+  return mul_scalar(mean(sum(mul(f, P), 1)), alpha);                     // eq. 17, averaged over the sequences
 }
 
 void update_bias(Gate& gate, const std::vector<double>& load, float gamma) {
+  if (!gate.has_bias())
+    throw std::invalid_argument("auxiliary-loss-free balancing moves e_score_correction_bias, which only topk_method noaux_tc has (this gate uses " +
+                                gate.config().topk_method + ")");
   NoGradGuard ng;
-  const double mean = std::accumulate(load.begin(), load.end(), 0.0) / static_cast<double>(load.size());
+  const double mean_load = std::accumulate(load.begin(), load.end(), 0.0) / static_cast<double>(load.size());
   float* b = gate.e_score_correction_bias.data();
   for (size_t i = 0; i < load.size(); ++i) {
-    const double err = mean - load[i];
-    b[i] += gamma * static_cast<float>((err > 0) - (err < 0));
+    const double err = mean_load - load[i];
+    b[i] += gamma * static_cast<float>((err > 0) - (err < 0));   // b_i += gamma * sign(mean load - Load_i)
   }
 }
 

@@ -21,17 +21,19 @@ double max_violation(const std::vector<double>& load);
 // when one expert takes every token (the "routing collapse" balancing guards against).
 double load_entropy(const std::vector<double>& load);
 
-// alpha * sum_i f_i P_i with f_i = N_r / (K_r T) * #{t : t chose i} and P_i = (1/T) sum_t s'_{i,t},
-// computed over each run of `tokens_per_sequence` consecutive tokens and averaged over the runs.
-// With tokens_per_sequence = all tokens it is the classic batch-level auxiliary loss (GShard,
-// Switch; DeepSeek-V2's expert-level loss); with the sequence length it is DeepSeek-V3's
-// complementary sequence-wise balance loss (eqs. 17-20). f is counted, so no gradient flows
-// through it; the gradient reaches the gate through P. The minimum, alpha, is an even spread.
-Tensor balance_loss(const Routing& r, int64_t tokens_per_sequence, float alpha);
+// L_Bal = alpha * sum_i f_i P_i (V3 eqs. 17-20) over each run of T consecutive tokens (a sequence),
+// averaged over the runs: f_i = N_r / (K_r T) * #{t : t chose i} (counted, so the gradient reaches
+// the gate through P only) and P_i = (1/T) sum_t s'_{i,t}. With T = the sequence length it is
+// DeepSeek-V3's complementary sequence-wise balance loss, and DeepSeek-V2's expert-level balance
+// loss (V2 eqs. 12-14, also per sequence: V2's config.json sets seq_aux; its softmax scores make
+// s' = s). With T = every token of the batch it is the classic batch-level auxiliary loss
+// (GShard, Switch Transformer). The minimum, alpha, is an even spread.
+Tensor balance_loss(const Routing& r, int64_t T, float alpha);
 
 // Auxiliary-loss-free balancing (V3 section 2.1.2; Wang et al. 2024, Algorithm 1): after each
 // step b_i += gamma * sign(mean load - Load_i). Overloaded experts lose selection bias and
-// underloaded ones gain it. No gradient: the bias is a buffer the optimizer never sees.
+// underloaded ones gain it. No gradient: the bias is a buffer the optimizer never sees. A gate
+// without the bias (topk_method other than noaux_tc) throws one sentence.
 void update_bias(Gate& gate, const std::vector<double>& load, float gamma);
 
 // V3 is what DeepSeek-V3 trains with: the aux-free bias plus the sequence-wise loss.

@@ -1,12 +1,20 @@
-// The router of DeepSeekMoE as DeepSeek-V3 defines it (V3 section 2.1.2, eqs. 12-16, and
-// inference/model.py's Gate): affinity scores s = sigmoid(u W^T) (or softmax as in V2); a
-// selection-only bias b (e_score_correction_bias) added to the scores to choose experts, never
-// to the weights; group-limited routing (experts in n_group groups, only the topk_group groups
-// with the largest sum of their top-2 biased scores are eligible); weights from the unbiased
-// scores of the chosen experts, normalised to sum to 1 when norm_topk_prob, times
-// routed_scaling_factor.
+// The router of DeepSeekMoE, as DeepSeek-V3 defines it (V3 section 2.1.2, eqs. 13-16;
+// inference/model.py's Gate.forward) and as Hugging Face's config.json chooses among DeepSeek's
+// three routing rules (topk_method):
+//   s = sigmoid(u W^T) (V3) or softmax(u W^T) (V2)                           affinities, [N, E]
+//   choose k experts per token:
+//     "greedy"                the k largest s (DeepSeek-V2-Lite)
+//     "group_limited_greedy"  experts sit in n_group groups; a group scores its best s and only
+//                             the topk_group best groups are eligible (DeepSeek-V2's
+//                             device-limited routing, V2 section 2.2.2)
+//     "noaux_tc"              the same with s + b, b = e_score_correction_bias, a selection-only
+//                             bias moved by the auxiliary-loss-free balancing rule; a group scores
+//                             the sum of its two best s + b (DeepSeek-V3)
+//   g = the chosen experts' unbiased s, divided by their sum when norm_topk_prob, times
+//       routed_scaling_factor.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "common/nn.hpp"
@@ -19,9 +27,12 @@ struct GateConfig {
   int64_t num_experts_per_tok = 2;
   int64_t n_group = 1, topk_group = 1;
   std::string scoring_func = "sigmoid";   // or "softmax"
+  std::string topk_method = "noaux_tc";   // or "greedy", "group_limited_greedy"
   bool norm_topk_prob = true;
   float routed_scaling_factor = 1.f;
   float init_std = 0.02f;
+  // One sentence about the first inconsistent value, or "".
+  std::string validate() const;
 };
 
 struct Routing {
@@ -32,17 +43,19 @@ struct Routing {
 
 class Gate : public Module {
  public:
-  explicit Gate(const GateConfig& cfg, Rng& rng);
-  Routing forward(const Tensor& x) const;   // x [N, C]
+  explicit Gate(const GateConfig& cfg, Rng& rng);   // an inconsistent config throws one sentence
+  Routing forward(const Tensor& x) const;           // x [N, C]
   const GateConfig& config() const { return cfg_; }
+  // Only noaux_tc has the bias (as in Hugging Face's checkpoints); otherwise it stays undefined.
+  bool has_bias() const { return cfg_.topk_method == "noaux_tc"; }
   Tensor weight;                     // [E, C]
   Tensor e_score_correction_bias;    // [E], a buffer: updated by the balancing rule, not by gradients
  private:
   GateConfig cfg_;
 };
 
-// Expert choice for one token's scores (no autograd): the ids of the k experts the rules above
-// select, for tests and walk-throughs.
-std::vector<int32_t> select_experts(const std::vector<float>& scores, const std::vector<float>& bias, const GateConfig& cfg);
+// One token's choice (no autograd): the ids of its k experts, best first, by cfg.topk_method.
+// scores [E]; bias [E] is used by noaux_tc (empty: zero).
+std::vector<int32_t> select_experts(std::span<const float> scores, std::span<const float> bias, const GateConfig& cfg);
 
 }  // namespace ds::ch04

@@ -70,8 +70,10 @@ std::vector<float> block_scales(const float* x, const BlockGrid& b, Fp8Format f)
       }
     }
   }
+  // amax clamped at 1e-4 as DeepSeek-V3's inference/kernel.py does (act_quant_kernel), so an
+  // all-zero block gets scale 1e-4 / 448, not a division by zero.
   const double top = fp8_max(f);
-  for (float& a : amax) a = a > 0 ? static_cast<float>(a / top) : 1.f;
+  for (float& a : amax) a = static_cast<float>(std::max(a, 1e-4f) / top);
   return amax;
 }
 
@@ -125,11 +127,23 @@ Tensor fake_quantize(const Tensor& x, Granularity g, Fp8Format f) {
   return out;
 }
 
+namespace {
+bool ends_with(const std::string& s, const std::string& tail) { return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0; }
+
+// The 2-D weights DeepSeek-V3's release keeps in BF16 (section 3.3.1 keeps the embedding, the
+// output head and the MoE gating modules in higher precision): embed_tokens, lm_head (and the
+// MTP module's copies of both) and mlp.gate.weight.
+bool kept_in_bf16(const std::string& name) {
+  return ends_with(name, "embed_tokens.weight") || ends_with(name, "lm_head.weight") || ends_with(name, "shared_head.head.weight") ||
+         ends_with(name, "mlp.gate.weight");
+}
+}  // namespace
+
 void save_fp8_checkpoint(const std::string& path, const NamedTensors& tensors) {
   SafeTensorsEntries entries;
   for (const auto& [name, t] : tensors) {
-    if (t.dim() != 2) {
-      entries.push_back({name, encode_tensor(t, DType::F32)});
+    if (t.dim() != 2 || kept_in_bf16(name)) {
+      entries.push_back({name, encode_tensor(t, t.dim() == 2 ? DType::BF16 : DType::F32)});
       continue;
     }
     const Fp8Tensor q = quantize(t, Granularity::Block128x128, Fp8Format::E4M3);

@@ -2,7 +2,7 @@
 // 1x128 tile of activations (per token, per 128 channels) and per 128x128 block of weights, so
 // an outlier only costs precision to the 128 (or 16,384) numbers that share its scale, instead of
 // to the whole tensor. scale = amax / 448: the block's largest magnitude lands on E4M3's largest
-// value. Also V3's checkpoint layout for FP8 weights, and its accumulation-precision problem.
+// value (amax clamped at 1e-4 as V3's kernel.py does, so an all-zero block has a scale too). Also V3's checkpoint layout for FP8 weights, and its accumulation-precision problem.
 #pragma once
 
 #include <cstdint>
@@ -39,7 +39,9 @@ Tensor dequantize(const Fp8Tensor& q);
 Tensor fake_quantize(const Tensor& x, Granularity g, Fp8Format f = Fp8Format::E4M3);
 
 // DeepSeek-V3's FP8 checkpoint layout: each 2-D weight as F8_E4M3 "<name>" plus float32
-// "<name>_scale_inv" of shape [ceil(out/128), ceil(in/128)]; other tensors stay float32.
+// "<name>_scale_inv" of shape [ceil(out/128), ceil(in/128)], except embed_tokens, lm_head (and the
+// MTP module's copies of them) and mlp.gate.weight, which the release keeps in BF16; the other
+// tensors (norms, the routing bias) stay float32.
 void save_fp8_checkpoint(const std::string& path, const NamedTensors& tensors);
 // Reads such a file back to float32 tensors, dequantising every weight that has a scale.
 NamedTensors load_fp8_checkpoint(const std::string& path);

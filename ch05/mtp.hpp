@@ -47,7 +47,9 @@ class MTPModel : public ch02::LanguageModel {
   // ids [B, T]: t_0..t_{T-1}. Depth k needs Emb(t_{i+k}), so it covers positions 0..T-k-1.
   Outputs forward_all(const IntTensor& ids);
 
-  Tensor forward(const IntTensor& ids, ch02::Caches* caches = nullptr) override { return main->forward(ids, caches); }
+  Tensor forward(const IntTensor& ids, ch02::Caches* caches = nullptr, const ch02::ForwardOptions& opt = {}) override {
+    return main->forward(ids, caches, opt);
+  }
   ch02::Caches make_caches(int64_t batch, int64_t max_len) const override { return main->make_caches(batch, max_len); }
   int64_t vocab_size() const override { return main->vocab_size(); }
   int64_t max_positions() const override { return main->max_positions(); }

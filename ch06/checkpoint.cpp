@@ -22,9 +22,31 @@ void write_folder_atomic(const std::string& dir, const std::function<void(const 
   fs::remove_all(old, ec);
 }
 
+namespace {
+// DeepSeek-V3's release stores each MTP module's shared embedding and output head again under the
+// module's layer (model.layers.61.embed_tokens.weight, model.layers.61.shared_head.head.weight;
+// README_WEIGHTS.md: "shares parameters" with the main model's).
+std::vector<std::pair<std::string, std::string>> shared_copies(const DeepSeekConfig& c) {
+  std::vector<std::pair<std::string, std::string>> out;   // (copy, original)
+  for (int64_t k = 0; k < c.num_nextn_predict_layers; ++k) {
+    const std::string layer = "model.layers." + std::to_string(c.num_hidden_layers + k);
+    out.push_back({layer + ".embed_tokens.weight", "model.embed_tokens.weight"});
+    out.push_back({layer + ".shared_head.head.weight", "lm_head.weight"});
+  }
+  return out;
+}
+}  // namespace
+
+NamedTensors checkpoint_tensors(const DeepSeekModel& model) {
+  NamedTensors state = model.state_dict();
+  std::map<std::string, Tensor> by_name(state.begin(), state.end());
+  for (const auto& [copy, original] : shared_copies(model.config())) state.push_back({copy, by_name.at(original)});
+  return state;
+}
+
 void write_model_files(const std::string& dir, const DeepSeekModel& model, const Tokenizer* tokenizer) {
   save_config(dir + "/config.json", model.config());
-  save_safetensors(dir + "/model.safetensors", model.state_dict(), DType::F32, {{"format", "pt"}});
+  save_safetensors(dir + "/model.safetensors", checkpoint_tensors(model), DType::F32, {{"format", "pt"}});
   if (tokenizer && tokenizer->vocab_size() > 0) tokenizer->save(dir + "/tokenizer.json");
 }
 
@@ -39,6 +61,16 @@ LoadedModel load_model(const std::string& dir) {
   const SafeTensorsFile file = load_safetensors(dir + "/model.safetensors");
   std::map<std::string, Tensor> state;
   for (const std::string& name : file.names()) state[name] = file.to_tensor(name);
+  for (const auto& [copy, original] : shared_copies(cfg)) {   // optional; when present, equal to the shared tensor
+    const auto it = state.find(copy);
+    if (it == state.end()) continue;
+    const auto shared = state.find(original);
+    if (shared != state.end() && !(it->second.shape() == shared->second.shape() && it->second.to_vector() == shared->second.to_vector()))
+      throw std::runtime_error(dir + "/model.safetensors: '" + copy + "' differs from '" + original +
+                               "', but the MTP module shares that tensor with the main model");
+    state.erase(it);
+  }
+  if (state.count("v_head.summary.weight")) out.model->add_value_head(rng);   // a policy saved with its critic
   out.model->load_state_dict(state, dir + "/model.safetensors");
   if (fs::exists(fs::path(dir) / "tokenizer.json")) {
     out.tokenizer = Tokenizer::load(dir + "/tokenizer.json");

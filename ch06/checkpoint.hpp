@@ -18,6 +18,11 @@ namespace ds::ch06 {
 // then replaces dir.
 void write_folder_atomic(const std::string& dir, const std::function<void(const std::string& tmp)>& fill);
 
+// The tensors of model.safetensors: the model's state dict plus, as DeepSeek-V3's release stores
+// them, each MTP module's copies of the shared embedding and head
+// (model.layers.{num_hidden_layers + k}.embed_tokens.weight and .shared_head.head.weight).
+NamedTensors checkpoint_tensors(const DeepSeekModel& model);
+
 // config.json + model.safetensors + tokenizer.json (when the tokenizer is not empty) into `dir`
 // (an existing folder; used inside write_folder_atomic).
 void write_model_files(const std::string& dir, const DeepSeekModel& model, const Tokenizer* tokenizer);
@@ -28,7 +33,8 @@ struct LoadedModel {
   bool has_tokenizer = false;
 };
 // Reads config.json, builds the model and loads model.safetensors, checking every name and
-// shape; the first problem becomes one std::runtime_error sentence naming the folder.
+// shape; the first problem becomes one std::runtime_error sentence naming the folder. The MTP
+// modules' copies of the embedding and head may be absent; present, they must equal the originals.
 LoadedModel load_model(const std::string& dir);
 
 }  // namespace ds::ch06

@@ -1,12 +1,14 @@
 #include "ch06/model.hpp"
 
+#include <stdexcept>
+
 #include "ch03/mla_model.hpp"
 
 namespace ds::ch06 {
 
 DeepSeekModel::DeepSeekModel(const DeepSeekConfig& cfg, Rng& rng)
-    : ch05::MTPModel(ch04::make_moe_model(cfg.model_config(), rng), cfg.num_nextn_predict_layers, ch04::moe_model_attention(cfg.model_config()),
-                     ch04::moe_model_feed_forward(cfg.model_config()), rng),
+    : ch05::MTPModel(ch04::make_moe_model(model_config(cfg), rng), cfg.num_nextn_predict_layers, ch04::moe_model_attention(model_config(cfg)),
+                     ch04::moe_model_feed_forward(model_config(cfg)), rng),
       cfg_(cfg) {}
 
 std::vector<ch04::MoE*> DeepSeekModel::moe_layers() {
@@ -14,6 +16,38 @@ std::vector<ch04::MoE*> DeepSeekModel::moe_layers() {
   for (auto& b : main->layers) blocks.push_back(b.get());
   for (auto& b : mtp) blocks.push_back(b.get());
   return ch04::moe_layers(blocks);
+}
+
+ch03::MLAMode DeepSeekModel::mla_mode() const {
+  const auto* mla = dynamic_cast<const ch03::MultiHeadLatentAttention*>(main->layers.at(0)->self_attn.get());
+  return mla ? mla->mode() : ch03::MLAMode::Naive;
+}
+
+std::unique_ptr<DeepSeekModel> DeepSeekModel::clone() const {
+  Rng unused(0);   // every value is overwritten by load_state_from
+  auto copy = std::make_unique<DeepSeekModel>(cfg_, unused);
+  if (v_head) copy->add_value_head(unused);
+  copy->load_state_from(*this);
+  copy->set_mla_mode(mla_mode());
+  return copy;
+}
+
+ValueHead& DeepSeekModel::add_value_head(Rng& rng) {
+  if (v_head) throw std::logic_error("DeepSeekModel: the model already has a value head");
+  v_head = std::make_unique<ValueHead>(cfg_.hidden_size, rng, static_cast<float>(cfg_.initializer_range));
+  register_module("v_head", *v_head);
+  return *v_head;
+}
+
+void DeepSeekModel::resize_token_embeddings(int64_t new_vocab, Rng& rng) {
+  main->resize_token_embeddings(new_vocab, rng);
+  cfg_.vocab_size = new_vocab;
+}
+
+std::unique_ptr<DeepSeekModel> frozen_copy(const DeepSeekModel& model) {
+  auto copy = model.clone();
+  copy->requires_grad_(false);
+  return copy;
 }
 
 void DeepSeekModel::set_mla_mode(ch03::MLAMode mode) {

@@ -5,10 +5,12 @@
 // re-implemented here: ch02's skeleton, ch03's MLA, ch04's MoE and ch05's MTP, composed.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "ch05/mtp.hpp"
 #include "ch06/config.hpp"
+#include "ch06/value_head.hpp"
 
 namespace ds::ch06 {
 
@@ -20,9 +22,24 @@ class DeepSeekModel : public ch05::MTPModel {
   std::vector<ch04::MoE*> moe_layers();
   // Naive MLA for training, absorbed for cached decoding (ch03); the same numbers either way.
   void set_mla_mode(ch03::MLAMode mode);
+  ch03::MLAMode mla_mode() const;
+
+  // Models as values (ch07's reference policy, ch08's teacher): a copy with its own storage,
+  // the same config, weights, routing biases, value head (if any) and MLA mode.
+  std::unique_ptr<DeepSeekModel> clone() const;
+  // Adds PPO's scalar value head over the final hidden states, registered as "v_head"; from
+  // then on it is in state_dict(), so checkpoints save and load it.
+  ValueHead& add_value_head(Rng& rng);
+  std::unique_ptr<ValueHead> v_head;   // null unless added
+  // Grows the vocabulary (embed_tokens, lm_head and config.vocab_size), old rows unchanged;
+  // see ch02::TransformerLM::resize_token_embeddings.
+  void resize_token_embeddings(int64_t new_vocab, Rng& rng);
 
  private:
   DeepSeekConfig cfg_;
 };
+
+// clone() with every parameter frozen (requires_grad off): its forward records no tape.
+std::unique_ptr<DeepSeekModel> frozen_copy(const DeepSeekModel& model);
 
 }  // namespace ds::ch06

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "common/run_page.hpp"
+
 namespace ds {
 
 namespace {
@@ -142,6 +144,7 @@ bool Flags::parse_args(const std::vector<std::string>& args) {
 }
 
 void Flags::parse(int argc, char** argv) {
+  run_page::set_command(argc, argv);
   try {
     if (!parse_args(std::vector<std::string>(argv + 1, argv + argc))) {
       std::fputs(usage().c_str(), stdout);

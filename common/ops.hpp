@@ -28,6 +28,7 @@ Tensor sqrt(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
+Tensor log_sigmoid(const Tensor& x);                      // log(sigmoid(x)) = -softplus(-x), finite for any x (DPO)
 Tensor relu(const Tensor& x);
 Tensor silu(const Tensor& x);                              // x * sigmoid(x), SwiGLU's gate
 Tensor gelu(const Tensor& x);                              // exact, erf form
@@ -101,6 +102,9 @@ Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionOption
 // pos_offset + t. Rotates the adjacent pairs (x[2i], x[2i+1]) by angle pos * theta_i, as
 // DeepSeek's reference code does (the "interleaved" layout, not GPT-NeoX's half split).
 Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset = 0);
+// The same with a position per token, positions [B, T]: rows of a left-padded batch each count
+// from their own first real token.
+Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, const IntTensor& positions);
 
 // ---- indexing (ops_index.cpp) -----------------------------------------------------------
 // weight [V, C], ids of any shape  ->  ids.shape + [C]
@@ -119,8 +123,9 @@ TopK topk(const Tensor& x, int64_t k);
 Tensor gather_last(const Tensor& x, const IntTensor& idx);
 
 // ---- RL and distillation terms (ops_rl.cpp) --------------------------------------------
-// logits [N, V], targets [N]  ->  log p(target) per row [N]; fused log-softmax + gather.
-Tensor token_log_probs(const Tensor& logits, const IntTensor& targets);
+// logits [N, V], targets [N]  ->  log p(target) per row [N]; fused log-softmax + gather. A target
+// equal to ignore_index (a prompt or padding position) gives 0 and no gradient.
+Tensor token_log_probs(const Tensor& logits, const IntTensor& targets, int32_t ignore_index = -100);
 // logits [N, V]  ->  entropy of softmax(logits) per row [N]
 Tensor entropy_from_logits(const Tensor& logits);
 // The k3 estimator of KL(pi || pi_ref) per token used by GRPO (DeepSeekMath eq. 4):

@@ -1,4 +1,5 @@
 // Elementwise arithmetic with NumPy broadcasting, and the activation functions.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
@@ -222,6 +223,14 @@ Tensor sigmoid(const Tensor& x) {
   return unary(x, "sigmoid", sigmoidf, [](const Tensor& g, const Tensor& x, const Tensor& y) {
     return chain(g, x, y, [](float, float y) { return y * (1.f - y); });
   });
+}
+// log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): neither branch overflows, and the gradient
+// sigmoid(-x) = 1 - sigmoid(x) stays exact where log(sigmoid(x)) would round to log(0).
+Tensor log_sigmoid(const Tensor& x) {
+  return unary(x, "log_sigmoid", [](float v) { return std::min(v, 0.f) - std::log1p(std::exp(-std::abs(v))); },
+               [](const Tensor& g, const Tensor& x, const Tensor& y) {
+                 return chain(g, x, y, [](float x, float) { return sigmoidf(-x); });
+               });
 }
 Tensor relu(const Tensor& x) {
   return unary(x, "relu", [](float v) { return v > 0.f ? v : 0.f; }, [](const Tensor& g, const Tensor& x, const Tensor& y) {

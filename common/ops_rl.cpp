@@ -30,7 +30,7 @@ void check_logits(const Tensor& logits, const char* op) {
 }
 }  // namespace
 
-Tensor token_log_probs(const Tensor& logits, const IntTensor& targets) {
+Tensor token_log_probs(const Tensor& logits, const IntTensor& targets, int32_t ignore_index) {
   check_logits(logits, "token_log_probs");
   const int64_t n = logits.size(0), v = logits.size(1);
   if (targets.numel() != n) shape_error("token_log_probs", "needs one target per row", logits.shape(), targets.shape);
@@ -38,14 +38,16 @@ Tensor token_log_probs(const Tensor& logits, const IntTensor& targets) {
   std::vector<float> p(static_cast<size_t>(v));
   for (int64_t r = 0; r < n; ++r) {
     const int32_t t = targets[r];
+    if (t == ignore_index) continue;
     if (t < 0 || t >= v) throw std::invalid_argument("token_log_probs: target " + std::to_string(t) + " is outside the vocabulary");
     out.data()[r] = logits.data()[r * v + t] - row_softmax(logits.data() + r * v, v, 1.f, p.data());
   }
   const Tensor ld = logits.detach();
-  return record(out, {logits}, "token_log_probs", [ld, targets, n, v](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
+  return record(out, {logits}, "token_log_probs", [ld, targets, n, v, ignore_index](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
     gin[0] = Tensor::zeros(ld.shape());
 #pragma omp parallel for if (ld.numel() > kParallelMin)
     for (int64_t r = 0; r < n; ++r) {   // d log p_t / dx_j = [j == t] - p_j
+      if (targets[r] == ignore_index) continue;
       float* gr = gin[0].data() + r * v;
       row_softmax(ld.data() + r * v, v, 1.f, gr);
       for (int64_t j = 0; j < v; ++j) gr[j] *= -g.data()[r];

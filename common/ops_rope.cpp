@@ -7,8 +7,9 @@
 namespace ds {
 
 namespace {
-// Rotates every pair of x by +angle (dir = 1) or -angle (dir = -1, the backward).
-Tensor rotate(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset, float dir) {
+// Rotates every pair of x by +angle (dir = 1) or -angle (dir = -1, the backward). Token (b, t)
+// sits at positions[b * T + t] when given, else at pos_offset + t.
+Tensor rotate(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset, const int32_t* positions, float dir) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(-1);
   const int64_t heads = x.dim() == 4 ? x.size(2) : 1, half = d / 2;
   Tensor out = Tensor::empty(x.shape());
@@ -17,8 +18,9 @@ Tensor rotate(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos
 #pragma omp parallel for collapse(2) if (x.numel() > (1 << 15))
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t ti = 0; ti < t; ++ti) {
-      const float* c = pc + (pos_offset + ti) * half;
-      const float* s = ps + (pos_offset + ti) * half;
+      const int64_t pos = positions ? positions[bi * t + ti] : pos_offset + ti;
+      const float* c = pc + pos * half;
+      const float* s = ps + pos * half;
       for (int64_t h = 0; h < heads; ++h) {
         const int64_t base = ((bi * t + ti) * heads + h) * d;
         for (int64_t i = 0; i < half; ++i) {
@@ -32,18 +34,37 @@ Tensor rotate(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos
 }
 }  // namespace
 
-Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset) {
+namespace {
+void check_rope_shapes(const Tensor& x, const Tensor& cos, const Tensor& sin) {
   if ((x.dim() != 3 && x.dim() != 4) || x.size(-1) % 2 != 0)
     shape_error("rope", "x must be [B, T, H, D] or [B, T, D] with D even", x.shape());
   if (cos.dim() != 2 || cos.shape() != sin.shape() || cos.size(1) != x.size(-1) / 2)
     shape_error("rope", "cos and sin must be [T_max, D/2]", x.shape(), cos.shape());
+}
+}  // namespace
+
+Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset) {
+  check_rope_shapes(x, cos, sin);
   if (pos_offset < 0 || pos_offset + x.size(1) > cos.size(0))
     shape_error("rope", "positions " + std::to_string(pos_offset) + ".." + std::to_string(pos_offset + x.size(1) - 1) +
                 " exceed the table of " + std::to_string(cos.size(0)), x.shape(), cos.shape());
-  Tensor out = rotate(x, cos, sin, pos_offset, 1.f);
+  Tensor out = rotate(x, cos, sin, pos_offset, nullptr, 1.f);
   const Tensor c = cos.detach(), s = sin.detach();
   return record(out, {x}, "rope", [c, s, pos_offset](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    gin[0] = rotate(g, c, s, pos_offset, -1.f);   // a rotation's transpose is its inverse
+    gin[0] = rotate(g, c, s, pos_offset, nullptr, -1.f);   // a rotation's transpose is its inverse
+  });
+}
+
+Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, const IntTensor& positions) {
+  check_rope_shapes(x, cos, sin);
+  if (positions.shape != Shape{x.size(0), x.size(1)}) shape_error("rope", "positions must be [B, T]", positions.shape, x.shape());
+  for (int32_t p : positions.data)
+    if (p < 0 || p >= cos.size(0))
+      shape_error("rope", "position " + std::to_string(p) + " is outside the table of " + std::to_string(cos.size(0)), x.shape(), cos.shape());
+  Tensor out = rotate(x, cos, sin, 0, positions.data.data(), 1.f);
+  const Tensor c = cos.detach(), s = sin.detach();
+  return record(out, {x}, "rope", [c, s, positions](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
+    gin[0] = rotate(g, c, s, 0, positions.data.data(), -1.f);
   });
 }
 

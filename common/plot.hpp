@@ -16,13 +16,19 @@ struct Series {
   std::string name;
   std::vector<double> x, y;
   bool dashed = false;
+  // > 1: draw the mean of each run of `smooth` neighbouring points, with the raw curve faint
+  // behind it (noisy training losses would otherwise hide the validation curve).
+  int smooth = 0;
 };
 
+// Every chart's caption is the one line its run page (run_page.hpp) prints under it: what to
+// look for in the picture.
 struct LineChart {
   std::string title, xlabel, ylabel;
   std::vector<Series> series;
   bool logx = false, logy = false;
   int width = 800, height = 500;
+  std::string caption{};
 };
 void write_line_chart(const std::string& svg_path, const LineChart& chart);
 
@@ -32,6 +38,7 @@ struct BarChart {
   std::vector<Series> series;                       // series[s].y[c] is the bar of series s in category c
   bool logy = false, value_labels = true;
   int width = 800, height = 500;
+  std::string caption{};
 };
 void write_bar_chart(const std::string& svg_path, const BarChart& chart);
 
@@ -44,6 +51,7 @@ struct Heatmap {
   bool annotate_zeros = true;                       // false: leave cells holding exactly 0 blank
   bool diverging = false;                           // blue-white-red around 0 instead of viridis
   int width = 800, height = 560;
+  std::string caption{};
 };
 void write_heatmap(const std::string& svg_path, const Heatmap& map);
 
@@ -57,9 +65,16 @@ struct Gantt {
   std::string title, xlabel = "time";
   std::vector<std::string> lanes;                   // e.g. "device 0"
   std::vector<GanttBox> boxes;
+  std::vector<std::string> categories;              // optional: legend order (else order of first appearance)
+  std::vector<std::string> colors;                  // optional: "#rrggbb" per entry of categories
+  bool show_idle = false;                           // grey lanes behind the boxes, "idle" in the legend
   int width = 900, height = 0;                      // height 0: from the number of lanes
+  std::string caption{};
 };
 void write_gantt(const std::string& svg_path, const Gantt& chart);
+
+// The centred moving average over `window` points (fewer at the ends); window <= 1 returns ys.
+std::vector<double> smooth_series(const std::vector<double>& ys, int window);
 
 // "▁▂▄▆█" resampled to `width` characters; NaNs become spaces.
 std::string sparkline(const std::vector<double>& ys, int width = 40);

@@ -4,17 +4,28 @@
 #include <sstream>
 
 #include "common/plot.hpp"
+#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
 
+namespace {
+// White text on dark fills, black on light ones (Okabe-Ito's orange and sky blue are light).
+const char* label_color(const std::string& fill) {
+  if (fill.size() != 7 || fill[0] != '#') return "#fff";
+  const auto channel = [&](size_t i) { return std::stoi(fill.substr(i, 2), nullptr, 16) / 255.0; };
+  return 0.299 * channel(1) + 0.587 * channel(3) + 0.114 * channel(5) > 0.6 ? "#000" : "#fff";
+}
+}  // namespace
+
 void write_gantt(const std::string& path, const Gantt& g) {
-  std::vector<std::string> cats;
+  std::vector<std::string> cats = g.categories;
   double tmax = 0;
   for (const auto& b : g.boxes) {
     if (std::find(cats.begin(), cats.end(), b.category) == cats.end()) cats.push_back(b.category);
     tmax = std::max(tmax, b.start + b.duration);
   }
+  const auto color = [&](size_t i) -> std::string { return i < g.colors.size() ? g.colors[i] : plot_color(i); };
   double lane_w = 0;
   for (const auto& l : g.lanes) lane_w = std::max(lane_w, svg::text_width(l, 12));
   const double lane_h = 28;
@@ -30,22 +41,28 @@ void write_gantt(const std::string& path, const Gantt& g) {
     d.line(ax.map(t), top, ax.map(t), bottom, "#eee");
     d.text(ax.map(t), bottom + 16, svg::tick_label(t), 11);
   }
+  if (g.show_idle)
+    for (size_t i = 0; i < g.lanes.size(); ++i) d.rect(left, top + lane_h * static_cast<double>(i) + 3, right - left, lane_h - 6, "#e4e4e4");
   for (const auto& b : g.boxes) {
     const size_t ci = static_cast<size_t>(std::find(cats.begin(), cats.end(), b.category) - cats.begin());
     const double x0 = ax.map(b.start), x1 = ax.map(b.start + b.duration), y = top + lane_h * b.lane + 3;
-    d.rect(x0, y, x1 - x0, lane_h - 6, plot_color(ci), "stroke=\"#fff\" stroke-width=\"1\"");
+    d.rect(x0, y, x1 - x0, lane_h - 6, color(ci), "stroke=\"#fff\" stroke-width=\"1\"");
     if (!b.label.empty() && x1 - x0 >= svg::text_width(b.label, 10) + 2)
-      d.text((x0 + x1) / 2, y + lane_h / 2 + 1, b.label, 10, "middle", "fill=\"#fff\"");
+      d.text((x0 + x1) / 2, y + lane_h / 2 + 1, b.label, 10, "middle", (std::string("fill=\"") + label_color(color(ci)) + "\"").c_str());
   }
   d.line(left, bottom, right, bottom, "#333");
   d.text((left + right) / 2, bottom + 34, g.xlabel, 13);
   double lx = left;
-  for (size_t i = 0; i < cats.size(); ++i) {   // legend row under the axis
-    d.rect(lx, bottom + 48, 14, 12, plot_color(i));
-    d.text(lx + 18, bottom + 58, cats[i], 12, "start");
-    lx += 40 + svg::text_width(cats[i], 12);
+  for (size_t i = 0; i <= cats.size(); ++i) {   // legend row under the axis: the categories drawn, then idle
+    if (i == cats.size() && !g.show_idle) break;
+    if (i < cats.size() && std::none_of(g.boxes.begin(), g.boxes.end(), [&](const GanttBox& b) { return b.category == cats[i]; })) continue;
+    const std::string name = i < cats.size() ? cats[i] : "idle";
+    d.rect(lx, bottom + 48, 14, 12, i < cats.size() ? color(i) : "#e4e4e4");
+    d.text(lx + 18, bottom + 58, name, 12, "start");
+    lx += 40 + svg::text_width(name, 12);
   }
   svg::write_text_file(path, d.finish());
+  run_page::add_plot(path, g.title, g.caption);
 
   std::ostringstream o;
   o << "lane,start,duration,label,category\n";

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/plot.hpp"
+#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
@@ -12,6 +13,20 @@ namespace ds {
 const char* plot_color(size_t i) {
   static const char* c[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999"};
   return c[i % 8];
+}
+
+std::vector<double> smooth_series(const std::vector<double>& ys, int window) {
+  if (window <= 1) return ys;
+  const int64_t n = static_cast<int64_t>(ys.size()), half = window / 2;
+  std::vector<double> out(ys.size());
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    int64_t cnt = 0;
+    for (int64_t j = std::max<int64_t>(0, i - half); j <= std::min(n - 1, i + half); ++j)
+      if (std::isfinite(ys[static_cast<size_t>(j)])) { s += ys[static_cast<size_t>(j)]; ++cnt; }
+    out[static_cast<size_t>(i)] = cnt ? s / static_cast<double>(cnt) : std::nan("");
+  }
+  return out;
 }
 
 namespace {
@@ -65,14 +80,21 @@ void write_line_chart(const std::string& path, const LineChart& c) {
   d.text((left + right) / 2, c.height - 15, c.xlabel, 13);
   d.o << "<text transform=\"translate(16," << svg::num((top + bottom) / 2) << ") rotate(-90)\" font-size=\"13\" text-anchor=\"middle\">"
       << svg::esc(c.ylabel) << "</text>\n";
-  for (size_t k = 0; k < c.series.size(); ++k) {
-    const Series& s = c.series[k];
+  auto polyline = [&](const Series& s, const std::vector<double>& ys, size_t k, const char* style) {
     std::string pts;
     size_t n = 0;
-    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-      if (usable(s.x[i], s.y[i], c)) { pts += svg::num(ax.map(s.x[i])) + "," + svg::num(ay.map(s.y[i])) + " "; ++n; }
-    d.o << "<polyline fill=\"none\" stroke=\"" << plot_color(k) << "\" stroke-width=\"2\" " << (s.dashed ? "stroke-dasharray=\"6 4\" " : "")
-        << "points=\"" << pts << "\"/>\n";
+    for (size_t i = 0; i < std::min(s.x.size(), ys.size()); ++i)
+      if (usable(s.x[i], ys[i], c)) { pts += svg::num(ax.map(s.x[i])) + "," + svg::num(ay.map(ys[i])) + " "; ++n; }
+    d.o << "<polyline fill=\"none\" stroke=\"" << plot_color(k) << "\" " << style << (s.dashed ? " stroke-dasharray=\"6 4\"" : "")
+        << " points=\"" << pts << "\"/>\n";
+    return n;
+  };
+  // Raw curves of smoothed series first, faint, so no smoothed or unsmoothed line hides under them.
+  for (size_t k = 0; k < c.series.size(); ++k)
+    if (c.series[k].smooth > 1) polyline(c.series[k], c.series[k].y, k, "stroke-width=\"1\" stroke-opacity=\"0.25\"");
+  for (size_t k = 0; k < c.series.size(); ++k) {
+    const Series& s = c.series[k];
+    const size_t n = polyline(s, smooth_series(s.y, s.smooth), k, "stroke-width=\"2\"");
     if (n <= 40)   // few points: mark them so single values are visible
       for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
         if (usable(s.x[i], s.y[i], c))
@@ -85,6 +107,7 @@ void write_line_chart(const std::string& path, const LineChart& c) {
   if (xmin > xmax) d.text((left + right) / 2, (top + bottom) / 2, "(no data)", 14);
   svg::write_text_file(path, d.finish());
   write_csv(path, c.series);
+  run_page::add_plot(path, c.title, c.caption);
 }
 
 std::string sparkline(const std::vector<double>& ys, int width) {

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fsutil.hpp"
+#include "common/run_page.hpp"
+#include "common/utf8.hpp"
 
 namespace ds {
 
@@ -41,7 +43,7 @@ void print_header(const std::string& title, const std::string& what) {
 
 void fail(const std::string& program, const std::string& sentence) {
   std::fflush(stdout);
-  std::fprintf(stderr, "%s: %s\n", program.c_str(), sentence.c_str());
+  std::fprintf(stderr, "%s: %s\n", program.c_str(), valid_utf8(sentence).c_str());   // it may quote the user's bytes
   std::exit(1);
 }
 
@@ -73,12 +75,17 @@ bool numeric(const std::string& s) {
 }  // namespace
 
 std::string Table::str() const {
+  std::vector<std::vector<std::string>> rows;   // cells may hold decoded or user text: made valid UTF-8
+  for (const auto& r : rows_) {
+    rows.emplace_back();
+    for (const std::string& c : r) rows.back().push_back(valid_utf8(c));
+  }
   std::vector<size_t> w(header_.size(), 0);
   auto widen = [&](const std::vector<std::string>& r) {
     for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
   };
   widen(header_);
-  for (const auto& r : rows_) widen(r);
+  for (const auto& r : rows) widen(r);
   std::string out;
   auto line = [&](const std::vector<std::string>& r) {
     for (size_t i = 0; i < w.size(); ++i) {
@@ -92,15 +99,16 @@ std::string Table::str() const {
   std::string rule;
   for (size_t i = 0; i < w.size(); ++i) rule += "  " + std::string(w[i], '-');
   out += rule + "\n";
-  for (const auto& r : rows_) line(r);
+  for (const auto& r : rows) line(r);
   return out;
 }
 
 void Table::print() const { std::fputs(str().c_str(), stdout); }
 
-void Summary::set(const std::string& key, double v) { json_values_[key] = std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
-void Summary::set(const std::string& key, const std::string& v) { json_values_[key] = nlohmann::json(v).dump(); }
-void Summary::set(const std::string& key, const std::vector<double>& v) { json_values_[key] = nlohmann::json(v).dump(); }
+// nlohmann::json refuses to dump bytes that are not UTF-8, so keys and text are made valid first.
+void Summary::set(const std::string& key, double v) { json_values_[valid_utf8(key)] = std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
+void Summary::set(const std::string& key, const std::string& v) { json_values_[valid_utf8(key)] = nlohmann::json(valid_utf8(v)).dump(); }
+void Summary::set(const std::string& key, const std::vector<double>& v) { json_values_[valid_utf8(key)] = nlohmann::json(v).dump(); }
 
 std::string Summary::dump() const {
   nlohmann::json j = nlohmann::json::object();
@@ -116,6 +124,13 @@ std::string Summary::dump() const {
   return j.dump(2) + "\n";
 }
 
-void Summary::write(const std::string& path) const { write_file_atomic(path, std::string_view(dump())); }
+// The run's browser page (run_page.hpp) is written beside summary.json, with the command in both.
+void Summary::write(const std::string& path) const {
+  Summary s = *this;
+  if (!run_page::command().empty()) s.set("command", run_page::command());
+  const std::string text = s.dump();
+  write_file_atomic(path, std::string_view(text));
+  run_page::write_pages(std::filesystem::path(path).parent_path().string(), text);
+}
 
 }  // namespace ds

@@ -49,7 +49,8 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// The headline numbers of a run, written as summary.json. Dotted keys nest ("a.b" -> {"a":{"b":..}}).
+// The headline numbers of a run, written as summary.json (with the run's index.html beside it,
+// run_page.hpp). Dotted keys nest ("a.b" -> {"a":{"b":..}}).
 class Summary {
  public:
   void set(const std::string& key, double v);

@@ -6,10 +6,12 @@
 #include <stdexcept>
 
 #include "common/fsutil.hpp"
+#include "common/utf8.hpp"
 
 namespace ds::svg {
 
-std::string esc(const std::string& s) {
+std::string esc(const std::string& text) {
+  const std::string s = valid_utf8(text);   // an SVG is XML, which must be UTF-8
   std::string o;
   for (char c : s) {
     switch (c) {

@@ -2,8 +2,11 @@
 // Training lives in tokenizer_train.cpp, the file formats in tokenizer_io.cpp.
 #include "common/tokenizer.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <stdexcept>
+
+#include "common/utf8.hpp"
 
 namespace ds {
 namespace {
@@ -194,6 +197,27 @@ Tokenizer Tokenizer::from_parts(std::vector<std::string> vocab,
   return t;
 }
 
+std::vector<int32_t> Tokenizer::add_special_tokens(const std::vector<std::string>& tokens) {
+  std::vector<std::string> vocab = vocab_, specials = specials_;
+  for (const auto& s : tokens) {
+    if (s.empty()) throw std::runtime_error("Tokenizer::add_special_tokens: a special token is the empty string");
+    if (std::find(specials.begin(), specials.end(), s) != specials.end()) continue;
+    if (token_id(s) >= 0) throw std::runtime_error("Tokenizer::add_special_tokens: '" + s + "' is already an ordinary token of the vocabulary");
+    vocab.push_back(s);
+    specials.push_back(s);
+  }
+  std::vector<std::pair<std::string, std::string>> merges;
+  for (const auto& [a, b] : merges_) merges.emplace_back(vocab_[a], vocab_[b]);
+  *this = from_parts(std::move(vocab), merges, specials, "Tokenizer::add_special_tokens");
+  {
+    std::lock_guard<std::mutex> lock(cache_.mu);
+    cache_.ids.clear();   // the assignment keeps the word cache; it would still be right (merges are unchanged), but start clean
+  }
+  std::vector<int32_t> ids;
+  for (const auto& s : tokens) ids.push_back(token_id(s));
+  return ids;
+}
+
 int32_t Tokenizer::token_id(std::string_view token) const {
   const auto it = token_to_id_.find(token);
   return it == token_to_id_.end() ? -1 : it->second;
@@ -307,7 +331,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   }
 }
 
-std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const { return valid_utf8(decode_bytes(ids)); }
+
+std::string Tokenizer::decode_bytes(const std::vector<int32_t>& ids) const {
   std::string text;
   for (const int32_t id : ids) {
     if (id < 0 || id >= vocab_size())

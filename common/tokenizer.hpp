@@ -55,9 +55,18 @@ class Tokenizer {
   static Tokenizer load_gpt2(const std::string& vocab_json, const std::string& merges_txt,
                              const std::vector<std::string>& special_tokens = {"<|endoftext|>"});
 
+  // Appends special tokens with the next free ids, as Hugging Face's add_special_tokens does
+  // (post-training's "<think>", "</think>", chat role markers): encode() matches them literally
+  // and save() lists them in added_tokens. Returns their ids; a token that is already special
+  // keeps its id, one that is an ordinary vocabulary token is an error.
+  std::vector<int32_t> add_special_tokens(const std::vector<std::string>& tokens);
+
   // Special tokens written literally in text (e.g. "<|endoftext|>") become their single id.
   std::vector<int32_t> encode(std::string_view text) const;
-  std::string decode(const std::vector<int32_t>& ids) const;   // exact inverse of encode
+  // The text of ids: the inverse of encode for UTF-8 text. Bytes that are not UTF-8 (a model can
+  // emit half a character) become U+FFFD, as Hugging Face's decode does (common/utf8.hpp).
+  std::string decode(const std::vector<int32_t>& ids) const;
+  std::string decode_bytes(const std::vector<int32_t>& ids) const;   // the raw bytes: encode's exact inverse
 
   int vocab_size() const { return static_cast<int>(vocab_.size()); }
   std::string token_str(int32_t id) const;        // vocab spelling, e.g. "Ġthe"

@@ -1,7 +1,7 @@
 // The --data reader on any bytes as the file: corpus::load_documents, then what
 // program_corpus does with the documents (a BPE trained on them, the token dataset).
 // Documents must come out trimmed, non-empty and free of <|endoftext|>, and each must
-// encode and decode back to itself.
+// encode and decode_bytes back to itself (a --data file may hold any bytes).
 #include <string>
 #include <vector>
 
@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int64_t tokens = 0;
   for (const std::string& d : docs) {
     const std::vector<int32_t> ids = cd.tokenizer.encode(d);
-    if (cd.tokenizer.decode(ids) != d) fuzz::fail("decode(encode(doc)) != doc for '" + d + "'");
+    if (cd.tokenizer.decode_bytes(ids) != d) fuzz::fail("decode_bytes(encode(doc)) != doc for '" + d + "'");
     tokens += static_cast<int64_t>(ids.size()) + 1;   // + <|endoftext|>
   }
   if (cd.dataset.num_tokens(Split::Train) + cd.dataset.num_tokens(Split::Val) != tokens)

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ch06/config.hpp"
+#include "common/deepseek_config.hpp"
 #include "common/corpus.hpp"
 #include "common/fsutil.hpp"
 #include "common/safetensors.hpp"
@@ -43,8 +43,8 @@ void safetensors_seeds(const fs::path& dir) {
 }
 
 void config_seeds(const fs::path& dir) {
-  for (const std::string& name : ch06::preset_names())
-    write_file_atomic((dir / (name + ".json")).string(), ch06::to_json(ch06::preset(name)));
+  for (const std::string& name : preset_names())
+    write_file_atomic((dir / (name + ".json")).string(), to_json(preset(name)));
 }
 
 Tokenizer small_tokenizer() {

@@ -1,6 +1,7 @@
 // What a tokenizer that loaded must do, whatever file it came from: encode any text to ids
-// inside the vocabulary (or refuse a byte it has no token for, with a sentence), decode those
-// ids back to exactly the text, and survive a save + load unchanged.
+// inside the vocabulary (or refuse a byte it has no token for, with a sentence), decode_bytes
+// those ids back to exactly the text, decode them to valid UTF-8 (the same text when it was
+// UTF-8), and survive a save + load unchanged.
 #pragma once
 
 #include <string>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "common/tokenizer.hpp"
+#include "common/utf8.hpp"
 #include "fuzz/fuzz_util.hpp"
 
 namespace ds::fuzz {
@@ -17,7 +19,10 @@ inline void check_round_trip(const Tokenizer& tok, std::string_view text) {
   if (!accepts([&] { ids = tok.encode(text); })) return;   // a byte with no token
   for (const int32_t id : ids)
     if (id < 0 || id >= tok.vocab_size()) fail("encode gave id " + std::to_string(id) + " outside the vocabulary");
-  if (tok.decode(ids) != text) fail("decode(encode(text)) != text");
+  if (tok.decode_bytes(ids) != text) fail("decode_bytes(encode(text)) != text");
+  const std::string shown = tok.decode(ids);
+  if (!is_valid_utf8(shown)) fail("decode gave bytes that are not UTF-8");
+  if (is_valid_utf8(text) && shown != text) fail("decode(encode(text)) != text for UTF-8 text");
 }
 
 inline void check_loaded_tokenizer(const Tokenizer& tok, std::string_view input, const ScratchFile& scratch) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build, the tests, the plots' previews and the PyTorch reference scripts need.
 # Safe to run twice: it installs only what is missing.
-#   --with-tools   also install Debian's python3-torch (fixtures, bench/ comparison) and chromium (plot previews)
+#   --with-tools   also install Debian's python3-torch (fixtures, bench/ comparison)
 #   --with-fuzz    also install clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer (fuzz/)
 set -euo pipefail
 
@@ -17,9 +17,11 @@ for a in "$@"; do
 done
 
 build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev libopenblas-dev openmpi-bin libopenmpi-dev)
+# chromium: the run-page test opens a program's index.html in headless Chromium.
+test_pkgs=(chromium)
 # libopenblas0-pthread: without it Debian's torch runs its GEMMs on the reference BLAS, 15x slower,
 # which would make any comparison with it meaningless.
-tool_pkgs=(python3-torch python3-numpy libopenblas0-pthread chromium)
+tool_pkgs=(python3-torch python3-numpy libopenblas0-pthread)
 # libclang-rt-dev holds libFuzzer and the ASan/UBSan runtimes for clang; llvm turns their stack
 # addresses into file:line. clang finds libomp-dev (above) for OpenMP.
 fuzz_pkgs=(clang libclang-rt-dev llvm)
@@ -37,7 +39,7 @@ if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
   exit 1
 fi
 
-want=("${build_pkgs[@]}")
+want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 [ "$with_tools" = 1 ] && want+=("${tool_pkgs[@]}")
 [ "$with_fuzz" = 1 ] && want+=("${fuzz_pkgs[@]}")
 missing=()

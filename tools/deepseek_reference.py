@@ -226,16 +226,33 @@ class DeepSeekTorch(nn.Module):
         return [l.mlp for l in self.model.layers if isinstance(l.mlp, MoE)]
 
 
+def shared_copies(c):
+    """(copy, original) names: DeepSeek-V3's release stores each MTP module's shared embedding and
+    head again under the module's layer (model.layers.61.embed_tokens.weight, ...shared_head.head.weight)."""
+    out = []
+    for k in range(c.get("num_nextn_predict_layers", 0)):
+        layer = f"model.layers.{c['num_hidden_layers'] + k}"
+        out += [(f"{layer}.embed_tokens.weight", "model.embed_tokens.weight"), (f"{layer}.shared_head.head.weight", "lm_head.weight")]
+    return out
+
+
 def state_dict_hf(model):
-    return {k: v for k, v in model.state_dict().items() if k not in ("cos", "sin")}
+    state = {k: v for k, v in model.state_dict().items() if k not in ("cos", "sin")}
+    for copy, original in shared_copies(model.c):
+        state[copy] = state[original]
+    return state
 
 
 def load_checkpoint(folder):
     with open(os.path.join(folder, "config.json")) as f:
         c = json.load(f)
     m = DeepSeekTorch(c)
-    m.load_state_dict(load_safetensors(os.path.join(folder, "model.safetensors")), strict=False)
-    missing = set(state_dict_hf(m)) - set(load_safetensors(os.path.join(folder, "model.safetensors")))
+    tensors = load_safetensors(os.path.join(folder, "model.safetensors"))
+    for copy, original in shared_copies(c):   # optional; when present, the shared tensor itself
+        if copy in tensors and not torch.equal(tensors.pop(copy), tensors[original]):
+            raise ValueError(f"{folder}: {copy} differs from {original}")
+    m.load_state_dict(tensors, strict=False)
+    missing = set(k for k in state_dict_hf(m) if k not in dict(shared_copies(c))) - set(tensors)
     if missing:
         raise ValueError(f"{folder}: missing {sorted(missing)[0]}")
     return m

@@ -84,9 +84,9 @@ int main(int argc, char** argv) {
     sc.max_new_tokens = tokens;
     sc.temperature = temperature;
     sc.top_k = top_k;
-    Rng rng_without(run.seed), rng_with(run.seed);  // the same draws for both, so sampling can be compared too
-    const Generation without = generate(*m.model, {ids}, sc, false, rng_without);
-    const Generation with = generate(*m.model, {ids}, sc, true, rng_with);
+    sc.seed = run.seed;   // the same draws for both, so sampling can be compared too
+    const Generation without = generate(*m.model, {ids}, sc, false);
+    const Generation with = generate(*m.model, {ids}, sc, true);
     const bool same = without.tokens == with.tokens;
 
     double t_without = 0, t_with = 0;

@@ -6,9 +6,12 @@
 
 namespace ds::ch02::test {
 
-inline std::unique_ptr<TransformerLM> tiny_lm(int64_t heads, int64_t kv_heads, uint64_t seed = 1, int64_t hidden = 32) {
+// learned_positions: GPT-2's position table (without, the model has no positions at all).
+inline std::unique_ptr<TransformerLM> tiny_lm(int64_t heads, int64_t kv_heads, uint64_t seed = 1, int64_t hidden = 32,
+                                              bool learned_positions = false) {
   Rng rng(seed);
   LMConfig cfg;
+  cfg.learned_positions = learned_positions;
   cfg.vocab_size = 50;
   cfg.hidden_size = hidden;
   cfg.num_layers = 2;

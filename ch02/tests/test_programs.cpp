@@ -64,3 +64,11 @@ TEST_CASE("programs reject bad flags with exit code 2") {
   CHECK(run_program("ch02_attention", "--dim zero", out) == 2);
   CHECK(run_program("ch02_kv_cache", "--tokens -5", out) == 2);
 }
+
+TEST_CASE("program ch02_kv_cache --quick --data on random bytes: the generated text reaches the terminal as valid UTF-8") {
+  const fs::path data = random_bytes_file("ds_random_bytes_ch02.bin", 60000, 2);
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch02_kv_cache_bytes";
+  REQUIRE(run_program("ch02_kv_cache", "--temperature 1 --data " + data.string(), out) == 0);   // sampled: byte tokens
+  check_text_output(out);
+  CHECK(ds::read_text_file(out.string() + ".log").find("\xEF\xBF\xBD") != std::string::npos);   // U+FFFD where bytes were not UTF-8
+}

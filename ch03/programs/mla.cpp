@@ -46,15 +46,17 @@ std::vector<float> decode_logits(ch02::TransformerLM& m, const std::vector<int32
 
 void cache_table(const std::string& out, Summary& summary) {
   std::printf("Cached numbers per token per layer (DeepSeek-V2 Table 1: MHA 2 n_h d_h, GQA 2 n_g d_h, MQA 2 d_h, MLA d_c + d_h^R):\n");
-  Table t({"model", "layers", "MHA", "GQA (8 groups)", "MQA", "MLA", "MLA = GQA with", "all layers, MLA vs MHA"});
+  Table t({"model", "layers", "MHA", "GQA (8 groups)", "MQA", "MLA", "MLA = GQA with", "naive MLA", "MHA / MLA", "naive / MLA"});
   for (const auto& p : mla_presets()) {
     const MLAConfig& c = p.mla;
     const int64_t dh = c.qk_nope_head_dim, mha = 2 * c.num_heads * dh, mla = mla_cache_elements_per_token(c);
+    const int64_t naive = c.num_heads * (c.qk_head_dim() + c.v_head_dim);   // per-head K (nope + rope) and V, the naive path's cache
     t.row({p.name, std::to_string(p.layers), std::to_string(mha), std::to_string(2 * std::min<int64_t>(8, c.num_heads) * dh),
-           std::to_string(2 * dh), std::to_string(mla), fmt("%.2f groups", static_cast<double>(mla) / (2.0 * dh)),
-           fmt("%lld vs %lld", (long long)(mla * p.layers), (long long)(mha * p.layers))});
+           std::to_string(2 * dh), std::to_string(mla), fmt("%.2f groups", static_cast<double>(mla) / (2.0 * dh)), std::to_string(naive),
+           fmt("%.1fx", static_cast<double>(mha) / mla), fmt("%.1fx", static_cast<double>(naive) / mla)});
     summary.set("cache_elements_per_token." + p.name + ".mla", static_cast<double>(mla * p.layers));
     summary.set("cache_elements_per_token." + p.name + ".mha", static_cast<double>(mha * p.layers));
+    summary.set("cache_elements_per_token." + p.name + ".naive_mla", static_cast<double>(naive * p.layers));
   }
   t.print();
   const NamedMLA v3 = mla_presets()[0];
@@ -64,10 +66,12 @@ void cache_table(const std::string& out, Summary& summary) {
   chart.ylabel = "cache (GB)";
   chart.logx = chart.logy = true;
   const int64_t dh = v3.mla.qk_nope_head_dim;
-  const std::vector<std::pair<std::string, int64_t>> kinds = {{"MHA (128 heads)", 2 * 128 * dh},
-                                                              {"GQA (8 groups)", 2 * 8 * dh},
-                                                              {"MLA (512 + 64)", mla_cache_elements_per_token(v3.mla)},
-                                                              {"MQA", 2 * dh}};
+  const int64_t heads = v3.mla.num_heads;
+  const std::vector<std::pair<std::string, int64_t>> kinds = {
+      {fmt("MHA (%lld heads)", (long long)heads), 2 * heads * dh},
+      {"GQA (8 groups)", 2 * 8 * dh},
+      {fmt("MLA (%lld + %lld)", (long long)v3.mla.kv_lora_rank, (long long)v3.mla.qk_rope_head_dim), mla_cache_elements_per_token(v3.mla)},
+      {"MQA", 2 * dh}};
   for (const auto& [name, per_layer] : kinds) {
     Series s{name, {}, {}};
     for (double ctx = 1024; ctx <= 131072; ctx *= 2) {

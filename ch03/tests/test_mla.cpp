@@ -9,30 +9,15 @@
 #include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/tests/test_helpers.hpp"
+#include "tiny_mla.hpp"
 
 using namespace ds;
 using namespace ds::ch03;
 
-namespace {
-MLAConfig tiny(int64_t q_lora) {
-  MLAConfig c;
-  c.hidden_size = 16;
-  c.num_heads = 2;
-  c.q_lora_rank = q_lora;
-  c.kv_lora_rank = 6;
-  c.qk_nope_head_dim = 4;
-  c.qk_rope_head_dim = 4;
-  c.v_head_dim = 3;
-  c.init_std = 0.4f;
-  c.rope.max_positions = 64;
-  return c;
-}
-
-}  // namespace
 
 TEST_CASE("mla: Hugging Face names, with and without query compression") {
   Rng rng(1);
-  MultiHeadLatentAttention a(tiny(8), rng), b(tiny(0), rng);
+  MultiHeadLatentAttention a(tiny_mla(8), rng), b(tiny_mla(0), rng);
   std::vector<std::string> names;
   for (auto& [n, t] : a.named_parameters()) names.push_back(n);
   CHECK(names == std::vector<std::string>{"q_a_proj.weight", "q_a_layernorm.weight", "q_b_proj.weight", "kv_a_proj_with_mqa.weight",
@@ -44,7 +29,7 @@ TEST_CASE("mla: Hugging Face names, with and without query compression") {
 TEST_CASE("mla: the absorbed path equals the naive path (forward, both query kinds)") {
   for (int64_t q_lora : {8, 0}) {
     Rng rng(2);
-    MultiHeadLatentAttention m(tiny(q_lora), rng);
+    MultiHeadLatentAttention m(tiny_mla(q_lora), rng);
     const Tensor x = randn({2, 7, 16}, rng);
     const Tensor naive = m.forward(x, nullptr);
     m.set_mode(MLAMode::Absorbed);
@@ -54,7 +39,7 @@ TEST_CASE("mla: the absorbed path equals the naive path (forward, both query kin
 
 TEST_CASE("mla: cached decoding equals full recomputation, naive and absorbed") {
   Rng rng(3);
-  MultiHeadLatentAttention m(tiny(8), rng);
+  MultiHeadLatentAttention m(tiny_mla(8), rng);
   const Tensor x = randn({2, 9, 16}, rng);
   NoGradGuard ng;
   const Tensor full = m.forward(x, nullptr);   // naive, no cache
@@ -72,7 +57,7 @@ TEST_CASE("mla: cached decoding equals full recomputation, naive and absorbed") 
 
 TEST_CASE("mla: the absorbed cache holds kv_lora_rank + rope numbers per token, the naive one per-head K and V") {
   Rng rng(4);
-  const MLAConfig c = tiny(8);
+  const MLAConfig c = tiny_mla(8);
   MultiHeadLatentAttention m(c, rng, MLAMode::Absorbed);
   const int64_t before = memory::live_bytes();
   auto latent = m.make_cache(3, 10);
@@ -93,15 +78,20 @@ TEST_CASE("mla: DeepSeek-V3's cache per token, against the MHA it replaces (Deep
   CHECK(ch02::kv_bytes_per_token(mha, 128, 2) == 3997696);
 }
 
-TEST_CASE("mla: gradients for the input and every weight, both paths") {
-  for (MLAMode mode : {MLAMode::Naive, MLAMode::Absorbed}) {
-    CAPTURE(static_cast<int>(mode));
-    Rng rng(5);
-    MultiHeadLatentAttention m(tiny(8), rng, mode);
-    const Tensor x = randn({1, 4, 16}, rng);
-    const auto wrt_x = gradcheck([&](const std::vector<Tensor>& in) { return m.forward(in[0], nullptr); }, {x});
-    CHECK_MESSAGE(wrt_x.ok, wrt_x.worst);
-    const auto wrt_w = gradcheck_params([&] { return m.forward(x, nullptr); }, m.named_parameters());
-    CHECK_MESSAGE(wrt_w.ok, wrt_w.worst);
-  }
+TEST_CASE("mla: gradients for the input and every weight, both paths, also through a left-padded batch") {
+  // padded: masked keys and a RoPE position per token (row 0 starts at column 2)
+  const ch02::Padding pad = ch02::make_padding(IntTensor({0, 0, 1, 1, 1, 1, 1, 1}, {2, 4}), 4);
+  for (bool padded : {false, true})
+    for (MLAMode mode : {MLAMode::Naive, MLAMode::Absorbed}) {
+      CAPTURE(padded);
+      CAPTURE(static_cast<int>(mode));
+      Rng rng(5);
+      MultiHeadLatentAttention m(tiny_mla(8), rng, mode);
+      const Tensor x = randn({padded ? 2 : 1, 4, 16}, rng);
+      const ch02::Padding* p = padded ? &pad : nullptr;
+      const auto wrt_x = gradcheck([&](const std::vector<Tensor>& in) { return m.forward(in[0], nullptr, p); }, {x});
+      CHECK_MESSAGE(wrt_x.ok, wrt_x.worst);
+      const auto wrt_w = gradcheck_params([&] { return m.forward(x, nullptr, p); }, m.named_parameters());
+      CHECK_MESSAGE(wrt_w.ok, wrt_w.worst);
+    }
 }

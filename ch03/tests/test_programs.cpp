@@ -24,6 +24,7 @@ TEST_CASE("program ch03_mla --quick: absorbed equals naive, V3's 35,136 cached n
   const auto s = program_summary(out);
   CHECK(s["naive_vs_absorbed_max_abs_diff"].get<double>() < 1e-4);
   CHECK(s["cache_elements_per_token"]["deepseek-v3"]["mla"] == 35136.0);
+  CHECK(s["cache_elements_per_token"]["deepseek-v3"]["naive_mla"] == 128.0 * (192 + 128) * 61);   // the naive path's per-head K and V
   CHECK(fs::file_size(out / "decode_time.svg") > 100);
   CHECK(fs::file_size(out / "kv_cache_v3.csv") > 100);
 }

@@ -1,6 +1,6 @@
 // ch04_router: DeepSeek-V3's router on a handful of tokens, step by step: the affinity scores,
 // the experts plain top-k picks, what a balancing bias changes (the choice, never the weights),
-// and what group-limited routing changes.
+// what group-limited routing changes, and DeepSeek-V2's group rule beside V3's.
 #include <cstdio>
 
 #include "ch04/balance_rules.hpp"
@@ -16,7 +16,8 @@ using namespace ds::ch04;
 namespace {
 struct Setting {
   std::string name;
-  bool bias, groups;
+  bool bias;
+  Gate* gate;
 };
 
 std::string join_ids(const IntTensor& e, const Tensor& w, int64_t row, int64_t k) {
@@ -84,17 +85,21 @@ int main(int argc, char** argv) {
     const Tensor x = skewed_tokens(tokens, g.hidden_size, shift, rng);
     const auto [vio_before, vio_after] = learn_bias(gate, g.hidden_size, shift, gamma, bias_steps, rng);
     const Tensor bias = gate.e_score_correction_bias.clone();
-    Gate grouped(g, rng);   // same weights and bias, group-limited
+    Gate grouped(g, rng);   // same weights and bias, group-limited (V3: noaux_tc)
     grouped.weight.copy_(gate.weight);
-    const std::vector<Setting> settings = {{"top-k", false, false}, {"top-k + bias", true, false}, {"top-k + bias + groups", true, true}};
+    GateConfig v2 = g;      // DeepSeek-V2's rule: a group scores its best expert, no bias
+    v2.topk_method = "group_limited_greedy";
+    Gate grouped_v2(v2, rng);
+    grouped_v2.weight.copy_(gate.weight);
+    const std::vector<Setting> settings = {
+        {"top-k", false, &gate}, {"top-k + bias", true, &gate}, {"top-k + bias + groups", true, &grouped}, {"V2 groups", false, &grouped_v2}};
 
     NoGradGuard ng;
     const int64_t e = g.n_routed_experts, k = g.num_experts_per_tok;
     std::vector<Routing> routes;
     for (const Setting& s : settings) {
-      Gate& gt = s.groups ? grouped : gate;
-      gt.e_score_correction_bias.copy_(s.bias ? bias : Tensor::zeros({e}));
-      routes.push_back(gt.forward(x));
+      if (s.gate->has_bias()) s.gate->e_score_correction_bias.copy_(s.bias ? bias : Tensor::zeros({e}));
+      routes.push_back(s.gate->forward(x));
     }
     const Tensor& scores = routes[0].scores;
     std::printf("Affinity scores s_{i,t} = %s(u_t . e_i) (V3 eq. 15) and the learned bias b_i:\n", g.scoring_func.c_str());
@@ -114,7 +119,7 @@ int main(int argc, char** argv) {
                 vio_before, vio_after);
 
     std::printf("\nChosen experts (weight g_{i,t}: unbiased score, normalised over the chosen, times %.2f):\n", g.routed_scaling_factor);
-    Table ct({"token", settings[0].name, settings[1].name, settings[2].name});
+    Table ct({"token", settings[0].name, settings[1].name, settings[2].name, settings[3].name});
     Heatmap hm;
     hm.title = "Combine weight g_{i,t} of each chosen expert (blank = not chosen)";
     hm.xlabel = "routed expert";
@@ -124,7 +129,7 @@ int main(int argc, char** argv) {
     hm.annotate_zeros = false;
     for (int64_t i = 0; i < e; ++i) hm.col_labels.push_back(std::to_string(i));
     Summary summary;
-    int64_t changed_by_bias = 0, changed_by_groups = 0;
+    int64_t changed_by_bias = 0, changed_by_groups = 0, v2_differs = 0;
     for (int64_t t = 0; t < tokens; ++t) {
       std::vector<std::string> row = {fmt("t%lld", (long long)t)};
       for (size_t s = 0; s < settings.size(); ++s) {
@@ -141,6 +146,7 @@ int main(int argc, char** argv) {
       for (int64_t j = 0; j < k; ++j) {
         changed_by_bias += routes[0].experts[t * k + j] != routes[1].experts[t * k + j];
         changed_by_groups += routes[1].experts[t * k + j] != routes[2].experts[t * k + j];
+        v2_differs += routes[0].experts[t * k + j] != routes[3].experts[t * k + j];
       }
       ct.row(row);
     }
@@ -167,10 +173,15 @@ int main(int argc, char** argv) {
                 (long long)changed_by_bias, (long long)(tokens * k), (long long)g.topk_group, (long long)g.n_group,
                 (long long)changed_by_groups);
     std::printf("The bias only chooses: a token that keeps its experts keeps exactly the same weights in every column.\n");
+    std::printf("V2's rule (a group scores its best expert, no bias) changed %lld of plain top-k's choices%s.\n", (long long)v2_differs,
+                g.topk_group >= g.num_experts_per_tok ? " (it cannot while topk_group >= k: the k best experts' groups have the k best maxima; "
+                                                        "try --topk-groups 1)"
+                                                      : "");
     summary.set("maxvio_before_bias", vio_before);
     summary.set("maxvio_after_bias", vio_after);
     summary.set("choices_changed_by_bias", static_cast<double>(changed_by_bias));
     summary.set("choices_changed_by_groups", static_cast<double>(changed_by_groups));
+    summary.set("choices_changed_by_v2_groups", static_cast<double>(v2_differs));
     summary.write(run.out + "/summary.json");
     std::printf("\nwrote %s/expert_choices.svg, scores.svg (+ .csv), summary.json\n", run.out.c_str());
     return 0;

@@ -15,6 +15,9 @@ TEST_CASE("program ch04_router --quick: choices with bias and groups, two heatma
   const auto s = program_summary(out);
   CHECK(s["maxvio_after_bias"].get<double>() < s["maxvio_before_bias"].get<double>());
   CHECK(s["tokens"]["t0"]["top-k"].size() == 2);
+  CHECK(s["choices_changed_by_v2_groups"].get<double>() == 0);   // 2 groups of 4 for 2 experts: V2's rule cannot bite
+  REQUIRE(run_program("ch04_router", "--topk-groups 1", out) == 0);
+  CHECK(program_summary(out)["choices_changed_by_v2_groups"].get<double>() > 0);
   for (const char* f : {"expert_choices.svg", "scores.svg", "expert_choices.csv"}) CHECK(fs::file_size(out / f) > 100);
   CHECK(run_program("ch04_router", "--experts 6 --groups 4", out) == 1);   // one sentence, exit 1
 }

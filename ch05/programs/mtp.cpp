@@ -123,9 +123,9 @@ int main(int argc, char** argv) {
     double greedy_s = 0, spec_s = 0;
     int64_t drafted = 0, accepted = 0, forwards = 0, tokens = 0, identical = 0;
     for (const auto& p : ps) {
-      Rng rng(run.seed);
+      sc.seed = run.seed;
       Timer timer;
-      const auto g = ch02::generate(*trained, {p}, sc, true, rng);
+      const auto g = ch02::generate(*trained, {p}, sc, true);
       greedy_s += timer.seconds();
       const SpeculativeResult s = speculative_greedy(*trained, p, new_tokens);
       spec_s += s.seconds;

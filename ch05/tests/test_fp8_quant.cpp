@@ -33,7 +33,7 @@ TEST_CASE("fp8 quantisation: block shapes, scale = amax / 448, and the error bou
   Rng rng(1);
   Tensor x = randn({300, 260}, rng);   // ragged: the last blocks are partial
   x.data()[5 * 260 + 7] = 1e4f;
-  for (int64_t i = 0; i < 300; ++i) x.data()[i * 260 + 200] = 0.f;   // an all-zero column: its 128x1 tiles get scale 1
+  for (int64_t i = 0; i < 300; ++i) x.data()[i * 260 + 200] = 0.f;   // an all-zero column: its 128x1 tiles get scale 1e-4 / 448
   const int64_t want_scales[] = {1, 300 * 3, 3 * 260, 3 * 3};
   for (size_t gi = 0; gi < kAll.size(); ++gi) {
     INFO(granularity_name(kAll[gi]));
@@ -55,7 +55,7 @@ TEST_CASE("fp8 quantisation: block shapes, scale = amax / 448, and the error bou
       }
     CHECK(bad == 0);
     for (size_t b = 0; b < amax.size(); ++b) {
-      CHECK(q.scales[b] == doctest::Approx(amax[b] > 0 ? amax[b] / 448.0 : 1.0).epsilon(1e-6));
+      CHECK(q.scales[b] == doctest::Approx(std::max(amax[b], 1e-4f) / 448.0).epsilon(1e-6));   // amax clamped as V3's kernel.py
       CHECK(back[b] == doctest::Approx(amax[b]).epsilon(1e-6));   // each block's largest value lands on 448 * scale
     }
   }
@@ -85,18 +85,35 @@ TEST_CASE("fp8 quantisation: fine blocks beat one scale when there are outliers"
 TEST_CASE("fp8 checkpoint: DeepSeek-V3's weight + weight_scale_inv layout round-trips through safetensors") {
   test::TempDir dir("ds_fp8");
   Rng rng(2);
-  const NamedTensors w = {{"model.layers.0.mlp.down_proj.weight", randn({200, 130}, rng)}, {"model.norm.weight", randn({130}, rng)}};
+  const NamedTensors w = {{"model.layers.0.mlp.down_proj.weight", randn({200, 130}, rng)},
+                          {"model.norm.weight", randn({130}, rng)},
+                          {"model.embed_tokens.weight", randn({50, 130}, rng)},
+                          {"lm_head.weight", randn({50, 130}, rng)},
+                          {"model.layers.1.mlp.gate.weight", randn({8, 130}, rng)},
+                          {"model.layers.2.shared_head.head.weight", randn({50, 130}, rng)},
+                          {"model.layers.1.mlp.experts.3.up_proj.weight", Tensor::zeros({40, 130})}};   // all-zero blocks
   save_fp8_checkpoint(dir.file("fp8.safetensors"), w);
   const SafeTensorsFile f = load_safetensors(dir.file("fp8.safetensors"));
   CHECK(f.get("model.layers.0.mlp.down_proj.weight").dtype == DType::F8_E4M3);
   CHECK(f.get("model.layers.0.mlp.down_proj.weight_scale_inv").dtype == DType::F32);
   CHECK(f.get("model.layers.0.mlp.down_proj.weight_scale_inv").shape == Shape{2, 2});   // ceil(200/128) x ceil(130/128)
   CHECK(f.get("model.norm.weight").dtype == DType::F32);
+  // the embedding, the heads and the gate stay BF16 without a scale, as in DeepSeek-V3's release
+  for (const char* name : {"model.embed_tokens.weight", "lm_head.weight", "model.layers.1.mlp.gate.weight", "model.layers.2.shared_head.head.weight"}) {
+    INFO(name);
+    CHECK(f.get(name).dtype == DType::BF16);
+    CHECK_FALSE(f.has(std::string(name) + "_scale_inv"));
+  }
+  // an all-zero weight's blocks: scale 1e-4 / 448 (kernel.py's clamp), and zeros come back
+  CHECK(f.to_tensor("model.layers.1.mlp.experts.3.up_proj.weight_scale_inv").to_vector() ==
+        std::vector<float>(2, static_cast<float>(1e-4f / 448.0)));
   const NamedTensors back = load_fp8_checkpoint(dir.file("fp8.safetensors"));
-  REQUIRE(back.size() == 2);
+  REQUIRE(back.size() == w.size());
   CHECK(back[0].first == "model.layers.0.mlp.down_proj.weight");
   CHECK(test::max_abs_diff(back[0].second, fake_quantize(w[0].second, Granularity::Block128x128)) == 0.f);
   CHECK(test::max_abs_diff(back[1].second, w[1].second) == 0.f);
+  CHECK(test::max_abs_diff(back[2].second, w[2].second) < 0.02f);   // BF16: 8 significant bits
+  CHECK(back[6].second.to_vector() == std::vector<float>(40 * 130, 0.f));
   // A scale tensor of the wrong shape is refused in one sentence.
   SafeTensorsEntries bad = {{"w", TensorBytes{DType::F8_E4M3, {200, 130}, std::vector<uint8_t>(200 * 130, 0x38)}},
                             {"w_scale_inv", encode_tensor(Tensor::ones({1, 1}), DType::F32)}};

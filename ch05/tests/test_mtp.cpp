@@ -130,8 +130,7 @@ TEST_CASE("speculative decoding returns exactly greedy decoding's tokens") {
     const std::vector<int32_t> prompt = {3, 7, 1, 12, 5};
     ch02::SamplingConfig sc;
     sc.max_new_tokens = 20;
-    Rng rng(0);
-    const auto greedy = ch02::generate(*m, {prompt}, sc, true, rng);
+    const auto greedy = ch02::generate(*m, {prompt}, sc, true);
     const SpeculativeResult spec = speculative_greedy(*m, prompt, 20);
     CHECK(spec.tokens == greedy.tokens[0]);
     CHECK(spec.main_forwards == 20 - spec.accepted);   // each accepted draft saves one forward

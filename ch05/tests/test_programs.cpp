@@ -49,3 +49,10 @@ TEST_CASE("program ch05_fp8_train --quick: four runs, the gaps reported, a bad -
   check_files(out, {"loss_curves.svg", "loss_gap.svg", "loss_gap.csv"});
   CHECK(run_program("ch05_fp8_train", "--format e3m4", out) == 2);
 }
+
+TEST_CASE("program ch05_mtp --quick --data on random bytes: exits 0 with valid JSON") {
+  const fs::path data = random_bytes_file("ds_random_bytes_ch05.bin", 60000, 5);
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch05_mtp_bytes";
+  REQUIRE(run_program("ch05_mtp", "--data " + data.string(), out) == 0);
+  check_text_output(out);
+}

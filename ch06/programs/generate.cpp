@@ -1,7 +1,10 @@
 // ch06_generate: loads a checkpoint folder (config.json, model.safetensors, tokenizer.json) and
 // continues a prompt with the absorbed-MLA latent cache: greedy, or temperature and top-k, or
 // greedy with MTP self-speculative decoding. Scripts and tests can pass token ids (--ids),
-// read generated ids (--print-ids) and the prompt's logits (--logits-out FILE).
+// read generated ids (--print-ids) and the prompt's logits (--logits-out FILE);
+// --show-logprobs prints each new token's log-probability under the model and under the
+// distribution it was sampled from (what RL's importance ratios are made of).
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -45,6 +48,21 @@ void write_logits(const std::string& path, ch02::LanguageModel& model, const std
   for (size_t t = 0; t < ids.size(); ++t) rows.push_back(std::vector<float>(logits.data() + t * v, logits.data() + (t + 1) * v));
   write_file_atomic(path, nlohmann::json{{"ids", ids}, {"logits", rows}}.dump());
 }
+// One line per new token: its id, its text, log p under the model, log q under the sampling distribution.
+void print_logprobs(const ch02::Generation& g, const LoadedModel& lm) {
+  std::printf("%5s %6s  %-16s %10s %10s\n", "step", "id", "token", "log p", "log q");
+  double total = 0;
+  for (size_t i = 0; i < g.tokens[0].size(); ++i) {
+    const int32_t id = g.tokens[0][i];
+    std::string piece = lm.has_tokenizer ? lm.tokenizer.decode({id}) : "";
+    for (size_t at; (at = piece.find('\n')) != std::string::npos;) piece.replace(at, 1, "\\n");
+    const float lp = g.logprobs.data()[i], lq = g.sampling_logprobs.data()[i];
+    total += lp;
+    std::printf("%5zu %6d  %-16s %10.4f %10.4f\n", i, id, ("\"" + piece + "\"").c_str(), lp, lq);
+  }
+  std::printf("sum of log p: %.4f (perplexity of the continuation %.3f)\n\n", total,
+              std::exp(-total / static_cast<double>(std::max<size_t>(g.tokens[0].size(), 1))));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -54,7 +72,7 @@ int main(int argc, char** argv) {
     ch02::SamplingConfig sc;
     sc.max_new_tokens = 100;
     int64_t tokens = 100;
-    bool speculative = false, print_ids = false;
+    bool speculative = false, print_ids = false, show_logprobs = false;
     RunOptions run;
     add_run_flags(flags, run, "ch06_generate");
     flags.add("--checkpoint", checkpoint, "checkpoint folder written by ch06_pretrain");
@@ -63,9 +81,11 @@ int main(int argc, char** argv) {
     flags.add("--tokens", tokens, "tokens to generate").min(1).max(100000);
     flags.add("--temperature", sc.temperature, "sampling temperature (0 = greedy)").min(0);
     flags.add("--top-k", sc.top_k, "sample among the k most likely tokens (0 = all)").min(0);
+    flags.add("--top-p", sc.top_p, "sample among the most likely tokens whose probabilities add up to p (1 = all)").min(0.01).max(1);
     flags.add_flag("--speculative", speculative, "greedy decoding with MTP drafts (needs a model with an MTP module; ignores temperature)");
     flags.add_flag("--print-ids", print_ids, "also print the generated token ids");
     flags.add("--logits-out", logits_out, "write the logits of every prompt position to this JSON file");
+    flags.add_flag("--show-logprobs", show_logprobs, "print each new token with log p under the model and log q under the sampling distribution");
     flags.parse(argc, argv);
     if (run.quick) tokens = std::min<int64_t>(tokens, 16);
     start_run(run);
@@ -78,6 +98,7 @@ int main(int argc, char** argv) {
     if (static_cast<int64_t>(ids.size()) + tokens > model.max_positions())
       fail("ch06_generate", fmt("prompt + --tokens exceeds the model's context of %lld", (long long)model.max_positions()));
     if (speculative && model.depth() == 0) fail("ch06_generate", "--speculative needs a checkpoint with an MTP module");
+    if (speculative && show_logprobs) fail("ch06_generate", "--show-logprobs works with plain decoding, not --speculative");
     if (!logits_out.empty()) write_logits(logits_out, model, ids);
 
     std::vector<int32_t> out;
@@ -91,10 +112,12 @@ int main(int argc, char** argv) {
     } else {
       sc.max_new_tokens = tokens;
       if (lm.has_tokenizer && lm.tokenizer.eot_id() >= 0 && ids_text.empty()) sc.stop_tokens = {lm.tokenizer.eot_id()};
-      Rng rng(run.seed);
+      sc.seed = run.seed;
       Timer t;
-      out = ch02::generate(model, {ids}, sc, true, rng).tokens[0];
+      const ch02::Generation g = ch02::generate(model, {ids}, sc, true);
       seconds = t.seconds();
+      out = g.tokens[0];
+      if (show_logprobs) print_logprobs(g, lm);
     }
     const std::string text = lm.has_tokenizer ? lm.tokenizer.decode(ids) + lm.tokenizer.decode(out) : "";
     if (lm.has_tokenizer) std::printf("%s\n", text.c_str());

@@ -64,8 +64,8 @@ std::string sample_text(DeepSeekModel& model, const Tokenizer& tok, const Option
   sc.temperature = o.temperature;
   sc.top_k = o.top_k;
   if (tok.eot_id() >= 0) sc.stop_tokens = {tok.eot_id()};
-  Rng rng(seed);
-  const auto g = ch02::generate(model, {tok.encode(o.prompt)}, sc, true, rng);
+  sc.seed = seed;
+  const auto g = ch02::generate(model, {tok.encode(o.prompt)}, sc, true);
   model.set_mla_mode(ch03::MLAMode::Naive);
   return o.prompt + tok.decode(g.tokens[0]);
 }

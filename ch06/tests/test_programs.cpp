@@ -30,7 +30,45 @@ TEST_CASE("program ch06_pretrain --quick: plots, checkpoint, Ctrl-C then --resum
   CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --ids 5,17,3 --print-ids --logits-out " + gen.string() + ".json", gen) == 0);
   CHECK(ds::read_text_file(gen.string() + ".log").find("ids: ") != std::string::npos);
   CHECK(fs::file_size(gen.string() + ".json") > 1000);
+  CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --temperature 0.8 --top-p 0.9 --show-logprobs", gen) == 0);
+  CHECK(ds::read_text_file(gen.string() + ".log").find("sum of log p") != std::string::npos);
+  CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --speculative --show-logprobs", gen) == 1);
   CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --speculative", gen) == 0);
   CHECK(run_program("ch06_generate", "--checkpoint " + ckpt + " --ids 5,x", gen) == 1);
   CHECK(run_program("ch06_generate", "--checkpoint /nonexistent", gen) == 1);
+}
+
+TEST_CASE("program ch06_pretrain --quick --data on random bytes, then ch06_generate --ids: half characters become U+FFFD") {
+  // A model trained on random bytes emits byte tokens that are not UTF-8 (issue 14: summary.json
+  // used to fail with "invalid UTF-8 byte" after the run's work was done).
+  const fs::path data = random_bytes_file("ds_random_bytes_ch06.bin", 200000, 6);
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch06_pretrain_bytes";
+  REQUIRE(run_program("ch06_pretrain", "--data " + data.string(), out) == 0);
+  check_text_output(out);
+  const std::string replacement = "\xEF\xBF\xBD";   // U+FFFD
+  CHECK(program_summary(out)["sample"].get<std::string>().find(replacement) != std::string::npos);
+  const fs::path gen = fs::temp_directory_path() / "ds_smoke_ch06_generate_bytes";
+  REQUIRE(run_program("ch06_generate", "--checkpoint " + (out / "checkpoint").string() + " --ids 11,48,85,122,159,196,233,270 --tokens 8", gen) ==
+          0);
+  check_text_output(gen);
+  CHECK(program_summary(gen)["text"].get<std::string>().find(replacement) != std::string::npos);
+}
+
+TEST_CASE("program ch06_model_size --quick: the exact counts, the MTP module on its own line, a config.json broken down") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch06_model_size";
+  REQUIRE(run_program("ch06_model_size", "", out) == 0);
+  check_files(out, {"parameters.svg", "parameters.csv"});
+  const auto s = program_summary(out);
+  CHECK(s["presets"]["deepseek-v3"]["main"].get<double>() == 671026419200.0);
+  CHECK(s["presets"]["deepseek-v3"]["mtp"].get<double>() == 11610068224.0);
+  CHECK(s["presets"]["deepseek-v3"]["activated"].get<double>() == 37552297472.0);
+  CHECK(s["presets"]["deepseek-v2"]["total"].get<double>() == 235741434880.0);
+  CHECK(s["presets"]["deepseek-v2-lite"]["total"].get<double>() == 15706484224.0);
+  const std::string log = ds::read_text_file(out.string() + ".log");
+  CHECK(log.find("MTP module (own weights; embedding and head shared)") != std::string::npos);
+  const std::string lite = std::string(DS_SOURCE_DIR) + "/common/tests/fixtures/deepseek_configs/deepseek-v2-lite.json";
+  REQUIRE(run_program("ch06_model_size", "--config " + lite, out) == 0);
+  CHECK(program_summary(out)["detail"]["main"].get<double>() == 15706484224.0);
+  CHECK(run_program("ch06_model_size", "--config /nonexistent.json", out) == 1);
+  CHECK(run_program("ch06_model_size", "--preset gpt5", out) == 2);
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/fsutil.hpp"
+#include "common/utf8.hpp"
 
 namespace ds::test {
 
@@ -34,6 +35,27 @@ inline void check_files(const std::filesystem::path& out, std::initializer_list<
     INFO(f);
     CHECK(std::filesystem::file_size(out / f) > 100);
   }
+}
+
+// A file of n random bytes (most of it not UTF-8), for a program's --data: whatever text it
+// prints or writes from such data (decoded samples, a model's half characters) must still be
+// valid UTF-8 and valid JSON.
+inline std::filesystem::path random_bytes_file(const std::string& name, size_t n, uint32_t seed) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / name;
+  std::vector<uint8_t> bytes(n);
+  for (uint8_t& b : bytes) {
+    seed = seed * 1664525u + 1013904223u;   // an LCG is plenty for noise
+    b = static_cast<uint8_t>(seed >> 24);
+  }
+  write_file_atomic(path.string(), bytes);
+  return path;
+}
+
+// The run's terminal output (<out>.log) is valid UTF-8 and summary.json parses (nlohmann refuses
+// invalid UTF-8 when writing, so a program that tried would have failed).
+inline void check_text_output(const std::filesystem::path& out) {
+  CHECK(is_valid_utf8(read_text_file(out.string() + ".log")));
+  CHECK_NOTHROW(program_summary(out));
 }
 
 }  // namespace ds::test

@@ -31,6 +31,7 @@ TEST_CASE("elementwise: unary gradients") {
   const Tensor pos = add_scalar(square(rnd({3, 5}, 5)), 0.3f);
   for (auto f : {+[](const std::vector<Tensor>& v) { return exp(v[0]); }, +[](const std::vector<Tensor>& v) { return tanh(v[0]); },
                  +[](const std::vector<Tensor>& v) { return sigmoid(v[0]); }, +[](const std::vector<Tensor>& v) { return silu(v[0]); },
+                 +[](const std::vector<Tensor>& v) { return log_sigmoid(v[0]); },
                  +[](const std::vector<Tensor>& v) { return gelu(v[0]); }, +[](const std::vector<Tensor>& v) { return gelu_tanh(v[0]); },
                  +[](const std::vector<Tensor>& v) { return square(v[0]); }, +[](const std::vector<Tensor>& v) { return mul_scalar(v[0], -2.5f); },
                  +[](const std::vector<Tensor>& v) { return add_scalar(v[0], 3.f); }, +[](const std::vector<Tensor>& v) { return neg(v[0]); },
@@ -45,6 +46,22 @@ TEST_CASE("elementwise: activation values") {
   CHECK(gelu(x).data()[2] == doctest::Approx(1.9544997));
   CHECK(gelu_tanh(x).data()[0] == doctest::Approx(-0.1588080));
   CHECK(silu(x).data()[2] == doctest::Approx(2.0 / (1.0 + std::exp(-2.0))));
+}
+
+TEST_CASE("elementwise: log_sigmoid is finite and exact far from 0 where log(sigmoid) is not") {
+  const Tensor x = Tensor::from({-200.f, -20.f, 0.f, 3.f, 200.f}, {5});
+  const std::vector<float> y = log_sigmoid(x).to_vector();
+  CHECK(y[0] == doctest::Approx(-200.0));
+  CHECK(std::isinf(log(sigmoid(x)).data()[0]));   // the naive form underflows to log(0)
+  CHECK(y[1] == doctest::Approx(-20.0 - std::log1p(std::exp(-20.0))));
+  CHECK(y[2] == doctest::Approx(-std::log(2.0)));
+  CHECK(y[3] == doctest::Approx(-std::log1p(std::exp(-3.0))));
+  CHECK(y[4] == 0.f);
+  Tensor xg = x.clone().requires_grad_();
+  sum(log_sigmoid(xg)).backward();
+  CHECK(xg.grad().data()[0] == doctest::Approx(1.0));
+  CHECK(xg.grad().data()[2] == doctest::Approx(0.5));
+  CHECK(xg.grad().data()[4] == 0.f);
 }
 
 TEST_CASE("elementwise: swiglu equals silu(gate) * up and has correct gradients") {

@@ -13,6 +13,27 @@ TEST_CASE("token_log_probs equals gather of log_softmax") {
   CHECK_GRAD([t](auto& v) { return token_log_probs(v[0], t); }, (std::vector<Tensor>{x}));
 }
 
+TEST_CASE("token_log_probs: targets equal to the ignore index -100 give 0 and no gradient") {
+  const Tensor x = rnd({4, 6}, 5);
+  const IntTensor t({2, -100, 5, -100}, {4});
+  Tensor xg = x.clone();
+  xg.requires_grad_(true);
+  const Tensor lp = token_log_probs(xg, t);
+  const Tensor full = gather_last(log_softmax(x), IntTensor({2, 0, 5, 0}, {4}));
+  CHECK(lp.data()[0] == doctest::Approx(full.data()[0]).epsilon(1e-6));
+  CHECK(lp.data()[1] == 0.f);
+  CHECK(lp.data()[2] == doctest::Approx(full.data()[2]).epsilon(1e-6));
+  CHECK(lp.data()[3] == 0.f);
+  sum(lp).backward();
+  for (int64_t j = 0; j < 6; ++j) {
+    CHECK(xg.grad().data()[6 + j] == 0.f);
+    CHECK(xg.grad().data()[18 + j] == 0.f);
+  }
+  CHECK(xg.grad().data()[2] != 0.f);
+  CHECK_GRAD([t](auto& v) { return token_log_probs(v[0], t); }, (std::vector<Tensor>{x}));
+  CHECK_THROWS_AS(token_log_probs(x, IntTensor({2, -1, 5, 0}, {4})), std::invalid_argument);   // only -100 is ignored
+}
+
 TEST_CASE("entropy: log V for uniform logits, 0 for a one-hot limit, gradient") {
   CHECK(entropy_from_logits(Tensor::zeros({1, 8})).item() == doctest::Approx(std::log(8.0)));
   CHECK(entropy_from_logits(Tensor::from({100, 0, 0}, {1, 3})).item() < 1e-6f);

@@ -39,3 +39,17 @@ TEST_CASE("rope: gradients") {
   CHECK_GRAD([c, s](auto& x) { return rope(x[0], c, s, 4); }, (std::vector<Tensor>{rnd({2, 3, 2, 6}, 2)}));
   CHECK_GRAD([c, s](auto& x) { return rope(x[0], c, s, 0); }, (std::vector<Tensor>{rnd({1, 5, 6}, 3)}));
 }
+
+TEST_CASE("rope: a position per token equals the offset form row by row, and its gradient") {
+  Tensor c, s;
+  tables(12, 4, c, s);
+  const Tensor x = rnd({2, 3, 2, 4}, 4);
+  const IntTensor pos({0, 1, 2, 5, 6, 7}, {2, 3});   // row 0 from position 0, row 1 from position 5
+  const Tensor y = rope(x, c, s, pos);
+  const Tensor r0 = rope(slice(x, 0, 0, 1), c, s, 0), r1 = rope(slice(x, 0, 1, 2), c, s, 5);
+  CHECK(test::max_abs_diff(slice(y, 0, 0, 1), r0) == 0.f);
+  CHECK(test::max_abs_diff(slice(y, 0, 1, 2), r1) == 0.f);
+  CHECK_GRAD([c, s, pos](auto& v) { return rope(v[0], c, s, pos); }, (std::vector<Tensor>{x}));
+  CHECK_THROWS_AS(rope(x, c, s, IntTensor({0, 1, 2, 5, 6, 12}, {2, 3})), std::invalid_argument);   // past the table
+  CHECK_THROWS_AS(rope(x, c, s, IntTensor({0, 1, 2}, {1, 3})), std::invalid_argument);             // not [B, T]
+}

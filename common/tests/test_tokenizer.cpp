@@ -12,6 +12,7 @@
 #include "common/corpus.hpp"
 #include "common/rng.hpp"
 #include "common/tokenizer.hpp"
+#include "common/utf8.hpp"
 #include "test_helpers.hpp"
 
 using namespace ds;
@@ -173,13 +174,14 @@ TEST_CASE("tokenizer: training reaches vocab_size, is deterministic, and compres
   CHECK(small.vocab_size() == 256 + 2 + 1);
 }
 
-TEST_CASE("tokenizer: decode(encode(s)) == s for random bytes and multilingual text") {
+TEST_CASE("tokenizer: decode_bytes(encode(s)) == s for random bytes, decode(encode(s)) == s for multilingual text") {
   const Tokenizer& tok = story_tokenizer();
   Rng rng(5);
   for (int trial = 0; trial < 300; ++trial) {
     std::string s(static_cast<size_t>(rng.randint(200)), '\0');
     for (char& c : s) c = static_cast<char>(rng.randint(256));   // includes invalid UTF-8
-    CHECK(tok.decode(tok.encode(s)) == s);
+    CHECK(tok.decode_bytes(tok.encode(s)) == s);
+    CHECK(tok.decode(tok.encode(s)) == valid_utf8(s));   // as Hugging Face's decode: U+FFFD for what is not UTF-8
   }
   const Tokenizer multi = Tokenizer::train(kMultilingual, 2000);
   CHECK(multi.vocab_size() < 2000);
@@ -207,6 +209,40 @@ TEST_CASE("tokenizer: special tokens written in text become one id") {
   const Tokenizer two = Tokenizer::train({"hello world"}, 300, {"<|endoftext|>", "<|pad|>"});
   const auto mixed = two.encode("a<|pad|>b<|endoftext|>");
   CHECK(mixed == std::vector<int32_t>{'a', two.token_id("<|pad|>"), 'b', two.eot_id()});
+}
+
+TEST_CASE("tokenizer: special tokens added after training get the next ids, encode as one id and survive tokenizer.json") {
+  Tokenizer tok = story_tokenizer();
+  const std::string text = "<|User|>What is 2 + 3?<|Assistant|><think>2 + 3 = 5</think><answer>5</answer><|endoftext|>";
+  const auto plain = tok.encode(text);
+  const std::vector<std::string> added = {"<think>", "</think>", "<answer>", "</answer>", "<|User|>", "<|Assistant|>"};
+  const auto ids = tok.add_special_tokens(added);
+  CHECK(ids == std::vector<int32_t>{512, 513, 514, 515, 516, 517});
+  CHECK(tok.vocab_size() == 518);
+  CHECK(tok.eot_id() == 511);
+  CHECK(tok.add_special_tokens({"<think>", "<|endoftext|>"}) == std::vector<int32_t>{512, 511});   // already special: same ids
+  CHECK(tok.vocab_size() == 518);
+  const auto enc = tok.encode(text);
+  CHECK(enc.size() < plain.size());
+  CHECK(enc.front() == 516);
+  for (int32_t id : ids) CHECK(std::count(enc.begin(), enc.end(), id) == 1);
+  CHECK(tok.decode(enc) == text);
+  CHECK(tok.encode("the cat") == story_tokenizer().encode("the cat"));   // ordinary text is unchanged
+  CHECK(error_of([&] { tok.add_special_tokens({"a"}); }).find("already an ordinary token") != std::string::npos);
+  CHECK(error_of([&] { tok.add_special_tokens({""}); }).find("empty string") != std::string::npos);
+
+  const fs::path dir = temp_dir("added");
+  const std::string path = (dir / "tokenizer.json").string();
+  tok.save(path);
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(path));
+  CHECK(j["added_tokens"].size() == 7);
+  CHECK(j["added_tokens"][1]["content"] == "<think>");
+  CHECK(j["added_tokens"][1]["id"] == 512);
+  CHECK(j["added_tokens"][6]["special"] == true);
+  const Tokenizer back = Tokenizer::load(path);
+  CHECK(back.vocab_size() == 518);
+  CHECK(back.encode(text) == enc);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("tokenizer: encoding is word by word, and a copy (empty cache) agrees") {

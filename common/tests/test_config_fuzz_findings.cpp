@@ -5,12 +5,10 @@
 
 #include <string>
 
-#include "ch06/config.hpp"
-#include "common/fsutil.hpp"
+#include "common/deepseek_config.hpp"
 #include "common/tests/test_helpers.hpp"
 
 using namespace ds;
-using namespace ds::ch06;
 
 namespace {
 // mini's config.json with one key's value replaced by raw JSON text.
@@ -24,7 +22,7 @@ std::string mini_with(const std::string& key, const std::string& value) {
 }  // namespace
 
 TEST_CASE("config fuzz findings: a size written as 2.18e22 is a wrong type, not a float-to-int64 overflow") {
-  const std::string p = std::string(DS_SOURCE_DIR) + "/ch06/tests/fixtures/fuzz/config/hidden_size_2e22.json";
+  const std::string p = std::string(DS_SOURCE_DIR) + "/common/tests/fixtures/fuzz/config/hidden_size_2e22.json";
   CHECK(test::error_of([&] { load_config(p); }).rfind(p + ": \"hidden_size\" has the wrong type (2.", 0) == 0);
 }
 
@@ -51,7 +49,8 @@ TEST_CASE("config fuzz findings: sizes beyond any model are refused, and the lar
   c.hidden_size = c.intermediate_size = c.moe_intermediate_size = c.q_lora_rank = c.kv_lora_rank = 65536;
   c.qk_nope_head_dim = c.qk_rope_head_dim = c.v_head_dim = 65536;
   c.num_hidden_layers = c.num_nextn_predict_layers = c.num_attention_heads = c.n_routed_experts = 4096;
-  c.n_shared_experts = c.num_experts_per_tok = c.n_group = c.topk_group = 4096;
+  c.n_shared_experts = c.num_experts_per_tok = 4096;
+  c.n_group = c.topk_group = 2048;   // noaux_tc needs two experts per group; the counts do not use n_group
   c.first_k_dense_replace = 0;
   REQUIRE(c.validate() == "");
   const ParamCount p = count_parameters(c);   // UBSan (asan preset) reports any int64 overflow here
