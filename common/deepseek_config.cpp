@@ -43,8 +43,8 @@ std::string DeepSeekConfig::validate() const {
       !(rope_scaling.beta_slow > 0))
     return "rope_scaling needs factor >= 1 and a positive original_max_position_embeddings, beta_fast and beta_slow";
   // Far above any released model (V3: 61 layers, 256 experts, hidden 7168, vocab 129280) and
-  // low enough that count_parameters cannot overflow int64 (found by fuzz/: a hidden_size of
-  // 2^40 overflowed it).
+  // low enough that count_parameters cannot overflow int64 (its largest terms stay below 2^60);
+  // without a bound an accepted config.json could overflow it (undefined behaviour).
   constexpr int64_t kTokens = int64_t{1} << 24, kWidth = 65536, kCount = 4096;
   const struct {
     const char* name;
