@@ -29,7 +29,10 @@ function(ds_chapter name)
     target_link_libraries(test_${name} PRIVATE ds_${name} doctest::doctest)
     target_compile_definitions(test_${name} PRIVATE
       DS_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DS_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+    # Each build folder gets its own temp dir: the smoke tests write to fixed names under it, and
+    # two suites at once (release and asan, or two checkouts) would delete each other's output.
+    file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/tmp)
     doctest_discover_tests(test_${name} TEST_PREFIX "${name}: "
-      WORKING_DIRECTORY ${CMAKE_BINARY_DIR} PROPERTIES TIMEOUT 600)
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR} PROPERTIES TIMEOUT 600 ENVIRONMENT "TMPDIR=${CMAKE_BINARY_DIR}/tmp")
   endif()
 endfunction()

@@ -1,8 +1,10 @@
 #include "common/deepseek_config.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <type_traits>
 
 #include "common/fsutil.hpp"
 
@@ -34,6 +36,32 @@ std::string DeepSeekConfig::validate() const {
       return "noaux_tc scores a group by its two best experts, so every group needs at least 2";
   }
   if (!pos(max_position_embeddings)) return "max_position_embeddings must be positive";
+  if (!(rope_theta > 1)) return "rope_theta must be greater than 1 (RoPE's wavelengths grow as its powers)";
+  if (!(rms_norm_eps > 0) || !(routed_scaling_factor > 0) || !(initializer_range >= 0))
+    return "rms_norm_eps and routed_scaling_factor must be positive, initializer_range not negative";
+  if (!(rope_scaling.factor >= 1) || rope_scaling.original_max_position_embeddings <= 0 || !(rope_scaling.beta_fast > 0) ||
+      !(rope_scaling.beta_slow > 0))
+    return "rope_scaling needs factor >= 1 and a positive original_max_position_embeddings, beta_fast and beta_slow";
+  // Far above any released model (V3: 61 layers, 256 experts, hidden 7168, vocab 129280) and
+  // low enough that count_parameters cannot overflow int64 (its largest terms stay below 2^60);
+  // without a bound an accepted config.json could overflow it (undefined behaviour).
+  constexpr int64_t kTokens = int64_t{1} << 24, kWidth = 65536, kCount = 4096;
+  const struct {
+    const char* name;
+    int64_t value, max;
+  } sizes[] = {{"vocab_size", vocab_size, kTokens}, {"max_position_embeddings", max_position_embeddings, kTokens},
+               {"hidden_size", hidden_size, kWidth}, {"intermediate_size", intermediate_size, kWidth},
+               {"moe_intermediate_size", moe_intermediate_size, kWidth}, {"q_lora_rank", q_lora_rank, kWidth},
+               {"kv_lora_rank", kv_lora_rank, kWidth}, {"qk_nope_head_dim", qk_nope_head_dim, kWidth},
+               {"qk_rope_head_dim", qk_rope_head_dim, kWidth}, {"v_head_dim", v_head_dim, kWidth},
+               {"num_hidden_layers", num_hidden_layers, kCount}, {"num_nextn_predict_layers", num_nextn_predict_layers, kCount},
+               {"first_k_dense_replace", first_k_dense_replace, kCount}, {"num_attention_heads", num_attention_heads, kCount},
+               {"n_routed_experts", n_routed_experts, kCount}, {"n_shared_experts", n_shared_experts, kCount},
+               {"num_experts_per_tok", num_experts_per_tok, kCount}, {"n_group", n_group, kCount},
+               {"topk_group", topk_group, kCount}};
+  for (const auto& [name, v, max] : sizes)
+    if (v < 0 || v > max)
+      return std::string(name) + " is " + std::to_string(v) + ", outside 0.." + std::to_string(max) + " (far beyond any DeepSeek model)";
   return "";
 }
 
@@ -189,14 +217,23 @@ std::string to_json(const DeepSeekConfig& c) {
 }
 
 namespace {
+// The JSON type is checked before the conversion: nlohmann converts a number of any kind to
+// any other, and a float such as 1e22 into int64 is undefined behaviour (found by fuzz/).
 template <class T>
 void read(const json& j, const char* key, T& out, const std::string& source) {
   if (!j.contains(key)) throw std::runtime_error(source + " has no \"" + key + "\"");
-  try {
-    out = j.at(key).get<T>();
-  } catch (const json::exception&) {
-    throw std::runtime_error(source + ": \"" + key + "\" has the wrong type (" + j.at(key).dump() + ")");
-  }
+  const json& v = j.at(key);
+  bool ok = false;
+  if constexpr (std::is_same_v<T, bool>)
+    ok = v.is_boolean();
+  else if constexpr (std::is_integral_v<T>)
+    ok = v.is_number_integer() && (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+  else if constexpr (std::is_floating_point_v<T>)
+    ok = v.is_number();
+  else
+    ok = v.is_string();
+  if (!ok) throw std::runtime_error(source + ": \"" + key + "\" has the wrong type (" + v.dump() + ")");
+  out = v.get<T>();
 }
 template <class T>
 void read_optional(const json& j, const char* key, T& out, const std::string& source) {

@@ -78,7 +78,10 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
   dim = norm_dim(dim, x.dim(), "slice", x.shape());
-  const auto [outer, mid, inner] = split_at(x.shape(), dim);
+  // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot use those in
+  // an OpenMP region.
+  const std::array<int64_t, 3> omi = split_at(x.shape(), dim);
+  const int64_t outer = omi[0], mid = omi[1], inner = omi[2];
   if (start < 0 || end > mid || start > end)
     shape_error("slice", "range [" + std::to_string(start) + ", " + std::to_string(end) + ") out of range on dim " + std::to_string(dim), x.shape());
   Shape os = x.shape();
@@ -117,7 +120,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
     os[static_cast<size_t>(dim)] += t.size(dim);
   }
   Tensor out = Tensor::empty(os);
-  const auto [outer, total, inner] = split_at(os, dim);
+  const std::array<int64_t, 3> oti = split_at(os, dim);   // not a binding: see slice
+  const int64_t outer = oti[0], total = oti[1], inner = oti[2];
   std::vector<int64_t> widths;
   std::vector<int64_t> offsets;
   int64_t off = 0;

@@ -128,6 +128,8 @@ json parse_header(const std::vector<uint8_t>& file, const std::string& path, uin
                          no_duplicates);
   } catch (const json::parse_error& e) {
     bad_file(path, "its header is not valid JSON (error at header byte " + std::to_string(e.byte) + ")");
+  } catch (const json::out_of_range&) {   // a number such as 1e400 (found by fuzz/)
+    bad_file(path, "its header holds a number too large for a double");
   }
   if (!header.is_object()) bad_file(path, "its header is not a JSON object");
   return header;

@@ -188,6 +188,9 @@ Tokenizer Tokenizer::from_parts(std::vector<std::string> vocab,
     if (a < 0 || b < 0) fail(label + " names a token that is not in the vocabulary");
     const int32_t merged = t.token_id(left + right);
     if (merged < 0) fail(label + " makes '" + left + right + "', which is not in the vocabulary");
+    // A special token decodes to its literal text, not to the bytes it spells, so a merge
+    // that built one would make decode(encode(s)) != s (found by fuzz/).
+    if (is_special[merged]) fail(label + " makes the special token '" + left + right + "'; special tokens are only matched literally");
     t.merges_.emplace_back(a, b);
     t.merge_of_.emplace(pair_key(a, b), MergeResult{static_cast<int32_t>(rank), merged});
   }

@@ -45,6 +45,14 @@ void place(std::vector<std::string>& by_id, const std::string& token, int64_t id
   slot = token;
 }
 
+// A token's id as written in the file. Checked before converting: nlohmann turns a float
+// such as 1.8e20 into int64 with undefined behaviour (found by fuzz/).
+int64_t id_of(const json& id, const std::string& token, const std::string& where) {
+  if (!id.is_number_integer())
+    throw std::runtime_error(where + ": the id of '" + token + "' is not an integer");
+  return id.get<int64_t>();
+}
+
 void check_no_gaps(const std::vector<std::string>& by_id, const std::string& where) {
   for (size_t id = 0; id < by_id.size(); ++id)
     if (by_id[id].empty())
@@ -129,11 +137,11 @@ Tokenizer Tokenizer::load(const std::string& path) {
     if (!model.at("vocab").is_object())
       throw std::runtime_error(where + ": model.vocab is not a JSON object");
     for (const auto& [token, id] : model["vocab"].items())
-      place(by_id, token, id.get<int64_t>(), where);
+      place(by_id, token, id_of(id, token, where), where);
     if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
       for (const json& t : j["added_tokens"]) {
         const auto content = t.at("content").get<std::string>();
-        place(by_id, content, t.at("id").get<int64_t>(), where);
+        place(by_id, content, id_of(t.at("id"), content, where), where);
         specials.push_back(content);
       }
     }
@@ -161,9 +169,7 @@ Tokenizer Tokenizer::load_gpt2(const std::string& vocab_json, const std::string&
     throw std::runtime_error(where + ": '" + vocab_json + "' is not a JSON object of token: id");
   std::vector<std::string> by_id;
   for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer())
-      throw std::runtime_error(where + ": the id of '" + token + "' is not an integer");
-    place(by_id, token, id.get<int64_t>(), where);
+    place(by_id, token, id_of(id, token, where), where);
   }
   check_no_gaps(by_id, where);
 

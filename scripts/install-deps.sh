@@ -2,13 +2,16 @@
 # Installs what the build, the tests, the plots' previews and the PyTorch reference scripts need.
 # Safe to run twice: it installs only what is missing.
 #   --with-tools   also install Debian's python3-torch (fixtures, bench/ comparison)
+#   --with-fuzz    also install clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer (fuzz/)
 set -euo pipefail
 
 with_tools=0
+with_fuzz=0
 for a in "$@"; do
   case "$a" in
     --with-tools) with_tools=1 ;;
-    -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --with-fuzz) with_fuzz=1 ;;
+    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -19,10 +22,15 @@ test_pkgs=(chromium)
 # libopenblas0-pthread: without it Debian's torch runs its GEMMs on the reference BLAS, 15x slower,
 # which would make any comparison with it meaningless.
 tool_pkgs=(python3-torch python3-numpy libopenblas0-pthread)
+# libclang-rt-dev holds libFuzzer and the ASan/UBSan runtimes for clang; llvm turns their stack
+# addresses into file:line. clang finds libomp-dev (above) for OpenMP.
+fuzz_pkgs=(clang libclang-rt-dev llvm)
 
 if [ "$(uname -s)" = "Darwin" ]; then
   command -v brew >/dev/null || { echo "install-deps.sh: Homebrew is needed on macOS (https://brew.sh)." >&2; exit 1; }
-  for p in cmake eigen doctest nlohmann-json libomp; do brew list "$p" >/dev/null 2>&1 || brew install "$p"; done
+  brew_pkgs=(cmake eigen doctest nlohmann-json libomp)
+  [ "$with_fuzz" = 1 ] && brew_pkgs+=(llvm)   # Apple's clang has no libFuzzer; Homebrew's does
+  for p in "${brew_pkgs[@]}"; do brew list "$p" >/dev/null 2>&1 || brew install "$p"; done
   exit 0
 fi
 
@@ -33,6 +41,7 @@ fi
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 [ "$with_tools" = 1 ] && want+=("${tool_pkgs[@]}")
+[ "$with_fuzz" = 1 ] && want+=("${fuzz_pkgs[@]}")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
