@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
     t.print();
     std::string ends;
-    for (const Series& s : val.series) ends += fmt("%s%s %.3f", ends.empty() ? "" : ", ", s.name.c_str(), s.y.back());
+    for (const Series& s : val.series) ends += fmt("%s%s %.4f", ends.empty() ? "" : ", ", s.name.c_str(), s.y.back());
     val.caption = "Same active parameters per token, so the same compute: the MoE models hold more parameters in total, and the gap "
                   "between the curves is what that buys (final: " + ends + ").";
     write_line_chart(run.out + "/val_loss.svg", val);

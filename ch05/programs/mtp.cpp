@@ -132,12 +132,12 @@ int main(int argc, char** argv) {
     std::printf("DeepSeek-V3 reports 85-90%% acceptance of the second token and 1.8x tokens per second.\n");
     BarChart bars{"Decoding speed, batch 1", "", "tokens / second", {"greedy", "MTP speculative"}, {{"tokens/s", {}, {g_tps, s_tps}}}};
     val.caption = fmt("Does the extra objective help or hurt the main head? Same model and seed; the main head's validation loss ends at "
-                      "%.3f without MTP and %.3f with it.",
+                      "%.4f without MTP and %.4f with it.",
                       val.series[0].y.back(), val.series[1].y.back());
     const double mtp_end = tail_mean(tl.series[1].y, 0.1), main_end = tail_mean(tl.series[0].y, 0.1);
-    tl.caption = fmt("Both heads learn together (smoothed, raw faint behind); the module predicting t_{i+2} ends %s the main head "
+    tl.caption = fmt("Both heads learn together%s; the module predicting t_{i+2} ends %s the main head "
                      "(%.3f against %.3f over the last 10%% of steps): it sees t_{i+1}'s embedding as well as the main model's state.",
-                     mtp_end > main_end ? "above" : "below", mtp_end, main_end);
+                     tl.series[0].smooth > 1 ? " (smoothed, raw faint behind)" : "", mtp_end > main_end ? "above" : "below", mtp_end, main_end);
     bars.caption = fmt("The MTP module drafts the token after next and one forward of the main model checks it: %.1f%% of drafts accepted, "
                        "%.2f tokens per main forward, %.2fx the tokens per second of plain greedy decoding, with identical output on "
                        "%lld of %lld prompts.",

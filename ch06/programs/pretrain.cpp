@@ -49,10 +49,10 @@ void write_plots(const std::string& out, const TrainHistory& h, const std::vecto
   loss.series.push_back({"validation, main head", h.eval_step, h.val.at("main_ce"), true});
   if (h.val.at("mtp_ce").back() > 0) loss.series.push_back({"validation, MTP", h.eval_step, h.val.at("mtp_ce"), true});
   loss.logy = true;   // the first 100 steps fall from 7 to 1; the rest of the run is below 1
-  loss.caption = fmt("Whether the model generalises: the dashed validation loss (main head %.3f at the end) should follow the smoothed "
+  loss.caption = fmt("Whether the model generalises: the dashed validation loss (main head %.3f at the end) should follow the %s"
                      "training loss (%.3f over the last 5%% of steps); a validation curve turning up while training falls would be "
                      "overfitting.",
-                     h.final_val("main_ce"), tail_mean(main_ce, 0.05));
+                     h.final_val("main_ce"), window > 1 ? "smoothed " : "", tail_mean(main_ce, 0.05));
   write_line_chart(out + "/loss.svg", loss);
   LineChart lr{"Learning rate", "training step", "learning rate", {{"lr", h.step, h.train.at("lr")}}};
   const std::vector<double>& lrs = h.train.at("lr");
@@ -61,8 +61,8 @@ void write_plots(const std::string& out, const TrainHistory& h, const std::vecto
   write_line_chart(out + "/lr.svg", lr);
   const std::vector<double>& vio = h.train.at("maxvio");
   LineChart maxvio{"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, vio, false, window}}};
-  maxvio.caption = fmt("The balancing at work: the busiest expert's load above the mean starts at %.2f of the mean and ends near %.2f "
-                       "(mean of the last 5%% of steps); look for it falling and staying low (0 is perfectly even).",
+  maxvio.caption = fmt("How far the busiest expert's load exceeds the mean, as a fraction of it: %.2f at the first step, %.2f over the "
+                       "last 5%% of steps; 0 is perfectly even, and the balancing should hold it low.",
                        vio.empty() ? 0.0 : vio.front(), tail_mean(vio, 0.05));
   write_line_chart(out + "/maxvio.svg", maxvio);
   if (!expert_load.empty()) {
