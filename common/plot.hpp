@@ -75,6 +75,8 @@ void write_gantt(const std::string& svg_path, const Gantt& chart);
 
 // The centred moving average over `window` points (fewer at the ends); window <= 1 returns ys.
 std::vector<double> smooth_series(const std::vector<double>& ys, int window);
+// The mean of the last `fraction` of ys (at least one point; 0 for none): where a noisy curve ends.
+double tail_mean(const std::vector<double>& ys, double fraction);
 
 // "▁▂▄▆█" resampled to `width` characters; NaNs become spaces.
 std::string sparkline(const std::vector<double>& ys, int width = 40);

@@ -29,6 +29,14 @@ std::vector<double> smooth_series(const std::vector<double>& ys, int window) {
   return out;
 }
 
+double tail_mean(const std::vector<double>& ys, double fraction) {
+  if (ys.empty()) return 0.0;
+  const size_t n = std::clamp<size_t>(static_cast<size_t>(static_cast<double>(ys.size()) * fraction), 1, ys.size());
+  double s = 0;
+  for (size_t i = ys.size() - n; i < ys.size(); ++i) s += ys[i];
+  return s / static_cast<double>(n);
+}
+
 namespace {
 bool usable(double x, double y, const LineChart& c) {
   return std::isfinite(x) && std::isfinite(y) && (!c.logx || x > 0) && (!c.logy || y > 0);

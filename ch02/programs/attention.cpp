@@ -3,6 +3,7 @@
 // weights and the output, printed as small matrices, with the weights drawn as a heatmap.
 #include "ch02/attention.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -85,6 +86,11 @@ int main(int argc, char** argv) {
     hm.row_labels = words;
     hm.col_labels = words;
     hm.annotate = true;
+    const float* last = s.weights.data() + (t - 1) * t;
+    const int64_t top = std::max_element(last, last + t) - last;
+    hm.caption = fmt("Everything above the diagonal is 0 (the causal mask: no token sees a later one) and every row sums to 1; the "
+                     "first token can only attend to itself, the last '%s' spreads over all %lld and weighs '%s' most (%.2f).",
+                     words.back().c_str(), (long long)t, words[static_cast<size_t>(top)].c_str(), last[top]);
     const std::string svg = run.out + "/attention_weights.svg";
     write_heatmap(svg, hm);
 

@@ -48,6 +48,11 @@ void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, const std::st
     summary.set(s.name + "." + v.name.substr(0, 3) + ".kv_bytes_per_token", static_cast<double>(per_tok));
   }
   t.print();
+  const double mha_128k = 131072.0 * static_cast<double>(kv_bytes_per_token(s, s.heads, bytes)),
+               mqa_128k = 131072.0 * static_cast<double>(kv_bytes_per_token(s, 1, bytes));
+  chart.caption = fmt("Parallel lines on log axes: fewer KV heads shrink the cache by the same factor at every length (MHA / MQA = "
+                      "%lldx); at 128K tokens one sequence needs %s with MHA and %s with MQA.",
+                      (long long)s.heads, memory::human_bytes(mha_128k).c_str(), memory::human_bytes(mqa_128k).c_str());
   write_line_chart(out + "/kv_cache_" + s.name + ".svg", chart);
 }
 }  // namespace
@@ -107,6 +112,10 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
     t.print();
+    std::string ends;
+    for (const Series& c : curves.series) ends += fmt("%s%s %.3f", ends.empty() ? "" : ", ", c.name.substr(0, 3).c_str(), c.y.back());
+    curves.caption = "What fewer KV heads cost in quality: compare where the curves end (" + ends +
+                     ") with the cache each saves (the kv_cache plots).";
     write_line_chart(run.out + "/val_loss.svg", curves);
     summary.write(run.out + "/summary.json");
     std::printf("\nwrote %s/{kv_cache_gpt2-small,kv_cache_deepseek-v3-mha,val_loss}.svg (+ .csv) and summary.json\n", run.out.c_str());

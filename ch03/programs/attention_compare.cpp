@@ -93,6 +93,12 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
     t.print();
+    std::string ends;
+    for (size_t i = 0; i < entries.size(); ++i)
+      ends += fmt("%s%s %.3f with %lld cached floats per token", i ? ", " : "", entries[i].name.substr(0, 3).c_str(),
+                  curves.series[i].y.back(), (long long)entries[i].cache_per_token);
+    curves.caption = "Quality against cache: where each curve ends (" + ends +
+                     "); the question is whether MLA keeps MHA's quality with a cache nearer MQA's.";
     write_line_chart(run.out + "/val_loss.svg", curves);
     summary.write(run.out + "/summary.json");
     std::printf("\nwrote %s/val_loss.svg (+ .csv) and summary.json\n", run.out.c_str());

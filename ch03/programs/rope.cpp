@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     pe.diverging = true;
     const Tensor table = sinusoidal_encoding(positions, dim, theta);
     pe.values.assign(table.data(), table.data() + table.numel());
+    pe.caption = "Every position (row) gets its own pattern: the left columns swing between -1 and 1 from one position to the next, the "
+                 "right columns barely change over all the rows, like the digits of a clock from seconds to hours.";
     write_heatmap(run.out + "/sinusoidal_encoding.svg", pe);
 
     RopeConfig cfg;
@@ -64,6 +66,9 @@ int main(int argc, char** argv) {
       angles.series.push_back(s);
     }
     angles.logx = true;
+    angles.caption = fmt("Each pair of dimensions turns at its own speed (theta^(-2i/d)): pair 0 turns by %.3g rad per position, pair %lld "
+                         "by only %.2g rad in 2,048 positions, so fast pairs tell neighbours apart and slow ones long distances.",
+                         freqs[0], (long long)(dim / 2 - 1), 2048.0 * freqs[static_cast<size_t>(dim / 2 - 1)]);
     write_line_chart(run.out + "/rope_angles.svg", angles);
 
     // The relative property: the same q and k at different absolute positions, same offset.
@@ -90,6 +95,9 @@ int main(int argc, char** argv) {
     std::printf("q.k after RoPE for the same vectors placed at different positions:\n");
     tab.print();
     std::printf("largest difference between rows with the same offset: %.2e (float32 rounding)\n\n", worst);
+    rel.caption = fmt("One curve shows because the three lie on top of each other: the same q and k give the same score at positions 10, 500 and 2000 "
+                      "whenever the offset is the same (largest difference %.1e, float32 rounding), so RoPE encodes relative position.",
+                      worst);
     write_line_chart(run.out + "/relative_offset.svg", rel);
 
     // YaRN as DeepSeek-V3 configures it: 4K original context, factor 40.
@@ -114,6 +122,10 @@ int main(int argc, char** argv) {
       b.y.push_back(fy[i]);
     }
     yarn.series = {a, b};
+    yarn.caption = fmt("YaRN keeps the fast pairs on the left as they are and divides the slow ones on the right by the factor %.0f (%.3g "
+                       "-> %.3g for the last pair), with a ramp between: a slow pair then turns no further over 160K positions than it "
+                       "did over the 4K it was trained on.",
+                       v3.yarn.factor, fp.back(), fy.back());
     write_line_chart(run.out + "/yarn_frequencies.svg", yarn);
     std::printf("YaRN for DeepSeek-V3: softmax scale multiplied by mscale^2 = %.4f\n", std::pow(yarn_mscale(v3), 2));
 

@@ -15,6 +15,7 @@ TEST_CASE("program ch03_rope --quick: four plots, the relative-offset property h
   for (const char* f : {"sinusoidal_encoding.svg", "rope_angles.svg", "relative_offset.svg", "yarn_frequencies.svg", "relative_offset.csv"})
     CHECK(fs::file_size(out / f) > 100);
   CHECK(program_summary(out)["relative_offset_max_diff"].get<double>() < 1e-4);
+  check_captions(out);
   CHECK(run_program("ch03_rope", "--dim 7", out) == 2);
 }
 
@@ -27,6 +28,7 @@ TEST_CASE("program ch03_mla --quick: absorbed equals naive, V3's 35,136 cached n
   CHECK(s["cache_elements_per_token"]["deepseek-v3"]["naive_mla"] == 128.0 * (192 + 128) * 61);   // the naive path's per-head K and V
   CHECK(fs::file_size(out / "decode_time.svg") > 100);
   CHECK(fs::file_size(out / "kv_cache_v3.csv") > 100);
+  check_captions(out);
 }
 
 TEST_CASE("program ch03_attention_compare --quick trains all four kinds") {
@@ -35,4 +37,5 @@ TEST_CASE("program ch03_attention_compare --quick trains all four kinds") {
   const auto s = program_summary(out);
   for (const char* k : {"MHA", "GQA", "MQA", "MLA"}) CHECK(s["models"][k]["best_val_loss"].get<double>() > 0);
   CHECK(fs::file_size(out / "val_loss.svg") > 100);
+  check_captions(out);
 }

@@ -2,6 +2,7 @@
 // steps): no balancing, the classic auxiliary loss, DeepSeek-V3's auxiliary-loss-free bias, V3's
 // sequence-wise loss, and classic capacity-factor dropping. Quality (validation loss) against
 // balance (MaxVio), the trade-off the auxiliary-loss-free paper is about.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -34,10 +35,6 @@ std::vector<Strategy> parse_strategies(const std::string& list, float capacity) 
   return out;
 }
 
-double tail_mean(const std::vector<double>& v, double fraction) {
-  const size_t n = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(v.size()) * fraction));
-  return std::accumulate(v.end() - static_cast<std::ptrdiff_t>(n), v.end(), 0.0) / static_cast<double>(n);
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,11 +96,14 @@ int main(int argc, char** argv) {
       t.row({s.name, fmt("%.4f", h.final_val()), fmt("%.3f", std::exp(h.final_val())), fmt("%.3f", rep.maxvio_global), fmt("%.3f", vio_tail),
              fmt("%.4f", rep.entropy), fmt("%.1f%%", 100.0 * static_cast<double>(rep.dropped) / routed), fmt("%.0f", h.tokens_per_second())});
       val.series.push_back({s.name, h.eval_step, h.val.at("loss")});
-      vio.series.push_back({s.name, h.step, maxvio});
+      vio.series.push_back({s.name, h.step, maxvio, false, std::max(1, static_cast<int>(h.step.size() / 25))});   // noisy per step
       trade.series.push_back({s.name, {rep.maxvio_global}, {h.final_val()}});
-      write_heatmap(run.out + "/expert_load_" + s.name + ".svg",
-                    load_heatmap(balance.load_shares(static_cast<size_t>(layer)), fmt("Expert load share, MoE layer %lld, strategy %s (even = %.3f)", (long long)layer, s.name.c_str(),
-                                             1.0 / static_cast<double>(cfg.moe.gate.n_routed_experts))));
+      Heatmap load = load_heatmap(balance.load_shares(static_cast<size_t>(layer)), fmt("Expert load share, MoE layer %lld, strategy %s (even = %.3f)", (long long)layer, s.name.c_str(),
+                                                 1.0 / static_cast<double>(cfg.moe.gate.n_routed_experts)));
+      load.caption = fmt("One row per expert, one column per step: under %s the model ends with MaxVio_global %.3f (all MoE layers); bright rows that stay "
+                         "bright are experts taking more than their share, dark ones are starved. Compare the strategies' heatmaps side by side.",
+                         s.name.c_str(), rep.maxvio_global);
+      write_heatmap(run.out + "/expert_load_" + s.name + ".svg", load);
       summary.set("strategies." + s.name + ".final_val_loss", h.final_val());
       summary.set("strategies." + s.name + ".perplexity", std::exp(h.final_val()));
       summary.set("strategies." + s.name + ".maxvio_global", rep.maxvio_global);
@@ -115,6 +115,22 @@ int main(int argc, char** argv) {
     t.print();
     std::printf("\nThe auxiliary-loss-free paper (Wang et al. 2024, 1B model): auxiliary loss perplexity 9.56 / MaxVio_global 0.72,\n"
                 "loss-free 9.50 / 0.04. MaxVio_global is over the validation batches, per MoE layer, averaged over layers.\n");
+    std::string val_ends;
+    for (const Series& s : val.series) val_ends += fmt("%s%s %.4f", val_ends.empty() ? "" : ", ", s.name.c_str(), s.y.back());
+    val.caption = "What each way of balancing costs in quality, on the same model, data and seed (final: " + val_ends + ").";
+    std::string vio_ends;
+    for (const Series& s : vio.series) vio_ends += fmt("%s%s %.2f", vio_ends.empty() ? "" : ", ", s.name.c_str(), tail_mean(s.y, 0.2));
+    vio.caption = std::string("How unevenly the busiest expert is loaded, step by step") +
+                  (vio.series[0].smooth > 1 ? " (smoothed, raw faint behind)" : "") + ": the lower the better (mean of the last 20% of steps: " +
+                  vio_ends + ").";
+    const auto by = [&](auto key) {
+      return *std::min_element(trade.series.begin(), trade.series.end(), [&](const Series& a, const Series& b) { return key(a) < key(b); });
+    };
+    const Series& balanced = by([](const Series& s) { return s.x[0]; });
+    const Series& best = by([](const Series& s) { return s.y[0]; });
+    trade.caption = fmt("One point per strategy; lower left is both balanced and good. Most balanced: %s (MaxVio_global %.3f, loss %.4f); "
+                        "lowest loss: %s (%.4f, MaxVio_global %.3f).",
+                        balanced.name.c_str(), balanced.x[0], balanced.y[0], best.name.c_str(), best.y[0], best.x[0]);
     write_line_chart(run.out + "/val_loss.svg", val);
     write_line_chart(run.out + "/maxvio.svg", vio);
     write_line_chart(run.out + "/tradeoff.svg", trade);

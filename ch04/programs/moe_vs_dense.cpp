@@ -98,6 +98,10 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
     t.print();
+    std::string ends;
+    for (const Series& s : val.series) ends += fmt("%s%s %.4f", ends.empty() ? "" : ", ", s.name.c_str(), s.y.back());
+    val.caption = "Same active parameters per token, so the same compute: the MoE models hold more parameters in total, and the gap "
+                  "between the curves is what that buys (final: " + ends + ").";
     write_line_chart(run.out + "/val_loss.svg", val);
     summary.write(run.out + "/summary.json");
     std::printf("\nwrote %s/val_loss.svg (+ .csv) and summary.json\n", run.out.c_str());

@@ -153,6 +153,9 @@ int main(int argc, char** argv) {
     ct.print();
     hm.rows = static_cast<int64_t>(hm.row_labels.size());
     hm.height = std::max(360, 60 + 26 * static_cast<int>(hm.rows));
+    hm.caption = fmt("Read each token's %zu rows top to bottom: where a filled cell moves, the bias (%lld of %lld choices) or the group "
+                     "limit (%lld more) changed the expert; an expert that stays keeps the same weight, because the bias only chooses.",
+                     settings.size(), (long long)changed_by_bias, (long long)(tokens * k), (long long)changed_by_groups);
     write_heatmap(run.out + "/expert_choices.svg", hm);
     Heatmap sm;
     sm.title = "Affinity scores s_{i,t} (unbiased), last row: learned bias b_i";
@@ -167,6 +170,10 @@ int main(int argc, char** argv) {
     sm.row_labels.push_back("bias b");
     sm.values.assign(scores.data(), scores.data() + tokens * e);
     sm.values.insert(sm.values.end(), bias.data(), bias.data() + e);
+    sm.caption = fmt("The gate's affinities before any choice, and the bias %d sign-rule updates learned (MaxVio %.2f -> %.2f): negative "
+                     "for the experts the skewed tokens overuse, positive for the idle ones; plain top-k takes the largest s, V3 the "
+                     "largest s + b.",
+                     bias_steps, vio_before, vio_after);
     write_heatmap(run.out + "/scores.svg", sm);
 
     std::printf("\nThe bias changed %lld of %lld choices; group limits (%lld of %lld groups) changed %lld more.\n",

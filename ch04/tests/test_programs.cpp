@@ -19,6 +19,7 @@ TEST_CASE("program ch04_router --quick: choices with bias and groups, two heatma
   REQUIRE(run_program("ch04_router", "--topk-groups 1", out) == 0);
   CHECK(program_summary(out)["choices_changed_by_v2_groups"].get<double>() > 0);
   for (const char* f : {"expert_choices.svg", "scores.svg", "expert_choices.csv"}) CHECK(fs::file_size(out / f) > 100);
+  check_captions(out);
   CHECK(run_program("ch04_router", "--experts 6 --groups 4", out) == 1);   // one sentence, exit 1
 }
 
@@ -32,6 +33,7 @@ TEST_CASE("program ch04_balancing --quick: every strategy trains and balancing l
   }
   CHECK(s["aux_loss"]["maxvio_global"].get<double>() < s["none"]["maxvio_global"].get<double>());
   CHECK(fs::file_size(out / "maxvio.svg") > 100);
+  check_captions(out);
   CHECK(run_program("ch04_balancing", "--strategies none,magic", out) == 1);
 }
 
@@ -44,5 +46,6 @@ TEST_CASE("program ch04_moe_vs_dense --quick: three models with matched active p
     CHECK(std::abs(m[k]["active_params"].get<double>() - dense) / dense < 0.02);
     CHECK(m[k]["total_params"].get<double>() > 1.4 * dense);
   }
+  check_captions(out);
   CHECK(run_program("ch04_moe_vs_dense", "--top-k 2", out) == 2);
 }

@@ -104,6 +104,15 @@ void report(const std::vector<Recipe>& rs, const std::vector<Outcome>& runs, con
   }
   std::printf("\n");
   t.print();
+  std::string ends, gap_ends;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    ends += fmt("%s%s %.4f", i ? ", " : "", rs[i].key.c_str(), runs[i].curve.back());
+    if (i) gap_ends += fmt("%s%s %+.3f%%", i > 1 ? ", " : "", rs[i].key.c_str(), 100 * gap(runs[i].curve.back(), fp32.back()));
+  }
+  curves.caption = "Whether narrow GEMMs change training: the curves should lie on top of each other, and any that drifts above the "
+                   "others is losing to rounding (last values: " + ends + ").";
+  gaps.caption = "The same runs as gaps to float32, in percent (at the end: " + gap_ends +
+                 "); BF16's gap is the size of the disturbance any change of rounding makes to a run this short, the yardstick for the FP8 lines.";
   write_line_chart(out + "/loss_curves.svg", curves);
   write_line_chart(out + "/loss_gap.svg", gaps);
 }

@@ -2,6 +2,7 @@
 // auxiliary-loss-free balancing, MTP) on the built-in corpus or --data FILE, with periodic
 // validation, plots, checkpoints in Hugging Face layout every N steps, a clean Ctrl-C (it
 // saves, then exits) and exact resume (--resume DIR).
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -38,21 +39,46 @@ struct MemoryReport {
 
 void write_plots(const std::string& out, const TrainHistory& h, const std::vector<std::vector<double>>& expert_load, const MemoryReport& mem) {
   const std::vector<double>& mtp = h.train.at("mtp_ce");
+  const bool has_mtp = !mtp.empty() && mtp.back() > 0;
+  // Per-step training losses are noisy: a centred mean over ~2% of the run, the raw curve faint behind.
+  const int window = std::max(1, static_cast<int>(h.step.size() / 50));
+  const std::vector<double>& main_ce = h.train.at("main_ce");
   LineChart loss{"Training and validation loss (main head and MTP module)", "training step", "cross-entropy (nats/token)", {}};
-  loss.series.push_back({"train, main head", h.step, h.train.at("main_ce")});
-  if (!mtp.empty() && mtp.back() > 0) loss.series.push_back({"train, MTP (t_{i+2})", h.step, mtp});
-  loss.series.push_back({"validation, main head", h.eval_step, h.val.at("main_ce")});
-  if (h.val.at("mtp_ce").back() > 0) loss.series.push_back({"validation, MTP", h.eval_step, h.val.at("mtp_ce")});
+  loss.series.push_back({"train, main head", h.step, main_ce, false, window});
+  if (has_mtp) loss.series.push_back({"train, MTP (t_{i+2})", h.step, mtp, false, window});
+  loss.series.push_back({"validation, main head", h.eval_step, h.val.at("main_ce"), true});
+  if (h.val.at("mtp_ce").back() > 0) loss.series.push_back({"validation, MTP", h.eval_step, h.val.at("mtp_ce"), true});
   loss.logy = true;   // the first 100 steps fall from 7 to 1; the rest of the run is below 1
+  loss.caption = fmt("Whether the model generalises: the dashed validation loss (main head %.3f at the end) should follow the %s"
+                     "training loss (%.3f over the last 5%% of steps); a validation curve turning up while training falls would be "
+                     "overfitting.",
+                     h.final_val("main_ce"), window > 1 ? "smoothed " : "", tail_mean(main_ce, 0.05));
   write_line_chart(out + "/loss.svg", loss);
-  write_line_chart(out + "/lr.svg", {"Learning rate", "training step", "learning rate", {{"lr", h.step, h.train.at("lr")}}});
-  write_line_chart(out + "/maxvio.svg",
-                   {"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, h.train.at("maxvio")}}});
-  if (!expert_load.empty())
-    write_heatmap(out + "/expert_load.svg", ch04::load_heatmap(expert_load, "Expert load share over training, first MoE layer"));
+  LineChart lr{"Learning rate", "training step", "learning rate", {{"lr", h.step, h.train.at("lr")}}};
+  const std::vector<double>& lrs = h.train.at("lr");
+  lr.caption = fmt("The schedule the run followed: a linear warm-up to the peak %.2g, then the decay to %.2g at the last step.",
+                   *std::max_element(lrs.begin(), lrs.end()), lrs.back());
+  write_line_chart(out + "/lr.svg", lr);
+  const std::vector<double>& vio = h.train.at("maxvio");
+  LineChart maxvio{"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, vio, false, window}}};
+  maxvio.caption = fmt("How far the busiest expert's load exceeds the mean, as a fraction of it: %.2f at the first step, %.2f over the "
+                       "last 5%% of steps; 0 is perfectly even, and the balancing should hold it low.",
+                       vio.empty() ? 0.0 : vio.front(), tail_mean(vio, 0.05));
+  write_line_chart(out + "/maxvio.svg", maxvio);
+  if (!expert_load.empty()) {
+    Heatmap load = ch04::load_heatmap(expert_load, "Expert load share over training, first MoE layer");
+    load.caption = fmt("Each row is one routed expert's share of the routed slots per step: evenly balanced, every row would sit at "
+                       "1/%zu = %.3f; look for experts that stay bright or dark.",
+                       expert_load[0].size(), 1.0 / static_cast<double>(expert_load[0].size()));
+    write_heatmap(out + "/expert_load.svg", load);
+  }
   BarChart mb{"Training memory (tensor accounting)", "", "MB",
               {"parameters", "gradients", "AdamW moments", "step peak above weights + moments"},
               {{"MB", {}, {mem.params / 1e6, mem.grads / 1e6, mem.optimizer / 1e6, mem.activations / 1e6}}}};
+  const double fixed = mem.params + mem.grads + mem.optimizer;
+  mb.caption = fmt("AdamW's two moments cost twice the weights (%.1f MB against %.1f MB); the activations a step keeps for its backward "
+                   "add %.1f MB, %s the weights, gradients and moments together.",
+                   mem.optimizer / 1e6, mem.params / 1e6, mem.activations / 1e6, mem.activations > fixed ? "more than" : "less than");
   write_bar_chart(out + "/memory.svg", mb);
 }
 

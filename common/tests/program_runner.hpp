@@ -29,12 +29,26 @@ inline nlohmann::json program_summary(const std::filesystem::path& out) {
   return nlohmann::json::parse(read_text_file((out / "summary.json").string()));
 }
 
-// Every file exists and holds more than a header.
+// Every plot on the run's index.html (run_page.hpp) has a caption: the page renders one as
+// "<b>title</b> &mdash; caption" inside the plot's figcaption.
+inline void check_captions(const std::filesystem::path& out) {
+  const std::filesystem::path page = out / "index.html";
+  if (!std::filesystem::exists(page)) return;
+  const std::string html = read_text_file(page.string());
+  for (size_t at = html.find("<figcaption>"); at != std::string::npos; at = html.find("<figcaption>", at + 1)) {
+    const std::string fig = html.substr(at, html.find("</figcaption>", at) - at);
+    INFO(out.string() << "/index.html: " << fig);
+    CHECK(fig.find("</b> &mdash; ") != std::string::npos);
+  }
+}
+
+// Every file exists and holds more than a header, and every plot of the run has a caption.
 inline void check_files(const std::filesystem::path& out, std::initializer_list<const char*> files) {
   for (const char* f : files) {
     INFO(f);
     CHECK(std::filesystem::file_size(out / f) > 100);
   }
+  check_captions(out);
 }
 
 // A file of n random bytes (most of it not UTF-8), for a program's --data: whatever text it

@@ -89,3 +89,11 @@ TEST_CASE("sparkline: lowest to highest block, resampled to the width") {
   CHECK(s.size() == 10 * std::string("▁").size());
   CHECK(sparkline_summary({{"loss", {}, {3, 2, 1}}}).find("loss") != std::string::npos);
 }
+
+TEST_CASE("tail_mean: the mean of a curve's last fraction, at least one point") {
+  const std::vector<double> ys = {9, 9, 9, 1, 2, 3, 4, 5, 6, 7};
+  CHECK(tail_mean(ys, 0.2) == doctest::Approx(6.5));   // the last 2 of 10
+  CHECK(tail_mean(ys, 0.01) == 7);                    // never fewer than one point
+  CHECK(tail_mean(ys, 1.0) == doctest::Approx(5.5));
+  CHECK(tail_mean({}, 0.5) == 0);
+}
