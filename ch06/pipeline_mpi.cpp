@@ -98,6 +98,7 @@ PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const P
     const auto [b, e] = cuts_[static_cast<size_t>(st)];
     auto stage = std::make_unique<Stage>(cfg, b, e, rng);
     for (const auto& [name, t] : stage->named_parameters()) param_names.insert(name);
+    int local = -1;   // a rank holds a stage at most once
     for (int dir : directions(s)) {
       const Chunk c{0, st, dir};
       const int r = s.rank_of(c);
@@ -105,8 +106,9 @@ PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const P
         holders[name].insert(r);
         numel[name] = t.numel();
       }
-      if (r == rank_) stages_[static_cast<size_t>(s.local_chunk(c))] = std::make_unique<Stage>(cfg, b, e, rng);
+      if (r == rank_) local = s.local_chunk(c);
     }
+    if (local >= 0) stages_[static_cast<size_t>(local)] = std::move(stage);
   }
   for (const auto& [name, ranks] : holders) {
     owner_[name] = *ranks.begin();

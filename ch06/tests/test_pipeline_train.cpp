@@ -69,20 +69,23 @@ TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single
   }
   const fs::path tmp = fs::temp_directory_path();
   const fs::path ref = tmp / "ds_pipeline_reference", pipe = tmp / "ds_pipeline_mpi";
-  REQUIRE(run_program("ch06_pipeline_train", "--reference --steps 4", ref) == 0);
-  REQUIRE_MESSAGE(mpirun(2, "--steps 4", pipe) == 0, read_text_file(pipe.string() + ".log"));
+  REQUIRE(run_program("ch06_pipeline_train", "--reference", ref) == 0);   // --quick: 3 steps
+  REQUIRE_MESSAGE(mpirun(2, "", pipe) == 0, read_text_file(pipe.string() + ".log"));
   const std::string ref_weights = (ref / "reference/checkpoint/model.safetensors").string();
   const auto summary = program_summary(pipe);
   const std::vector<double> ref_loss = program_summary(ref)["reference"]["loss"].get<std::vector<double>>();
   for (const char* name : {"gpipe", "1f1b", "zb1p", "dualpipe", "dualpipev"}) {
     INFO(name);
     const std::string ckpt = (pipe / name / "checkpoint").string();
-    // 4 AdamW steps (lr up to 2e-3) from the same weights: the per-micro-batch gradients are added
-    // in another order (and the embedding's, the balance losses' and DualPipe's copies' parts
-    // separately), so float rounding differs; it stays far below one step's change.
+    // 3 AdamW steps (lr up to 2e-3) from the same weights. The per-micro-batch gradients are
+    // added in another order (and the embedding's two uses, the balance losses and DualPipe's
+    // copies separately), so float rounding differs, and AdamW's m / sqrt(v) magnifies it where
+    // a gradient is tiny: measured, every weight within 4e-7 but a few embedding entries (rare
+    // tokens, whose gradient is the sum of the first and the last stage's parts) within 8e-6.
+    // Bound: 2e-5, 1% of the largest change one step can make.
     const double diff = max_weight_diff(ref_weights, ckpt + "/model.safetensors");
-    MESSAGE(name << ": largest weight difference from the single-process run after 4 steps: " << diff);
-    CHECK(diff < 1e-5);
+    MESSAGE(std::string(name) << ": largest weight difference from the single-process run after 3 steps: " << diff);
+    CHECK(diff < 2e-5);
     const std::vector<double> loss = summary["schedules"][name]["loss"].get<std::vector<double>>();
     REQUIRE(loss.size() == ref_loss.size());
     for (size_t i = 0; i < loss.size(); ++i) CHECK(loss[i] == doctest::Approx(ref_loss[i]).epsilon(1e-5));
@@ -92,15 +95,21 @@ TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single
   }
   check_files(pipe, {"gantt_1f1b.svg", "gantt_dualpipev.svg", "memory_zb1p.svg", "makespan.svg", "bubble.svg", "memory_peak.svg", "memory_step.svg",
                      "loss.svg"});
-  // The same step 2 checkpoint is bit for bit what the uninterrupted run had: the same weights,
-  // then the same steps 3 and 4 after --resume.
+  // Stopped after step 2 by a Ctrl-C on rank 1, resumed: the same step 3 as the uninterrupted
+  // run, bit for bit (weights, AdamW moments, sampler, routing biases all restored).
   const fs::path cut = tmp / "ds_pipeline_mpi_cut", resumed = tmp / "ds_pipeline_mpi_resumed";
-  CHECK(mpirun(2, "--schedules zb1p --steps 4 --interrupt-at 2 --interrupt-rank 1", cut) != 0);
+  CHECK(mpirun(2, "--schedules zb1p --interrupt-at 2 --interrupt-rank 1", cut) != 0);
   CHECK(read_text_file(cut.string() + ".log").find("interrupted at step 2") != std::string::npos);
   const std::string cut_ckpt = (cut / "zb1p/checkpoint").string();
   REQUIRE(fs::exists(cut_ckpt + "/pipeline_rank1/optimizer.safetensors"));
-  REQUIRE_MESSAGE(mpirun(2, "--schedules zb1p --steps 4 --resume " + cut_ckpt, resumed) == 0, read_text_file(resumed.string() + ".log"));
+  REQUIRE_MESSAGE(mpirun(2, "--schedules zb1p --resume " + cut_ckpt, resumed) == 0, read_text_file(resumed.string() + ".log"));
   CHECK(max_weight_diff((pipe / "zb1p/checkpoint/model.safetensors").string(), (resumed / "zb1p/checkpoint/model.safetensors").string()) == 0);
+  // Bad settings: one sentence from rank 0 and status 1, every rank ending normally.
+  const fs::path bad = tmp / "ds_pipeline_mpi_bad";
+  CHECK(mpirun(2, "--schedules gpipe,pipedream", bad) == 1);
+  CHECK(read_text_file(bad.string() + ".log").find("ch06_pipeline_train: unknown schedule 'pipedream'") != std::string::npos);
+  CHECK(run_program("ch06_pipeline_train", "", bad) == 1);   // one process, no --reference
+  CHECK(read_text_file(bad.string() + ".log").find("needs at least 2 ranks") != std::string::npos);
   // A checkpoint of another schedule is refused in one sentence.
   CHECK(mpirun(2, "--schedules 1f1b --resume " + cut_ckpt, resumed) != 0);
   CHECK(read_text_file(resumed.string() + ".log").find("resume it with the same") != std::string::npos);

@@ -119,11 +119,18 @@ LineChart memory_through_step(const DeepSeekConfig& cfg, const PretrainConfig& p
   std::vector<std::unique_ptr<Stage>> stages;
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) stages.push_back(std::make_unique<Stage>(cfg, i, i + 1, rng));
   const double base = static_cast<double>(memory::live_bytes());
-  Series s{"live tensor bytes above the weights", {}, {}};
+  Series s{"every tensor above the weights", {}, {}}, grads{"weight gradients", {}, {}, true}, acts{"activations (the rest)", {}, {}};
   const auto mark = [&](const std::string& what) {
+    double g = 0;
+    for (const auto& st : stages)
+      for (const auto& [name, p] : st->named_parameters())
+        if (p.grad().defined()) g += 4.0 * static_cast<double>(p.numel());
+    const double live = static_cast<double>(memory::live_bytes()) - base;
     events.push_back(what);
-    s.x.push_back(static_cast<double>(s.x.size()));
-    s.y.push_back((static_cast<double>(memory::live_bytes()) - base) / 1e6);
+    for (Series* x : {&s, &grads, &acts}) x->x.push_back(static_cast<double>(s.x.size()));
+    s.y.push_back(live / 1e6);
+    grads.y.push_back(g / 1e6);
+    acts.y.push_back((live - g) / 1e6);
   };
   mark("start");
   std::vector<Tensor> in(stages.size()), out(stages.size());
@@ -143,9 +150,9 @@ LineChart memory_through_step(const DeepSeekConfig& cfg, const PretrainConfig& p
   }
   LineChart c{fmt("Live tensor memory through one step of one micro-batch (%lld x %lld tokens), %lld layers", (long long)b.inputs.size(0),
                   (long long)b.inputs.size(1), (long long)cfg.num_hidden_layers),
-              "event (forward of layer 0, 1, ..., the loss, backward of the last layer, ..., layer 0)", "MB above the weights", {s}};
-  c.caption = "What backward keeps: each layer's forward saves its activations (rising), backward frees them layer by layer (falling); "
-              "the gradients of the weights stay until the optimizer step.";
+              "event (forward of layer 0, 1, ..., the loss, backward of the last layer, ..., layer 0)", "MB above the weights", {s, grads, acts}};
+  c.caption = "Each layer's forward saves its activations for backward (rising); backward frees them layer by layer (falling) while "
+              "it builds the weight gradients, which stay until the optimizer step.";
   return c;
 }
 
@@ -172,11 +179,22 @@ Gantt measured_beside_simulated(const Schedule& s, const Timeline& measured, con
   return g;
 }
 
+// Bad settings: every rank finds the same problem before any message, so each ends normally
+// (MPI_Finalize included) with status 1 and rank 0 says why in one sentence.
+struct Refused : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+[[noreturn]] void refuse(const std::string& sentence) { throw Refused(sentence); }
+
 std::vector<ScheduleKind> parse_list(const std::string& list) {
   std::vector<ScheduleKind> out;
   std::stringstream ss(list);
-  for (std::string item; std::getline(ss, item, ',');) out.push_back(parse_schedule(item));
-  if (out.empty()) throw std::invalid_argument("--schedules is empty");
+  try {
+    for (std::string item; std::getline(ss, item, ',');) out.push_back(parse_schedule(item));
+  } catch (const std::invalid_argument& e) {
+    refuse(e.what());
+  }
+  if (out.empty()) refuse("--schedules is empty");
   return out;
 }
 
@@ -226,15 +244,15 @@ int main(int argc, char** argv) {
       Flags flags(kProgram, "Pipeline-parallel training of the mini-DeepSeek on MPI ranks (mpirun -np 2 or 4): every schedule's op lists executed, "
                             "measured Gantt charts beside simulated ones, checkpoints ch06_generate reads.");
       RunOptions run;
-      add_run_flags(flags, run, kProgram);
       run.threads = 1;   // one core per rank
+      add_run_flags(flags, run, kProgram);
       Options o;
       PretrainConfig pc;
       TrainerConfig& tc = pc.train;
-      tc.steps = 6;
+      tc.steps = 4;
       tc.batch_size = 8;
       tc.seq_len = 64;
-      tc.micro_batches = 4;
+      tc.micro_batches = 0;   // 2 x ranks: the fewest DualPipe accepts
       tc.warmup = 2;
       tc.label = "pipeline";
       flags.add("--schedules", o.schedules, "comma-separated: gpipe, 1f1b, zb1p, dualpipe, dualpipev (those that do not fit the ranks are left out)");
@@ -243,7 +261,8 @@ int main(int argc, char** argv) {
       flags.add("--steps", tc.steps, "optimizer steps per schedule").min(1);
       flags.add("--batch", tc.batch_size, "sequences per step (the global batch)").min(1);
       flags.add("--seq", tc.seq_len, "tokens per sequence").min(2);
-      flags.add("--micro-batches", tc.micro_batches, "micro-batches M per step (DualPipe: even, >= 2 x ranks; DualPipeV: >= 2 x ranks)").min(1);
+      flags.add("--micro-batches", tc.micro_batches, "micro-batches M per step (0 = 2 x ranks; DualPipe: even, >= 2 x ranks; DualPipeV: >= 2 x ranks)")
+          .min(0);
       flags.add("--lr", tc.lr, "peak learning rate").min(0);
       flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
       flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3)").min(0);
@@ -265,9 +284,10 @@ int main(int argc, char** argv) {
         o.vocab = std::min(o.vocab, 300);
       }
       tc.seed = run.seed;
-      if (tc.batch_size % tc.micro_batches != 0) fail(kProgram, "--batch must be a multiple of --micro-batches");
-      if (o.reference && world != 1) fail(kProgram, "--reference trains in one process: run it without mpirun (or with -np 1)");
-      if (!o.reference && world < 2) fail(kProgram, "pipeline parallelism needs at least 2 ranks: run it as mpirun -np 2 " + std::string(argv[0]));
+      if (tc.micro_batches == 0) tc.micro_batches = 2 * std::max(world, 2);
+      if (tc.batch_size % tc.micro_batches != 0) refuse("--batch must be a multiple of --micro-batches");
+      if (o.reference && world != 1) refuse("--reference trains in one process: run it without mpirun (or with -np 1)");
+      if (!o.reference && world < 2) refuse("pipeline parallelism needs at least 2 ranks: run it as mpirun -np 2 " + std::string(argv[0]));
 
       // The schedules that fit: GPipe, 1F1B, ZB1P and DualPipe with one stage per rank, DualPipeV two.
       DeepSeekConfig cfg = preset(o.preset);
@@ -285,8 +305,8 @@ int main(int argc, char** argv) {
             left_out.push_back(schedule_title(k) + ": " + e.what());
           }
         }
-        if (schedules.empty()) fail(kProgram, "no schedule fits: " + left_out.front());
-        if (!o.resume.empty() && schedules.size() != 1) fail(kProgram, "--resume continues one schedule: name it with --schedules");
+        if (schedules.empty()) refuse("no schedule fits: " + left_out.front());
+        if (!o.resume.empty() && schedules.size() != 1) refuse("--resume continues one schedule: name it with --schedules");
       }
       start_run(run);
       print_header(kProgram, o.reference ? "the single-process reference run: the weights every pipelined run must end with"
@@ -297,7 +317,7 @@ int main(int argc, char** argv) {
       const auto docs = load_or_generate_documents("", static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
       CorpusData cd = corpus_dataset(docs, o.vocab, run.seed);
       cfg.vocab_size = cd.tokenizer.vocab_size();
-      if (tc.seq_len > cfg.max_position_embeddings) fail(kProgram, "--seq exceeds the model's max_position_embeddings");
+      if (tc.seq_len > cfg.max_position_embeddings) refuse("--seq exceeds the model's max_position_embeddings");
       if (o.reference) return run_reference(run, cfg, pc, cd.dataset, cd.tokenizer);
 
       const ParamCount pcount = count_parameters(cfg);
@@ -313,19 +333,26 @@ int main(int argc, char** argv) {
 
       Summary summary;
       std::vector<ScheduleResult> results;
-      std::unique_ptr<DeepSeekModel> whole;   // rank 0: the model the checkpoints are written from
+      // Every rank builds the reference's initial model; each schedule starts from its weights, and
+      // rank 0 writes the checkpoints through it.
+      Rng init_rng(run.seed);
+      DeepSeekModel whole(cfg, init_rng);
+      NamedTensors init;
+      for (const auto& [name, t] : whole.state_dict()) init.push_back({name, t.clone()});
       for (const Schedule& s : schedules) {
         ScheduleResult res{schedule_name(s.kind), schedule_title(s.kind), {}, 0, 0, 0, 0, {}, false};
         const std::string ckpt = run.out + "/" + res.name + "/checkpoint";
         PipelineRank pr(s, cfg, pc);
-        {
-          Rng rng(run.seed);   // every rank builds the reference's initial model and keeps its own stages
-          auto init = std::make_unique<DeepSeekModel>(cfg, rng);
-          if (o.resume.empty()) pr.load_weights(init->state_dict());
-          if (rank == 0) whole = std::move(init);
-        }
-        if (!o.resume.empty()) {
-          pr.resume(o.resume);
+        if (o.resume.empty()) {
+          pr.load_weights(init);
+        } else {
+          std::string err;   // agreed on by all ranks, so that none waits for one that gave up
+          try {
+            pr.resume(o.resume);
+          } catch (const std::exception& e) {
+            err = e.what();
+          }
+          if (mpi::allreduce_max(err.empty() ? 0.0 : 1.0) > 0) refuse(err.empty() ? "another rank could not resume " + o.resume : err);
           std::printf("resumed %s at step %lld\n", o.resume.c_str(), (long long)pr.trainer().step_count());
         }
         Progress bar(tc.steps, res.name, rank == 0);
@@ -341,7 +368,7 @@ int main(int argc, char** argv) {
           if (st.step == o.interrupt_at && rank == o.interrupt_rank) std::raise(SIGINT);
           res.interrupted = mpi::stop_requested();
           if (res.interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
-            pr.save(ckpt, whole.get(), &cd.tokenizer);
+            pr.save(ckpt, rank == 0 ? &whole : nullptr, &cd.tokenizer);
           if (res.interrupted) break;
         }
         bar.finish();
@@ -390,8 +417,8 @@ int main(int argc, char** argv) {
           res.peak_mb.push_back(peak);
           mem.series.push_back(ser);
         }
-        mem.caption = "Activations saved for backward (and gradients being built) rise with each forward a rank runs and fall with each "
-                      "backward; a rank holding more micro-batches in flight peaks higher.";
+        mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
+                      "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
         write_line_chart(run.out + "/memory_" + res.name + ".svg", mem);
 
         const std::string key = "schedules." + res.name;
@@ -466,6 +493,9 @@ int main(int argc, char** argv) {
                   "summary.json and a checkpoint per schedule (<schedule>/checkpoint, ch06_generate reads it)\n",
                   run.out.c_str());
       return 0;
+    } catch (const Refused&) {
+      if (rank == 0) throw;   // run_main prints it
+      return 1;
     } catch (const std::exception& e) {
       if (world > 1) mpi::abort_all(e.what());   // the other ranks would wait for this one forever
       throw;
