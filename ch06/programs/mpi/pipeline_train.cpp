@@ -259,12 +259,12 @@ int main(int argc, char** argv) {
       flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny with 4 layers");
       flags.add("--layers", o.layers, "num_hidden_layers (0 = the preset's); DualPipeV needs 2 x ranks").min(0).max(64);
       flags.add("--steps", tc.steps, "optimizer steps per schedule").min(1);
-      flags.add("--batch", tc.batch_size, "sequences per step (the global batch)").min(1);
+      flags.add("--lr", tc.lr, "peak learning rate (warmed up, then cosine decay over --steps)").min(0);
+      flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
       flags.add("--seq", tc.seq_len, "tokens per sequence").min(2);
+      flags.add("--batch", tc.batch_size, "sequences per step (the global batch)").min(1);
       flags.add("--micro-batches", tc.micro_batches, "micro-batches M per step (0 = 2 x ranks; DualPipe: even, >= 2 x ranks; DualPipeV: >= 2 x ranks)")
           .min(0);
-      flags.add("--lr", tc.lr, "peak learning rate").min(0);
-      flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
       flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3)").min(0);
       flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000);
       flags.add("--vocab", o.vocab, "BPE vocabulary size").min(260).max(8192);
