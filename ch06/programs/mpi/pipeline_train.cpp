@@ -127,7 +127,8 @@ LineChart memory_through_step(const DeepSeekConfig& cfg, const PretrainConfig& p
         if (p.grad().defined()) g += 4.0 * static_cast<double>(p.numel());
     const double live = static_cast<double>(memory::live_bytes()) - base;
     events.push_back(what);
-    for (Series* x : {&s, &grads, &acts}) x->x.push_back(static_cast<double>(s.x.size()));
+    const double at = static_cast<double>(s.x.size());
+    for (Series* x : {&s, &grads, &acts}) x->x.push_back(at);
     s.y.push_back(live / 1e6);
     grads.y.push_back(g / 1e6);
     acts.y.push_back((live - g) / 1e6);
