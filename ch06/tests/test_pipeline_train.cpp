@@ -27,11 +27,13 @@ const std::string kMpiexec = DS_MPIEXEC;
 const std::string kMpiexec;
 #endif
 
-// Why the test cannot run here, or "".
-std::string missing_mpi() {
-  if (kMpiexec.empty() || !fs::exists(kMpiexec)) return "mpirun was not found when the project was configured (install openmpi-bin and libopenmpi-dev)";
-  if (!fs::exists(std::string(DS_BIN_DIR) + "/ch06_pipeline_train")) return "ch06_pipeline_train was not built (MPI not found)";
-  return "";
+// False, saying why the test is skipped, where mpirun or the MPI build is missing.
+bool mpi_available() {
+  std::string why;
+  if (kMpiexec.empty() || !fs::exists(kMpiexec)) why = "mpirun was not found when the project was configured (install openmpi-bin and libopenmpi-dev)";
+  else if (!fs::exists(std::string(DS_BIN_DIR) + "/ch06_pipeline_train")) why = "ch06_pipeline_train was not built (MPI not found)";
+  if (!why.empty()) MESSAGE("skipped: " << why);
+  return why.empty();
 }
 
 // `mpirun -np ranks ch06_pipeline_train --quick --threads 1 --out out args`; the exit status.
@@ -63,10 +65,7 @@ double max_weight_diff(const std::string& a, const std::string& b) {
 }  // namespace
 
 TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single-process trainer's weights, a Ctrl-C resumes exactly") {
-  if (const std::string why = missing_mpi(); !why.empty()) {
-    MESSAGE("skipped: " << why);
-    return;
-  }
+  if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
   const fs::path ref = tmp / "ds_pipeline_reference", pipe = tmp / "ds_pipeline_mpi";
   REQUIRE(run_program("ch06_pipeline_train", "--reference", ref) == 0);   // --quick: 3 steps
@@ -116,10 +115,7 @@ TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single
 }
 
 TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight held twice) ends with the single-process trainer's weights") {
-  if (const std::string why = missing_mpi(); !why.empty()) {
-    MESSAGE("skipped: " << why);
-    return;
-  }
+  if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
   const fs::path ref = tmp / "ds_pipeline_reference_m8", pipe = tmp / "ds_pipeline_mpi_np4";
   REQUIRE(run_program("ch06_pipeline_train", "--reference --micro-batches 8", ref) == 0);
