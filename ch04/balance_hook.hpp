@@ -49,6 +49,10 @@ class BalanceHook : public TrainerHook, private RoutingObserver {
   nlohmann::json state() const override;   // the per-step loads behind load_shares()
   void load_state(const nlohmann::json& state) override;
 
+  // The loads of the step's training forwards so far, [layer][expert] in the order of the layers
+  // given: where two pipeline ranks hold copies of one layer (DualPipe), each adds the other's
+  // before the step, so that both copies' biases move by every micro-batch's routing.
+  std::vector<std::vector<double>>& step_load() { return step_load_; }
   // Per step, each expert's share of this MoE layer's routed slots.
   std::vector<std::vector<double>> load_shares(size_t layer) const;
   const BalanceConfig& config() const { return cfg_; }

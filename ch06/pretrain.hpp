@@ -22,6 +22,10 @@ struct PretrainConfig {
   float seq_alpha = 1e-4f;    // V3: 0.0001
 };
 
+// V3's balancing (bias rule + sequence-wise loss), or V2's sequence-wise loss alone for a gate
+// without the bias (topk_method other than noaux_tc).
+ch04::BalanceConfig pretrain_balancing(const DeepSeekConfig& model, const PretrainConfig& cfg);
+
 // The trainer and its balancing hook, wired to one model (which must outlive them).
 struct Pretrainer {
   Pretrainer(DeepSeekModel& model, const PretrainConfig& cfg);

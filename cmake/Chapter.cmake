@@ -4,6 +4,9 @@
 function(ds_chapter name)
   set(deps ${ARGN})
   file(GLOB lib_src CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  # MPI code (mpi.cpp, *_mpi.cpp) goes into a separate target that a chapter builds only when
+  # find_package(MPI) succeeds, so that everything else builds without MPI.
+  list(FILTER lib_src EXCLUDE REGEX "(/|_)mpi\\.cpp$")
   add_library(ds_${name} STATIC ${lib_src})
   target_include_directories(ds_${name} PUBLIC ${CMAKE_SOURCE_DIR})
   target_link_libraries(ds_${name} PUBLIC ${deps})

@@ -159,9 +159,11 @@ void Trainer::record(const StepStats& s) {
   for (const auto& [name, v] : s.metrics.items()) history.train[name].push_back(v);
 }
 
+Batch Trainer::next_batch(const TokenDataset& data) { return data.sample_batch(Split::Train, cfg_.batch_size, cfg_.seq_len, data_rng_); }
+
 StepStats Trainer::step(const TokenDataset& data) {
   Timer timer;
-  const StepStats s = train_step(data.sample_batch(Split::Train, cfg_.batch_size, cfg_.seq_len, data_rng_));
+  const StepStats s = train_step(next_batch(data));
   history.seconds += timer.seconds();
   history.tokens += cfg_.batch_size * cfg_.seq_len;
   record(s);

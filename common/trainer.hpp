@@ -127,6 +127,9 @@ class Trainer {
   const TrainHistory& run(const TokenDataset& data, const std::function<bool(const StepStats&)>& on_step = {});
   // One step on the sampler's next training batch, recorded in the history.
   StepStats step(const TokenDataset& data);
+  // The sampler's next training batch, the one step() trains on (a pipeline stage, which runs its
+  // own forward and backward, draws it here so that the sampler's state is saved with the trainer).
+  Batch next_batch(const TokenDataset& data);
   // One step on this batch (not recorded): every micro-batch's forward and backward, then optimizer_step.
   StepStats train_step(const Batch& batch);
 

@@ -1,0 +1,425 @@
+#include "ch06/pipeline_mpi.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "ch06/checkpoint.hpp"
+#include "common/fsutil.hpp"
+#include "common/memory.hpp"
+#include "common/mpi.hpp"
+#include "common/ops.hpp"
+
+namespace ds::ch06 {
+
+namespace fs = std::filesystem;
+
+std::vector<std::pair<int64_t, int64_t>> stage_layers(int64_t num_layers, int stages) {
+  if (stages < 1 || num_layers < stages)
+    throw std::invalid_argument(std::to_string(stages) + " pipeline stages need at least as many layers, but the model has " +
+                                std::to_string(num_layers));
+  std::vector<std::pair<int64_t, int64_t>> cuts;
+  for (int i = 0; i < stages; ++i) cuts.push_back({num_layers * i / stages, num_layers * (i + 1) / stages});
+  return cuts;
+}
+
+namespace {
+
+std::vector<int> directions(const Schedule& s) { return s.kind == ScheduleKind::DualPipe ? std::vector<int>{0, 1} : std::vector<int>{0}; }
+
+// Messages on one (source, destination) pair are told apart by what they carry.
+int tag_of(const Schedule& s, const Transfer& t) {
+  return ((static_cast<int>(t.grad) * 2 + t.of.direction) * s.pp + t.of.stage) * s.micro_batches + t.of.mb;
+}
+
+// name, element count, floats; one after another.
+std::string serialize(const NamedTensors& tensors) {
+  std::string out;
+  for (const auto& [name, t] : tensors) {
+    const uint32_t len = static_cast<uint32_t>(name.size());
+    const int64_t n = t.numel();
+    out.append(reinterpret_cast<const char*>(&len), sizeof len).append(name);
+    out.append(reinterpret_cast<const char*>(&n), sizeof n);
+    const std::vector<float> v = t.to_vector();
+    out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<float>> deserialize(const std::string& bytes) {
+  std::map<std::string, std::vector<float>> out;
+  size_t at = 0;
+  while (at < bytes.size()) {
+    uint32_t len = 0;
+    int64_t n = 0;
+    std::memcpy(&len, bytes.data() + at, sizeof len);
+    at += sizeof len;
+    const std::string name = bytes.substr(at, len);
+    at += len;
+    std::memcpy(&n, bytes.data() + at, sizeof n);
+    at += sizeof n;
+    std::vector<float>& v = out[name];
+    v.resize(static_cast<size_t>(n));
+    std::memcpy(v.data(), bytes.data() + at, v.size() * sizeof(float));
+    at += v.size() * sizeof(float);
+  }
+  return out;
+}
+
+// The blocks of a stage in Stage::moe_layers() order, with their layer index in the whole model.
+std::vector<int64_t> moe_layer_indices(Stage& st) {
+  std::vector<int64_t> out;
+  for (size_t j = 0; j < st.layers.size(); ++j)
+    if (!ch04::moe_layers({st.layers[j].get()}).empty()) out.push_back(st.begin() + static_cast<int64_t>(j));
+  for (size_t k = 0; k < st.mtp.size(); ++k)
+    if (!ch04::moe_layers({st.mtp[k].get()}).empty()) out.push_back(st.config().num_hidden_layers + static_cast<int64_t>(k));
+  return out;
+}
+
+}  // namespace
+
+PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const PretrainConfig& pc)
+    : s_(s), cfg_(cfg), pc_(pc), rank_(mpi::rank()), cuts_(stage_layers(cfg.num_hidden_layers, s.pp)) {
+  if (mpi::size() != s.ranks)
+    throw std::invalid_argument(schedule_title(s.kind) + " with " + std::to_string(s.pp) + " stages runs on " + std::to_string(s.ranks) +
+                                " ranks, but mpirun started " + std::to_string(mpi::size()));
+  if (pc.train.micro_batches != s.micro_batches || pc.train.batch_size % s.micro_batches != 0)
+    throw std::invalid_argument("the trainer must cut each batch into the schedule's " + std::to_string(s.micro_batches) + " micro-batches");
+  // Which rank holds each stage, and the names of every stage's tensors.
+  Rng rng(0);
+  std::map<std::string, std::set<int>> holders;
+  std::map<std::string, int64_t> numel;
+  std::set<std::string> param_names;
+  stages_.resize(static_cast<size_t>(s.chunks_per_rank()));
+  for (int st = 0; st < s.pp; ++st) {
+    const auto [b, e] = cuts_[static_cast<size_t>(st)];
+    auto stage = std::make_unique<Stage>(cfg, b, e, rng);
+    for (const auto& [name, t] : stage->named_parameters()) param_names.insert(name);
+    int local = -1;   // a rank holds a stage at most once
+    for (int dir : directions(s)) {
+      const Chunk c{0, st, dir};
+      const int r = s.rank_of(c);
+      for (const auto& [name, t] : stage->state_dict()) {
+        holders[name].insert(r);
+        numel[name] = t.numel();
+      }
+      if (r == rank_) local = s.local_chunk(c);
+    }
+    if (local >= 0) stages_[static_cast<size_t>(local)] = std::move(stage);
+  }
+  for (const auto& [name, ranks] : holders) {
+    owner_[name] = *ranks.begin();
+    if (ranks.size() > 1 && param_names.count(name)) replicated_.push_back({name, numel[name], ranks.count(rank_) > 0});
+  }
+  // One rank holding both ends (DualPipe's first and last ranks) keeps one embedding: the MTP
+  // modules share it physically, as V3 places them (section 3.2.3).
+  Embedding* embed = nullptr;
+  for (auto& st : stages_) {
+    if (!st->embed_tokens) continue;
+    if (embed) st->embed_tokens->weight = embed->weight;
+    else embed = st->embed_tokens.get();
+  }
+  NamedTensors params;
+  std::vector<std::string> replicas;
+  std::vector<ch04::MoE*> moe;
+  for (auto& st : stages_) {
+    for (auto& [name, t] : st->named_parameters()) {
+      if (params_.count(name)) continue;
+      params_[name] = t;
+      params.push_back({name, t});
+      if (owner_.at(name) != rank_) replicas.push_back(name);   // counted in the norm by its owner
+    }
+    for (ch04::MoE* m : st->moe_layers()) moe.push_back(m);
+    for (int64_t i : moe_layer_indices(*st)) moe_global_.push_back(i);
+  }
+  balance_ = std::make_unique<ch04::BalanceHook>(moe, pretrain_balancing(cfg, pc));
+  trainer_ = std::make_unique<Trainer>(params, pc.train, LossFn{}, replicas);
+  trainer_->add_hook(*balance_);
+}
+
+PipelineRank::~PipelineRank() = default;
+
+void PipelineRank::load_weights(const NamedTensors& full) {
+  std::map<std::string, Tensor> by_name(full.begin(), full.end());
+  NoGradGuard ng;
+  for (auto& st : stages_)
+    for (auto& [name, t] : st->state_dict()) {
+      auto it = by_name.find(name);
+      if (it == by_name.end()) throw std::runtime_error("the whole model has no tensor '" + name + "' for this stage");
+      t.copy_(it->second);
+    }
+}
+
+void PipelineRank::resume(const std::string& dir) {
+  const std::string meta_path = dir + "/pipeline.json";
+  if (!fs::exists(meta_path)) throw std::runtime_error(dir + " is not a pipeline checkpoint (no pipeline.json)");
+  const nlohmann::json meta = nlohmann::json::parse(read_text_file(meta_path));
+  if (meta.at("schedule") != schedule_name(s_.kind) || meta.at("ranks") != s_.ranks || meta.at("stages") != s_.pp ||
+      meta.at("micro_batches") != s_.micro_batches)
+    throw std::runtime_error(dir + " was saved by " + meta.at("schedule").get<std::string>() + " on " + std::to_string(meta.at("ranks").get<int>()) +
+                             " ranks with " + std::to_string(meta.at("micro_batches").get<int>()) +
+                             " micro-batches; resume it with the same --schedules, -np and --micro-batches");
+  NoGradGuard ng;
+  for (auto& st : stages_) {
+    const auto loaded = Stage::load(dir, st->begin(), st->end());
+    std::map<std::string, Tensor> by_name;
+    for (auto& [name, t] : loaded->state_dict()) by_name[name] = t;
+    for (auto& [name, t] : st->state_dict()) t.copy_(by_name.at(name));
+  }
+  trainer_->load_state(dir + "/pipeline_rank" + std::to_string(rank_));
+}
+
+PipelineRank::Slot& PipelineRank::slot(const Chunk& c) { return slots_[{c.direction, c.stage, c.mb}]; }
+
+Stage& PipelineRank::stage_of(const Chunk& c) { return *stages_.at(static_cast<size_t>(s_.local_chunk(c))); }
+
+void PipelineRank::post(const std::vector<Transfer>& comm) {
+  if (comm.empty()) return;
+  const int64_t rows = pc_.train.batch_size / s_.micro_batches;
+  mpi::Requests req;
+  std::vector<std::vector<float>> sent;
+  sent.reserve(comm.size());
+  std::vector<std::pair<const Transfer*, Tensor>> received_here;
+  for (const Transfer& t : comm) {
+    if (t.send) {
+      const Slot& sl = slot(t.of);
+      const Tensor data = t.grad ? sl.in.grad() : sl.out;
+      if (!data.defined()) throw std::logic_error("nothing to send for " + format_op(s_, Op{t.grad ? OpKind::B : OpKind::F, t.of, t.of, false, {}}));
+      sent.push_back(data.to_vector());
+      req.isend(sent.back().data(), static_cast<int64_t>(sent.back().size()), t.peer, tag_of(s_, t));
+    } else {
+      Tensor buf = Tensor::empty({rows, pc_.train.seq_len, cfg_.hidden_size});
+      req.irecv(buf.data(), buf.numel(), t.peer, tag_of(s_, t));
+      received_here.push_back({&t, buf});
+    }
+  }
+  req.wait();
+  for (const Transfer& t : comm)
+    if (t.send && t.grad) slot(t.of).in = Tensor();   // sent upstream: the activation's last use
+  for (auto& [t, buf] : received_here) {
+    const Chunk& of = t->of;
+    if (t->grad) slot({of.mb, of.stage - 1, of.direction}).grad_out = buf;   // for the stage before B's
+    else slot({of.mb, of.stage + 1, of.direction}).act = buf;                // for the stage after F's
+  }
+}
+
+void PipelineRank::forward(const Chunk& c, const std::vector<Batch>& micro) {
+  Slot& sl = slot(c);
+  Stage& st = stage_of(c);
+  const Batch& mb = micro.at(static_cast<size_t>(c.mb));
+  Tensor out;
+  if (c.stage == 0) {
+    out = st.forward(mb.inputs);
+  } else {
+    Tensor act = sl.act;
+    if (!act.defined()) act = slot({c.mb, c.stage - 1, c.direction}).out;   // the stage before runs here (DualPipeV's turn)
+    if (!act.defined()) throw std::logic_error("no input activation for " + format_op(s_, Op{OpKind::F, c, {}, false, {}}));
+    sl.in = received(act);
+    sl.act = Tensor();
+    out = st.forward(sl.in);
+  }
+  if (st.is_last()) {
+    const ch05::MTPLoss l = st.loss(out, mb, pc_.mtp_lambda);
+    sl.loss = l.total;
+    main_ce_ += l.main.item() / s_.micro_batches;
+    mtp_ce_ += (l.depth.empty() ? 0.0 : l.depth[0]) / s_.micro_batches;
+  }
+  sl.bal = balance_->take_balance_loss();   // this micro-batch's (the MTP modules' included), for its own backward
+  sl.out = out;
+}
+
+void PipelineRank::backward(const Chunk& c, bool split) {
+  Slot& sl = slot(c);
+  const float inv_m = 1.f / static_cast<float>(s_.micro_batches);   // d(mean over micro-batches)
+  std::vector<Tensor> roots, grads;
+  if (stage_of(c).is_last()) {
+    roots.push_back(sl.loss);
+    grads.push_back(Tensor::full(sl.loss.shape(), inv_m));
+    step_loss_ += sl.loss.item() * inv_m;
+  } else {
+    Tensor g = sl.grad_out;
+    if (!g.defined()) {   // the stage after runs here
+      Slot& next = slot({c.mb, c.stage + 1, c.direction});
+      g = next.in.grad();
+      next.in = Tensor();
+    }
+    if (!g.defined()) throw std::logic_error("no output gradient for " + format_op(s_, Op{OpKind::B, {}, c, split, {}}));
+    roots.push_back(sl.out);
+    grads.push_back(g);
+  }
+  if (sl.bal.defined()) {
+    roots.push_back(sl.bal);
+    grads.push_back(Tensor::full(sl.bal.shape(), inv_m));
+    step_loss_ += sl.bal.item() * inv_m;
+  }
+  const std::vector<Tensor> inputs = sl.in.defined() ? std::vector<Tensor>{sl.in} : std::vector<Tensor>{};
+  if (split) sl.w = backward_inputs(roots, grads, inputs);
+  else ds::backward(roots, grads);
+  sl.out = sl.loss = sl.bal = sl.grad_out = Tensor();
+}
+
+StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
+  const Batch batch = trainer_->next_batch(data);
+  const std::vector<Batch> micro = split_batch(batch, s_.micro_batches);
+  step_loss_ = main_ce_ = mtp_ce_ = 0;
+  slots_.clear();
+  rec = StepRecord{};
+  mpi::barrier();
+  const double t0 = mpi::wtime();
+  const double live0 = static_cast<double>(memory::live_bytes());
+  const auto live = [&] { return static_cast<double>(memory::live_bytes()) - live0; };
+  for (const Op& op : s_.programs.at(static_cast<size_t>(rank_)).ops) {
+    const double posted = mpi::wtime();
+    post(op.comm);
+    const double start = mpi::wtime();
+    rec.wait.push_back(start - posted);
+    rec.live.push_back({start - t0, live()});
+    switch (op.kind) {
+      case OpKind::F: forward(op.f, micro); break;
+      case OpKind::B: backward(op.b, op.split); break;
+      case OpKind::W:
+        slot(op.b).w.run();
+        slot(op.b).w = WeightGradWork();
+        break;
+      case OpKind::FB:
+        forward(op.f, micro);
+        backward(op.b, op.split);
+        break;
+    }
+    const double end = mpi::wtime();
+    rec.spans.push_back({start - t0, end - t0});
+    rec.live.push_back({end - t0, live()});
+  }
+  post(s_.programs.at(static_cast<size_t>(rank_)).tail);
+  rec.end = mpi::wtime() - t0;
+  slots_.clear();
+
+  combine_gradients();
+  combine_loads();
+  std::vector<double> sums = {step_loss_, main_ce_, mtp_ce_, trainer_->grad_sq_norm()};
+  mpi::allreduce_sum(sums);
+  StepStats s;
+  s.loss = sums[0];
+  s.metrics.add("main_ce", sums[1]);
+  s.metrics.add("mtp_ce", sums[2]);
+  trainer_->optimizer_step(std::sqrt(sums[3]), s);
+  trainer_->record(s);
+  trainer_->history.tokens += pc_.train.batch_size * pc_.train.seq_len;
+  trainer_->history.seconds += mpi::wtime() - t0;
+  return s;
+}
+
+void PipelineRank::combine_gradients() {
+  int64_t total = 0;
+  for (const Replicated& r : replicated_) total += r.numel;
+  if (total == 0) return;
+  std::vector<float> buf(static_cast<size_t>(total), 0.f);
+  int64_t at = 0;
+  for (const Replicated& r : replicated_) {
+    if (r.held) {
+      const Tensor g = params_.at(r.name).grad();
+      if (g.defined()) std::memcpy(buf.data() + at, g.data(), static_cast<size_t>(r.numel) * sizeof(float));
+    }
+    at += r.numel;
+  }
+  mpi::allreduce_sum(buf);   // every copy's part of the gradient, added up
+  at = 0;
+  for (const Replicated& r : replicated_) {
+    if (r.held) {
+      Tensor& p = params_.at(r.name);
+      p.set_grad(Tensor::from(std::vector<float>(buf.begin() + at, buf.begin() + at + r.numel), p.shape()));
+    }
+    at += r.numel;
+  }
+}
+
+void PipelineRank::combine_loads() {
+  const int64_t experts = cfg_.n_routed_experts;
+  const int64_t layers = cfg_.num_hidden_layers + cfg_.num_nextn_predict_layers;
+  std::vector<double> buf(static_cast<size_t>(layers * experts), 0.0);
+  std::vector<std::vector<double>>& load = balance_->step_load();
+  for (size_t i = 0; i < moe_global_.size(); ++i)
+    for (int64_t e = 0; e < experts; ++e) buf[static_cast<size_t>(moe_global_[i] * experts + e)] += load[i][static_cast<size_t>(e)];
+  mpi::allreduce_sum(buf);
+  for (size_t i = 0; i < moe_global_.size(); ++i)
+    for (int64_t e = 0; e < experts; ++e) load[i][static_cast<size_t>(e)] = buf[static_cast<size_t>(moe_global_[i] * experts + e)];
+}
+
+NamedTensors PipelineRank::owned_tensors() const {
+  NamedTensors out;
+  std::set<std::string> seen;
+  for (const auto& st : stages_)
+    for (auto& [name, t] : st->state_dict())
+      if (owner_.at(name) == rank_ && seen.insert(name).second) out.push_back({name, t});
+  return out;
+}
+
+void PipelineRank::save(const std::string& dir, DeepSeekModel* whole, const Tokenizer* tokenizer) const {
+  const fs::path staging = dir + ".ranks";
+  if (rank_ == 0) fs::remove_all(staging);
+  mpi::barrier();
+  const fs::path mine = staging / ("pipeline_rank" + std::to_string(rank_));
+  fs::create_directories(mine);
+  trainer_->save_state(mine.string());
+  constexpr int kTag = 1 << 20;
+  const std::string bytes = serialize(owned_tensors());
+  if (rank_ != 0) {
+    mpi::send_bytes(bytes, 0, kTag);
+  } else {
+    if (!whole) throw std::logic_error("PipelineRank::save: rank 0 needs the whole model to write into");
+    std::map<std::string, std::vector<float>> all = deserialize(bytes);
+    for (int r = 1; r < s_.ranks; ++r) all.merge(deserialize(mpi::recv_bytes(r, kTag)));
+    NoGradGuard ng;
+    for (auto& [name, t] : whole->state_dict()) {
+      auto it = all.find(name);
+      if (it == all.end()) throw std::logic_error("no rank sent '" + name + "'");
+      t.copy_(Tensor::from(it->second, t.shape()));
+    }
+    nlohmann::json meta = {{"schedule", schedule_name(s_.kind)}, {"ranks", s_.ranks}, {"stages", s_.pp}, {"micro_batches", s_.micro_batches}};
+    for (const auto& [b, e] : cuts_) meta["stage_layers"].push_back({b, e});
+    write_folder_atomic(dir, [&](const std::string& tmp) {
+      write_model_files(tmp, *whole, tokenizer);
+      write_file_atomic(tmp + "/pipeline.json", meta.dump(2));
+      for (int r = 0; r < s_.ranks; ++r) {
+        const std::string name = "pipeline_rank" + std::to_string(r);
+        fs::rename(staging / name, fs::path(tmp) / name);
+      }
+    });
+    fs::remove_all(staging);
+  }
+  mpi::barrier();
+}
+
+std::vector<StepRecord> gather_records(const StepRecord& mine) {
+  std::vector<double> flat = {static_cast<double>(mine.spans.size()), static_cast<double>(mine.live.size()), mine.end};
+  for (size_t i = 0; i < mine.spans.size(); ++i) flat.insert(flat.end(), {mine.spans[i].start, mine.spans[i].end, mine.wait[i]});
+  for (const auto& [t, b] : mine.live) flat.insert(flat.end(), {t, b});
+  const std::string bytes(reinterpret_cast<const char*>(flat.data()), flat.size() * sizeof(double));
+  constexpr int kTag = (1 << 20) + 1;
+  if (mpi::rank() != 0) {
+    mpi::send_bytes(bytes, 0, kTag);
+    return {};
+  }
+  std::vector<StepRecord> all = {mine};
+  for (int r = 1; r < mpi::size(); ++r) {
+    const std::string b = mpi::recv_bytes(r, kTag);
+    std::vector<double> v(b.size() / sizeof(double));
+    std::memcpy(v.data(), b.data(), b.size());
+    StepRecord rec;
+    const size_t n = static_cast<size_t>(v[0]), m = static_cast<size_t>(v[1]);
+    rec.end = v[2];
+    size_t at = 3;
+    for (size_t i = 0; i < n; ++i, at += 3) {
+      rec.spans.push_back({v[at], v[at + 1]});
+      rec.wait.push_back(v[at + 2]);
+    }
+    for (size_t i = 0; i < m; ++i, at += 2) rec.live.push_back({v[at], v[at + 1]});
+    all.push_back(rec);
+  }
+  return all;
+}
+
+}  // namespace ds::ch06

@@ -1,0 +1,506 @@
+// ch06_pipeline_train: the mini-DeepSeek trained with pipeline parallelism on real processes.
+// `mpirun -np 2 ./build/bin/ch06_pipeline_train` runs every schedule that fits two ranks (GPipe,
+// 1F1B, ZB1P and DualPipe on 2 stages, DualPipeV on 4 stages folded onto 2 ranks), each from the
+// same initial weights for the same steps: each rank executes its op list from
+// pipeline_schedule.hpp with MPI point-to-point, records when each op really ran, and rank 0
+// draws the measured Gantt chart beside the simulator's, fed with the op durations measured on
+// this run. `--reference` (one process, no mpirun needed) trains the same model on the same
+// batches with the plain single-process trainer: the pipelined runs must end with its weights.
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "ch06/checkpoint.hpp"
+#include "ch06/pipeline_mpi.hpp"
+#include "ch06/pipeline_sim.hpp"
+#include "common/memory.hpp"
+#include "common/mpi.hpp"
+#include "common/plot.hpp"
+#include "common/progress.hpp"
+#include "common/run.hpp"
+
+using namespace ds;
+using namespace ds::ch06;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kProgram = "ch06_pipeline_train";
+
+struct Options {
+  std::string preset = "mini", schedules = "gpipe,1f1b,zb1p,dualpipe,dualpipev", resume;
+  int64_t layers = 0, corpus_kb = 300, checkpoint_every = 0, interrupt_at = 0;
+  int interrupt_rank = 0, vocab = 512;
+  bool reference = false;
+};
+
+// Op durations measured on this run (ms), by kind, from every rank: medians, since a rank that
+// shares its core with other processes now and then takes far longer for one op.
+struct OpTimes {
+  std::vector<double> ms[6];   // F, B full, B split, W, F&B full, F&B split
+  void add(const Op& op, double t) {
+    const int k = op.kind == OpKind::F ? 0 : op.kind == OpKind::B ? (op.split ? 2 : 1) : op.kind == OpKind::W ? 3 : (op.split ? 5 : 4);
+    ms[k].push_back(t);
+  }
+  // Every rank's samples on every rank.
+  void gather() {
+    for (std::vector<double>& v : ms) {
+      std::vector<double> all;
+      for (int r = 0; r < mpi::size(); ++r) {
+        std::vector<double> len = {r == mpi::rank() ? static_cast<double>(v.size()) : 0.0};
+        mpi::allreduce_sum(len);
+        std::vector<double> part(static_cast<size_t>(len[0]), 0.0);
+        if (r == mpi::rank()) part = v;
+        mpi::allreduce_sum(part);
+        all.insert(all.end(), part.begin(), part.end());
+      }
+      v = all;
+    }
+  }
+  double median(int k) const {
+    std::vector<double> v = ms[k];
+    if (v.empty()) return 0;
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  }
+  // V3 Table 2's F, B (full), W and F&B from them: a split B took B - W, a split F&B took F&B - W.
+  Durations durations(double latency) const {
+    Durations d;
+    d.F = median(0);
+    d.W = median(3);
+    d.B = !ms[1].empty() ? median(1) : !ms[2].empty() ? median(2) + d.W : d.F;
+    // A measured F&B outside [max(F, B), F + B] (timing noise) is held to the nearest bound the
+    // simulator accepts: on one core the two halves run one after the other anyway.
+    const double fb = !ms[4].empty() ? median(4) : !ms[5].empty() ? median(5) + d.W : d.F + d.B;
+    d.FB = std::clamp(fb, std::max(d.F, d.B), d.F + d.B);
+    d.latency = latency;
+    return d;
+  }
+};
+
+// One activation message's one-way time between ranks 0 and 1 (half a round trip, best of 20).
+double measure_latency(int64_t floats) {
+  if (mpi::size() < 2 || mpi::rank() > 1) {
+    mpi::barrier();
+    return mpi::allreduce_max(0.0);
+  }
+  std::vector<float> buf(static_cast<size_t>(floats), 1.f);
+  const int peer = 1 - mpi::rank();
+  double best = 1e9;
+  for (int i = 0; i < 20; ++i) {
+    const double t0 = mpi::wtime();
+    mpi::Requests r;
+    if (mpi::rank() == 0) {
+      r.isend(buf.data(), floats, peer, 7);
+      r.wait();
+      r.irecv(buf.data(), floats, peer, 8);
+      r.wait();
+    } else {
+      r.irecv(buf.data(), floats, peer, 7);
+      r.wait();
+      r.isend(buf.data(), floats, peer, 8);
+      r.wait();
+    }
+    best = std::min(best, (mpi::wtime() - t0) / 2);
+  }
+  mpi::barrier();
+  return mpi::allreduce_max(mpi::rank() == 0 ? best : 0.0);
+}
+
+// Live tensor bytes through one training step of one micro-batch, layer by layer: the model cut
+// into one-layer stages chained in this process, memory read after every stage's forward and
+// backward (the activations each layer saves for backward pile up, then go as backward passes).
+LineChart memory_through_step(const DeepSeekConfig& cfg, const PretrainConfig& pc, const Batch& b, std::vector<std::string>& events) {
+  Rng rng(1);
+  std::vector<std::unique_ptr<Stage>> stages;
+  for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) stages.push_back(std::make_unique<Stage>(cfg, i, i + 1, rng));
+  const double base = static_cast<double>(memory::live_bytes());
+  Series s{"every tensor above the weights", {}, {}}, grads{"weight gradients", {}, {}, true}, acts{"activations (the rest)", {}, {}};
+  const auto mark = [&](const std::string& what) {
+    double g = 0;
+    for (const auto& st : stages)
+      for (const auto& [name, p] : st->named_parameters())
+        if (p.grad().defined()) g += 4.0 * static_cast<double>(p.numel());
+    const double live = static_cast<double>(memory::live_bytes()) - base;
+    events.push_back(what);
+    const double at = static_cast<double>(s.x.size());
+    for (Series* x : {&s, &grads, &acts}) x->x.push_back(at);
+    s.y.push_back(live / 1e6);
+    grads.y.push_back(g / 1e6);
+    acts.y.push_back((live - g) / 1e6);
+  };
+  mark("start");
+  std::vector<Tensor> in(stages.size()), out(stages.size());
+  for (size_t i = 0; i < stages.size(); ++i) {
+    out[i] = i == 0 ? stages[0]->forward(b.inputs) : stages[i]->forward(in[i] = received(out[i - 1]));
+    mark("forward layer " + std::to_string(i));
+  }
+  Tensor loss = stages.back()->loss(out.back(), b, pc.mtp_lambda).total;
+  mark("loss (norm, head, MTP)");
+  for (size_t i = stages.size(); i-- > 0;) {
+    if (i + 1 == stages.size()) backward({loss}, {Tensor::ones({})});
+    else backward({out[i]}, {in[i + 1].grad()});
+    out[i] = Tensor();
+    loss = Tensor();
+    if (i + 1 < stages.size()) in[i + 1] = Tensor();
+    mark("backward layer " + std::to_string(i));
+  }
+  LineChart c{fmt("Live tensor memory through one step of one micro-batch (%lld x %lld tokens), %lld layers", (long long)b.inputs.size(0),
+                  (long long)b.inputs.size(1), (long long)cfg.num_hidden_layers),
+              "event (forward of layer 0, 1, ..., the loss, backward of the last layer, ..., layer 0)", "MB above the weights", {s, grads, acts}};
+  c.caption = "Each layer's forward saves its activations for backward (rising); backward frees them layer by layer (falling) while "
+              "it builds the weight gradients, which stay until the optimizer step.";
+  return c;
+}
+
+// The measured lanes and the simulated ones interleaved: rank r measured above rank r simulated.
+Gantt measured_beside_simulated(const Schedule& s, const Timeline& measured, const Timeline& simulated, const std::string& title) {
+  Gantt m = timeline_gantt(s, measured, title), p = timeline_gantt(s, simulated, title);
+  Gantt g = m;
+  g.lanes.clear();
+  g.boxes.clear();
+  for (size_t r = 0; r < m.lanes.size(); ++r) {
+    g.lanes.push_back(m.lanes[r] + ", measured");
+    g.lanes.push_back(m.lanes[r] + ", simulated");
+  }
+  for (GanttBox b : m.boxes) {
+    b.lane *= 2;
+    g.boxes.push_back(b);
+  }
+  for (GanttBox b : p.boxes) {
+    b.lane = 2 * b.lane + 1;
+    g.boxes.push_back(b);
+  }
+  g.xlabel = "time (ms)";
+  g.width = 1400;
+  return g;
+}
+
+// Bad settings: every rank finds the same problem before any message, so each ends normally
+// (MPI_Finalize included) with status 1 and rank 0 says why in one sentence.
+struct Refused : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+[[noreturn]] void refuse(const std::string& sentence) { throw Refused(sentence); }
+
+std::vector<ScheduleKind> parse_list(const std::string& list) {
+  std::vector<ScheduleKind> out;
+  std::stringstream ss(list);
+  try {
+    for (std::string item; std::getline(ss, item, ',');) out.push_back(parse_schedule(item));
+  } catch (const std::invalid_argument& e) {
+    refuse(e.what());
+  }
+  if (out.empty()) refuse("--schedules is empty");
+  return out;
+}
+
+// The single-process run on the same batches: the plain trainer with M micro-batches.
+int run_reference(const RunOptions& run, const DeepSeekConfig& cfg, PretrainConfig pc, const TokenDataset& data, const Tokenizer& tok) {
+  Rng rng(run.seed);
+  DeepSeekModel model(cfg, rng);
+  Pretrainer p(model, pc);
+  Progress bar(pc.train.steps, "reference", true);
+  std::vector<double> losses;
+  for (int64_t i = 0; i < pc.train.steps; ++i) {
+    const StepStats s = p.trainer.step(data);
+    losses.push_back(s.loss);
+    bar.update(s.step, {{"loss", s.loss}}, pc.train.batch_size * pc.train.seq_len);
+  }
+  bar.finish();
+  const std::string ckpt = run.out + "/reference/checkpoint";
+  write_folder_atomic(ckpt, [&](const std::string& tmp) {
+    write_model_files(tmp, model, &tok);
+    p.trainer.save_state(tmp);
+  });
+  Summary summary;
+  summary.set("reference.loss", losses);
+  summary.set("reference.checkpoint", ckpt);
+  summary.write(run.out + "/summary.json");
+  std::printf("single-process run: %lld steps, loss %.4f -> %.4f; checkpoint %s\n", (long long)pc.train.steps, losses.front(), losses.back(),
+              ckpt.c_str());
+  return 0;
+}
+
+struct ScheduleResult {
+  std::string name, title;
+  std::vector<double> loss;
+  double measured_makespan = 0, predicted_makespan = 0, measured_bubble = 0, predicted_bubble = 0;
+  std::vector<double> peak_mb;   // per rank: live tensor bytes above the step's start, at the peak
+  bool interrupted = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mpi::Session session(argc, argv);
+  const int rank = mpi::rank(), world = mpi::size();
+  if (rank != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;   // rank 0 speaks for all
+  const int rc = run_main(kProgram, [&]() -> int {
+    try {
+      Flags flags(kProgram, "Pipeline-parallel training of the mini-DeepSeek on MPI ranks (mpirun -np 2 or 4): every schedule's op lists executed, "
+                            "measured Gantt charts beside simulated ones, checkpoints ch06_generate reads.");
+      RunOptions run;
+      run.threads = 1;   // one core per rank
+      add_run_flags(flags, run, kProgram);
+      Options o;
+      PretrainConfig pc;
+      TrainerConfig& tc = pc.train;
+      tc.steps = 4;
+      tc.batch_size = 8;
+      tc.seq_len = 64;
+      tc.micro_batches = 0;   // 2 x ranks: the fewest DualPipe accepts
+      tc.warmup = 2;
+      tc.label = "pipeline";
+      flags.add("--schedules", o.schedules, "comma-separated: gpipe, 1f1b, zb1p, dualpipe, dualpipev (those that do not fit the ranks are left out)");
+      flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny with 4 layers");
+      flags.add("--layers", o.layers, "num_hidden_layers (0 = the preset's); DualPipeV needs 2 x ranks").min(0).max(64);
+      flags.add("--steps", tc.steps, "optimizer steps per schedule").min(1);
+      flags.add("--lr", tc.lr, "peak learning rate (warmed up, then cosine decay over --steps)").min(0);
+      flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
+      flags.add("--seq", tc.seq_len, "tokens per sequence").min(2);
+      flags.add("--batch", tc.batch_size, "sequences per step (the global batch)").min(1);
+      flags.add("--micro-batches", tc.micro_batches, "micro-batches M per step (0 = 2 x ranks; DualPipe: even, >= 2 x ranks; DualPipeV: >= 2 x ranks)")
+          .min(0);
+      flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3)").min(0);
+      flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000);
+      flags.add("--vocab", o.vocab, "BPE vocabulary size").min(260).max(8192);
+      flags.add("--checkpoint-every", o.checkpoint_every, "also checkpoint every this many steps (0 = only at the end or on Ctrl-C)").min(0);
+      flags.add("--resume", o.resume, "continue the run saved in this checkpoint folder (one schedule, the same -np and --micro-batches)");
+      flags.add_flag("--reference", o.reference, "train single-process (no mpirun) on the same batches instead: the weights pipelines must match");
+      flags.add("--interrupt-at", o.interrupt_at, "Ctrl-C (SIGINT) one rank after this step, to try the clean stop of all ranks (0 = never)").min(0);
+      flags.add("--interrupt-rank", o.interrupt_rank, "the rank --interrupt-at interrupts").min(0);
+      flags.parse(argc, argv);
+      if (run.quick) {
+        o.preset = "tiny";
+        if (o.layers == 0) o.layers = 4;
+        tc.steps = std::min<int64_t>(tc.steps, 3);
+        tc.batch_size = std::min<int64_t>(tc.batch_size, 8);
+        tc.seq_len = std::min<int64_t>(tc.seq_len, 16);
+        o.corpus_kb = std::min<int64_t>(o.corpus_kb, 60);
+        o.vocab = std::min(o.vocab, 300);
+      }
+      tc.seed = run.seed;
+      if (tc.micro_batches == 0) tc.micro_batches = 2 * std::max(world, 2);
+      if (tc.batch_size % tc.micro_batches != 0) refuse("--batch must be a multiple of --micro-batches");
+      if (o.reference && world != 1) refuse("--reference trains in one process: run it without mpirun (or with -np 1)");
+      if (!o.reference && world < 2) refuse("pipeline parallelism needs at least 2 ranks: run it as mpirun -np 2 " + std::string(argv[0]));
+
+      // The schedules that fit: GPipe, 1F1B, ZB1P and DualPipe with one stage per rank, DualPipeV two.
+      DeepSeekConfig cfg = preset(o.preset);
+      if (o.layers > 0) cfg.num_hidden_layers = o.layers;
+      std::vector<Schedule> schedules;
+      std::vector<std::string> left_out;
+      if (!o.reference) {
+        for (ScheduleKind k : parse_list(o.schedules)) {
+          const int pp = k == ScheduleKind::DualPipeV ? 2 * world : world;
+          try {
+            if (pp > cfg.num_hidden_layers)
+              throw std::invalid_argument(fmt("it needs %d stages but the model has %lld layers (--layers)", pp, (long long)cfg.num_hidden_layers));
+            schedules.push_back(make_schedule(k, pp, static_cast<int>(tc.micro_batches)));
+          } catch (const std::invalid_argument& e) {
+            left_out.push_back(schedule_title(k) + ": " + e.what());
+          }
+        }
+        if (schedules.empty()) refuse("no schedule fits: " + left_out.front());
+        if (!o.resume.empty() && schedules.size() != 1) refuse("--resume continues one schedule: name it with --schedules");
+      }
+      start_run(run);
+      print_header(kProgram, o.reference ? "the single-process reference run: the weights every pipelined run must end with"
+                                         : "each schedule's op lists executed by MPI ranks, each holding its stages of the model; per schedule "
+                                           "the measured Gantt chart\nbeside the simulator's (fed the durations measured here), live memory per "
+                                           "rank through a step, and the losses, equal across schedules.");
+      // Data and tokenizer: the same on every rank and in the reference run (deterministic in the seed).
+      const auto docs = load_or_generate_documents("", static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
+      CorpusData cd = corpus_dataset(docs, o.vocab, run.seed);
+      cfg.vocab_size = cd.tokenizer.vocab_size();
+      if (tc.seq_len > cfg.max_position_embeddings) refuse("--seq exceeds the model's max_position_embeddings");
+      if (o.reference) return run_reference(run, cfg, pc, cd.dataset, cd.tokenizer);
+
+      const ParamCount pcount = count_parameters(cfg);
+      std::printf("%d ranks (one core each), model %s with %lld layers (%.2fM parameters), batch %lld x %lld tokens in M = %lld micro-batches, "
+                  "%lld steps per schedule\n",
+                  world, o.preset.c_str(), (long long)cfg.num_hidden_layers, pcount.total / 1e6, (long long)tc.batch_size, (long long)tc.seq_len,
+                  (long long)tc.micro_batches, (long long)tc.steps);
+      for (const std::string& l : left_out) std::printf("left out: %s\n", l.c_str());
+      const int64_t rows = tc.batch_size / tc.micro_batches;
+      const double latency = measure_latency(rows * tc.seq_len * cfg.hidden_size);
+      std::printf("one activation message (%lld x %lld x %lld floats) between ranks 0 and 1: %.3f ms one way\n\n", (long long)rows,
+                  (long long)tc.seq_len, (long long)cfg.hidden_size, latency * 1e3);
+
+      Summary summary;
+      std::vector<ScheduleResult> results;
+      // Every rank builds the reference's initial model; each schedule starts from its weights, and
+      // rank 0 writes the checkpoints through it.
+      Rng init_rng(run.seed);
+      DeepSeekModel whole(cfg, init_rng);
+      NamedTensors init;
+      for (const auto& [name, t] : whole.state_dict()) init.push_back({name, t.clone()});
+      for (const Schedule& s : schedules) {
+        ScheduleResult res{schedule_name(s.kind), schedule_title(s.kind), {}, 0, 0, 0, 0, {}, false};
+        const std::string ckpt = run.out + "/" + res.name + "/checkpoint";
+        PipelineRank pr(s, cfg, pc);
+        if (o.resume.empty()) {
+          pr.load_weights(init);
+        } else {
+          std::string err;   // agreed on by all ranks, so that none waits for one that gave up
+          try {
+            pr.resume(o.resume);
+          } catch (const std::exception& e) {
+            err = e.what();
+          }
+          if (mpi::allreduce_max(err.empty() ? 0.0 : 1.0) > 0) refuse(err.empty() ? "another rank could not resume " + o.resume : err);
+          std::printf("resumed %s at step %lld\n", o.resume.c_str(), (long long)pr.trainer().step_count());
+        }
+        Progress bar(tc.steps, res.name, rank == 0);
+        OpTimes times;
+        StepRecord rec;
+        const auto& ops = s.programs[static_cast<size_t>(rank)].ops;
+        while (pr.trainer().step_count() < tc.steps) {
+          const StepStats st = pr.step(cd.dataset, rec);
+          res.loss.push_back(st.loss);
+          if (st.step > 1 || tc.steps == 1)   // the first step warms the allocator and caches up; in ms
+            for (size_t i = 0; i < ops.size(); ++i) times.add(ops[i], (rec.spans[i].end - rec.spans[i].start) * 1e3);
+          bar.update(st.step, {{"loss", st.loss}, {"makespan_ms", rec.end * 1e3}}, tc.batch_size * tc.seq_len);
+          if (st.step == o.interrupt_at && rank == o.interrupt_rank) std::raise(SIGINT);
+          res.interrupted = mpi::stop_requested();
+          if (res.interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
+            pr.save(ckpt, rank == 0 ? &whole : nullptr, &cd.tokenizer);
+          if (res.interrupted) break;
+        }
+        bar.finish();
+        if (res.interrupted) {
+          std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
+                      (long long)pr.trainer().step_count(), ckpt.c_str(), res.name.c_str(), ckpt.c_str());
+          return 130;
+        }
+        times.gather();   // all ranks' ops together, into the simulator
+        const Durations d_ms = times.durations(latency * 1e3);
+        const std::vector<StepRecord> all = gather_records(rec);
+        if (rank != 0) continue;
+
+        std::vector<std::vector<OpSpan>> spans;
+        double end = 0;
+        for (const StepRecord& r : all) {
+          std::vector<OpSpan> ms;
+          for (const OpSpan& x : r.spans) ms.push_back({x.start * 1e3, x.end * 1e3});
+          spans.push_back(ms);
+          end = std::max(end, r.end * 1e3);
+        }
+        const Timeline measured = timeline_from_spans(s, spans, end);
+        const Timeline predicted = simulate(s, d_ms, SendWait::BeforeNextOp);
+        res.measured_makespan = measured.makespan;
+        res.predicted_makespan = predicted.makespan;
+        res.measured_bubble = measured.max_bubble();
+        res.predicted_bubble = predicted.max_bubble();
+        Gantt g = measured_beside_simulated(
+            s, measured, predicted,
+            fmt("%s, %d stages on %d ranks, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp, s.ranks,
+                s.micro_batches, measured.makespan, predicted.makespan));
+        g.caption = fmt("Each rank's measured ops (real start and end, one core per rank, measured under load) above the simulator's "
+                        "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
+                        d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
+        write_gantt(run.out + "/gantt_" + res.name + ".svg", g);
+        LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
+                      "MB", {}};
+        for (size_t r = 0; r < all.size(); ++r) {
+          Series ser{"rank " + std::to_string(r), {}, {}};
+          double peak = 0;
+          for (const auto& [t, b] : all[r].live) {
+            ser.x.push_back(t * 1e3);
+            ser.y.push_back(b / 1e6);
+            peak = std::max(peak, b / 1e6);
+          }
+          res.peak_mb.push_back(peak);
+          mem.series.push_back(ser);
+        }
+        mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
+                      "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
+        write_line_chart(run.out + "/memory_" + res.name + ".svg", mem);
+
+        const std::string key = "schedules." + res.name;
+        summary.set(key + ".loss", res.loss);
+        summary.set(key + ".measured_makespan_ms", res.measured_makespan);
+        summary.set(key + ".predicted_makespan_ms", res.predicted_makespan);
+        summary.set(key + ".measured_bubble_ms", measured.bubble);
+        summary.set(key + ".predicted_bubble_ms", predicted.bubble);
+        summary.set(key + ".durations_ms", std::vector<double>{d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency});
+        summary.set(key + ".peak_live_mb", res.peak_mb);
+        summary.set(key + ".simulated_peak_activations", static_cast<double>(predicted.max_peak_activations()));
+        summary.set(key + ".checkpoint", ckpt);
+        results.push_back(res);
+      }
+      if (rank != 0) return 0;
+
+      // Every schedule against the simulator, and the losses against each other.
+      std::printf("\nThe last step of each schedule, measured (under load) and predicted by the simulator from this run's op durations:\n");
+      Table t({"schedule", "ranks", "measured makespan", "predicted", "busiest rank's bubble", "predicted", "peak live MB per rank", "final loss"});
+      BarChart mk{"Step time: measured vs simulated from measured op durations", "schedule", "makespan of the last step (ms)", {}, {}};
+      BarChart bb{"Bubble of the busiest rank: measured vs simulated", "schedule", "idle time in the last step (ms)", {}, {}};
+      BarChart pk{"Peak live tensor memory per rank during a step", "schedule", "MB above the step's start", {}, {}};
+      Series m1{"measured", {}, {}}, p1{"simulated", {}, {}}, m2{"measured", {}, {}}, p2{"simulated", {}, {}};
+      std::vector<Series> ranks(static_cast<size_t>(world));
+      for (int r = 0; r < world; ++r) ranks[static_cast<size_t>(r)].name = "rank " + std::to_string(r);
+      LineChart losses{"Training loss of every schedule (identical up to float rounding)", "step", "loss (main + MTP + balance)", {}};
+      double spread = 0;
+      for (const ScheduleResult& r : results) {
+        std::string peaks;
+        for (double p : r.peak_mb) peaks += (peaks.empty() ? "" : " / ") + fmt("%.1f", p);
+        t.row({r.title, std::to_string(r.peak_mb.size()), fmt("%.0f ms", r.measured_makespan), fmt("%.0f ms", r.predicted_makespan),
+               fmt("%.0f ms", r.measured_bubble), fmt("%.0f ms", r.predicted_bubble), peaks, fmt("%.5f", r.loss.back())});
+        mk.categories.push_back(r.title);
+        bb.categories.push_back(r.title);
+        pk.categories.push_back(r.title);
+        m1.y.push_back(r.measured_makespan);
+        p1.y.push_back(r.predicted_makespan);
+        m2.y.push_back(r.measured_bubble);
+        p2.y.push_back(r.predicted_bubble);
+        for (size_t i = 0; i < ranks.size(); ++i) ranks[i].y.push_back(r.peak_mb[i]);
+        Series ls{r.title, {}, r.loss};
+        for (size_t i = 0; i < r.loss.size(); ++i) ls.x.push_back(static_cast<double>(i + 1));
+        losses.series.push_back(ls);
+        for (size_t i = 0; i < r.loss.size(); ++i) spread = std::max(spread, std::abs(r.loss[i] - results[0].loss[i]));
+      }
+      t.print();
+      std::printf("\nlargest difference between two schedules' losses at the same step: %.2g\n", spread);
+      mk.series = {m1, p1};
+      bb.series = {m2, p2};
+      pk.series = ranks;
+      mk.caption = "The simulator replays each op list with the op durations measured on this run: where the bars differ, the ranks "
+                   "waited on things the model leaves out (two ranks sharing cores with other processes, MPI progress, allocation).";
+      bb.caption = "Idle time of the busiest rank during the last step: the bubble, measured from the recorded op spans and predicted.";
+      pk.caption = "The highest live tensor memory a rank reached during a step, above what it held before (weights, gradients, moments): "
+                   "GPipe keeps all M micro-batches' activations, 1F1B and ZB1P at most PP.";
+      losses.caption = "Every schedule computes the same gradient of the same batch, so the curves lie on each other.";
+      write_bar_chart(run.out + "/makespan.svg", mk);
+      write_bar_chart(run.out + "/bubble.svg", bb);
+      write_bar_chart(run.out + "/memory_peak.svg", pk);
+      write_line_chart(run.out + "/loss.svg", losses);
+      std::vector<std::string> events;
+      Rng probe_rng(run.seed);
+      const Batch probe = split_batch(cd.dataset.sample_batch(Split::Train, tc.batch_size, tc.seq_len, probe_rng), tc.micro_batches)[0];
+      const LineChart step_mem = memory_through_step(cfg, pc, probe, events);
+      write_line_chart(run.out + "/memory_step.svg", step_mem);
+      summary.set("memory_step_mb", step_mem.series[0].y);
+      summary.set("ranks", world);
+      summary.set("latency_ms", latency * 1e3);
+      summary.set("loss_spread", spread);
+      summary.write(run.out + "/summary.json");
+      std::printf("\nwrote %s/{gantt,memory}_<schedule>.svg, makespan.svg, bubble.svg, memory_peak.svg, memory_step.svg, loss.svg (+ .csv), "
+                  "summary.json and a checkpoint per schedule (<schedule>/checkpoint, ch06_generate reads it)\n",
+                  run.out.c_str());
+      return 0;
+    } catch (const Refused&) {
+      if (rank == 0) throw;   // run_main prints it
+      return 1;
+    } catch (const std::exception& e) {
+      if (world > 1) mpi::abort_all(e.what());   // the other ranks would wait for this one forever
+      throw;
+    }
+  });
+  return rc;
+}
