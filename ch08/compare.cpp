@@ -12,6 +12,7 @@ namespace ds::ch08 {
 
 const char* name_of(Method m) {
   switch (m) {
+    case Method::answers: return "answers";
     case Method::scratch: return "scratch";
     case Method::logit_kd: return "logit_kd";
     case Method::sequence_kd: return "sequence_kd";
@@ -20,7 +21,7 @@ const char* name_of(Method m) {
   return "?";
 }
 
-std::vector<Method> all_methods() { return {Method::scratch, Method::logit_kd, Method::sequence_kd, Method::gkd}; }
+std::vector<Method> all_methods() { return {Method::answers, Method::scratch, Method::logit_kd, Method::sequence_kd, Method::gkd}; }
 
 namespace {
 
@@ -33,14 +34,15 @@ std::vector<TaskExample> draw(const std::vector<TaskExample>& pool, int64_t n, R
 }  // namespace
 
 Curves train_task_model(Method m, ch06::DeepSeekModel& model, ch06::DeepSeekModel* teacher, const CompareData& data, const RunConfig& cfg) {
-  if (m != Method::scratch && !teacher) throw std::invalid_argument(std::string(name_of(m)) + " needs a teacher");
-  const std::vector<TaskExample>& pool = m == Method::sequence_kd ? data.distill : data.train;
+  if (m != Method::scratch && m != Method::answers && !teacher) throw std::invalid_argument(std::string(name_of(m)) + " needs a teacher");
+  const std::vector<TaskExample>& pool = m == Method::sequence_kd ? data.distill : m == Method::answers ? data.answers : data.train;
   if (pool.empty())
     throw std::runtime_error(std::string(name_of(m)) + " has no training examples" +
                              (m == Method::sequence_kd ? " (the teacher's samples were all rejected: train the teacher longer)" : ""));
   const int32_t pad = data.tok.eot_id();
   LossFn loss;
   switch (m) {
+    case Method::answers:
     case Method::scratch:
     case Method::sequence_kd: loss = [&](const Batch& b) { return sft_loss(model, b); }; break;
     case Method::logit_kd: loss = [&](const Batch& b) { return logit_kd_step(model, *teacher, b, cfg.kd); }; break;

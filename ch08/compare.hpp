@@ -1,5 +1,7 @@
 // The chapter's experiment: one small student trained four ways at equal student compute (the
 // same steps, batch and optimizer), against one larger teacher, on ch07's addition task:
+//   answers      SFT on the labelled problems' final answers alone: what a student has without a
+//                reasoning teacher (R1's setting: problems with checkable answers, no worked solutions)
 //   scratch      SFT on the labelled problems' worked solutions, no teacher
 //   logit_kd     the same data, Hinton's alpha * T^2 KL(teacher || student) + (1 - alpha) CE
 //   sequence_kd  SFT on the teacher's rejection-sampled completions (DeepSeek-R1's recipe)
@@ -21,13 +23,14 @@
 
 namespace ds::ch08 {
 
-enum class Method { scratch, logit_kd, sequence_kd, gkd };
+enum class Method { answers, scratch, logit_kd, sequence_kd, gkd };
 const char* name_of(Method m);
 std::vector<Method> all_methods();
 
 struct CompareData {
   Tokenizer tok;
   std::vector<TaskExample> train;     // the labelled training problems' reference completions
+  std::vector<TaskExample> answers;   // the same problems with an empty <think> block (answers' data)
   std::vector<TaskExample> distill;   // the teacher's accepted completions (sequence_kd's data)
   std::vector<ch07::Problem> test;    // held-out problems (accuracy)
   std::vector<TaskExample> test_ref;  // their reference completions (validation loss, agreement)
@@ -50,7 +53,7 @@ struct Curves {
 };
 
 // Trains `model` by method m for cfg.train.steps steps through the common trainer, evaluating
-// on data.test; `teacher` is the distillation target (unused by scratch) and the model agreement
+// on data.test; `teacher` is the distillation target (unused by answers and scratch) and the model agreement
 // is measured against (may be null: agreement is then not measured).
 Curves train_task_model(Method m, ch06::DeepSeekModel& model, ch06::DeepSeekModel* teacher, const CompareData& data, const RunConfig& cfg);
 

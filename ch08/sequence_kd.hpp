@@ -17,7 +17,7 @@ namespace ds::ch08 {
 
 struct RejectionConfig {
   int samples_per_prompt = 4;
-  float temperature = 0.7f;        // sampling temperature (R1's distillation data: 0.6 for its evaluation; sampling either way)
+  float temperature = 0.7f;        // the teacher's sampling temperature (R1 evaluates at 0.6; it does not say what it sampled its data at)
   int64_t max_new_tokens = 64;
   int keep_per_prompt = 1;         // distinct accepted completions kept per prompt
   int64_t batch = 64;              // prompts per generate() call (each repeated samples_per_prompt times)

@@ -12,11 +12,17 @@ std::vector<int32_t> task_prompt(const Tokenizer& tok, const ch07::Problem& p) {
   return tok.encode(ch07::ChatTemplate::compact().prompt(p.question));
 }
 
-TaskExample reference_example(const Tokenizer& tok, const ch07::Problem& p) {
-  TaskExample e{task_prompt(tok, p), tok.encode(ch07::format_completion(p.reasoning, p.answer))};
+namespace {
+TaskExample example(const Tokenizer& tok, const ch07::Problem& p, const std::string& reasoning) {
+  TaskExample e{task_prompt(tok, p), tok.encode(ch07::format_completion(reasoning, p.answer))};
   e.completion.push_back(tok.eot_id());
   return e;
 }
+}  // namespace
+
+TaskExample reference_example(const Tokenizer& tok, const ch07::Problem& p) { return example(tok, p, p.reasoning); }
+
+TaskExample answer_example(const Tokenizer& tok, const ch07::Problem& p) { return example(tok, p, ""); }
 
 Batch sft_batch(const std::vector<TaskExample>& examples, int32_t pad_id) {
   if (examples.empty()) throw std::invalid_argument("sft_batch: no examples");

@@ -29,6 +29,8 @@ struct TaskExample {
 std::vector<int32_t> task_prompt(const Tokenizer& tok, const ch07::Problem& p);
 // The problem's worked solution as the completion: " <think> steps </think> <answer> a </answer>".
 TaskExample reference_example(const Tokenizer& tok, const ch07::Problem& p);
+// The answer alone: " <think>  </think> <answer> a </answer>" (an empty reasoning block).
+TaskExample answer_example(const Tokenizer& tok, const ch07::Problem& p);
 
 // examples -> inputs [B, L] and targets [B, L], L = the longest prompt + completion minus 1.
 Batch sft_batch(const std::vector<TaskExample>& examples, int32_t pad_id);

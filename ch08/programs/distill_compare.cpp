@@ -29,7 +29,7 @@ const char* kProgram = "ch08_distill_compare";
 
 struct Options {
   int64_t max_digits = 3, train_problems = 2000, test_problems = 150, vocab = 320;
-  int64_t teacher_steps = 600, student_steps = 250, batch = 32, evals = 6;
+  int64_t teacher_steps = 600, student_steps = 250, batch = 32, evals = 6, student_hidden = 64, student_layers = 2;
   float teacher_lr = 3e-3f, student_lr = 3e-3f;
   std::string teacher_dir, tokenizer_path;
   RejectionConfig rejection;
@@ -56,14 +56,16 @@ DeepSeekConfig teacher_config(int64_t vocab, bool quick) {
   return c;
 }
 
-// The student: half the width, half the depth, a dense SwiGLU in every layer (no experts).
-DeepSeekConfig student_config(int64_t vocab) {
+// The student: fewer layers and a dense SwiGLU in every layer (no experts).
+DeepSeekConfig student_config(int64_t vocab, int64_t hidden, int64_t layers) {
   DeepSeekConfig c = preset("tiny");
   c.vocab_size = vocab;
-  c.hidden_size = 64;
-  c.num_hidden_layers = 2;
+  c.hidden_size = hidden;
+  c.num_hidden_layers = layers;
   c.num_attention_heads = 4;
-  c.intermediate_size = 128;
+  c.q_lora_rank = hidden / 2;
+  c.kv_lora_rank = hidden / 4;
+  c.intermediate_size = 2 * hidden;
   c.first_k_dense_replace = c.num_hidden_layers;
   c.num_nextn_predict_layers = 0;
   c.max_position_embeddings = 128;
@@ -123,6 +125,8 @@ int main(int argc, char** argv) {
     flags.add("--teacher-steps", o.teacher_steps, "SFT steps of the teacher (not counted in the students' budget)").min(1);
     flags.add("--teacher-lr", o.teacher_lr, "the teacher's peak learning rate").min(0);
     flags.add("--student-steps", o.student_steps, "training steps of every student: the equal compute budget").min(1);
+    flags.add("--student-hidden", o.student_hidden, "the student's hidden size (the teacher's is 128)").min(16).max(512);
+    flags.add("--student-layers", o.student_layers, "the student's layers, all dense (the teacher has 4, three of them MoE)").min(1).max(8);
     flags.add("--student-lr", o.student_lr, "every student's peak learning rate").min(0);
     flags.add("--batch", o.batch, "sequences per step (teacher and students)").min(1);
     flags.add("--evals", o.evals, "held-out evaluations over each run (plus one at step 0)").min(1);
@@ -165,7 +169,10 @@ int main(int argc, char** argv) {
     }
     ch07::check_task_tokenizer(data.tok);
     if (!o.tokenizer_path.empty()) check_shared_tokenizer(data.tok, Tokenizer::load(o.tokenizer_path));
-    for (const auto& p : train_problems) data.train.push_back(reference_example(data.tok, p));
+    for (const auto& p : train_problems) {
+      data.train.push_back(reference_example(data.tok, p));
+      data.answers.push_back(answer_example(data.tok, p));
+    }
     data.test = test_problems;
     for (const auto& p : test_problems) data.test_ref.push_back(reference_example(data.tok, p));
     int64_t longest = 0;
@@ -224,7 +231,7 @@ int main(int argc, char** argv) {
     }
     for (Method m : methods) {
       Rng rng(run.seed + 1);
-      auto student = std::make_unique<ch06::DeepSeekModel>(student_config(data.tok.vocab_size()), rng);
+      auto student = std::make_unique<ch06::DeepSeekModel>(student_config(data.tok.vocab_size(), run.quick ? 32 : o.student_hidden, o.student_layers), rng);
       RunConfig sc = rc;
       sc.train = train_config(o.student_steps, o.student_lr, name_of(m));
       sc.evals = o.evals;
@@ -248,17 +255,18 @@ int main(int argc, char** argv) {
       summary.set("students." + n + ".tokens", static_cast<double>(c.tokens));
     }
     t.print();
-    const double scratch_acc = curves[0].accuracy.back();
+    const size_t scratch_i = static_cast<size_t>(std::find(methods.begin(), methods.end(), Method::scratch) - methods.begin());
+    const double scratch_acc = curves[scratch_i].accuracy.back();
     double best = -1;
     std::string best_name;
-    for (size_t i = 1; i < methods.size(); ++i)
+    for (size_t i = scratch_i + 1; i < methods.size(); ++i)
       if (curves[i].accuracy.back() > best) best = curves[i].accuracy.back(), best_name = name_of(methods[i]);
     std::printf("\nbest distilled student: %s, held-out accuracy %.3f against %.3f from scratch (%+.1f points) at equal student steps\n", best_name.c_str(),
                 best, scratch_acc, 100 * (best - scratch_acc));
 
     // Size, speed and memory of the two models.
     const ModelFacts ft = facts(*teacher, data.tok, data.test, teacher_curves, rc.max_new_tokens);
-    const ModelFacts fs = facts(*last_student, data.tok, data.test, curves.front(), rc.max_new_tokens);   // train speed: plain SFT's
+    const ModelFacts fs = facts(*last_student, data.tok, data.test, curves[scratch_i], rc.max_new_tokens);   // train speed: plain SFT's
     Table m({"model", "parameters", "active / token", "parameter bytes", "KV cache / sequence", "decode tokens/s", "train tokens/s"});
     const std::vector<std::pair<std::string, ModelFacts>> rows = {{"teacher (MoE)", ft}, {"student (dense)", fs}};
     for (const auto& [name, f] : rows)

@@ -17,7 +17,7 @@ TEST_CASE("program ch08_distill_compare --quick: curves, final table, teacher ch
   check_text_output(out);
   const auto s = program_summary(out);
   // sequence_kd joins when the --quick teacher passes any of its samples (it seldom does in 20 steps).
-  for (const char* m : {"scratch", "logit_kd", "gkd"}) {
+  for (const char* m : {"answers", "scratch", "logit_kd", "gkd"}) {
     INFO(m);
     const double acc = s["students"][m]["accuracy"].get<double>();
     CHECK(acc >= 0.0);
