@@ -80,8 +80,8 @@ int main(int argc, char** argv) {
                           "with a temperature sweep at equal student steps.");
     RunOptions run;
     add_run_flags(flags, run, kProgram);
-    std::string teacher_dir, data_path, temps = "1,2,4,8";
-    int64_t teacher_steps = 400, student_steps = 200, batch = 8, seq = 64;
+    std::string teacher_dir, data_path, temps = "1,2,4";
+    int64_t teacher_steps = 250, student_steps = 100, batch = 8, seq = 64;
     float alpha = 0.5f;
     flags.add("--teacher", teacher_dir, "load the teacher from this checkpoint folder (ch06_pretrain's, or a previous run's <out>/teacher) instead of training one");
     flags.add("--data", data_path, "train on this UTF-8 text file instead of the built-in corpus");
