@@ -1,32 +1,21 @@
 // The divergences and the logit-KD loss against PyTorch: values and gradients from
 // tools/make_distill_fixture.py (F.kl_div, and TRL's generalized_jsd_loss for GKD).
-#include <fstream>
-#include <nlohmann/json.hpp>
-
 #include "ch08/logit_kd.hpp"
 #include "common/ops.hpp"
 #include "common/tests/test_helpers.hpp"
+#include "common/tests/torch_fixture.hpp"
 
 using namespace ds;
 using namespace ds::ch08;
+using ds::test::max_abs_diff;
 using json = nlohmann::json;
 
 namespace {
 const json& fixture() {
-  static const json j = [] {
-    std::ifstream f(std::string(DS_SOURCE_DIR) + "/ch08/tests/fixtures/distill.json");
-    REQUIRE(f.good());
-    return json::parse(f);
-  }();
+  static const json j = ds::test::read_fixture("ch08/tests/fixtures/distill.json");
   return j;
 }
-Tensor load(const json& t) { return Tensor::from(t["data"].get<std::vector<float>>(), t["shape"].get<Shape>()); }
-float max_diff(const Tensor& a, const std::vector<float>& b) {
-  REQUIRE(a.numel() == static_cast<int64_t>(b.size()));
-  float m = 0;
-  for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::abs(a[static_cast<int64_t>(i)] - b[i]));
-  return m;
-}
+Tensor load(const json& t) { return ds::test::fixture_tensor(t); }
 }  // namespace
 
 TEST_CASE("torch reference: forward KL, JSD(beta) and reverse KL at three temperatures, values and gradients") {
@@ -39,9 +28,9 @@ TEST_CASE("torch reference: forward KL, JSD(beta) and reverse KL at three temper
     INFO("beta " << o.beta << " T " << o.temperature);
     Tensor s = load(f["student"]).requires_grad_();
     const Tensor d = token_divergence(s, teacher, o);
-    CHECK(max_diff(d, c["value"].get<std::vector<float>>()) < 2e-5f);
+    CHECK(max_abs_diff(d, c["value"].get<std::vector<float>>()) < 2e-5f);
     sum(mul(d, weights)).backward();
-    CHECK(max_diff(s.grad(), c["grad"].get<std::vector<float>>()) < 2e-5f);
+    CHECK(max_abs_diff(s.grad(), c["grad"].get<std::vector<float>>()) < 2e-5f);
   }
 }
 
@@ -50,8 +39,8 @@ TEST_CASE("torch reference: F.kl_div(teacher, student) is the reverse KL, the us
   const Tensor s = load(f["student"]), t = load(f["teacher"]);
   // F.kl_div(input, target) = KL(target || input): Hinton's term is F.kl_div(student_logp, teacher_logp).
   const auto swapped = f["kl_div_swapped"].get<std::vector<float>>();
-  CHECK(max_diff(reverse_kl(s, t), swapped) < 2e-5f);
-  CHECK(max_diff(forward_kl(s, t), swapped) > 0.1f);
+  CHECK(max_abs_diff(reverse_kl(s, t), swapped) < 2e-5f);
+  CHECK(max_abs_diff(forward_kl(s, t), swapped) > 0.1f);
   // Probabilities where F.kl_div wants log-probs give a number that is not a divergence (negative here).
   const auto probs = f["kl_div_probs_as_input"].get<std::vector<float>>();
   CHECK(*std::min_element(probs.begin(), probs.end()) < 0.f);
@@ -67,5 +56,5 @@ TEST_CASE("torch reference: logit KD, alpha * T^2 * KL + (1 - alpha) * CE over t
   CHECK(l.hard == doctest::Approx(c["hard"].get<double>()).epsilon(1e-5));
   CHECK(l.loss.item() == doctest::Approx(c["loss"].get<double>()).epsilon(1e-5));
   l.loss.backward();
-  CHECK(max_diff(s.grad(), c["grad"].get<std::vector<float>>()) < 1e-6f);
+  CHECK(max_abs_diff(s.grad(), c["grad"].get<std::vector<float>>()) < 1e-6f);
 }
