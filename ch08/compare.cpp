@@ -61,7 +61,7 @@ Curves train_task_model(Method m, ch06::DeepSeekModel& model, ch06::DeepSeekMode
   if (balance) trainer.add_hook(*balance);
   Rng rng(cfg.train.seed);   // the same draws for every method: scratch and logit_kd see the same examples
   Curves c;
-  const int64_t every = std::max<int64_t>(cfg.train.steps / std::max<int64_t>(cfg.evals, 1), 1);
+  const int64_t evals = std::max<int64_t>(cfg.evals, 1), every = std::max<int64_t>((cfg.train.steps + evals - 1) / evals, 1);
   auto evaluate = [&](int64_t step) {
     c.eval_step.push_back(static_cast<double>(step));
     c.accuracy.push_back(score_on_task(model, data.tok, data.test, cfg.max_new_tokens).accuracy);

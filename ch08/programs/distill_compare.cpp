@@ -325,7 +325,8 @@ int main(int argc, char** argv) {
     summary.set("teacher.decode_tokens_per_second", ft.decode_tps);
     summary.set("student.decode_tokens_per_second", fs.decode_tps);
     summary.write(run.out + "/summary.json");
-    std::printf("\nwrote %s/{accuracy,val_loss,agreement,train_loss,final_accuracy}.svg (+ .csv), summary.json and the teacher checkpoint\n", run.out.c_str());
+    std::printf("\nwrote %s/{accuracy,val_loss,agreement,train_loss,final_accuracy}.svg (+ .csv) and summary.json%s\n", run.out.c_str(),
+                o.teacher_dir.empty() ? ", and the teacher's checkpoint in teacher/" : "");
     return 0;
   });
 }
