@@ -283,8 +283,9 @@ int main(int argc, char** argv) {
 
     // Plots.
     auto line = [&](const std::string& file, const std::string& title, const std::string& ylabel, auto member, double teacher_value,
-                    const std::string& caption) {
+                    const std::string& caption, bool logy = false) {
       LineChart ch{title, "student training step", ylabel, {}};
+      ch.logy = logy;
       for (size_t i = 0; i < methods.size(); ++i) ch.series.push_back({name_of(methods[i]), curves[i].eval_step, curves[i].*member});
       if (teacher_value >= 0)
         ch.series.push_back({"teacher", {0.0, static_cast<double>(o.student_steps)}, {teacher_value, teacher_value}, true});
@@ -294,7 +295,7 @@ int main(int argc, char** argv) {
     line("accuracy.svg", "Held-out accuracy of the student", "accuracy (greedy answer correct)", &Curves::accuracy, teacher_acc,
          "Each curve is the same student, from the same initial weights, trained one way; the dashed line is the teacher.");
     line("val_loss.svg", "Validation loss on the reference completions", "cross-entropy (nats/token)", &Curves::val_loss, teacher_loss,
-         "Loss on held-out worked solutions: the distilled students are not trained on them (sequence KD, GKD) or only in part.");
+         "Loss on held-out worked solutions (log scale: the answers-only student never sees a worked solution and sits far above).", true);
     line("agreement.svg", "Top-1 agreement with the teacher", "share of completion positions", &Curves::agreement, -1,
          "How often the student's most likely next token is the teacher's, on held-out references.");
     LineChart tl{"Training loss of each method (its own objective)", "student training step", "loss", {}};
