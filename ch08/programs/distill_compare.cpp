@@ -1,0 +1,333 @@
+// ch08_distill_compare: one small dense student trained four ways at equal student compute
+// (from scratch, logit KD, sequence-level KD from the teacher's rejection-sampled outputs, and
+// on-policy GKD) against a larger DeepSeek-style MoE teacher, on ch07's addition task. Prints
+// and plots held-out accuracy, validation loss and teacher agreement over the steps, and the two
+// models' size, speed and memory.
+#include <algorithm>
+#include <cstdio>
+
+#include "ch02/generate.hpp"
+#include "ch06/checkpoint.hpp"
+#include "ch07/chat_template.hpp"
+#include "ch07/task_tokenizer.hpp"
+#include "ch08/compare.hpp"
+#include "ch08/sequence_kd.hpp"
+#include "ch08/task_eval.hpp"
+#include "common/autograd.hpp"
+#include "common/memory.hpp"
+#include "common/plot.hpp"
+#include "common/progress.hpp"
+#include "common/run.hpp"
+#include "common/timer.hpp"
+
+using namespace ds;
+using namespace ds::ch08;
+
+namespace {
+
+const char* kProgram = "ch08_distill_compare";
+
+struct Options {
+  int64_t max_digits = 2, train_problems = 2000, test_problems = 150, vocab = 320;
+  int64_t teacher_steps = 1000, student_steps = 400, batch = 32, evals = 6, student_hidden = 128, student_layers = 2;
+  float teacher_lr = 3e-3f, student_lr = 3e-3f;
+  std::string teacher_dir, tokenizer_path;
+  RejectionConfig rejection;
+};
+
+// The teacher: DeepSeek-V3's architecture at small scale (MLA, a dense first layer, then
+// DeepSeekMoE with 8 routed + 1 shared experts, 2 active). No MTP module: distillation matches
+// the main head only.
+DeepSeekConfig teacher_config(int64_t vocab, bool quick) {
+  DeepSeekConfig c = preset("tiny");
+  c.vocab_size = vocab;
+  c.hidden_size = quick ? 64 : 128;
+  c.num_hidden_layers = quick ? 2 : 4;
+  c.num_attention_heads = 4;
+  c.q_lora_rank = quick ? 32 : 64;
+  c.kv_lora_rank = quick ? 16 : 32;
+  c.intermediate_size = quick ? 128 : 256;
+  c.moe_intermediate_size = quick ? 32 : 64;
+  c.n_routed_experts = 8;
+  c.n_group = 1;
+  c.topk_group = 1;
+  c.num_nextn_predict_layers = 0;
+  c.max_position_embeddings = 128;
+  return c;
+}
+
+// The student: fewer layers and a dense SwiGLU in every layer (no experts).
+DeepSeekConfig student_config(int64_t vocab, int64_t hidden, int64_t layers) {
+  DeepSeekConfig c = preset("tiny");
+  c.vocab_size = vocab;
+  c.hidden_size = hidden;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = 4;
+  c.q_lora_rank = hidden / 2;
+  c.kv_lora_rank = hidden / 4;
+  c.intermediate_size = 2 * hidden;
+  c.first_k_dense_replace = c.num_hidden_layers;
+  c.num_nextn_predict_layers = 0;
+  c.max_position_embeddings = 128;
+  return c;
+}
+
+std::vector<ch07::Problem> problems(ch07::Split split, int64_t max_digits, int64_t n, uint64_t seed) {
+  std::vector<ch07::Problem> out;
+  for (int64_t len = 1; len <= max_digits; ++len) {
+    const auto part = ch07::problem_set(ch07::Task::addition, static_cast<int>(len), split, static_cast<int>(n / max_digits + 1), seed + static_cast<uint64_t>(len));
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  Rng rng(seed);
+  for (size_t i = out.size(); i > 1; --i) std::swap(out[i - 1], out[static_cast<size_t>(rng.randint(static_cast<int64_t>(i)))]);
+  if (static_cast<int64_t>(out.size()) > n) out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+struct ModelFacts {
+  double params = 0, active = 0, param_bytes = 0, kv_bytes = 0, decode_tps = 0, train_tps = 0;
+};
+
+ModelFacts facts(ch06::DeepSeekModel& m, const Tokenizer& tok, const std::vector<ch07::Problem>& test, const Curves& c, int64_t max_new) {
+  ModelFacts f;
+  const ParamCount pc = count_parameters(m.config());
+  f.params = static_cast<double>(pc.total);
+  f.active = static_cast<double>(pc.active);
+  f.param_bytes = 4.0 * static_cast<double>(m.num_parameters());
+  {
+    DecodingMode dm(m);
+    f.kv_bytes = static_cast<double>(ch02::cache_bytes(m.make_caches(1, m.config().max_position_embeddings)));
+  }
+  Timer t;
+  const TaskScore s = score_on_task(m, tok, test, max_new);
+  int64_t tokens = 0;
+  for (const auto& comp : s.completions) tokens += static_cast<int64_t>(comp.size());
+  f.decode_tps = static_cast<double>(tokens) / std::max(t.seconds(), 1e-9);
+  f.train_tps = c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0;
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_main(kProgram, [&] {
+    Flags flags(kProgram,
+                "A small student trained from scratch, by logit KD, by sequence-level KD (R1's recipe) and by on-policy GKD, at equal "
+                "student compute, against a larger MoE teacher on ch07's addition task.");
+    RunOptions run;
+    add_run_flags(flags, run, kProgram);
+    Options o;
+    RunConfig rc;
+    // From scratch the teacher's signal must be strong early: mostly the soft term at T = 1, and
+    // GKD with the forward KL (JSD(0.5) saturates while the two distributions are far apart).
+    rc.kd = {.alpha = 0.9f, .temperature = 1.f};
+    rc.gkd.beta = 0.f;
+    flags.add("--max-digits", o.max_digits, "addends have 1 to this many digits").min(1).max(6);
+    flags.add("--train-problems", o.train_problems, "labelled training problems (prompt + worked solution), shared by every method").min(8);
+    flags.add("--test-problems", o.test_problems, "held-out problems for accuracy, validation loss and agreement").min(4);
+    flags.add("--vocab", o.vocab, "size of the task tokenizer trained on the training problems' text").min(270).max(4096);
+    flags.add("--teacher-steps", o.teacher_steps, "SFT steps of the teacher (not counted in the students' budget)").min(1);
+    flags.add("--teacher-lr", o.teacher_lr, "the teacher's peak learning rate").min(0);
+    flags.add("--student-steps", o.student_steps, "training steps of every student: the equal compute budget").min(1);
+    flags.add("--student-hidden", o.student_hidden, "the student's hidden size (the teacher's is 128)").min(16).max(512);
+    flags.add("--student-layers", o.student_layers, "the student's layers, all dense (the teacher has 4, three of them MoE)").min(1).max(8);
+    flags.add("--student-lr", o.student_lr, "every student's peak learning rate").min(0);
+    flags.add("--batch", o.batch, "sequences per step (teacher and students)").min(1);
+    flags.add("--evals", o.evals, "held-out evaluations over each run (plus one at step 0)").min(1);
+    flags.add("--alpha", rc.kd.alpha, "logit KD: weight of the soft term alpha * T^2 KL (1 - alpha on the labels)").min(0).max(1);
+    flags.add("--kd-temperature", rc.kd.temperature, "logit KD: the temperature T").min(0.05);
+    flags.add("--beta", rc.gkd.beta, "GKD: the generalised JSD's beta (0 forward KL, 1 reverse KL)").min(0).max(1);
+    flags.add("--lambda", rc.gkd.lambda, "GKD: fraction of batches the student samples itself (0 = logit KD on the data)").min(0).max(1);
+    flags.add("--samples-per-prompt", o.rejection.samples_per_prompt, "sequence KD: teacher samples per training prompt").min(1).max(64);
+    flags.add("--sample-temperature", o.rejection.temperature, "sequence KD: the teacher's sampling temperature").min(0);
+    flags.add("--teacher", o.teacher_dir, "load the teacher from this checkpoint folder (e.g. a previous run's <out>/teacher) instead of training it");
+    flags.add("--tokenizer", o.tokenizer_path, "the students' tokenizer.json (default: the teacher's); must be the teacher's, token for token");
+    flags.parse(argc, argv);
+    if (run.quick) {
+      o.max_digits = std::min<int64_t>(o.max_digits, 2);
+      o.train_problems = std::min<int64_t>(o.train_problems, 200);
+      o.test_problems = std::min<int64_t>(o.test_problems, 16);
+      o.teacher_steps = std::min<int64_t>(o.teacher_steps, 20);
+      o.student_steps = std::min<int64_t>(o.student_steps, 6);
+      o.batch = std::min<int64_t>(o.batch, 8);
+      o.evals = std::min<int64_t>(o.evals, 2);
+      o.rejection.samples_per_prompt = std::min(o.rejection.samples_per_prompt, 2);
+    }
+    start_run(run);
+    print_header(kProgram, "held-out accuracy, validation loss and teacher agreement of one student trained four ways at equal compute");
+
+    // Data and tokenizer: every digit one token, the chat markers special tokens (ch07).
+    const auto train_problems = problems(ch07::Split::train, o.max_digits, o.train_problems, run.seed);
+    const auto test_problems = problems(ch07::Split::test, o.max_digits, o.test_problems, run.seed + 7);
+    std::unique_ptr<ch06::DeepSeekModel> teacher;
+    CompareData data;
+    if (!o.teacher_dir.empty()) {
+      ch06::LoadedModel lm = ch06::load_model(o.teacher_dir);
+      if (!lm.has_tokenizer) fail(kProgram, o.teacher_dir + " has no tokenizer.json, and distillation needs the teacher's tokenizer");
+      teacher = std::move(lm.model);
+      data.tok = std::move(lm.tokenizer);
+    } else {
+      std::vector<std::string> docs;
+      for (const auto& p : train_problems) docs.push_back(ch07::ChatTemplate::compact().prompt(p.question) + ch07::format_completion(p.reasoning, p.answer));
+      data.tok = ch07::train_task_tokenizer(docs, static_cast<int>(o.vocab));
+    }
+    ch07::check_task_tokenizer(data.tok);
+    if (!o.tokenizer_path.empty()) check_shared_tokenizer(data.tok, Tokenizer::load(o.tokenizer_path));
+    for (const auto& p : train_problems) {
+      data.train.push_back(reference_example(data.tok, p));
+      data.answers.push_back(answer_example(data.tok, p));
+    }
+    data.test = test_problems;
+    for (const auto& p : test_problems) data.test_ref.push_back(reference_example(data.tok, p));
+    int64_t longest = 0;
+    for (const auto& e : data.train) longest = std::max<int64_t>(longest, static_cast<int64_t>(e.completion.size()));
+    rc.max_new_tokens = longest + 8;
+    rc.gkd.max_new_tokens = rc.max_new_tokens;
+    o.rejection.max_new_tokens = rc.max_new_tokens;
+    o.rejection.seed = run.seed;
+    std::printf("task: addition of 1..%lld-digit numbers, %zu labelled training problems, %zu held-out; tokenizer %d tokens; completions up to %lld tokens\n",
+                (long long)o.max_digits, data.train.size(), data.test.size(), data.tok.vocab_size(), (long long)longest);
+
+    auto train_config = [&](int64_t steps, float lr, const std::string& label) {
+      TrainerConfig tc;
+      tc.steps = steps;
+      tc.batch_size = o.batch;
+      tc.lr = lr;
+      tc.min_lr = lr / 10;
+      tc.warmup = std::min<int64_t>(20, steps / 10);
+      tc.seed = run.seed;
+      tc.label = label;
+      return tc;
+    };
+
+    // 1. The teacher.
+    Curves teacher_curves;
+    if (!teacher) {
+      Rng rng(run.seed);
+      teacher = std::make_unique<ch06::DeepSeekModel>(teacher_config(data.tok.vocab_size(), run.quick), rng);
+      RunConfig tc = rc;
+      tc.train = train_config(o.teacher_steps, o.teacher_lr, "teacher");
+      tc.evals = 1;
+      teacher_curves = train_task_model(Method::scratch, *teacher, nullptr, data, tc);
+      ch06::write_folder_atomic(run.out + "/teacher", [&](const std::string& tmp) { ch06::write_model_files(tmp, *teacher, &data.tok); });
+    } else {
+      teacher_curves.accuracy = {score_on_task(*teacher, data.tok, data.test, rc.max_new_tokens).accuracy};
+      teacher_curves.val_loss = {completion_loss(*teacher, data.test_ref, data.tok.eot_id())};
+    }
+    const double teacher_acc = teacher_curves.accuracy.back(), teacher_loss = teacher_curves.val_loss.back();
+    std::printf("teacher: held-out accuracy %.3f, validation loss %.4f%s\n\n", teacher_acc, teacher_loss,
+                o.teacher_dir.empty() ? (", saved to " + run.out + "/teacher").c_str() : "");
+
+    // 2. Sequence-level KD's data: the teacher's verified samples of the training prompts.
+    RejectionStats rs;
+    std::vector<ch07::Problem> prompts(train_problems.begin(), train_problems.end());
+    data.distill = rejection_sample(*teacher, data.tok, prompts, o.rejection, &rs);
+    std::printf("rejection sampling: %lld samples of %lld prompts at temperature %.2g, %.1f%% accepted, %lld prompts covered\n\n",
+                (long long)rs.samples, (long long)rs.prompts, o.rejection.temperature, 100 * rs.acceptance(), (long long)rs.prompts_covered);
+
+    // 3. The students: the same initial weights, data order, steps and optimizer for each method.
+    std::vector<Method> methods = all_methods();
+    std::vector<Curves> curves;
+    std::unique_ptr<ch06::DeepSeekModel> last_student;
+    if (data.distill.empty()) {
+      std::printf("sequence_kd is left out: the teacher passed none of its samples (train it longer, or sample more per prompt)\n\n");
+      methods.erase(std::find(methods.begin(), methods.end(), Method::sequence_kd));
+    }
+    for (Method m : methods) {
+      Rng rng(run.seed + 1);
+      auto student = std::make_unique<ch06::DeepSeekModel>(student_config(data.tok.vocab_size(), run.quick ? 32 : o.student_hidden, o.student_layers), rng);
+      RunConfig sc = rc;
+      sc.train = train_config(o.student_steps, o.student_lr, name_of(m));
+      sc.evals = o.evals;
+      curves.push_back(train_task_model(m, *student, teacher.get(), data, sc));
+      last_student = std::move(student);
+    }
+
+    // Results.
+    Table t({"student", "held-out accuracy", "validation loss", "top-1 agreement", "train s", "student tokens"});
+    t.row({"teacher (reference)", fmt("%.3f", teacher_acc), fmt("%.4f", teacher_loss), "1", "", ""});
+    Summary summary;
+    for (size_t i = 0; i < methods.size(); ++i) {
+      const Curves& c = curves[i];
+      const std::string n = name_of(methods[i]);
+      t.row({n, fmt("%.3f", c.accuracy.back()), fmt("%.4f", c.val_loss.back()), fmt("%.3f", c.agreement.back()), fmt("%.1f", c.seconds),
+             format_count(static_cast<double>(c.tokens))});
+      summary.set("students." + n + ".accuracy", c.accuracy.back());
+      summary.set("students." + n + ".val_loss", c.val_loss.back());
+      summary.set("students." + n + ".agreement", c.agreement.back());
+      summary.set("students." + n + ".train_seconds", c.seconds);
+      summary.set("students." + n + ".tokens", static_cast<double>(c.tokens));
+    }
+    t.print();
+    const size_t scratch_i = static_cast<size_t>(std::find(methods.begin(), methods.end(), Method::scratch) - methods.begin());
+    const double scratch_acc = curves[scratch_i].accuracy.back();
+    double best = -1;
+    std::string best_name;
+    for (size_t i = scratch_i + 1; i < methods.size(); ++i)
+      if (curves[i].accuracy.back() > best) best = curves[i].accuracy.back(), best_name = name_of(methods[i]);
+    std::printf("\nbest distilled student: %s, held-out accuracy %.3f against %.3f from scratch (%+.1f points) at equal student steps\n", best_name.c_str(),
+                best, scratch_acc, 100 * (best - scratch_acc));
+
+    // Size, speed and memory of the two models.
+    const ModelFacts ft = facts(*teacher, data.tok, data.test, teacher_curves, rc.max_new_tokens);
+    const ModelFacts fs = facts(*last_student, data.tok, data.test, curves[scratch_i], rc.max_new_tokens);   // train speed: plain SFT's
+    Table m({"model", "parameters", "active / token", "parameter bytes", "KV cache / sequence", "decode tokens/s", "train tokens/s"});
+    const std::vector<std::pair<std::string, ModelFacts>> rows = {{"teacher (MoE)", ft}, {"student (dense)", fs}};
+    for (const auto& [name, f] : rows)
+      m.row({name, format_count(f.params), format_count(f.active), memory::human_bytes(f.param_bytes), memory::human_bytes(f.kv_bytes),
+             format_count(f.decode_tps), f.train_tps > 0 ? format_count(f.train_tps) : "-"});
+    std::printf("\n");
+    m.print();
+    std::printf("(the KV cache is MLA's latent cache for one sequence of %lld tokens; tokens/s measured on %d threads in this run)\n",
+                (long long)teacher->config().max_position_embeddings, run.threads);
+
+    // Plots.
+    auto line = [&](const std::string& file, const std::string& title, const std::string& ylabel, auto member, double teacher_value,
+                    const std::string& caption, bool logy = false) {
+      LineChart ch{title, "student training step", ylabel, {}};
+      ch.logy = logy;
+      for (size_t i = 0; i < methods.size(); ++i) ch.series.push_back({name_of(methods[i]), curves[i].eval_step, curves[i].*member});
+      if (teacher_value >= 0)
+        ch.series.push_back({"teacher", {0.0, static_cast<double>(o.student_steps)}, {teacher_value, teacher_value}, true});
+      ch.caption = caption;
+      write_line_chart(run.out + "/" + file, ch);
+    };
+    line("accuracy.svg", "Held-out accuracy of the student", "accuracy (greedy answer correct)", &Curves::accuracy, teacher_acc,
+         "Each curve is the same student, from the same initial weights, trained one way; the dashed line is the teacher.");
+    line("val_loss.svg", "Validation loss on the reference completions", "cross-entropy (nats/token)", &Curves::val_loss, teacher_loss,
+         "Loss on held-out worked solutions (log scale: the answers-only student never sees a worked solution and sits far above).", true);
+    line("agreement.svg", "Top-1 agreement with the teacher", "share of completion positions", &Curves::agreement, -1,
+         "How often the student's most likely next token is the teacher's, on held-out references.");
+    LineChart tl{"Training loss of each method (its own objective)", "student training step", "loss", {}};
+    for (size_t i = 0; i < methods.size(); ++i) tl.series.push_back({name_of(methods[i]), curves[i].step, curves[i].loss, false, 9});
+    tl.logy = true;
+    tl.caption = "Not comparable across methods (CE, CE + KL, JSD); read each curve's shape. Raw curves faint, 9-step means on top.";
+    write_line_chart(run.out + "/train_loss.svg", tl);
+    BarChart bar{"Final held-out accuracy at equal student compute", "", "accuracy", {}, {{"accuracy", {}, {}}}};
+    bar.categories.push_back("teacher");
+    bar.series[0].y.push_back(teacher_acc);
+    for (size_t i = 0; i < methods.size(); ++i) {
+      bar.categories.push_back(name_of(methods[i]));
+      bar.series[0].y.push_back(curves[i].accuracy.back());
+    }
+    bar.caption = "The teacher's bar is for reference; every student bar used the same number of student training steps.";
+    write_bar_chart(run.out + "/final_accuracy.svg", bar);
+
+    summary.set("teacher.accuracy", teacher_acc);
+    summary.set("teacher.val_loss", teacher_loss);
+    summary.set("rejection.acceptance", rs.acceptance());
+    summary.set("rejection.examples", static_cast<double>(data.distill.size()));
+    summary.set("best_method", best_name);
+    summary.set("best_gain_points", 100 * (best - scratch_acc));
+    summary.set("teacher.parameters", ft.params);
+    summary.set("student.parameters", fs.params);
+    summary.set("teacher.kv_cache_bytes", ft.kv_bytes);
+    summary.set("student.kv_cache_bytes", fs.kv_bytes);
+    summary.set("teacher.decode_tokens_per_second", ft.decode_tps);
+    summary.set("student.decode_tokens_per_second", fs.decode_tps);
+    summary.write(run.out + "/summary.json");
+    std::printf("\nwrote %s/{accuracy,val_loss,agreement,train_loss,final_accuracy}.svg (+ .csv) and summary.json%s\n", run.out.c_str(),
+                o.teacher_dir.empty() ? ", and the teacher's checkpoint in teacher/" : "");
+    return 0;
+  });
+}

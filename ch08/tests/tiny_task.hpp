@@ -1,0 +1,52 @@
+// The chapter's tests' small world: a task tokenizer trained on 1- and 2-digit additions, their
+// reference examples, and a tiny dense DeepSeek-style model of that vocabulary.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ch06/model.hpp"
+#include "ch07/chat_template.hpp"
+#include "ch07/task_tokenizer.hpp"
+#include "ch08/task_sft.hpp"
+
+namespace ds::test {
+
+struct TinyTask {
+  Tokenizer tok;
+  std::vector<ch07::Problem> train, test;
+  std::vector<ch08::TaskExample> train_ex, test_ex;
+};
+
+inline const TinyTask& tiny_task() {
+  static const TinyTask t = [] {
+    TinyTask w;
+    for (int len : {1, 2}) {
+      auto tr = ch07::problem_set(ch07::Task::addition, len, ch07::Split::train, 30, 11);
+      auto te = ch07::problem_set(ch07::Task::addition, len, ch07::Split::test, 6, 12);
+      w.train.insert(w.train.end(), tr.begin(), tr.end());
+      w.test.insert(w.test.end(), te.begin(), te.end());
+    }
+    std::vector<std::string> docs;
+    for (const auto& p : w.train) docs.push_back(ch07::ChatTemplate::compact().prompt(p.question) + ch07::format_completion(p.reasoning, p.answer));
+    w.tok = ch07::train_task_tokenizer(docs, 300);
+    for (const auto& p : w.train) w.train_ex.push_back(ch08::reference_example(w.tok, p));
+    for (const auto& p : w.test) w.test_ex.push_back(ch08::reference_example(w.tok, p));
+    return w;
+  }();
+  return t;
+}
+
+// A 2-layer model of the task's vocabulary; moe = false gives dense SwiGLUs only.
+inline std::unique_ptr<ch06::DeepSeekModel> tiny_model(uint64_t seed, bool moe = false) {
+  DeepSeekConfig c = preset("tiny");
+  c.vocab_size = tiny_task().tok.vocab_size();
+  c.num_nextn_predict_layers = 0;
+  c.n_group = 1;
+  c.topk_group = 1;
+  if (!moe) c.first_k_dense_replace = c.num_hidden_layers;
+  Rng rng(seed);
+  return std::make_unique<ch06::DeepSeekModel>(c, rng);
+}
+
+}  // namespace ds::test
