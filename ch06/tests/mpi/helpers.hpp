@@ -1,0 +1,31 @@
+// What the MPI tests share: a tiny model's data and a parameter comparison.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "ch06/model.hpp"
+#include "common/dataset.hpp"
+
+namespace ds::ch06::test {
+
+inline const TokenDataset& small_data() {
+  static const CorpusData d = default_corpus_dataset(60000, 300, 3);
+  return d.dataset;
+}
+
+inline DeepSeekConfig tiny_config() {
+  DeepSeekConfig cfg = preset("tiny");
+  cfg.vocab_size = 300;
+  return cfg;
+}
+
+// The largest |a - b| over two equally shaped tensors.
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  double d = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) d = std::max(d, static_cast<double>(std::fabs(a.data()[i] - b.data()[i])));
+  return d;
+}
+
+}  // namespace ds::ch06::test
