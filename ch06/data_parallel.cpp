@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <numeric>
 #include <set>
@@ -20,6 +21,10 @@
 namespace ds::ch06 {
 
 MpiJob::MpiJob(int& argc, char**& argv) {
+  // On a machine shared with other work a rank waiting in MPI should give its core away rather
+  // than spin (OpenMPI's mpi_yield_when_idle; other MPIs ignore the variable). An explicit
+  // setting wins.
+  setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
   int ready = 0;
   MPI_Initialized(&ready);
   if (!ready) MPI_Init(&argc, &argv);

@@ -21,6 +21,19 @@ EpCounters& ep_counters() {
 void reset_ep_counters() { ep_counters() = EpCounters{}; }
 
 namespace {
+bool g_sync_timing = false;
+// With sync timing, waits for every rank and books the wait apart.
+void sync_point() {
+  if (!g_sync_timing) return;
+  Timer t;
+  MPI_Barrier(MPI_COMM_WORLD);
+  ep_counters().wait_s += t.seconds();
+}
+}  // namespace
+
+void set_ep_sync_timing(bool on) { g_sync_timing = on; }
+
+namespace {
 std::vector<int> offsets(const std::vector<int>& counts) {
   std::vector<int> at(counts.size(), 0);
   for (size_t i = 1; i < counts.size(); ++i) at[i] = at[i - 1] + counts[i - 1];
@@ -149,6 +162,7 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
   const int64_t n = u.size(0), c = u.size(1), k = r.experts.size(1);
   const int me = this_rank();
   EpCounters& cnt = ep_counters();
+  sync_point();
   Timer timer;
 
   // Dispatch: each token once to every rank holding one of its experts.
@@ -173,6 +187,7 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
   cnt.compute_s += timer.seconds() - t_compute;
 
   // Combine: each received row's sum of g FFN(x) goes back to its token's rank.
+  sync_point();
   const double t_combine = timer.seconds();
   std::vector<float> ret(static_cast<size_t>(d->ex.sent() * c));
   exchange_rows(yr.data(), ret.data(), d->ex.reversed(), c);
@@ -183,6 +198,7 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
   const Tensor xr = got.x, wr = got.weights;
   return record(out, {u, r.weights}, "expert_parallel_routed_experts", [=](const Tensor& gout, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     EpCounters& bc = ep_counters();
+    sync_point();
     Timer bt;
     // The output gradient of each token goes where the token went.
     const Exchange& ex = d->ex;
@@ -204,6 +220,7 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
       if (dwr.defined()) std::copy(dwr.data() + i * k, dwr.data() + (i + 1) * k, bsend.data() + i * bw + c);
     }
     bc.backward_compute_s += bt.seconds() - t0;
+    sync_point();
     const double t1 = bt.seconds();
     std::vector<float> brecv(static_cast<size_t>(ex.sent() * bw));
     exchange_rows(bsend.data(), brecv.data(), ex.reversed(), bw);

@@ -79,9 +79,13 @@ struct EpCounters {
   int64_t token_copies = 0;    // (token, destination rank) pairs: rows dispatched, itself included
   int64_t remote_copies = 0;   // of those, rows sent to another rank
   int64_t bytes_sent = 0;      // bytes sent to other ranks by forward dispatch and combine
+  double wait_s = 0;           // with sync timing: time in the barrier before each all-to-all
 };
 EpCounters& ep_counters();
 void reset_ep_counters();
+// Sync timing: an MPI_Barrier before every all-to-all, timed apart (wait_s), so the all-to-all
+// times hold the exchange itself rather than the wait for a slower rank. Numbers are unchanged.
+void set_ep_sync_timing(bool on);
 
 // The routed experts of one MoE layer across the ranks (every rank must call it, in the same
 // order): u is this rank's [N, C] tokens; r their routing over all n_experts; local holds this
