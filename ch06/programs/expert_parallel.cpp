@@ -145,11 +145,11 @@ int main(int argc, char** argv) {
     Options o;
     PretrainConfig pc;
     TrainerConfig& tc = pc.train;
-    tc.steps = 25;
+    tc.steps = 30;
     tc.batch_size = 8;
     tc.seq_len = 64;
-    tc.warmup = 5;
-    tc.eval_every = 5;
+    tc.warmup = 10;
+    tc.eval_every = 6;
     tc.eval_batches = 4;
     flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny");
     flags.add("--steps", tc.steps, "training steps of each node-limited routing run").min(1);
@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     if (run.quick) {
       o.preset = "tiny";
       tc.steps = std::min<int64_t>(tc.steps, 4);
-      tc.batch_size = std::min<int64_t>(tc.batch_size, 4);
+      tc.batch_size = std::min<int64_t>(tc.batch_size, 2 * mpi.size());   // two micro-batches of one sequence per rank
       tc.seq_len = std::min<int64_t>(tc.seq_len, 16);
       tc.warmup = std::min<int64_t>(tc.warmup, 1);
       tc.eval_every = std::min<int64_t>(tc.eval_every, 2);
@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
         b.y.push_back(r.bytes_per_token);
         at.y.push_back(1e3 * r.a2a_s_per_step);
         ex.y.push_back(1e3 * r.compute_s_per_step);
-        val.series.push_back({r.label, r.eval_step, r.val});
+        val.series.push_back({r.label, r.eval_step, r.val, r.m == 0});   // dashed: unlimited equals M = EP
       }
       bytes.series = {b};
       bytes.caption = fmt("Each token crosses to a rank once however many of its %lld experts live there; M caps the ranks (V3: 4 nodes)",
