@@ -238,18 +238,36 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
   });
 }
 
+ch04::ExpertWeights rank_experts(const ch04::MoE& moe, const ExpertPlacement& place, int rank) {
+  ch04::ExpertWeights local;
+  for (int64_t j = rank * place.per_rank(); j < (rank + 1) * place.per_rank(); ++j) {
+    const ch02::SwiGLU& ex = *moe.experts[static_cast<size_t>(j)];
+    local.gate_proj.push_back(ex.gate_proj.weight);
+    local.up_proj.push_back(ex.up_proj.weight);
+    local.down_proj.push_back(ex.down_proj.weight);
+  }
+  return local;
+}
+
+void install_expert_parallel(ch04::MoE& moe, int rank, int ranks) {
+  const ch04::MoEConfig& mc = moe.config();
+  if (mc.gate.n_routed_experts % ranks != 0)
+    throw std::invalid_argument("expert parallelism over " + std::to_string(ranks) + " ranks needs n_routed_experts (" +
+                                std::to_string(mc.gate.n_routed_experts) + ") to be a multiple of it");
+  if (mc.capacity_factor > 0) throw std::invalid_argument("expert parallelism here routes without a capacity limit, as DeepSeek-V3 does");
+  const ExpertPlacement place{mc.gate.n_routed_experts, ranks};
+  moe.routed_experts_fn = [local = rank_experts(moe, place, rank), place](const Tensor& u, const ch04::Routing& r) {
+    return expert_parallel_routed_experts(u, r, local, place);
+  };
+}
+
 ExpertShard make_expert_parallel(DeepSeekModel& model, int rank, int ranks) {
   std::map<const void*, std::string> name_of;
   for (const auto& [name, p] : model.named_parameters()) name_of[p.impl()] = name;
   ExpertShard shard;
   for (ch04::MoE* moe : model.moe_layers()) {
-    const ch04::MoEConfig& mc = moe->config();
-    const ExpertPlacement place{mc.gate.n_routed_experts, ranks};
-    if (mc.gate.n_routed_experts % ranks != 0)
-      throw std::invalid_argument("expert parallelism over " + std::to_string(ranks) + " ranks needs n_routed_experts (" +
-                                  std::to_string(mc.gate.n_routed_experts) + ") to be a multiple of it");
-    if (mc.capacity_factor > 0) throw std::invalid_argument("expert parallelism here routes without a capacity limit, as DeepSeek-V3 does");
-    ch04::ExpertWeights local;
+    install_expert_parallel(*moe, rank, ranks);   // holds this rank's expert tensors
+    const ExpertPlacement place{moe->config().gate.n_routed_experts, ranks};
     for (int64_t j = 0; j < place.n_experts; ++j) {
       ch02::SwiGLU& ex = *moe->experts[static_cast<size_t>(j)];
       const bool mine = place.owner(j) == rank;
@@ -257,15 +275,7 @@ ExpertShard make_expert_parallel(DeepSeekModel& model, int rank, int ranks) {
         (mine ? shard.local : shard.remote).push_back(name_of.at(lin->weight.impl()));
         if (!mine) lin->weight = Tensor::zeros({0});   // held by another rank
       }
-      if (mine) {
-        local.gate_proj.push_back(ex.gate_proj.weight);
-        local.up_proj.push_back(ex.up_proj.weight);
-        local.down_proj.push_back(ex.down_proj.weight);
-      }
     }
-    moe->routed_experts_fn = [local, place](const Tensor& u, const ch04::Routing& r) {
-      return expert_parallel_routed_experts(u, r, local, place);
-    };
   }
   return shard;
 }
@@ -334,13 +344,7 @@ OverlapTiming time_overlap(ch02::Block& block, const std::vector<Tensor>& micro,
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const ExpertPlacement place{moe->config().gate.n_routed_experts, ranks};
-  ch04::ExpertWeights local;
-  for (int64_t j = 0; j < place.n_experts; ++j)
-    if (place.owner(j) == this_rank()) {
-      local.gate_proj.push_back(moe->experts[static_cast<size_t>(j)]->gate_proj.weight);
-      local.up_proj.push_back(moe->experts[static_cast<size_t>(j)]->up_proj.weight);
-      local.down_proj.push_back(moe->experts[static_cast<size_t>(j)]->down_proj.weight);
-    }
+  const ch04::ExpertWeights local = rank_experts(*moe, place, this_rank());
   NoGradGuard ng;
   std::vector<double> seq, ovl, att, dis, exp, com, sha;
   for (int rep = 0; rep < reps; ++rep) {

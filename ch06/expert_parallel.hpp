@@ -94,6 +94,12 @@ void set_ep_sync_timing(bool on);
 Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, const ch04::ExpertWeights& local,
                                       const ExpertPlacement& place);
 
+// This rank's experts of one MoE layer, in expert order.
+ch04::ExpertWeights rank_experts(const ch04::MoE& moe, const ExpertPlacement& place, int rank);
+// Makes the layer run its routed experts through expert_parallel_routed_experts with this
+// rank's experts (the others' weights stay as they are).
+void install_expert_parallel(ch04::MoE& moe, int rank, int ranks);
+
 // Turns this rank's model into its EP share: every MoE layer (the MTP module's too) runs its
 // routed experts through expert_parallel_routed_experts, and the other ranks' experts' weights
 // are released. Returns the names of the expert parameters this rank keeps.

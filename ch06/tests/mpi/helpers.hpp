@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ch06/model.hpp"
+#include "ch06/pretrain.hpp"
 #include "common/dataset.hpp"
 
 namespace ds::ch06::test {
@@ -19,6 +20,18 @@ inline DeepSeekConfig tiny_config() {
   DeepSeekConfig cfg = preset("tiny");
   cfg.vocab_size = 300;
   return cfg;
+}
+
+// A short training run of 4 x 16 tokens per step.
+inline PretrainConfig small_run(int64_t steps) {
+  PretrainConfig pc;
+  pc.train.steps = steps;
+  pc.train.batch_size = 4;
+  pc.train.seq_len = 16;
+  pc.train.warmup = 2;
+  pc.train.progress = false;
+  pc.bias_gamma = 0.01f;   // large enough that a wrong (per-rank) load would show in the biases
+  return pc;
 }
 
 // The largest |a - b| over two equally shaped tensors.

@@ -14,17 +14,6 @@ using namespace ds::ch06;
 using namespace ds::ch06::test;
 
 namespace {
-PretrainConfig small_run(int64_t steps) {
-  PretrainConfig pc;
-  pc.train.steps = steps;
-  pc.train.batch_size = 4;
-  pc.train.seq_len = 16;
-  pc.train.warmup = 2;
-  pc.train.progress = false;
-  pc.bias_gamma = 0.01f;   // large enough that a wrong (per-rank) load would show in the biases
-  return pc;
-}
-
 // Largest difference between every tensor of the state dicts (weights and routing biases).
 double state_difference(const DeepSeekModel& a, const DeepSeekModel& b) {
   const NamedTensors sa = a.state_dict(), sb = b.state_dict();

@@ -30,18 +30,7 @@ ch04::MoEConfig moe_config(int64_t n_group, int64_t topk_group) {
   return mc;
 }
 
-// Installs the EP routed experts on `moe` for `ranks` ranks, keeping this rank's experts.
-void make_layer_parallel(ch04::MoE& moe) {
-  const ExpertPlacement place{moe.config().gate.n_routed_experts, mpi_size()};
-  ch04::ExpertWeights local;
-  for (int64_t j = 0; j < place.n_experts; ++j)
-    if (place.owner(j) == mpi_rank()) {
-      local.gate_proj.push_back(moe.experts[static_cast<size_t>(j)]->gate_proj.weight);
-      local.up_proj.push_back(moe.experts[static_cast<size_t>(j)]->up_proj.weight);
-      local.down_proj.push_back(moe.experts[static_cast<size_t>(j)]->down_proj.weight);
-    }
-  moe.routed_experts_fn = [local, place](const Tensor& u, const ch04::Routing& r) { return expert_parallel_routed_experts(u, r, local, place); };
-}
+void make_layer_parallel(ch04::MoE& moe) { install_expert_parallel(moe, mpi_rank(), mpi_size()); }
 
 Tensor random_tokens(int64_t n, int64_t c, uint64_t seed) {
   Rng rng(seed);
@@ -125,13 +114,8 @@ TEST_CASE("node-limited routing: with n_group = ranks and topk_group = 1 every t
 TEST_CASE("an expert-parallel training step equals one process on the same global batch") {
   // EP for the routed experts, data parallelism (all-reduce, or ZeRO-1) for everything else.
   // Tolerance as the data-parallel test: 1e-4 on the weights after 3 steps.
-  PretrainConfig pc;
-  pc.train.steps = 3;
-  pc.train.batch_size = 4;
-  pc.train.seq_len = 16;
+  PretrainConfig pc = small_run(3);
   pc.train.warmup = 1;
-  pc.train.progress = false;
-  pc.bias_gamma = 0.01f;
   const DeepSeekConfig cfg = tiny_config();
   Rng rng0(21);
   DeepSeekModel single(cfg, rng0);
