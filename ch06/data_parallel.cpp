@@ -82,17 +82,16 @@ std::vector<float> flat_grads(const NamedTensors& params, const std::vector<size
   return flat;
 }
 
-// Sets .grad of params[order[...]] from a flat buffer starting at `at`, scaled; returns the end.
-size_t set_grads(const NamedTensors& params, const std::vector<size_t>& order, const float* flat, float scale) {
+// Sets .grad of params[order[...]] from a flat buffer, scaled.
+void set_grads(const NamedTensors& params, const std::vector<size_t>& order, const float* flat, float scale) {
   size_t at = 0;
   for (size_t i : order) {
-    const Tensor& p = params[i].second;
+    Tensor p = params[i].second;   // a handle: the gradient lands on the parameter
     Tensor g = Tensor::empty(p.shape());
     for (int64_t j = 0; j < p.numel(); ++j) g.data()[j] = flat[at + static_cast<size_t>(j)] * scale;
-    const_cast<Tensor&>(p).set_grad(g);
+    p.set_grad(g);
     at += static_cast<size_t>(p.numel());
   }
-  return at;
 }
 }  // namespace
 
@@ -268,19 +267,19 @@ StepStats DataParallelTrainer::train_step(const Batch& global_batch) {
       if (owner_[i] == me) owned.push_back(i);
     set_grads(params_, owned, shard.data(), mean);
     for (size_t i = 0; i < params_.size(); ++i)
-      if (owner_[i] != me) const_cast<Tensor&>(params_[i].second).zero_grad();
+      if (owner_[i] != me) Tensor(params_[i].second).zero_grad();
   } else {
     allreduce_sum(flat.data(), static_cast<int64_t>(flat.size()));
     set_grads(params_, order_, flat.data(), mean);
   }
   // A rank's own experts' gradients hold the sum over every rank's mean loss: / ranks for the mean.
   std::vector<Tensor> own_experts;
-  for (const auto& [name, p] : local_) {
+  for (auto [name, p] : local_) {
     const Tensor g = p.grad();
     Tensor scaled = Tensor::zeros(p.shape());   // an expert no token reached has a zero gradient, as in one process
     if (g.defined())
       for (int64_t j = 0; j < p.numel(); ++j) scaled.data()[j] = g.data()[j] * mean;
-    const_cast<Tensor&>(p).set_grad(scaled);
+    p.set_grad(scaled);
     own_experts.push_back(p);
   }
   // The global norm: each replicated gradient counted once (by its owner, or by rank 0), plus

@@ -218,13 +218,18 @@ int main(int argc, char** argv) {
           worst = std::max(worst, static_cast<double>(std::fabs(want[i].second.data()[j] - have[i].second.data()[j])));
       }
       worst = allreduce_max(worst);
+      const double held = 4.0 * static_cast<double>(parallel.num_parameters()), whole = 4.0 * static_cast<double>(single.num_parameters());
       if (lead) {
         std::printf("Check: %lld expert-parallel steps (ZeRO-1 for the replicated weights) against one process on the same global batches\n",
                     (long long)o.verify_steps);
         t.print();
-        std::printf("largest difference of any weight or routing bias, over all ranks: %.2e\n\n", worst);
+        std::printf("largest difference of any weight or routing bias, over all ranks: %.2e\n", worst);
+        std::printf("weights held by rank 0: %s of the model's %s (its %lld experts per MoE layer, and everything else)\n\n",
+                    memory::human_bytes(held).c_str(), memory::human_bytes(whole).c_str(), (long long)(cfg.n_routed_experts / ranks));
       }
       summary.set("check.max_param_diff", worst);
+      summary.set("memory.weights_bytes_rank0", held);
+      summary.set("memory.weights_bytes_whole", whole);
     }
 
     // 2. Node-limited routing: M = 1..EP ranks per token, and unlimited.
