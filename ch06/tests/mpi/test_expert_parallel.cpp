@@ -147,3 +147,30 @@ TEST_CASE("an expert-parallel training step equals one process on the same globa
     CHECK(worst < 1e-4);
   }
 }
+
+TEST_CASE("expert-parallel MoE layer: a rank whose experts no token chose still takes part and gets zero gradients") {
+  // The selection bias steers every token to rank 0's experts: the other ranks receive no rows
+  // but must run every all-to-all, forward and backward, or the job would hang.
+  Rng r1(3), r2(3);
+  ch04::MoE single(moe_config(1, 1), r1), parallel(moe_config(1, 1), r2);
+  const ExpertPlacement place{8, mpi_size()};
+  for (ch04::MoE* m : {&single, &parallel})
+    for (int64_t j = 0; j < place.per_rank(); ++j) m->gate.e_score_correction_bias.data()[j] = 10.f;   // rank 0's experts
+  make_layer_parallel(parallel);
+  Tensor x1 = random_tokens(12, 16, 500 + static_cast<uint64_t>(mpi_rank()));
+  Tensor x2 = x1.clone();
+  x1.requires_grad_();
+  x2.requires_grad_();
+  reset_ep_counters();
+  const Tensor y1 = single.forward(x1), y2 = parallel.forward(x2);
+  CHECK(ep_counters().token_copies == 12);   // one destination each: rank 0
+  CHECK(max_abs_diff(y1, y2) < 1e-5);
+  sum(y1).backward();
+  sum(y2).backward();
+  CHECK(max_abs_diff(x1.grad(), x2.grad()) < 1e-5);
+  if (mpi_rank() != 0)
+    for (int64_t j = mpi_rank() * place.per_rank(); j < (mpi_rank() + 1) * place.per_rank(); ++j) {
+      const Tensor g = parallel.experts[static_cast<size_t>(j)]->up_proj.weight.grad();
+      CHECK((!g.defined() || max_abs_diff(g, Tensor::zeros(g.shape())) == 0));
+    }
+}
