@@ -1,6 +1,8 @@
 // bench/ops: how close the core's kernels run to this machine's roof.
 // GEMM GFLOP/s at a large square size (the roof) and at the shapes the mini preset's training
-// step uses, forward and backward, on one thread and on all; then the fused causal attention.
+// step uses, forward and backward, on one thread and on all; then each GEMM back end (Eigen,
+// OpenBLAS) with ds::gemm's threading and with the library's own threads; then the fused causal
+// attention.
 #include <omp.h>
 
 #include <Eigen/Core>
@@ -12,6 +14,7 @@
 
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
+#include "common/gemm.hpp"
 #include "common/ops.hpp"
 #include "common/rng.hpp"
 #include "common/run.hpp"
@@ -41,6 +44,9 @@ int main(int argc, char** argv) {
   start_run(run);
   const int all = omp_get_max_threads();
   print_header("bench/ops", "GFLOP/s of the core's GEMMs (Linear forward and backward) and fused attention");
+  const GemmBackend chosen = gemm_backend();
+  std::printf("GEMM back end: %s (%s)\nOpenBLAS: %s\n\n", gemm_backend_name(chosen).c_str(), gemm_backend_origin().c_str(),
+              openblas_description().c_str());
 
   Rng rng(run.seed);
   Summary summary;
@@ -79,6 +85,40 @@ int main(int argc, char** argv) {
     summary.set("gemm." + g.name + ".fwd_bwd_gflops", fb[1]);
   }
   table.print();
+  summary.set("gemm.backend", gemm_backend_name(chosen));
+  summary.set("gemm.origin", gemm_backend_origin());
+
+  // Each back end on a few shapes: one thread, all threads split by ds::gemm (what the core
+  // does), and all threads inside the library (Eigen's OpenMP, OpenBLAS's own pool) for comparison.
+  std::vector<Gemm> few = {shapes[0], shapes.back(), shapes[shapes.size() > 8 ? 8 : 1]};
+  if (run.quick) few.resize(1);
+  Table bt({"back end", "GEMM (m x k -> n)", "1 thr", std::to_string(all) + " thr (ds::gemm split)", std::to_string(all) + " thr (library's)"});
+  for (GemmBackend be : {GemmBackend::Eigen, GemmBackend::OpenBLAS}) {
+    if (!gemm_backend_available(be)) {
+      bt.row({gemm_backend_name(be), "(not in this build)", "", "", ""});
+      continue;
+    }
+    set_gemm_backend(be);
+    for (const auto& g : few) {
+      const Tensor x = randn({g.m, g.k}, rng), w = randn({g.n, g.k}, rng);
+      const double flops = 2.0 * g.m * g.k * g.n;
+      std::vector<double> r;
+      for (const auto& [threads, mode] : std::vector<std::pair<int, GemmThreading>>{
+               {1, GemmThreading::Split}, {all, GemmThreading::Split}, {all, GemmThreading::Library}}) {
+        set_threads(threads);
+        set_gemm_threading(mode, threads);
+        r.push_back(flops / seconds_per_call([&] { NoGradGuard ng; linear(x, w); }, budget) / 1e9);
+      }
+      set_gemm_threading(GemmThreading::Split, all);
+      bt.row({gemm_backend_name(be), g.name, fmt("%.0f", r[0]), fmt("%.0f", r[1]), fmt("%.0f", r[2])});
+      summary.set("backend." + gemm_backend_name(be) + "." + g.name + ".gflops_1t", r[0]);
+      summary.set("backend." + gemm_backend_name(be) + "." + g.name + ".gflops_split", r[1]);
+      summary.set("backend." + gemm_backend_name(be) + "." + g.name + ".gflops_library", r[2]);
+    }
+  }
+  set_gemm_backend(chosen);
+  std::printf("\n");
+  bt.print();
 
   // mini preset: batch 8, 8 heads, 128 tokens, q/k head dim 32 + 16, v head dim 32
   const int64_t b = run.quick ? 2 : 8, h = 8, t = 128, d = 48, dv = 32;

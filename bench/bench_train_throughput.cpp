@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.hpp"
@@ -11,6 +12,7 @@
 #include "ch06/pretrain.hpp"
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
+#include "common/gemm.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < warmup; ++i) p.trainer.train_step(b);
     if (profile) op_profile::start();
     Timer t;
+    const std::clock_t cpu0 = std::clock();   // process CPU time: on a busy machine, with one thread, the load-independent figure
     double fwd = 0, bwd = 0, optim = 0;
     for (int64_t i = 0; i < steps; ++i) {
       op_profile::mark();
@@ -82,9 +85,26 @@ int main(int argc, char** argv) {
       optim += s.optimizer_s;
     }
     const double step_s = t.seconds() / static_cast<double>(steps);
+    const double cpu_step_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / static_cast<double>(steps);
+    // Model FLOPs per token of a training step (forward + backward = 3x forward): 6 per active
+    // weight, plus causal attention's scores and weighted sum over T/2 keys on average, in every
+    // layer and MTP module (Kaplan et al.'s accounting, with the attention term).
+    const ch06::DeepSeekConfig& c = cfg;
+    const double attn_layers = static_cast<double>(c.num_hidden_layers + c.num_nextn_predict_layers);
+    const double flops_per_token = 6.0 * static_cast<double>(ch06::count_parameters(c).active) +
+                                   3.0 * attn_layers * 2.0 * static_cast<double>(c.num_attention_heads) * (static_cast<double>(seq) / 2.0) *
+                                       static_cast<double>(c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim);
+    const double tokens_per_s = static_cast<double>(batch * seq) / step_s;
     const nlohmann::json out = {{"impl", "cpp"},
-                                {"tokens_per_s", static_cast<double>(batch * seq) / step_s},
+                                {"tokens_per_s", tokens_per_s},
+                                {"batch", batch},
+                                {"seq", seq},
+                                {"hidden", cfg.hidden_size},
+                                {"flops_per_token", flops_per_token},
+                                {"gflops", flops_per_token * tokens_per_s / 1e9},
+                                {"gemm", gemm_backend_name(gemm_backend())},
                                 {"step_s", step_s},
+                                {"cpu_step_s", cpu_step_s},
                                 {"threads", omp_get_max_threads()},
                                 {"params", model.num_parameters()},
                                 {"active_params", ch06::count_parameters(cfg).active},

@@ -5,6 +5,7 @@
 # same drift on both sides), prints every run, the ratio of the medians, and the C++ step's
 # GFLOP/s against bench_ops' GEMM roof. ROUNDS=5 bench/compare.sh for more rounds (default 3).
 set -euo pipefail
+read -ra run <<<"${RUN_PREFIX:-}"   # e.g. RUN_PREFIX="chrt -f 10" on a busy machine (see bench/README.md)
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${BIN_DIR:-$here/../build/bin}"
 rounds="${ROUNDS:-3}"
@@ -14,11 +15,11 @@ args=("$@")
 
 runs=()
 for ((r = 1; r <= rounds; r++)); do
-  runs+=("$("$bin/bench_train_throughput" "${args[@]}")")
+  runs+=("$("${run[@]}" "$bin/bench_train_throughput" "${args[@]}")")
   # PyTorch at both of its good settings on 2 cores: OpenBLAS threads for the GEMMs with one
   # intra-op thread, or one OpenBLAS thread and two intra-op threads (DESIGN.md's advice).
-  runs+=("$(OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$here/torch_reference.py" --threads 1 "${args[@]}" | sed 's/"impl": "pytorch"/"impl": "pytorch-ob2-t1"/')")
-  runs+=("$(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$here/torch_reference.py" --threads 2 "${args[@]}" | sed 's/"impl": "pytorch"/"impl": "pytorch-ob1-t2"/')")
+  runs+=("$(OPENBLAS_NUM_THREADS=2 "${run[@]}" /usr/bin/python3 "$here/torch_reference.py" --threads 1 "${args[@]}" | sed 's/"impl": "pytorch"/"impl": "pytorch-ob2-t1"/')")
+  runs+=("$(OPENBLAS_NUM_THREADS=1 "${run[@]}" /usr/bin/python3 "$here/torch_reference.py" --threads 2 "${args[@]}" | sed 's/"impl": "pytorch"/"impl": "pytorch-ob1-t2"/')")
 done
-roof=$("$bin/bench_ops" --budget 0.3 --out "${TMPDIR:-/tmp}/bench_ops_roof" | awk '/square 1024/ {print $(NF-2); exit}')
+roof=$("${run[@]}" "$bin/bench_ops" --budget 0.3 --out "${TMPDIR:-/tmp}/bench_ops_roof" | awk '/square 1024/ {print $(NF-2); exit}')
 printf '%s\n' "${runs[@]}" | /usr/bin/python3 "$here/compare_report.py" "$roof"

@@ -15,6 +15,7 @@ median = {impl: statistics.median(r["tokens_per_s"] for r in rs) for impl, rs in
 torch_tps, torch_impl = max((v, k) for k, v in median.items() if k.startswith("pytorch"))
 cpp = median["cpp"]
 print(f"median: C++ {cpp:.0f} tokens/s vs PyTorch {torch_tps:.0f} tokens/s ({torch_impl}) = {cpp / torch_tps:.2f}x")
-active = by_impl["cpp"][0]["active_params"]
-print(f"C++ step: about {6 * active * cpp / 1e9:.0f} GFLOP/s (6 x {active / 1e6:.2f}M active parameters per token) "
-      f"against the GEMM roof of {roof:.0f} GFLOP/s (bench_ops, square 1024, all threads)")
+first = by_impl["cpp"][0]
+print(f"C++ step: about {first['flops_per_token'] * cpp / 1e9:.0f} GFLOP/s ({first['flops_per_token'] / 1e6:.1f} MFLOP per token: "
+      f"6 x {first['active_params'] / 1e6:.2f}M active weights + attention) against the GEMM roof of {roof:.0f} GFLOP/s "
+      f"(bench_ops: square 1024 on all threads, {first['gemm']} back end)")

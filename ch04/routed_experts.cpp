@@ -70,9 +70,10 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
     a.x = gather(xd.data(), c, s, k);
     const int64_t wdim = w.gate_proj[static_cast<size_t>(j)].size(0);
     a.gu.resize(a.x.rows(), 2 * wdim);
-    a.gu.leftCols(wdim).noalias() = a.x * mat(w.gate_proj[static_cast<size_t>(j)]).transpose();
-    a.gu.rightCols(wdim).noalias() = a.x * mat(w.up_proj[static_cast<size_t>(j)]).transpose();
-    const MatR y = silu_mul(a.gu) * mat(w.down_proj[static_cast<size_t>(j)]).transpose();
+    kernels::gemm(a.gu.leftCols(wdim), a.x, false, mat(w.gate_proj[static_cast<size_t>(j)]), true);
+    kernels::gemm(a.gu.rightCols(wdim), a.x, false, mat(w.up_proj[static_cast<size_t>(j)]), true);
+    MatR y(a.x.rows(), c);
+    kernels::gemm(y, silu_mul(a.gu), false, mat(w.down_proj[static_cast<size_t>(j)]), true);
     for (size_t r = 0; r < s.size(); ++r) mat(y_slot.data() + s[r] * c, 1, c) = y.row(static_cast<int64_t>(r));
   }
   Tensor out = Tensor::empty({n, c});   // every row is set below
@@ -131,7 +132,8 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
         d.dy = Tensor::empty({m, c});
         auto dy = mat(d.dy);
         for (int64_t r = 0; r < m; ++r) dy.row(r) = wd.data()[s[static_cast<size_t>(r)]] * mat(gout.data() + (s[static_cast<size_t>(r)] / k) * c, 1, c);
-        const MatR dh = dy * mat(wt.down_proj[static_cast<size_t>(j)]);
+        MatR dh(m, wdim);
+        kernels::gemm(dh, dy, false, mat(wt.down_proj[static_cast<size_t>(j)]), false);
         // h = silu(g) u: dh/du = silu(g), dh/dg = u s (1 + g (1 - s)) with s = sigmoid(g)
         d.dgu = Tensor::empty({m, 2 * wdim});
         auto dgu = mat(d.dgu);
@@ -139,12 +141,13 @@ Tensor routed_experts(const Tensor& x, const Tensor& slot_weights, int64_t k, co
         dgu.rightCols(wdim) = (dh.array() * g * sg).matrix();
       }
       const auto dy = mat(d.dy), dgu = mat(d.dgu);
-      if (Tensor* gd = grad_of(2, j)) mat(*gd).noalias() = dy.transpose() * (g * sg * u).matrix();
-      if (Tensor* gg = grad_of(0, j)) mat(*gg).noalias() = dgu.leftCols(wdim).transpose() * a.x;
-      if (Tensor* gu = grad_of(1, j)) mat(*gu).noalias() = dgu.rightCols(wdim).transpose() * a.x;
+      if (Tensor* gd = grad_of(2, j)) kernels::gemm(mat(*gd), dy, true, MatR((g * sg * u).matrix()), false);
+      if (Tensor* gg = grad_of(0, j)) kernels::gemm(mat(*gg), dgu.leftCols(wdim), true, a.x, false);
+      if (Tensor* gu = grad_of(1, j)) kernels::gemm(mat(*gu), dgu.rightCols(wdim), true, a.x, false);
       if (need[0]) {
-        MatR dxj = dgu.leftCols(wdim) * mat(wt.gate_proj[static_cast<size_t>(j)]);
-        dxj.noalias() += dgu.rightCols(wdim) * mat(wt.up_proj[static_cast<size_t>(j)]);
+        MatR dxj(m, c);
+        kernels::gemm(dxj, dgu.leftCols(wdim), false, mat(wt.gate_proj[static_cast<size_t>(j)]), false);
+        kernels::gemm(dxj, dgu.rightCols(wdim), false, mat(wt.up_proj[static_cast<size_t>(j)]), false, 1.f, 1.f);
         for (int64_t r = 0; r < m; ++r) mat(dx_slot.data() + s[static_cast<size_t>(r)] * c, 1, c) = dxj.row(r);
       }
       if (weights_later) (*kept)[static_cast<size_t>(j)] = std::move(d);

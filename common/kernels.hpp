@@ -6,7 +6,9 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <type_traits>
 
+#include "common/gemm.hpp"
 #include "common/tensor.hpp"
 
 namespace ds::kernels {
@@ -28,6 +30,17 @@ inline MapR mat(Tensor& t) {
 }
 inline CMapR mat(const float* p, int64_t r, int64_t c) { return CMapR(p, r, c); }
 inline MapR mat(float* p, int64_t r, int64_t c) { return MapR(p, r, c); }
+
+// C = alpha * op(A) op(B) + beta * C through ds::gemm, on row-major Eigen views (maps, blocks of
+// them, matrices): A and B as stored, op() their transpose where trans_a / trans_b say so.
+template <class CM, class AM, class BM>
+void gemm(CM&& c, const AM& a, bool trans_a, const BM& b, bool trans_b, float alpha = 1.f, float beta = 0.f) {
+  static_assert(std::decay_t<CM>::IsRowMajor && AM::IsRowMajor && BM::IsRowMajor, "gemm takes row-major views");
+  eigen_assert(c.innerStride() == 1 && a.innerStride() == 1 && b.innerStride() == 1);
+  const int64_t m = trans_a ? a.cols() : a.rows(), k = trans_a ? a.rows() : a.cols(), n = trans_b ? b.rows() : b.cols();
+  eigen_assert(c.rows() == m && c.cols() == n && (trans_b ? b.cols() : b.rows()) == k);
+  ds::gemm(trans_a, trans_b, m, n, k, alpha, a.data(), a.outerStride(), b.data(), b.outerStride(), beta, c.data(), c.outerStride());
+}
 
 // Rows of [..., C] as (rows, C).
 inline int64_t last_dim(const Tensor& t) { return t.dim() ? t.shape().back() : 1; }

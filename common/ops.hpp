@@ -96,6 +96,12 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 Tensor latent_attention(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt = {});
 // The softmax weights [B, H, T, S] the attention above uses (no grad), for plots and lessons.
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionOptions& opt = {});
+// The two ops above as plain compositions of the ops in this file, one (batch, head) at a time:
+// scores by matmul, an additive mask for the causal and padding rules, softmax, the weighted
+// sum; no bands, no fusion, no shared heads. Same arguments, same results; slow. The tests
+// compare the fused kernels against these, values and gradients.
+Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt = {});
+Tensor latent_attention_reference(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt = {});
 
 // ---- rotary position embedding (ops_rope.cpp) -------------------------------------------
 // x is [B, T, H, D] (or [B, T, D]); cos and sin are [T_max, D/2]; token t of x sits at position

@@ -1,5 +1,6 @@
-// Matrix products on Eigen GEMMs. Batched products run one GEMM per batch entry on its own
-// thread (small GEMMs lose to threading overhead); a single large GEMM uses Eigen's threads.
+// Matrix products through ds::gemm (common/gemm.hpp). Batched products run one GEMM per batch
+// entry on its own thread (small GEMMs lose to threading overhead); a single large GEMM is split
+// over the threads by ds::gemm.
 #include "common/autograd.hpp"
 #include "common/kernels.hpp"
 #include "common/ops.hpp"
@@ -44,17 +45,17 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     Shape os = a.shape();
     os.back() = d.n;
     Tensor out = Tensor::empty(os);
-    mat(out.data(), d.batch * d.m, d.n).noalias() = mat(a.data(), d.batch * d.m, d.k) * mat(b.data(), d.k, d.n);
+    gemm(mat(out.data(), d.batch * d.m, d.n), mat(a.data(), d.batch * d.m, d.k), false, mat(b.data(), d.k, d.n), false);
     const Tensor ad = a.detach(), bd = b.detach();
     return record(out, {a, b}, "matmul", [ad, bd, d](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
       const int64_t rows = d.batch * d.m;
       if (need[0]) {
         gin[0] = Tensor::empty(ad.shape());
-        mat(gin[0].data(), rows, d.k).noalias() = mat(g.data(), rows, d.n) * mat(bd.data(), d.k, d.n).transpose();
+        gemm(mat(gin[0].data(), rows, d.k), mat(g.data(), rows, d.n), false, mat(bd.data(), d.k, d.n), true);
       }
       if (need[1]) {
         gin[1] = Tensor::empty(bd.shape());
-        mat(gin[1].data(), d.k, d.n).noalias() = mat(ad.data(), rows, d.k).transpose() * mat(g.data(), rows, d.n);
+        gemm(mat(gin[1].data(), d.k, d.n), mat(ad.data(), rows, d.k), true, mat(g.data(), rows, d.n), false);
       }
     });
   }
@@ -64,7 +65,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const float *pa = a.data(), *pb = b.data();
   float* po = out.data();
   for_batch(d.batch, [&](int64_t i) {
-    mat(po + i * d.m * d.n, d.m, d.n).noalias() = mat(pa + i * d.m * d.k, d.m, d.k) * mat(pb + i * d.k * d.n, d.k, d.n);
+    gemm(mat(po + i * d.m * d.n, d.m, d.n), mat(pa + i * d.m * d.k, d.m, d.k), false, mat(pb + i * d.k * d.n, d.k, d.n), false);
   });
   const Tensor ad = a.detach(), bd = b.detach();
   return record(out, {a, b}, "matmul", [ad, bd, d](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
@@ -75,8 +76,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     float* gb = need[1] ? gin[1].data() : nullptr;
     for_batch(d.batch, [&](int64_t i) {
       const auto G = mat(pg + i * d.m * d.n, d.m, d.n);
-      if (ga) mat(ga + i * d.m * d.k, d.m, d.k).noalias() = G * mat(pb + i * d.k * d.n, d.k, d.n).transpose();
-      if (gb) mat(gb + i * d.k * d.n, d.k, d.n).noalias() = mat(pa + i * d.m * d.k, d.m, d.k).transpose() * G;
+      if (ga) gemm(mat(ga + i * d.m * d.k, d.m, d.k), G, false, mat(pb + i * d.k * d.n, d.k, d.n), true);
+      if (gb) gemm(mat(gb + i * d.k * d.n, d.k, d.n), mat(pa + i * d.m * d.k, d.m, d.k), true, G, false);
     });
   });
 }
@@ -88,18 +89,18 @@ Tensor linear(const Tensor& x, const Tensor& weight) {
   Shape os = x.shape();
   os.back() = outf;
   Tensor out = Tensor::empty(os);
-  mat(out.data(), rows, outf).noalias() = mat(x.data(), rows, in) * mat(weight.data(), outf, in).transpose();
+  gemm(mat(out.data(), rows, outf), mat(x.data(), rows, in), false, mat(weight.data(), outf, in), true);   // x W^T
   const Tensor xd = x.detach(), wd = weight.detach();
   // The two halves of this backward are the B and W of a zero-bubble pipeline (ch06).
   return record(out, {x, weight}, "linear", [xd, wd, rows, in, outf](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     const auto G = mat(g.data(), rows, outf);
     if (need[0]) {
       gin[0] = Tensor::empty(xd.shape());
-      mat(gin[0].data(), rows, in).noalias() = G * mat(wd.data(), outf, in);
+      gemm(mat(gin[0].data(), rows, in), G, false, mat(wd.data(), outf, in), false);   // dx = g W
     }
     if (need[1]) {
       gin[1] = Tensor::empty(wd.shape());
-      mat(gin[1].data(), outf, in).noalias() = G.transpose() * mat(xd.data(), rows, in);
+      gemm(mat(gin[1].data(), outf, in), G, true, mat(xd.data(), rows, in), false);   // dW = g^T x
     }
   });
 }

@@ -2,7 +2,6 @@
 
 #include <omp.h>
 
-#include <Eigen/Core>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -25,8 +24,7 @@ void add_run_flags(Flags& flags, RunOptions& run, const std::string& program) {
 
 int set_threads(int threads) {
   const int n = threads > 0 ? threads : omp_get_num_procs();
-  omp_set_num_threads(n);
-  Eigen::setNbThreads(n);
+  omp_set_num_threads(n);   // ds::gemm splits its products over these too; Eigen's own threads stay off
   return n;
 }
 
@@ -74,6 +72,15 @@ bool numeric(const std::string& s) {
 }
 }  // namespace
 
+// Columns line up by characters, not bytes: a UTF-8 continuation byte (10xxxxxx) takes no column.
+namespace {
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+}  // namespace
+
 std::string Table::str() const {
   std::vector<std::vector<std::string>> rows;   // cells may hold decoded or user text: made valid UTF-8
   for (const auto& r : rows_) {
@@ -82,7 +89,7 @@ std::string Table::str() const {
   }
   std::vector<size_t> w(header_.size(), 0);
   auto widen = [&](const std::vector<std::string>& r) {
-    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], display_width(r[i]));
   };
   widen(header_);
   for (const auto& r : rows) widen(r);
@@ -90,7 +97,7 @@ std::string Table::str() const {
   auto line = [&](const std::vector<std::string>& r) {
     for (size_t i = 0; i < w.size(); ++i) {
       const std::string c = i < r.size() ? r[i] : "";
-      const std::string pad(w[i] - c.size(), ' ');
+      const std::string pad(w[i] - display_width(c), ' ');
       out += (i ? "  " : "  ") + (numeric(c) && i > 0 ? pad + c : c + pad);
     }
     out += "\n";

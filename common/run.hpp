@@ -21,9 +21,9 @@ struct RunOptions {
 };
 
 void add_run_flags(Flags& flags, RunOptions& run, const std::string& program);
-// Sets OpenMP's and Eigen's thread count (0 = all cores); returns it.
+// Sets OpenMP's thread count (0 = all cores), which every parallel kernel and ds::gemm use; returns it.
 int set_threads(int threads);
-// Sets the thread count (OpenMP and Eigen) and creates the output folder.
+// Sets the thread count and creates the output folder.
 void start_run(RunOptions& run);
 void print_header(const std::string& title, const std::string& what);
 

@@ -5,9 +5,11 @@ sigmoid scores, selection-only bias and group-limited routing, MTP), for two job
   * the cross-check fixture: `/usr/bin/python3 tools/deepseek_reference.py fixture` writes a tiny
     random checkpoint and the logits PyTorch computes for it into ch06/tests/fixtures/deepseek_tiny/;
     the C++ test loads the checkpoint and must reproduce the logits within 1e-4;
-  * `logits FOLDER IDS`: the logits of any checkpoint folder written by ch06_pretrain.
+  * `logits FOLDER IDS`: the logits of any checkpoint folder written by ch06_pretrain;
+  * `decode FOLDER IDS N`: N new ids by cached greedy decoding (the absorbed-MLA latent cache).
 
-bench/torch_reference.py imports the model to time PyTorch training the same step.
+bench/torch_reference.py imports the model to time PyTorch training the same step, and
+bench/torch_decode.py to time its cached greedy decoding.
 Runs with Debian's python3-torch (1.13); no safetensors package needed.
 """
 import json
@@ -15,6 +17,7 @@ import math
 import os
 import struct
 import sys
+import time
 
 import numpy as np
 import torch
@@ -119,6 +122,41 @@ class MLA(nn.Module):
         att = att.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf")).softmax(-1)
         return self.o_proj((att @ v).transpose(1, 2).reshape(b, t, self.h * self.dv))
 
+    def decode(self, x, cos, sin, cache):
+        """x [B, T, h] continues the cached sequence. Absorbed attention over the latent cache
+        (DeepSeek-V2 sec. 2.1.2; DeepSeek-V3 model.py's "absorb" path): W_UK is folded into the
+        query and W_UV applied after the weighted sum, so the cache holds only c_KV and k_pe."""
+        b, t, _ = x.shape
+        q = self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x))) if hasattr(self, "q_a_proj") else self.q_proj(x)
+        q = q.view(b, t, self.h, self.nope + self.rope)
+        q_nope, q_pe = q[..., : self.nope], rope_adjacent(q[..., self.nope :], cos, sin)
+        kv = self.kv_a_proj_with_mqa(x)
+        c_kv, k_pe = cache.append(self.kv_a_layernorm(kv[..., : self.rank]), rope_adjacent(kv[..., self.rank :], cos, sin))
+        w = self.kv_b_proj.weight.view(self.h, self.nope + self.dv, self.rank)
+        q_abs = torch.einsum("bthd,hdc->bhtc", q_nope, w[:, : self.nope])
+        att = (q_abs @ c_kv.unsqueeze(1).transpose(-1, -2) + q_pe.transpose(1, 2) @ k_pe.unsqueeze(1).transpose(-1, -2)) * self.scale
+        if t > 1:   # the new queries sit at the end of the cache: query i sees keys up to s - t + i
+            s = c_kv.shape[1]
+            att = att.masked_fill(torch.ones(t, s, dtype=torch.bool).triu(s - t + 1), float("-inf"))
+        o = att.softmax(-1) @ c_kv.unsqueeze(1)                                       # [B, H, T, rank]
+        o = torch.einsum("bhtc,hdc->bthd", o, w[:, self.nope :])
+        return self.o_proj(o.reshape(b, t, self.h * self.dv))
+
+
+class LatentCache:
+    """One layer's decoding cache: the normalised latent c_KV [B, S, rank] and the roped shared
+    key k_pe [B, S, rope], preallocated for max_len positions."""
+
+    def __init__(self, batch, max_len, rank, rope):
+        self.c_kv, self.k_pe, self.len = torch.zeros(batch, max_len, rank), torch.zeros(batch, max_len, rope), 0
+
+    def append(self, c_kv, k_pe):
+        t = c_kv.shape[1]
+        self.c_kv[:, self.len : self.len + t] = c_kv
+        self.k_pe[:, self.len : self.len + t] = k_pe
+        self.len += t
+        return self.c_kv[:, : self.len], self.k_pe[:, : self.len]
+
 
 class MoE(nn.Module):
     def __init__(self, c):
@@ -222,6 +260,32 @@ class DeepSeekTorch(nn.Module):
             outs.append(self.lm_head(layer.shared_head.norm(h)))
         return logits, outs
 
+    def decode(self, ids, caches):
+        """Logits [B, T, V] of ids [B, T] continuing the sequences held by caches (one per layer)."""
+        pos, t = caches[0].len, ids.shape[1]
+        cos, sin = self.cos[pos : pos + t], self.sin[pos : pos + t]
+        x = self.model.embed_tokens(ids)
+        for layer, cache in zip(self.model.layers[: self.c["num_hidden_layers"]], caches):
+            x = x + layer.self_attn.decode(layer.input_layernorm(x), cos, sin, cache)
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return self.lm_head(self.model.norm(x))
+
+    def make_caches(self, batch, max_len):
+        c = self.c
+        return [LatentCache(batch, max_len, c["kv_lora_rank"], c["qk_rope_head_dim"]) for _ in range(c["num_hidden_layers"])]
+
+    @torch.no_grad()
+    def greedy(self, prompts, new_tokens):
+        """Cached greedy decoding: prompts [B, P] -> new ids [B, new_tokens] and the prefill's seconds."""
+        caches = self.make_caches(prompts.shape[0], prompts.shape[1] + new_tokens)
+        start = time.perf_counter()
+        tok = self.decode(prompts, caches)[:, -1].argmax(-1, keepdim=True)
+        prefill_s, out = time.perf_counter() - start, [tok]
+        for _ in range(new_tokens - 1):
+            tok = self.decode(tok, caches)[:, -1].argmax(-1, keepdim=True)
+            out.append(tok)
+        return torch.cat(out, 1), prefill_s
+
     def moe_layers(self):
         return [l.mlp for l in self.model.layers if isinstance(l.mlp, MoE)]
 
@@ -297,6 +361,10 @@ if __name__ == "__main__":
         with torch.no_grad():
             lg, _ = model.forward_all(torch.tensor([[int(v) for v in sys.argv[3].split(",")]]))
         print(json.dumps(lg[0].tolist()))
+    elif len(sys.argv) == 5 and sys.argv[1] == "decode":
+        model = load_checkpoint(sys.argv[2])
+        ids, _ = model.greedy(torch.tensor([[int(v) for v in sys.argv[3].split(",")]]), int(sys.argv[4]))
+        print(",".join(str(v) for v in ids[0].tolist()))
     else:
         print(__doc__)
         sys.exit(2)

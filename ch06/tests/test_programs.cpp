@@ -53,22 +53,3 @@ TEST_CASE("program ch06_pretrain --quick --data on random bytes, then ch06_gener
   check_text_output(gen);
   CHECK(program_summary(gen)["text"].get<std::string>().find(replacement) != std::string::npos);
 }
-
-TEST_CASE("program ch06_model_size --quick: the exact counts, the MTP module on its own line, a config.json broken down") {
-  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch06_model_size";
-  REQUIRE(run_program("ch06_model_size", "", out) == 0);
-  check_files(out, {"parameters.svg", "parameters.csv"});
-  const auto s = program_summary(out);
-  CHECK(s["presets"]["deepseek-v3"]["main"].get<double>() == 671026419200.0);
-  CHECK(s["presets"]["deepseek-v3"]["mtp"].get<double>() == 11610068224.0);
-  CHECK(s["presets"]["deepseek-v3"]["activated"].get<double>() == 37552297472.0);
-  CHECK(s["presets"]["deepseek-v2"]["total"].get<double>() == 235741434880.0);
-  CHECK(s["presets"]["deepseek-v2-lite"]["total"].get<double>() == 15706484224.0);
-  const std::string log = ds::read_text_file(out.string() + ".log");
-  CHECK(log.find("MTP module (own weights; embedding and head shared)") != std::string::npos);
-  const std::string lite = std::string(DS_SOURCE_DIR) + "/common/tests/fixtures/deepseek_configs/deepseek-v2-lite.json";
-  REQUIRE(run_program("ch06_model_size", "--config " + lite, out) == 0);
-  CHECK(program_summary(out)["detail"]["main"].get<double>() == 15706484224.0);
-  CHECK(run_program("ch06_model_size", "--config /nonexistent.json", out) == 1);
-  CHECK(run_program("ch06_model_size", "--preset gpt5", out) == 2);
-}

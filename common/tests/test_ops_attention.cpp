@@ -1,4 +1,3 @@
-#include <array>
 #include <cmath>
 
 #include "common/ops.hpp"
@@ -8,36 +7,63 @@ using namespace ds;
 using test::rnd;
 
 namespace {
-// The textbook composition: scores, mask, softmax, weighted sum (no fusion, no GQA tricks), one
-// autograd op at a time.
-Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset) {
-  const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3), hkv = k.size(1), s = k.size(2), dv = v.size(3);
-  std::vector<Tensor> heads;   // differentiable, so tests can compare gradients too
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t hi = 0; hi < h; ++hi) {
-      const int64_t hk = hi / (h / hkv);
-      Tensor qh = reshape(slice(slice(q, 0, bi, bi + 1), 1, hi, hi + 1), {t, d});
-      Tensor kh = reshape(slice(slice(k, 0, bi, bi + 1), 1, hk, hk + 1), {s, d});
-      Tensor vh = reshape(slice(slice(v, 0, bi, bi + 1), 1, hk, hk + 1), {s, dv});
-      Tensor sc = mul_scalar(matmul(qh, transpose(kh, 0, 1)), 1.f / std::sqrt(static_cast<float>(d)));
-      Tensor mask = Tensor::zeros({t, s});
-      for (int64_t i = 0; i < t; ++i)
-        for (int64_t j = q_offset + i + 1; j < s; ++j) mask.data()[i * s + j] = -1e30f;
-      Tensor o = matmul(softmax(add(sc, mask)), vh);
-      heads.push_back(reshape(o, {1, t, dv}));
-    }
-  return reshape(concat(heads, 0), {b, h, t, dv});
+// One attention configuration: shapes ([B, H, T, D] or seq_major [B, T, H, D]) and options.
+struct Case {
+  const char* name;
+  int64_t b, h, hkv, t, s, d, dv;
+  bool causal = true, seq_major = false, latent = false, pad = false;
+  int64_t q_offset = -1, kv_len = -1;
+  float scale = 0.f;
+};
+
+// The output and the gradients of q, k (and v) under a random projection of the output as the
+// loss, from the fused op or from its plain reference.
+std::vector<Tensor> run_case(const Case& c, bool reference) {
+  const auto shape = [&](int64_t heads, int64_t len, int64_t width) {
+    return c.seq_major ? Shape{c.b, len, heads, width} : Shape{c.b, heads, len, width};
+  };
+  std::vector<Tensor> in = {rnd(shape(c.h, c.t, c.d), 60), rnd(shape(c.hkv, c.s, c.d), 61)};
+  if (!c.latent) in.push_back(rnd(shape(c.hkv, c.s, c.dv), 62));
+  for (Tensor& x : in) x.requires_grad_();
+  IntTensor valid(std::vector<int32_t>(static_cast<size_t>(c.b * c.s), 1), {c.b, c.s});
+  for (int64_t j = 0; j < 3; ++j) valid.data[static_cast<size_t>(j)] = 0;   // batch 0's first 3 keys are padding
+  AttentionOptions opt;
+  opt.causal = c.causal;
+  opt.seq_major = c.seq_major;
+  opt.q_offset = c.q_offset;
+  opt.kv_len = c.kv_len;
+  opt.scale = c.scale;
+  if (c.pad) opt.key_valid = &valid;
+  const Tensor out = c.latent ? (reference ? latent_attention_reference(in[0], in[1], c.dv, opt) : latent_attention(in[0], in[1], c.dv, opt))
+                              : (reference ? attention_reference(in[0], in[1], in[2], opt) : scaled_dot_product_attention(in[0], in[1], in[2], opt));
+  sum(mul(out, rnd(out.shape(), 63))).backward();
+  std::vector<Tensor> result = {out.detach()};
+  for (const Tensor& x : in) result.push_back(x.grad());
+  return result;
 }
 }  // namespace
 
-TEST_CASE("attention: fused equals the textbook composition (MHA, GQA, MQA, decoding offset)") {
-  for (int64_t hkv : {4, 2, 1}) {
-    const Tensor q = rnd({2, 4, 5, 8}, 1), k = rnd({2, hkv, 5, 8}, 2), v = rnd({2, hkv, 5, 6}, 3);
-    CHECK(test::max_abs_diff(scaled_dot_product_attention(q, k, v), reference_attention(q, k, v, 0)) < 1e-5f);
+TEST_CASE("attention: fused equals the plain reference across options, values and gradients") {
+  // Bands of 32 query rows are used whenever the mask is causal without padding: T = 70 is
+  // bands of 32, 32 and 6; 40 queries after 50 cached keys start mid-sequence.
+  const std::vector<Case> cases = {
+      {"MHA, causal bands", 2, 2, 2, 70, 70, 6, 5},
+      {"GQA, bands after 50 cached keys", 2, 4, 2, 40, 90, 6, 5},
+      {"MQA, not causal, scale 0.3", 2, 4, 1, 5, 9, 4, 3, false, false, false, false, -1, -1, 0.3f},
+      {"padding (3 queries see no key)", 2, 2, 1, 37, 37, 4, 4, true, false, false, true},
+      {"padding, not causal", 2, 2, 2, 6, 6, 4, 4, false, false, false, true},
+      {"kv_len: 9 of 12 cached keys", 2, 2, 1, 3, 12, 4, 3, true, false, false, false, -1, 9},
+      {"explicit q_offset", 1, 2, 2, 3, 10, 4, 3, true, false, false, false, 2},
+      {"seq_major GQA, bands", 2, 4, 2, 40, 40, 6, 5, true, true},
+      {"latent, seq_major, kv_len", 2, 4, 1, 5, 11, 6, 4, true, true, true, false, -1, 8},
+      {"latent, bands", 1, 2, 1, 45, 45, 6, 4, true, false, true}};
+  for (const Case& c : cases) {
+    const std::vector<Tensor> fused = run_case(c, false), plain = run_case(c, true);
+    for (size_t i = 0; i < fused.size(); ++i) {
+      INFO(std::string(c.name) << ", tensor " << i << " (0 output, then the gradients of q, k, v)");
+      CHECK(test::max_abs_diff(fused[i], plain[i]) < 1e-4f);
+    }
   }
-  // two new queries against seven cached keys: query 0 sits at position 5
-  const Tensor q = rnd({1, 2, 2, 4}, 4), k = rnd({1, 2, 7, 4}, 5), v = rnd({1, 2, 7, 4}, 6);
-  CHECK(test::max_abs_diff(scaled_dot_product_attention(q, k, v), reference_attention(q, k, v, 5)) < 1e-5f);
 }
 
 TEST_CASE("attention: causal weights are lower-triangular rows summing to one") {
@@ -63,23 +89,7 @@ TEST_CASE("attention: padded keys get no weight, fully padded rows give zeros") 
   for (int j = 0; j < 3; ++j) CHECK(o.data()[j] == 0.f);
 }
 
-TEST_CASE("attention: causal query bands (T longer than one band) equal the textbook composition, values and gradients") {
-  // 75 queries: bands of 32, 32 and 11 rows; then 40 queries after 50 cached keys
-  for (const auto& [t, s, offset] : std::vector<std::array<int64_t, 3>>{{75, 75, 0}, {40, 90, 50}}) {
-    Tensor q = rnd({2, 2, t, 6}, 40), k = rnd({2, 1, s, 6}, 41), v = rnd({2, 1, s, 5}, 42);
-    const Tensor w = rnd({2, 2, t, 5}, 43);   // a random projection of the output, as the loss
-    std::vector<Tensor> grads[2];
-    for (int pass = 0; pass < 2; ++pass) {
-      for (Tensor* x : {&q, &k, &v}) {
-        *x = x->detach();
-        x->requires_grad_();
-      }
-      const Tensor out = pass == 0 ? scaled_dot_product_attention(q, k, v) : reference_attention(q, k, v, offset);
-      sum(mul(out, w)).backward();
-      grads[pass] = {out.detach(), q.grad(), k.grad(), v.grad()};
-    }
-    for (size_t i = 0; i < 4; ++i) CHECK(test::max_abs_diff(grads[0][i], grads[1][i]) < 1e-4f);
-  }
+TEST_CASE("attention: finite-difference gradients through two causal bands") {
   CHECK_GRAD([](auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); },
              (std::vector<Tensor>{rnd({1, 1, 40, 3}, 44), rnd({1, 1, 40, 3}, 45), rnd({1, 1, 40, 2}, 46)}));
 }

@@ -17,6 +17,11 @@ TEST_CASE("table: aligned columns, numbers right-aligned") {
   CHECK(s.find("  model          loss\n") == 0);
   CHECK(s.find("  MHA            2.03\n") != std::string::npos);
   CHECK(s.find("  a longer name  10.5\n") != std::string::npos);
+  // A cell with multi-byte UTF-8 (a byte-level BPE spelling) pads by characters, not bytes.
+  Table u({"token", "id"});
+  u.row({"\xc4\xa0upon", "686"});
+  u.row({"Once", "685"});
+  CHECK(u.str().find("  \xc4\xa0upon  686\n  Once   685\n") != std::string::npos);
 }
 
 TEST_CASE("summary: dotted keys nest, non-finite numbers become null") {
