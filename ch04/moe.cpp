@@ -58,10 +58,11 @@ Tensor MoE::forward(const Tensor& x) {
   const Routing r = gate.forward(u);     // g_{i,t} (eqs. 13-16)
   int64_t dropped = 0;
   const auto slots = plan_dispatch(r, cfg_.capacity_factor, dropped);
-  // sum_i g_{i,t} FFN_i^(r)(u_t); the fused op computes in float32 only, so while a LinearOverride
-  // (FP8 autocast) is installed the experts run as the composition of overridable linears.
+  // sum_i g_{i,t} FFN_i^(r)(u_t): expert parallelism installs routed_experts_fn; the fused op
+  // computes in float32 only, so while a LinearOverride (FP8 autocast) is installed the experts
+  // run as the composition of overridable linears.
   const auto experts_op = LinearOverride::current() ? routed_experts_reference : routed_experts;
-  Tensor h = experts_op(u, reshape(r.weights, {n * k}), k, slots, expert_weights());
+  Tensor h = routed_experts_fn ? routed_experts_fn(u, r) : experts_op(u, reshape(r.weights, {n * k}), k, slots, expert_weights());
   if (shared_experts) h = add(h, shared_experts->forward(u));                              // + sum_i FFN_i^(s)(u_t)
   const int64_t tokens_per_sequence = x.dim() >= 3 ? x.size(-2) : n;
   for (RoutingObserver* o : observers_) o->on_routing(*this, r, tokens_per_sequence, dropped);
