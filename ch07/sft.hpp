@@ -1,0 +1,58 @@
+// Supervised fine-tuning on (prompt, completion) pairs, the first stage of DeepSeek-R1's pipeline
+// (R1 sec. 2.3.1, "cold start") and the loss of rejection-sampling fine-tuning (RFT, STaR) and of
+// sequence-level distillation (ch08): next-token cross-entropy on the completion's tokens only,
+// averaged over those tokens. The prompt is context, not something to imitate, so its tokens
+// carry no loss (targets -100); every completion token of the batch weighs the same, so a long
+// worked solution is not down-weighted against a short one.
+//
+// Training goes through the repository's one trainer (common/trainer.hpp: AdamW, warmup +
+// cosine, clipping, saved state) with the auxiliary-loss-free balancing hook of the MoE layers
+// (DeepSeek-V3 sec. 2.1.2); this file only builds the batches and the loss.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "ch04/balance_hook.hpp"
+#include "ch07/task_model.hpp"
+#include "common/trainer.hpp"
+
+namespace ds::ch07 {
+
+// prompts[i] + completions[i] -> a right-padded batch: inputs [B, T] are the sequences without
+// their last token, targets [B, T] the next token where that token belongs to the completion and
+// -100 elsewhere (prompt, padding). T = the longest prompt + completion - 1; padding is `pad`.
+Batch sft_batch(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::vector<int32_t>>& completions, int32_t pad);
+// The same for problems and their worked solutions (codec.prompt, codec.completion).
+Batch sft_batch(const TaskCodec& codec, const std::vector<Problem>& problems);
+
+// The SFT loss of a batch made by sft_batch: cross-entropy over its completion tokens, mean over
+// them. Metric "token_acc": the fraction of completion tokens the model's argmax gets right.
+LossFn sft_loss(ch02::LanguageModel& model);
+
+// n problems of the training split, each of a length drawn uniformly from `lengths`.
+std::vector<Problem> sample_train_problems(Task task, const std::vector<int>& lengths, int n, Rng& rng);
+
+// The trainer of a ch06 model with a given loss, plus the bias-balancing hook of its MoE layers
+// (which sees only training forwards: sampling and evaluation do not move the biases).
+struct PolicyTrainer {
+  PolicyTrainer(ch06::DeepSeekModel& model, const TrainerConfig& cfg, LossFn loss);
+  std::unique_ptr<ch04::BalanceHook> balance;
+  std::unique_ptr<Trainer> trainer;
+  // One optimizer step on this batch, recorded in trainer->history.
+  StepStats step(const Batch& batch);
+};
+
+// The SFT trainer: PolicyTrainer with sft_loss.
+struct SftTrainer : PolicyTrainer {
+  SftTrainer(ch06::DeepSeekModel& model, const TrainerConfig& cfg);
+};
+
+// `steps` SFT steps, each on trainer.batch_size fresh training problems of `lengths`, with a
+// progress bar labelled `label`; on_step runs after each step and may return false to stop (Ctrl-C).
+// Returns the steps taken.
+int64_t sft_steps(SftTrainer& sft, const TaskCodec& codec, Task task, const std::vector<int>& lengths, int64_t steps, Rng& rng,
+                  const std::function<bool(const StepStats&)>& on_step = {}, const std::string& label = "sft");
+
+}  // namespace ds::ch07
