@@ -22,7 +22,7 @@ std::vector<PreferencePair> preference_pairs(const Rollouts& r) {
 }
 
 DpoLearner::DpoLearner(ch06::DeepSeekModel& policy, const TrainerConfig& tc, const DpoOptions& opt)
-    : trainer(policy, tc, [this](const Batch& b) { return loss(b); }), policy_(policy), reference_(ch06::frozen_copy(policy)), opt_(opt) {}
+    : trainer(policy, tc, [this](const Batch& b) { return loss(b); }, false), policy_(policy), reference_(ch06::frozen_copy(policy)), opt_(opt) {}
 
 namespace {
 struct Sides {

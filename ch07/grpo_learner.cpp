@@ -43,7 +43,7 @@ std::vector<T> pick(const std::vector<T>& v, const std::vector<int64_t>& rows) {
 }  // namespace
 
 GrpoLearner::GrpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& tc, const GrpoConfig& cfg)
-    : trainer(policy, tc, [this](const Batch& b) { return loss(b); }), policy_(policy), codec_(codec), cfg_(cfg) {
+    : trainer(policy, tc, [this](const Batch& b) { return loss(b); }, false), policy_(policy), codec_(codec), cfg_(cfg) {
   if (cfg.group < 2) throw std::invalid_argument("GRPO needs at least 2 completions per prompt (a group of 1 has no baseline)");
   if (cfg.mu < 1) throw std::invalid_argument("GRPO needs mu >= 1 optimizer steps per batch");
   if (cfg.loss.beta != 0.f) reference_ = ch06::frozen_copy(policy);
@@ -53,11 +53,12 @@ GrpoLearner::GrpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, co
 // log pi_old recorded at sampling and log pi_ref scored once per batch.
 Loss GrpoLearner::loss(const Batch& b) {
   const std::vector<int64_t> rows = batch_rows(b);
-  const ch02::TokenScores s = ch02::score_completions(policy_, pick(rollouts_.prompts, rows), pick(rollouts_.completions, rows));
+  TemperedModel tempered(policy_, cfg_.temperature);
+  const ch02::TokenScores s = ch02::score_completions(tempered, pick(rollouts_.prompts, rows), pick(rollouts_.completions, rows));
   const int64_t n = s.log_probs.size(1);
   GrpoOptions opt = cfg_.loss;
   opt.max_completion_length = rollouts_.logprobs.size(1);
-  const Tensor old = take_rows(rollouts_.logprobs, rows, n);
+  const Tensor old = take_rows(rollouts_.sampling_logprobs, rows, n);
   const Tensor ref = ref_logp_.defined() ? take_rows(ref_logp_, rows, n) : Tensor();
   const GrpoTerms t = grpo_loss(s.log_probs, old, ref, s.mask, pick(advantages_, rows), opt);
   Loss l{t.loss, {}};
@@ -78,7 +79,8 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
   std::iota(rows.begin(), rows.end(), 0);
   if (reference_) {
     NoGradGuard ng;
-    ref_logp_ = ch02::score_completions(*reference_, rollouts_.prompts, rollouts_.completions).log_probs;
+    TemperedModel ref(*reference_, cfg_.temperature);
+    ref_logp_ = ch02::score_completions(ref, rollouts_.prompts, rollouts_.completions).log_probs;
   }
   rep.sample_seconds = timer.seconds();
 
@@ -101,7 +103,7 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
   rep.length_wrong = n_wrong > 0 ? rep.length_wrong / n_wrong : 0;
   double logp_sum = 0, tokens = 0;
   for (int64_t i = 0; i < rollouts_.logprobs.numel(); ++i) {
-    logp_sum += rollouts_.mask.data()[i] * rollouts_.logprobs.data()[i];
+    logp_sum += rollouts_.mask.data()[i] * rollouts_.sampling_logprobs.data()[i];
     tokens += rollouts_.mask.data()[i];
   }
   rep.entropy = tokens > 0 ? -logp_sum / tokens : 0;

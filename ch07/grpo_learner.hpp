@@ -20,7 +20,7 @@ struct GrpoConfig {
   int64_t prompts = 16;        // prompts per step
   int64_t group = 8;           // G: completions per prompt
   int64_t mu = 1;              // optimizer steps on each sampled batch (DeepSeekMath's mu; 1 = on-policy)
-  float temperature = 1.f;     // sampling temperature (1: the policy's own distribution, so log pi_old is its log-prob)
+  float temperature = 1.f;     // sampling temperature; the policy trained is the tempered one, logits / T (TRL's choice)
   float format_weight = 0.f;   // reward = accuracy + format_weight * format (R1-Zero uses both rules)
   ScaleRewards scale = ScaleRewards::group;
   GrpoOptions loss;            // eps, eps_high, beta, loss_type
@@ -29,7 +29,7 @@ struct GrpoConfig {
 // What one GRPO step saw and did.
 struct RlStepReport {
   double reward = 0, accuracy = 0, format = 0;   // means over the sampled completions
-  double entropy = 0;             // mean -log pi_old of the sampled tokens: a Monte Carlo estimate of the policy's entropy at T = 1
+  double entropy = 0;             // mean -log pi_old of the sampled tokens: a Monte Carlo estimate of the sampled (tempered) policy's entropy
   double kl = 0, clip_low = 0, clip_high = 0, loss = 0;   // the loss function's, mean over the mu steps
   double length_correct = 0, length_wrong = 0;            // mean completion tokens of right and of wrong answers (0 if none)
   double mixed_groups = 0;        // fraction of groups whose rewards differ (the only ones with a gradient)

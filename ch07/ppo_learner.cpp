@@ -49,7 +49,7 @@ std::vector<T> pick(const std::vector<T>& v, const std::vector<int64_t>& rows) {
 
 PpoLearner::PpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& policy_tc, const TrainerConfig& critic_tc,
                        const PpoConfig& cfg, Rng& rng)
-    : policy_trainer(policy, policy_tc, [this](const Batch& b) { return policy_loss(b); }),
+    : policy_trainer(policy, policy_tc, [this](const Batch& b) { return policy_loss(b); }, false),
       critic_(make_critic(policy, rng)),
       critic_trainer(std::make_unique<Trainer>(without_lm_head(critic_->named_parameters()), critic_tc, [this](const Batch& b) { return value_loss(b); })),
       policy_(policy),
@@ -59,9 +59,10 @@ PpoLearner::PpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, cons
 
 Loss PpoLearner::policy_loss(const Batch& b) {
   const std::vector<int64_t> rows(b.inputs.data.begin(), b.inputs.data.end());
-  const ch02::TokenScores s = ch02::score_completions(policy_, pick(rollouts_.prompts, rows), pick(rollouts_.completions, rows));
+  TemperedModel tempered(policy_, cfg_.temperature);   // the policy sampled from (grpo_learner.hpp)
+  const ch02::TokenScores s = ch02::score_completions(tempered, pick(rollouts_.prompts, rows), pick(rollouts_.completions, rows));
   const int64_t n = s.log_probs.size(1);
-  const PpoPolicyTerms t = ppo_policy_loss(s.log_probs, take_rows(rollouts_.logprobs, rows, n), take_rows(advantages_, rows, n), s.mask, cfg_.clip);
+  const PpoPolicyTerms t = ppo_policy_loss(s.log_probs, take_rows(rollouts_.sampling_logprobs, rows, n), take_rows(advantages_, rows, n), s.mask, cfg_.clip);
   Loss l{t.loss, {}};
   l.metrics.add("clip_fraction", t.clip_fraction);
   l.metrics.add("approx_kl", t.approx_kl);
@@ -85,17 +86,18 @@ RlStepReport PpoLearner::step(const std::vector<Problem>& problems, uint64_t see
   const int64_t rows_n = rollouts_.rows(), l = rollouts_.logprobs.size(1);
   {
     NoGradGuard ng;
-    const Tensor ref = take_rows(ch02::score_completions(*reference_, rollouts_.prompts, rollouts_.completions).log_probs,
+    TemperedModel tempered_ref(*reference_, cfg_.temperature);
+    const Tensor ref = take_rows(ch02::score_completions(tempered_ref, rollouts_.prompts, rollouts_.completions).log_probs,
                                  [&] { std::vector<int64_t> r(static_cast<size_t>(rows_n)); std::iota(r.begin(), r.end(), 0); return r; }(), l);
     const ch02::TokenScores v = critic_values(*critic_, rollouts_.prompts, rollouts_.completions);
     std::vector<int64_t> all(static_cast<size_t>(rows_n));
     std::iota(all.begin(), all.end(), 0);
     old_values_ = take_rows(v.log_probs, all, l);
-    const Tensor rewards = kl_penalized_rewards(rollouts_.accuracy_rewards(), rollouts_.logprobs, ref, rollouts_.mask, cfg_.kl_coef);
+    const Tensor rewards = kl_penalized_rewards(rollouts_.accuracy_rewards(), rollouts_.sampling_logprobs, ref, rollouts_.mask, cfg_.kl_coef);
     const Gae g = gae(rewards, old_values_, rollouts_.mask, cfg_.gamma, cfg_.lambda);
     advantages_ = cfg_.whiten_advantages ? whiten(g.advantages, rollouts_.mask) : g.advantages;
     returns_ = g.returns;
-    rep.kl = masked_average(sub(rollouts_.logprobs, ref), rollouts_.mask);   // k1 estimate of KL(pi_old || pi_ref)
+    rep.kl = masked_average(sub(rollouts_.sampling_logprobs, ref), rollouts_.mask);   // k1 estimate of KL(pi_old || pi_ref)
   }
   rep.sample_seconds = timer.seconds();
   double n_right = 0, n_wrong = 0, logp_sum = 0, tokens = 0;
@@ -110,7 +112,7 @@ RlStepReport PpoLearner::step(const std::vector<Problem>& problems, uint64_t see
   rep.length_correct = n_right > 0 ? rep.length_correct / n_right : 0;
   rep.length_wrong = n_wrong > 0 ? rep.length_wrong / n_wrong : 0;
   for (int64_t i = 0; i < rollouts_.logprobs.numel(); ++i) {
-    logp_sum += rollouts_.mask.data()[i] * rollouts_.logprobs.data()[i];
+    logp_sum += rollouts_.mask.data()[i] * rollouts_.sampling_logprobs.data()[i];
     tokens += rollouts_.mask.data()[i];
   }
   rep.entropy = tokens > 0 ? -logp_sum / tokens : 0;

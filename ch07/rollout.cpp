@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/ops.hpp"
+
 namespace ds::ch07 {
 
 std::vector<float> Rollouts::accuracy_rewards() const {
@@ -64,6 +66,7 @@ Rollouts sample_rollouts(ch06::DeepSeekModel& model, const TaskCodec& codec, con
   const int64_t rows = static_cast<int64_t>(r.prompts.size());
   r.logprobs = Tensor::zeros({rows, sc.max_new_tokens});
   r.mask = Tensor::zeros({rows, sc.max_new_tokens});
+  r.sampling_logprobs = Tensor::zeros({rows, sc.max_new_tokens});
   const uint64_t first_row = static_cast<uint64_t>(sc.first_row);
   for (int64_t at = 0; at < rows; at += rows_per_call) {
     const int64_t n = std::min(rows_per_call, rows - at);
@@ -73,12 +76,18 @@ Rollouts sample_rollouts(ch06::DeepSeekModel& model, const TaskCodec& codec, con
     for (const auto& t : g.tokens) r.completions.push_back(t);
     put_rows(r.logprobs, g.logprobs, at);
     put_rows(r.mask, g.completion_mask, at);
+    put_rows(r.sampling_logprobs, g.sampling_logprobs, at);
   }
   for (int64_t i = 0; i < rows; ++i) {
     r.texts.push_back(codec.text(r.completions[static_cast<size_t>(i)]));
     r.rewards.push_back(score(r.problem(i), r.texts.back()));
   }
   return r;
+}
+
+Tensor TemperedModel::forward(const IntTensor& ids, ch02::Caches* caches, const ch02::ForwardOptions& opt) {
+  const Tensor logits = model_.forward(ids, caches, opt);
+  return inv_t_ == 1.f ? logits : mul_scalar(logits, inv_t_);
 }
 
 GreedyReport greedy_eval(ch06::DeepSeekModel& model, const TaskCodec& codec, const std::vector<Problem>& problems) {

@@ -22,6 +22,7 @@ struct Rollouts {
   std::vector<std::string> texts;                   // [N * G] decoded completions
   std::vector<Reward> rewards;                      // [N * G] accuracy and format (verifiers.hpp)
   Tensor logprobs;                                  // [N * G, L] log pi_old of each sampled token (0 past the end)
+  Tensor sampling_logprobs;                         // [N * G, L] the same under the tempered distribution sampled from
   Tensor mask;                                      // [N * G, L] 1 on sampled tokens
 
   int64_t rows() const { return static_cast<int64_t>(completions.size()); }
@@ -41,6 +42,22 @@ int64_t completion_budget(const TaskCodec& codec, const std::vector<Problem>& pr
 // absorbed MLA and its latent cache, and is put back in its MLA mode afterwards.
 Rollouts sample_rollouts(ch06::DeepSeekModel& model, const TaskCodec& codec, const std::vector<Problem>& problems, int64_t group,
                          ch02::SamplingConfig sc, int64_t rows_per_call = 128);
+
+// The policy at temperature T: logits / T. Sampling at T and training this model (TRL's GRPOTrainer
+// does the same) optimises the distribution the samples come from, so log pi_old is the sampling
+// log-prob and the ratio starts at 1.
+class TemperedModel : public ch02::LanguageModel {
+ public:
+  TemperedModel(ch02::LanguageModel& model, float temperature) : model_(model), inv_t_(1.f / temperature) {}
+  Tensor forward(const IntTensor& ids, ch02::Caches* caches = nullptr, const ch02::ForwardOptions& opt = {}) override;
+  ch02::Caches make_caches(int64_t batch, int64_t max_len) const override { return model_.make_caches(batch, max_len); }
+  int64_t vocab_size() const override { return model_.vocab_size(); }
+  int64_t max_positions() const override { return model_.max_positions(); }
+
+ private:
+  ch02::LanguageModel& model_;
+  float inv_t_;
+};
 
 struct GreedyReport {
   double exact_match = 0;     // fraction of problems whose answer is right (accuracy reward 1)

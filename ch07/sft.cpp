@@ -64,11 +64,12 @@ std::vector<Problem> sample_train_problems(Task task, const std::vector<int>& le
   return out;
 }
 
-PolicyTrainer::PolicyTrainer(ch06::DeepSeekModel& model, const TrainerConfig& cfg, LossFn loss) {
+PolicyTrainer::PolicyTrainer(ch06::DeepSeekModel& model, const TrainerConfig& cfg, LossFn loss, bool balance_bias) {
+  trainer = std::make_unique<Trainer>(model.named_parameters(), cfg, std::move(loss));
+  if (!balance_bias) return;
   ch04::BalanceConfig bc;
   bc.strategy = ch04::Balancing::AuxFree;
   balance = std::make_unique<ch04::BalanceHook>(model.moe_layers(), bc);
-  trainer = std::make_unique<Trainer>(model.named_parameters(), cfg, std::move(loss));
   trainer->add_hook(*balance);
 }
 

@@ -34,10 +34,13 @@ LossFn sft_loss(ch02::LanguageModel& model);
 // n problems of the training split, each of a length drawn uniformly from `lengths`.
 std::vector<Problem> sample_train_problems(Task task, const std::vector<int>& lengths, int n, Rng& rng);
 
-// The trainer of a ch06 model with a given loss, plus the bias-balancing hook of its MoE layers
-// (which sees only training forwards: sampling and evaluation do not move the biases).
+// The trainer of a ch06 model with a given loss. With balance_bias, the auxiliary-loss-free bias
+// update of its MoE layers runs after every step (it sees only training forwards: sampling and
+// evaluation do not move the biases). RL and DPO turn it off: DeepSeek-V3 sets the bias update
+// speed to 0 for the last 500B tokens of pretraining (sec. 4.2), and a bias that moves on its own
+// would change the policy outside the gradient that the KL and the clip keep in check.
 struct PolicyTrainer {
-  PolicyTrainer(ch06::DeepSeekModel& model, const TrainerConfig& cfg, LossFn loss);
+  PolicyTrainer(ch06::DeepSeekModel& model, const TrainerConfig& cfg, LossFn loss, bool balance_bias = true);
   std::unique_ptr<ch04::BalanceHook> balance;
   std::unique_ptr<Trainer> trainer;
   // One optimizer step on this batch, recorded in trainer->history.

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", checkpoint;
     int64_t prompts = 128, k = 4, steps = 30, batch = 16;
     int eval_n = 40;
-    float lr = 1e-4f, beta = 0.1f, nll = 0.f, temperature = 1.f;
+    float lr = 5e-5f, beta = 0.1f, nll = 0.f, temperature = 0.7f;
     flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
     flags.add("--lengths", lengths_text, "operand lengths of the prompts and of the held-out set");

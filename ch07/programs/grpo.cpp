@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", loss_type = "grpo", scale = "group";
     int64_t steps = 12, prompts = 16, group = 8, mu = 1, eval_every = 4, pass_n = 16;
     int eval_n = 40, pass_problems = 24;
-    float lr = 2e-4f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 1.f, format_weight = 0.f;
+    float lr = 5e-5f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 0.7f, format_weight = 0.f;
     bool control = true;
     flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     flags.add("--eps-high", eps_high, "upper clip of the ratio, 1 + eps_high (DAPO's clip-higher: 0.28)").min(0).max(10);
     flags.add_choice("--loss-type", loss_type, {"grpo", "dapo", "dr_grpo"}, "normalisation of the loss (grpo.hpp)");
     flags.add_choice("--scale-rewards", scale, {"group", "batch", "none"}, "what the advantages are divided by");
-    flags.add("--temperature", temperature, "sampling temperature of the rollouts").min(0.05).max(5);
+    flags.add("--temperature", temperature, "sampling temperature of the rollouts; the policy trained is logits / T, as TRL does").min(0.05).max(5);
     flags.add("--format-weight", format_weight, "reward = accuracy + this x format reward").min(0).max(10);
     flags.add("--eval-every", eval_every, "greedy exact match on a probe of the long set every this many steps").min(1);
     flags.add("--eval-n", eval_n, "held-out test problems per length for the before/after exact match").min(1).max(2000);

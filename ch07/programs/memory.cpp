@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
       ch06::DeepSeekModel policy(cfg, init);
       const int64_t base = memory::live_bytes();
       TrainerConfig d = tc;
-      d.batch_size = prompts;
+      d.batch_size = prompts * group / 2;   // pairs of two sequences: as many sequences as the others' step
       DpoLearner dpo(policy, d, {});
       Row r{"DPO", "policy + reference", param_bytes(policy), param_bytes(policy)};
       r.moments = static_cast<double>(memory::live_bytes() - base) - r.reference;
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
         pairs.push_back({codec.prompt(p), codec.completion(p), wrong});
       }
       std::vector<int64_t> all;
-      for (int64_t i = 0; i < prompts; ++i) all.push_back(i);
+      for (int64_t i = 0; i < prompts * group / 2; ++i) all.push_back(i % prompts);
       r.peak = step_peak([&] {
         dpo.set_pairs(pairs);
         dpo.step(all);
@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
 
     Table t({"method", "models held", "policy", "reference", "critic", "AdamW moments", "step peak", "total"});
     BarChart bars{"Memory held by each post-training method (one step, " + model_size + " policy)", "", "MB", {}, {}};
+    bars.value_labels = false;   // the small bars' labels would overlap; the table prints every number
     std::vector<std::string> parts = {"policy weights", "reference weights", "critic weights", "AdamW moments", "step peak above them"};
     for (const std::string& p : parts) bars.series.push_back({p, {}, {}});
     Summary summary;
@@ -147,7 +148,7 @@ int main(int argc, char** argv) {
       summary.set("models_bytes." + key, r.policy + r.reference + r.critic);
     }
     t.print();
-    bars.caption = "PPO holds a second trainable model (the critic, with its own AdamW moments) and runs it every step; GRPO replaces it with the group's mean reward.";
+    bars.caption = "PPO holds a third model and a second set of AdamW moments (the critic); at this size a step's activations dwarf all weights, at LLM size the weights and moments dominate.";
     write_bar_chart(run.out + "/memory.svg", bars);
     summary.set("model", model_size);
     summary.write(run.out + "/summary.json");

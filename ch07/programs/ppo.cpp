@@ -29,8 +29,9 @@ int main(int argc, char** argv) {
     std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", checkpoint;
     int64_t steps = 10, eval_every = 5;
     int eval_n = 40;
-    float lr = 2e-4f, critic_lr = 1e-3f;
+    float lr = 5e-5f, critic_lr = 1e-3f;
     PpoConfig pc;
+    pc.temperature = 0.7f;
     flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
     flags.add("--lengths", lengths_text, "operand lengths of the RL prompts and of the held-out set");
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     flags.add("--lambda", pc.lambda, "GAE's lambda (0: one-step TD, 1: Monte Carlo)").min(0).max(1);
     flags.add("--clip", pc.clip, "policy ratio clip epsilon").min(0).max(1);
     flags.add("--value-clip", pc.value_clip, "value clip around the values at sampling time").min(0).max(100);
-    flags.add("--temperature", pc.temperature, "sampling temperature").min(0.05).max(5);
+    flags.add("--temperature", pc.temperature, "sampling temperature (the policy trained is logits / T)").min(0.05).max(5);
     flags.add("--eval-every", eval_every, "greedy exact match on a held-out probe every this many steps").min(1);
     flags.add("--eval-n", eval_n, "held-out test problems per length for the before/after exact match").min(1).max(2000);
     flags.add("--checkpoint", checkpoint, "where to save the policy (default OUT/checkpoint; the critic goes to OUT/critic_checkpoint)");

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", checkpoint;
     int64_t rounds = 3, prompts = 64, k = 8, steps = 15, batch = 32;
     int eval_n = 40;
-    float lr = 3e-4f, temperature = 1.f;
+    float lr = 3e-4f, temperature = 0.7f;
     flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
     flags.add("--lengths", lengths_text, "operand lengths of the prompts and of the held-out set");

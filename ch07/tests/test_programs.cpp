@@ -73,7 +73,7 @@ TEST_CASE("program ch07_rejection_sampling --quick, ch07_dpo --quick, ch07_ppo -
   CHECK(fs::exists(ppo / "critic_checkpoint" / "model.safetensors"));
 }
 
-TEST_CASE("program ch07_memory --quick: PPO holds the most, GRPO and DPO a reference more than SFT") {
+TEST_CASE("program ch07_memory --quick: PPO holds three models, GRPO and DPO two, SFT one") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_memory";
   REQUIRE(run_program("ch07_memory", "", out) == 0);
   check_files(out, {"memory.svg", "memory.csv", "summary.json"});
@@ -82,5 +82,18 @@ TEST_CASE("program ch07_memory --quick: PPO holds the most, GRPO and DPO a refer
                ppo = s["models_bytes"]["PPO"].get<double>();
   CHECK(grpo == doctest::Approx(2 * sft));
   CHECK(ppo > 1.45 * grpo);   // a critic the policy's size on top of GRPO's two models
-  CHECK(s["total_bytes"]["PPO"].get<double>() > s["total_bytes"]["GRPO"].get<double>());
+  CHECK(s["models_bytes"]["DPO"].get<double>() == doctest::Approx(grpo));
+}
+
+TEST_CASE("program ch07_r1_recipe --quick: four stages, their checkpoints, the table's numbers in summary.json") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_r1";
+  REQUIRE(run_program("ch07_r1_recipe", "--base " + sft_checkpoint(), out) == 0);
+  check_files(out, {"stages.svg", "rl_stages.svg", "summary.json"});
+  const auto s = program_summary(out);
+  for (const char* stage : {"base", "r1_zero", "cold_start_sft", "final_rl"}) {
+    INFO(stage);
+    CHECK(s[stage]["format_rate"].get<double>() >= 0.0);
+  }
+  for (const char* dir : {"r1_zero", "cold_start_sft", "final"}) check_checkpoint(out / dir);
+  CHECK(run_program("ch07_r1_recipe", "--base /nonexistent", out) == 1);
 }
