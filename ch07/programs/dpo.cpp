@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     Flags flags("ch07_dpo", "DPO on (verified-correct, wrong) pairs sampled from the SFT model.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_dpo");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", checkpoint;
+    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", checkpoint;
     int64_t prompts = 128, k = 4, steps = 30, batch = 16;
     int eval_n = 40;
     float lr = 5e-5f, beta = 0.1f, nll = 0.f, temperature = 0.7f;

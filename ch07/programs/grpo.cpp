@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     Flags flags("ch07_grpo", "GRPO with verifiable rewards from an SFT checkpoint, against an equal-compute SFT-only control.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_grpo");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", loss_type = "grpo", scale = "group";
+    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", loss_type = "grpo", scale = "group";
     int64_t steps = 12, prompts = 16, group = 8, mu = 1, eval_every = 4, pass_n = 16;
     int eval_n = 40, pass_problems = 24;
     float lr = 5e-5f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 0.7f, format_weight = 0.f;

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     Flags flags("ch07_ppo", "PPO with a value model, GAE and a per-token KL penalty, from an SFT checkpoint.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_ppo");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", checkpoint;
+    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", checkpoint;
     int64_t steps = 10, eval_every = 5;
     int eval_n = 40;
     float lr = 5e-5f, critic_lr = 1e-3f;

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     Flags flags("ch07_r1_recipe", "DeepSeek-R1's recipe in miniature: R1-Zero RL, rejection sampling, cold-start SFT, final RL.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_r1_recipe");
-    std::string base_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3";
+    std::string base_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2";
     int64_t rl_steps = 20, prompts = 16, group = 8, rs_prompts = 128, rs_k = 8, sft_steps = 40, batch = 32, eval_every = 5;
     int eval_n = 60;
     float lr = 5e-5f, sft_lr = 5e-4f, temperature = 0.7f, beta = 0.04f, format_weight = 0.5f;
@@ -128,18 +128,21 @@ int main(int argc, char** argv) {
     ch02::SamplingConfig sc = rl_sampling(codec, rs_problems, temperature, run.seed + 3);
     const Rollouts r = sample_rollouts(*zero, codec, rs_problems, rs_k, sc);
     std::vector<std::vector<int32_t>> keep_p, keep_c;
+    int64_t accepted = 0;
     for (size_t p = 0; p < rs_problems.size(); ++p) {
       std::set<std::vector<int32_t>> seen;
       for (int64_t g = 0; g < rs_k; ++g) {
         const size_t row = p * static_cast<size_t>(rs_k) + static_cast<size_t>(g);
-        if (r.rewards[row].accuracy >= 1.f && r.rewards[row].format >= 1.f && seen.insert(r.completions[row]).second) {
+        if (r.rewards[row].accuracy < 1.f || r.rewards[row].format < 1.f) continue;
+        ++accepted;
+        if (seen.insert(r.completions[row]).second) {
           keep_p.push_back(r.prompts[row]);
           keep_c.push_back(r.completions[row]);
         }
       }
     }
     std::printf("rejection sampling: %lld samples from R1-Zero, %.1f%% right and well formed, %zu distinct kept\n", (long long)r.rows(),
-                100.0 * static_cast<double>(keep_c.size()) / static_cast<double>(r.rows()), keep_c.size());
+                100.0 * static_cast<double>(accepted) / static_cast<double>(r.rows()), keep_c.size());
 
     // 3. Cold-start SFT of the base on the kept completions.
     std::unique_ptr<ch06::DeepSeekModel> cold = base.model->clone();

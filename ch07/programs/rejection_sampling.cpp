@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     Flags flags("ch07_rejection_sampling", "Rejection-sampling fine-tuning (RFT / STaR): sample, keep the verified answers, SFT on them, repeat.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_rejection_sampling");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "3", checkpoint;
+    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", checkpoint;
     int64_t rounds = 3, prompts = 64, k = 8, steps = 15, batch = 32;
     int eval_n = 40;
     float lr = 3e-4f, temperature = 0.7f;

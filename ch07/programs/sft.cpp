@@ -33,10 +33,10 @@ int main(int argc, char** argv) {
     Flags flags("ch07_sft", "Supervised fine-tuning on worked solutions: short operands to ~100%, then a limited budget on long ones.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_sft");
-    std::string task_name = "addition", model_size = "small", short_text = "1-2", long_text = "3", eval_text = "1-5", checkpoint;
-    int64_t short_steps = 1500, long_steps = 300, batch = 32, eval_every = 100, long_eval_every = 10;
+    std::string task_name = "addition", model_size = "small", short_text = "1", long_text = "2", eval_text = "1-4", checkpoint;
+    int64_t short_steps = 300, long_steps = 1200, batch = 32, eval_every = 100, long_eval_every = 20;
     double long_target = 50;
-    int eval_n = 40, vocab = 320;
+    int eval_n = 100, vocab = 320;
     float lr = 4e-3f;
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "which task (countdown's lengths are 3 or 4 numbers)");
     flags.add_choice("--model", model_size, {"small", "tiny"}, "policy size (task_model.hpp): small = hidden 96, 3 layers; tiny = hidden 48, 2 layers");

@@ -34,7 +34,8 @@ TEST_CASE("program ch07_sft --quick: plots, summary, a checkpoint ch06_generate 
   check_text_output(out);
   const auto s = program_summary(out);
   CHECK(s["long_exact_match"].get<double>() >= 0.0);
-  CHECK(s["steps"].get<double>() == 16);
+  CHECK(s["steps"].get<double>() >= 12);   // stage 2 may stop at its validation target
+  CHECK(s["steps"].get<double>() <= 16);
   check_checkpoint(out / "checkpoint");
   CHECK(run_program("ch07_sft", "--short 0-3", out) == 1);
   CHECK(run_program("ch07_sft", "--task countdown --short 1 --long 4", out) == 1);
