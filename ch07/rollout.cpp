@@ -1,6 +1,7 @@
 #include "ch07/rollout.hpp"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "common/ops.hpp"
@@ -88,6 +89,23 @@ Rollouts sample_rollouts(ch06::DeepSeekModel& model, const TaskCodec& codec, con
 Tensor TemperedModel::forward(const IntTensor& ids, ch02::Caches* caches, const ch02::ForwardOptions& opt) {
   const Tensor logits = model_.forward(ids, caches, opt);
   return inv_t_ == 1.f ? logits : mul_scalar(logits, inv_t_);
+}
+
+Verified verified_completions(const Rollouts& r, bool require_format) {
+  Verified v;
+  for (size_t p = 0; p < r.problems.size(); ++p) {
+    std::set<std::vector<int32_t>> seen;
+    for (int64_t g = 0; g < r.group; ++g) {
+      const size_t row = p * static_cast<size_t>(r.group) + static_cast<size_t>(g);
+      if (r.rewards[row].accuracy < 1.f || (require_format && r.rewards[row].format < 1.f)) continue;
+      ++v.accepted;
+      if (seen.insert(r.completions[row]).second) {
+        v.prompts.push_back(r.prompts[row]);
+        v.completions.push_back(r.completions[row]);
+      }
+    }
+  }
+  return v;
 }
 
 GreedyReport greedy_eval(ch06::DeepSeekModel& model, const TaskCodec& codec, const std::vector<Problem>& problems) {

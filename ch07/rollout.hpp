@@ -59,6 +59,15 @@ class TemperedModel : public ch02::LanguageModel {
   float inv_t_;
 };
 
+// The verified samples of r, each prompt's distinct ones (RFT keeps the distinct correct
+// reasoning paths; a worked solution is often sampled many times): right answers, and also well
+// formed when require_format. accepted counts every right sample before the duplicates go.
+struct Verified {
+  std::vector<std::vector<int32_t>> prompts, completions;
+  int64_t accepted = 0;
+};
+Verified verified_completions(const Rollouts& r, bool require_format);
+
 struct GreedyReport {
   double exact_match = 0;     // fraction of problems whose answer is right (accuracy reward 1)
   double format_rate = 0;     // fraction of well-formed completions (format reward 1)

@@ -99,4 +99,20 @@ int64_t sft_steps(SftTrainer& sft, const TaskCodec& codec, Task task, const std:
   return done;
 }
 
+int64_t sft_on_examples(SftTrainer& sft, const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::vector<int32_t>>& completions,
+                        int32_t pad, int64_t steps, Rng& rng, const std::function<bool()>& stop) {
+  if (prompts.empty() || prompts.size() != completions.size()) throw std::invalid_argument("sft_on_examples needs examples, as many prompts as completions");
+  int64_t done = 0;
+  for (; done < steps && !(stop && stop()); ++done) {
+    std::vector<std::vector<int32_t>> bp, bc;
+    for (int64_t i = 0; i < sft.trainer->config().batch_size; ++i) {
+      const size_t j = static_cast<size_t>(rng.randint(static_cast<int64_t>(prompts.size())));
+      bp.push_back(prompts[j]);
+      bc.push_back(completions[j]);
+    }
+    sft.step(sft_batch(bp, bc, pad));
+  }
+  return done;
+}
+
 }  // namespace ds::ch07

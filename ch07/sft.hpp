@@ -58,4 +58,10 @@ struct SftTrainer : PolicyTrainer {
 int64_t sft_steps(SftTrainer& sft, const TaskCodec& codec, Task task, const std::vector<int>& lengths, int64_t steps, Rng& rng,
                   const std::function<bool(const StepStats&)>& on_step = {}, const std::string& label = "sft");
 
+// `steps` SFT steps on batches of trainer.batch_size pairs drawn uniformly (with replacement)
+// from the given examples: rejection-sampling fine-tuning and distillation data. Returns the steps
+// taken (fewer when stop() says so).
+int64_t sft_on_examples(SftTrainer& sft, const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::vector<int32_t>>& completions,
+                        int32_t pad, int64_t steps, Rng& rng, const std::function<bool()>& stop = {});
+
 }  // namespace ds::ch07

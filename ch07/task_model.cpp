@@ -1,8 +1,10 @@
 #include "ch07/task_model.hpp"
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "ch06/checkpoint.hpp"
+#include "ch07/task_tokenizer.hpp"
 
 #include "ch07/task_tokenizer.hpp"
 
@@ -112,6 +114,15 @@ std::vector<Problem> flatten(const std::vector<std::vector<Problem>>& sets) {
   std::vector<Problem> out;
   for (const auto& s : sets) out.insert(out.end(), s.begin(), s.end());
   return out;
+}
+
+Policy load_policy(const std::string& dir, const std::string& made_by) {
+  if (!std::filesystem::exists(dir + "/config.json"))
+    throw std::runtime_error("no checkpoint at " + dir + "; run " + made_by + " first (or pass its folder)");
+  ch06::LoadedModel lm = ch06::load_model(dir);
+  if (!lm.has_tokenizer) throw std::runtime_error(dir + " has no tokenizer.json");
+  check_task_tokenizer(lm.tokenizer);
+  return {std::move(lm.model), TaskCodec{lm.tokenizer, ChatTemplate::compact()}};
 }
 
 void save_policy(const std::string& dir, const ch06::DeepSeekModel& model, const Tokenizer& tok) {

@@ -8,6 +8,7 @@
 // the checkpoints are ordinary ch06 checkpoints that ch06_generate reads.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,15 @@ std::vector<int> parse_lengths(const std::string& text, int max = kMaxAdditionLe
 // without looking at the test set).
 std::vector<std::vector<Problem>> held_out_sets(Task task, const std::vector<int>& lengths, int n, uint64_t seed = 7, Split split = Split::test);
 std::vector<Problem> flatten(const std::vector<std::vector<Problem>>& sets);
+
+// A post-training start: the model and the codec of a checkpoint folder that ch07_sft (or any
+// ch07 program) wrote. A missing folder, a missing tokenizer or a tokenizer without the task's
+// tokens is one sentence naming `made_by`, the program that writes such checkpoints.
+struct Policy {
+  std::unique_ptr<ch06::DeepSeekModel> model;
+  TaskCodec codec;
+};
+Policy load_policy(const std::string& dir, const std::string& made_by = "ch07_sft");
 
 // A checkpoint folder ch06_generate reads: config.json, model.safetensors and the task tokenizer
 // with its special tokens, written atomically.

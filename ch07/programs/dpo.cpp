@@ -4,10 +4,8 @@
 // an implicit reward, and the loss widens its margin between the chosen and the rejected answer.
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 
 #include "ch06/checkpoint.hpp"
-#include "ch07/task_tokenizer.hpp"
 #include "ch07/dpo_learner.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
@@ -55,15 +53,12 @@ int main(int argc, char** argv) {
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
     const Task task = parse_task(task_name);
     const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
-    if (!std::filesystem::exists(sft_dir + "/config.json")) fail("ch07_dpo", "no SFT checkpoint at " + sft_dir + "; run ch07_sft first (or pass --sft DIR)");
     print_header("ch07_dpo: preferences from a verifier",
                  "The SFT model answers each training prompt " + std::to_string(k) +
                      " times; a right and a wrong answer to the same prompt make a pair. DPO raises the implicit reward of the chosen "
                      "answer over the rejected one. Watch the margin grow, and whether the chosen answer's own reward (likelihood) falls.");
-    ch06::LoadedModel start = ch06::load_model(sft_dir);
-    if (!start.has_tokenizer) fail("ch07_dpo", sft_dir + " has no tokenizer.json");
-    check_task_tokenizer(start.tokenizer);
-    const TaskCodec codec{start.tokenizer, ChatTemplate::compact()};
+    Policy start = load_policy(sft_dir);
+    const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& model = *start.model;
     const std::vector<Problem> held_out = flatten(held_out_sets(task, lengths, eval_n));
     const GreedyReport before = greedy_eval(model, codec, held_out);

@@ -6,11 +6,9 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 
 #include "ch06/checkpoint.hpp"
 #include "ch07/rl_loop.hpp"
-#include "ch07/task_tokenizer.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 #include "common/run.hpp"
@@ -73,17 +71,13 @@ int main(int argc, char** argv) {
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
     const Task task = parse_task(task_name);
     const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
-    if (!std::filesystem::exists(sft_dir + "/config.json"))
-      fail("ch07_grpo", "no SFT checkpoint at " + sft_dir + "; run ch07_sft first (or pass --sft DIR)");
     print_header("ch07_grpo: GRPO with verifiable rewards",
                  "From the SFT model, GRPO samples " + std::to_string(group) + " answers per long-operand prompt, rewards the verified ones "
                  "relative to their group and pushes the policy toward them. Watch greedy exact match on the held-out long set rise above "
                  "its SFT start and above an SFT-only control given the same wall time.");
 
-    ch06::LoadedModel start = ch06::load_model(sft_dir);
-    if (!start.has_tokenizer) fail("ch07_grpo", sft_dir + " has no tokenizer.json");
-    check_task_tokenizer(start.tokenizer);
-    const TaskCodec codec{start.tokenizer, ChatTemplate::compact()};
+    Policy start = load_policy(sft_dir);
+    const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& policy = *start.model;
     std::unique_ptr<ch06::DeepSeekModel> control_model = policy.clone();
 

@@ -4,10 +4,8 @@
 // per-token advantages. Same prompts and sampling budget as ch07_grpo, so the two compare.
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 
 #include "ch06/checkpoint.hpp"
-#include "ch07/task_tokenizer.hpp"
 #include "ch07/ppo_learner.hpp"
 #include "ch07/rl_loop.hpp"
 #include "common/plot.hpp"
@@ -62,14 +60,11 @@ int main(int argc, char** argv) {
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
     const Task task = parse_task(task_name);
     const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
-    if (!std::filesystem::exists(sft_dir + "/config.json")) fail("ch07_ppo", "no SFT checkpoint at " + sft_dir + "; run ch07_sft first (or pass --sft DIR)");
     print_header("ch07_ppo: PPO with a critic",
                  "The policy, a frozen reference and a value model of the policy's size: the critic predicts the return of every prefix "
                  "and GAE gives each token its own advantage. Watch accuracy, the KL and the value loss; compare with ch07_grpo.");
-    ch06::LoadedModel start = ch06::load_model(sft_dir);
-    if (!start.has_tokenizer) fail("ch07_ppo", sft_dir + " has no tokenizer.json");
-    check_task_tokenizer(start.tokenizer);
-    const TaskCodec codec{start.tokenizer, ChatTemplate::compact()};
+    Policy start = load_policy(sft_dir);
+    const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& policy = *start.model;
     const std::vector<Problem> long_set = flatten(held_out_sets(task, lengths, eval_n));
     const std::vector<Problem> probe = flatten(held_out_sets(task, lengths, std::min(eval_n, 16)));

@@ -7,12 +7,9 @@
 // every stage's model saved as a checkpoint ch06_generate reads.
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
-#include <set>
 
 #include "ch06/checkpoint.hpp"
 #include "ch07/rl_loop.hpp"
-#include "ch07/task_tokenizer.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
@@ -72,15 +69,11 @@ int main(int argc, char** argv) {
     start_run(run);
     const Task task = parse_task(task_name);
     const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
-    if (!std::filesystem::exists(base_dir + "/config.json"))
-      fail("ch07_r1_recipe", "no base checkpoint at " + base_dir + "; run ch07_sft first (or pass --base DIR)");
     print_header("ch07_r1_recipe: DeepSeek-R1's pipeline in miniature",
                  "R1-Zero (RL from the base with accuracy + format rewards), rejection sampling from it, cold-start SFT of the base on the "
                  "kept answers, then RL again. Read the table: accuracy, format compliance and answer length after each stage.");
-    ch06::LoadedModel base = ch06::load_model(base_dir);
-    if (!base.has_tokenizer) fail("ch07_r1_recipe", base_dir + " has no tokenizer.json");
-    check_task_tokenizer(base.tokenizer);
-    const TaskCodec codec{base.tokenizer, ChatTemplate::compact()};
+    Policy base = load_policy(base_dir);
+    const TaskCodec& codec = base.codec;
     const std::vector<Problem> held_out = flatten(held_out_sets(task, lengths, eval_n));
     const std::vector<Problem> probe = flatten(held_out_sets(task, lengths, std::min(eval_n, 16), 1001, ch07::Split::train));
     std::signal(SIGINT, on_sigint);
@@ -127,26 +120,13 @@ int main(int argc, char** argv) {
     const std::vector<Problem> rs_problems = sample_train_problems(task, lengths, static_cast<int>(rs_prompts), rng);
     ch02::SamplingConfig sc = rl_sampling(codec, rs_problems, temperature, run.seed + 3);
     const Rollouts r = sample_rollouts(*zero, codec, rs_problems, rs_k, sc);
-    std::vector<std::vector<int32_t>> keep_p, keep_c;
-    int64_t accepted = 0;
-    for (size_t p = 0; p < rs_problems.size(); ++p) {
-      std::set<std::vector<int32_t>> seen;
-      for (int64_t g = 0; g < rs_k; ++g) {
-        const size_t row = p * static_cast<size_t>(rs_k) + static_cast<size_t>(g);
-        if (r.rewards[row].accuracy < 1.f || r.rewards[row].format < 1.f) continue;
-        ++accepted;
-        if (seen.insert(r.completions[row]).second) {
-          keep_p.push_back(r.prompts[row]);
-          keep_c.push_back(r.completions[row]);
-        }
-      }
-    }
+    const Verified kept = verified_completions(r, true);
     std::printf("rejection sampling: %lld samples from R1-Zero, %.1f%% right and well formed, %zu distinct kept\n", (long long)r.rows(),
-                100.0 * static_cast<double>(accepted) / static_cast<double>(r.rows()), keep_c.size());
+                100.0 * static_cast<double>(kept.accepted) / static_cast<double>(r.rows()), kept.completions.size());
 
     // 3. Cold-start SFT of the base on the kept completions.
     std::unique_ptr<ch06::DeepSeekModel> cold = base.model->clone();
-    if (!keep_c.empty()) {
+    if (!kept.completions.empty()) {
       TrainerConfig tc;
       tc.steps = sft_steps;
       tc.batch_size = batch;
@@ -156,15 +136,7 @@ int main(int argc, char** argv) {
       tc.weight_decay = 0.f;
       tc.progress = false;
       SftTrainer sft(*cold, tc);
-      for (int64_t s = 0; s < sft_steps && !g_interrupted; ++s) {
-        std::vector<std::vector<int32_t>> bp, bc;
-        for (int64_t i = 0; i < batch; ++i) {
-          const size_t j = static_cast<size_t>(rng.randint(static_cast<int64_t>(keep_c.size())));
-          bp.push_back(keep_p[j]);
-          bc.push_back(keep_c[j]);
-        }
-        sft.step(sft_batch(bp, bc, codec.eot()));
-      }
+      sft_on_examples(sft, kept.prompts, kept.completions, codec.eot(), sft_steps, rng, [] { return g_interrupted != 0; });
     } else {
       std::printf("no completion was kept: the cold-start SFT stage is skipped (the base goes on unchanged)\n");
     }
@@ -195,7 +167,7 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
     t.print();
-    BarChart bars{"DeepSeek-R1's recipe in miniature: after each stage (held-out " + lengths_text + ")", "", "%", {"base", "R1-Zero", "cold-start SFT", "final RL"}, {}};
+    BarChart bars{"DeepSeek-R1's recipe in miniature: after each stage (held-out operand length " + lengths_text + ")", "", "%", {"base", "R1-Zero", "cold-start SFT", "final RL"}, {}};
     bars.series.push_back({"greedy exact match", xs, acc});
     bars.series.push_back({"format compliance", xs, fmt_ok});
     bars.caption = "R1-Zero learns from rewards alone; its verified answers become the cold-start data, and the final RL stage starts from a better model.";
@@ -205,7 +177,7 @@ int main(int argc, char** argv) {
     lc.series.push_back({"final RL (from cold-start SFT)", t_final.eval_step, t_final.eval_em});
     lc.caption = "The final RL stage starts higher than R1-Zero did, because the cold-start SFT put R1-Zero's verified answers into the base.";
     write_line_chart(run.out + "/rl_stages.svg", lc);
-    summary.set("kept_completions", static_cast<double>(keep_c.size()));
+    summary.set("kept_completions", static_cast<double>(kept.completions.size()));
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{stages,rl_stages}.svg, summary.json, checkpoints r1_zero/, cold_start_sft/, final/\n", run.out.c_str());
     return g_interrupted ? 130 : 0;

@@ -4,11 +4,8 @@
 // improved model. Learning only from its own verified answers, the model needs no worked solutions.
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
-#include <set>
 
 #include "ch06/checkpoint.hpp"
-#include "ch07/task_tokenizer.hpp"
 #include "ch07/rollout.hpp"
 #include "ch07/sft.hpp"
 #include "common/plot.hpp"
@@ -57,16 +54,12 @@ int main(int argc, char** argv) {
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
     const Task task = parse_task(task_name);
     const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
-    if (!std::filesystem::exists(sft_dir + "/config.json"))
-      fail("ch07_rejection_sampling", "no SFT checkpoint at " + sft_dir + "; run ch07_sft first (or pass --sft DIR)");
     print_header("ch07_rejection_sampling: learning from your own verified answers",
                  "Each round samples " + std::to_string(k) + " completions for " + std::to_string(prompts) +
                      " training prompts, keeps the ones the verifier accepts and fine-tunes on them. Watch the kept share and the "
                      "held-out exact match grow round by round.");
-    ch06::LoadedModel start = ch06::load_model(sft_dir);
-    if (!start.has_tokenizer) fail("ch07_rejection_sampling", sft_dir + " has no tokenizer.json");
-    check_task_tokenizer(start.tokenizer);
-    const TaskCodec codec{start.tokenizer, ChatTemplate::compact()};
+    Policy start = load_policy(sft_dir);
+    const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& model = *start.model;
     const std::vector<Problem> held_out = flatten(held_out_sets(task, lengths, eval_n));
 
@@ -94,39 +87,18 @@ int main(int argc, char** argv) {
       sc.seed = run.seed * 7919 + static_cast<uint64_t>(round);
       const Rollouts r = sample_rollouts(model, codec, problems, k, sc);
       // Keep each prompt's distinct correct completions (STaR keeps one; RFT keeps the distinct ones).
-      std::vector<std::vector<int32_t>> keep_p, keep_c;
-      int64_t correct = 0;
-      for (size_t p = 0; p < problems.size(); ++p) {
-        std::set<std::vector<int32_t>> seen;
-        for (int64_t g = 0; g < k; ++g) {
-          const int64_t row = static_cast<int64_t>(p) * k + g;
-          if (!r.correct(row)) continue;
-          ++correct;
-          if (seen.insert(r.completions[static_cast<size_t>(row)]).second) {
-            keep_p.push_back(r.prompts[static_cast<size_t>(row)]);
-            keep_c.push_back(r.completions[static_cast<size_t>(row)]);
-          }
-        }
-      }
-      total_kept += static_cast<int64_t>(keep_c.size());
+      const Verified kept = verified_completions(r, false);
+      const int64_t correct = kept.accepted;
+      total_kept += static_cast<int64_t>(kept.completions.size());
       kept_share.push_back(100.0 * static_cast<double>(correct) / static_cast<double>(r.rows()));
-      if (!keep_c.empty()) {
-        for (int64_t s = 0; s < steps && !g_interrupted; ++s) {
-          std::vector<std::vector<int32_t>> bp, bc;
-          for (int64_t i = 0; i < batch; ++i) {
-            const size_t j = static_cast<size_t>(rng.randint(static_cast<int64_t>(keep_c.size())));
-            bp.push_back(keep_p[j]);
-            bc.push_back(keep_c[j]);
-          }
-          sft.step(sft_batch(bp, bc, codec.eot()));
-        }
-      }
+      if (!kept.completions.empty())
+        sft_on_examples(sft, kept.prompts, kept.completions, codec.eot(), steps, rng, [] { return g_interrupted != 0; });
       xs.push_back(static_cast<double>(round));
       ems.push_back(100 * greedy_eval(model, codec, held_out).exact_match);
       t.row({std::to_string(round), std::to_string(r.rows()), fmt("%lld (%.1f%%)", (long long)correct, kept_share.back()),
-             std::to_string(keep_c.size()), fmt("%.1f%%", ems.back())});
+             std::to_string(kept.completions.size()), fmt("%.1f%%", ems.back())});
       std::printf("round %lld: %.1f%% of samples verified, %zu kept, held-out exact match %.1f%%\n", (long long)round, kept_share.back(),
-                  keep_c.size(), ems.back());
+                  kept.completions.size(), ems.back());
     }
     const double seconds = timer.seconds();
     std::printf("\n");

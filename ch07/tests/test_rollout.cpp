@@ -18,6 +18,15 @@ double choose(int64_t n, int64_t k) {
   for (int64_t i = 1; i <= k; ++i) c = c * static_cast<double>(n - k + i) / static_cast<double>(i);
   return c;
 }
+TrainerConfig one_step(int64_t batch, int64_t steps = 1) {
+  TrainerConfig tc;
+  tc.steps = steps;
+  tc.batch_size = batch;
+  tc.warmup = 1;
+  tc.weight_decay = 0;
+  tc.progress = false;
+  return tc;
+}
 struct Fixture {
   TaskCodec codec{task_tokenizer(Task::addition, 300, 4), ChatTemplate::compact()};
   Rng rng{11};
@@ -74,12 +83,7 @@ TEST_CASE("greedy_eval: a perfect policy scores 1 (its own greedy answers), coun
 
 TEST_CASE("GRPO step: groups whose rewards are all equal teach nothing, so with beta 0 the weights do not move") {
   Fixture f;
-  TrainerConfig tc;
-  tc.steps = 1;
-  tc.batch_size = 6;
-  tc.warmup = 1;
-  tc.weight_decay = 0;
-  tc.progress = false;
+  const TrainerConfig tc = one_step(6);
   GrpoConfig gc;
   gc.group = 2;
   gc.loss.beta = 0;
@@ -97,11 +101,7 @@ TEST_CASE("GRPO step: groups whose rewards are all equal teach nothing, so with 
 
 TEST_CASE("GRPO step with beta > 0 keeps the policy at the reference when nothing is rewarded: KL 0, ratio 1") {
   Fixture f;
-  TrainerConfig tc;
-  tc.steps = 2;
-  tc.batch_size = 6;
-  tc.warmup = 1;
-  tc.progress = false;
+  const TrainerConfig tc = one_step(6, 2);
   GrpoConfig gc;
   gc.group = 2;
   gc.loss.beta = 0.04f;
@@ -136,12 +136,7 @@ TEST_CASE("preference_pairs: the first right and the first wrong sample of each 
 
 TEST_CASE("DPO step: at the reference the loss is log 2 and every implicit reward 0") {
   Fixture f;
-  TrainerConfig tc;
-  tc.steps = 1;
-  tc.batch_size = 2;
-  tc.warmup = 1;
-  tc.progress = false;
-  DpoLearner dpo(f.model, tc, {});
+  DpoLearner dpo(f.model, one_step(2), {});
   std::vector<PreferencePair> pairs;
   for (const Problem& p : f.problems) {
     std::vector<int32_t> wrong = f.codec.completion(p);
