@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
     flags.add("--lengths", lengths_text, "operand lengths of the RL prompts and of the held-out long set (ch07_sft's --long)");
-    flags.add("--steps", steps, "GRPO steps (each samples --prompts x --group completions); 300 is the README's 10-minute run").min(1).max(1000000);
+    flags.add("--steps", steps, "GRPO steps (each samples --prompts x --group completions); the README's run is 100").min(1).max(1000000);
     flags.add("--prompts", prompts, "prompts per step").min(1).max(4096);
     flags.add("--group", group, "G, completions per prompt").min(2).max(256);
     flags.add("--mu", mu, "optimizer steps per sampled batch (1 = on-policy)").min(1).max(64);
