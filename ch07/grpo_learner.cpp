@@ -1,0 +1,129 @@
+#include "ch07/grpo_learner.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "ch02/score.hpp"
+#include "common/autograd.hpp"
+#include "common/timer.hpp"
+
+namespace ds::ch07 {
+
+Batch row_batch(const std::vector<int64_t>& rows) {
+  std::vector<int32_t> ids(rows.begin(), rows.end());
+  const int64_t b = static_cast<int64_t>(rows.size());
+  return {IntTensor(ids, {b, 1}), IntTensor(ids, {b, 1})};
+}
+
+Tensor take_rows(const Tensor& x, const std::vector<int64_t>& rows, int64_t n) {
+  const int64_t l = x.size(1);
+  Tensor out = Tensor::zeros({static_cast<int64_t>(rows.size()), n});
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (int64_t j = 0; j < std::min(n, l); ++j) out.data()[static_cast<int64_t>(i) * n + j] = x.data()[rows[i] * l + j];
+  return out;
+}
+
+ch02::SamplingConfig rl_sampling(const TaskCodec& codec, const std::vector<Problem>& problems, float temperature, uint64_t seed) {
+  ch02::SamplingConfig sc;
+  sc.max_new_tokens = completion_budget(codec, problems);
+  sc.temperature = temperature;
+  sc.seed = seed;
+  return sc;
+}
+
+namespace {
+std::vector<int64_t> batch_rows(const Batch& b) { return std::vector<int64_t>(b.inputs.data.begin(), b.inputs.data.end()); }
+
+template <class T>
+std::vector<T> pick(const std::vector<T>& v, const std::vector<int64_t>& rows) {
+  std::vector<T> out;
+  for (int64_t r : rows) out.push_back(v[static_cast<size_t>(r)]);
+  return out;
+}
+}  // namespace
+
+GrpoLearner::GrpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& tc, const GrpoConfig& cfg)
+    : trainer(policy, tc, [this](const Batch& b) { return loss(b); }, false), policy_(policy), codec_(codec), cfg_(cfg) {
+  if (cfg.group < 2) throw std::invalid_argument("GRPO needs at least 2 completions per prompt (a group of 1 has no baseline)");
+  if (cfg.mu < 1) throw std::invalid_argument("GRPO needs mu >= 1 optimizer steps per batch");
+  if (cfg.loss.beta != 0.f) reference_ = ch06::frozen_copy(policy);
+}
+
+// The loss of the rows a batch names: their completions scored by the policy now, against
+// log pi_old recorded at sampling and log pi_ref scored once per batch.
+Loss GrpoLearner::loss(const Batch& b) {
+  const std::vector<int64_t> rows = batch_rows(b);
+  TemperedModel tempered(policy_, cfg_.temperature);
+  const ch02::TokenScores s = ch02::score_completions(tempered, pick(rollouts_.prompts, rows), pick(rollouts_.completions, rows));
+  const int64_t n = s.log_probs.size(1);
+  GrpoOptions opt = cfg_.loss;
+  opt.max_completion_length = rollouts_.logprobs.size(1);
+  const Tensor old = take_rows(rollouts_.sampling_logprobs, rows, n);
+  const Tensor ref = ref_logp_.defined() ? take_rows(ref_logp_, rows, n) : Tensor();
+  const GrpoTerms t = grpo_loss(s.log_probs, old, ref, s.mask, pick(advantages_, rows), opt);
+  Loss l{t.loss, {}};
+  l.metrics.add("kl", t.kl);
+  l.metrics.add("clip_low", t.clip_low);
+  l.metrics.add("clip_high", t.clip_high);
+  return l;
+}
+
+RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t seed) {
+  RlStepReport rep;
+  Timer timer;
+  rollouts_ = sample_rollouts(policy_, codec_, problems, cfg_.group, rl_sampling(codec_, problems, cfg_.temperature, seed));
+  std::vector<float> rewards;
+  for (const Reward& r : rollouts_.rewards) rewards.push_back(r.accuracy + cfg_.format_weight * r.format);
+  advantages_ = group_advantages(rewards, cfg_.group, cfg_.scale);
+  std::vector<int64_t> rows(static_cast<size_t>(rollouts_.rows()));
+  std::iota(rows.begin(), rows.end(), 0);
+  if (reference_) {
+    NoGradGuard ng;
+    TemperedModel ref(*reference_, cfg_.temperature);
+    ref_logp_ = ch02::score_completions(ref, rollouts_.prompts, rollouts_.completions).log_probs;
+  }
+  rep.sample_seconds = timer.seconds();
+
+  // Logged from the samples.
+  double n_right = 0, n_wrong = 0;
+  for (int64_t i = 0; i < rollouts_.rows(); ++i) {
+    const Reward& r = rollouts_.rewards[static_cast<size_t>(i)];
+    rep.reward += rewards[static_cast<size_t>(i)];
+    rep.accuracy += r.accuracy;
+    rep.format += r.format;
+    const double len = static_cast<double>(rollouts_.completions[static_cast<size_t>(i)].size());
+    (rollouts_.correct(i) ? rep.length_correct : rep.length_wrong) += len;
+    (rollouts_.correct(i) ? n_right : n_wrong) += 1;
+  }
+  const double rows_n = static_cast<double>(rollouts_.rows());
+  rep.reward /= rows_n;
+  rep.accuracy /= rows_n;
+  rep.format /= rows_n;
+  rep.length_correct = n_right > 0 ? rep.length_correct / n_right : 0;
+  rep.length_wrong = n_wrong > 0 ? rep.length_wrong / n_wrong : 0;
+  double logp_sum = 0, tokens = 0;
+  for (int64_t i = 0; i < rollouts_.logprobs.numel(); ++i) {
+    logp_sum += rollouts_.mask.data()[i] * rollouts_.sampling_logprobs.data()[i];
+    tokens += rollouts_.mask.data()[i];
+  }
+  rep.entropy = tokens > 0 ? -logp_sum / tokens : 0;
+  for (size_t g = 0; g < problems.size(); ++g) {
+    const auto first = rewards.begin() + static_cast<int64_t>(g) * cfg_.group;
+    rep.mixed_groups += std::any_of(first, first + cfg_.group, [&](float r) { return r != *first; });
+  }
+  rep.mixed_groups /= static_cast<double>(problems.size());
+
+  // mu optimizer steps on the batch (DeepSeekMath Algorithm 1's inner loop).
+  Timer train_timer;
+  for (int64_t k = 0; k < cfg_.mu; ++k) {
+    const StepStats s = trainer.step(row_batch(rows));
+    rep.loss += s.loss / static_cast<double>(cfg_.mu);
+    rep.kl += s.metrics.at("kl") / static_cast<double>(cfg_.mu);
+    rep.clip_low += s.metrics.at("clip_low") / static_cast<double>(cfg_.mu);
+    rep.clip_high += s.metrics.at("clip_high") / static_cast<double>(cfg_.mu);
+  }
+  rep.train_seconds = train_timer.seconds();
+  return rep;
+}
+
+}  // namespace ds::ch07

@@ -1,0 +1,210 @@
+// ch07_grpo: GRPO (DeepSeekMath eq. 3 and 21, DeepSeek-R1 sec. 2.2) from the SFT checkpoint on
+// the long operands the SFT run left half-learned: G samples per prompt, rewards from the
+// verifier, group-relative advantages, the clipped ratio, the k3 KL to the frozen SFT model.
+// Measures greedy exact match on the held-out long set before and after, against an SFT-only
+// control that continues supervised training from the same checkpoint for the same wall time.
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+
+#include "ch06/checkpoint.hpp"
+#include "ch07/rl_loop.hpp"
+#include "common/plot.hpp"
+#include "common/progress.hpp"
+#include "common/run.hpp"
+#include "common/timer.hpp"
+
+using namespace ds;
+using namespace ds::ch07;
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_main("ch07_grpo", [&] {
+    Flags flags("ch07_grpo", "GRPO with verifiable rewards from an SFT checkpoint, against an equal-compute SFT-only control.");
+    RunOptions run;
+    add_run_flags(flags, run, "ch07_grpo");
+    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", loss_type = "grpo", scale = "group";
+    int64_t steps = 12, prompts = 16, group = 8, mu = 1, eval_every = 4, pass_n = 16;
+    int eval_n = 40, pass_problems = 24;
+    float lr = 5e-5f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 0.7f, format_weight = 0.f;
+    bool control = true;
+    flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
+    flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
+    flags.add("--lengths", lengths_text, "operand lengths of the RL prompts and of the held-out long set (ch07_sft's --long)");
+    flags.add("--steps", steps, "GRPO steps (each samples --prompts x --group completions); the README's run is 100").min(1).max(1000000);
+    flags.add("--prompts", prompts, "prompts per step").min(1).max(4096);
+    flags.add("--group", group, "G, completions per prompt").min(2).max(256);
+    flags.add("--mu", mu, "optimizer steps per sampled batch (1 = on-policy)").min(1).max(64);
+    flags.add("--lr", lr, "learning rate (constant after a 5-step warmup)").min(1e-7).max(1);
+    flags.add("--beta", beta, "weight of the k3 KL to the frozen SFT model (DeepSeekMath: 0.04; 0 drops the reference)").min(0).max(10);
+    flags.add("--eps", eps, "lower clip of the ratio, 1 - eps").min(0).max(1);
+    flags.add("--eps-high", eps_high, "upper clip of the ratio, 1 + eps_high (DAPO's clip-higher: 0.28)").min(0).max(10);
+    flags.add_choice("--loss-type", loss_type, {"grpo", "dapo", "dr_grpo"}, "normalisation of the loss (grpo.hpp)");
+    flags.add_choice("--scale-rewards", scale, {"group", "batch", "none"}, "what the advantages are divided by");
+    flags.add("--temperature", temperature, "sampling temperature of the rollouts; the policy trained is logits / T, as TRL does").min(0.05).max(5);
+    flags.add("--format-weight", format_weight, "reward = accuracy + this x format reward").min(0).max(10);
+    flags.add("--eval-every", eval_every, "greedy exact match on a probe of the long set every this many steps").min(1);
+    flags.add("--eval-n", eval_n, "held-out test problems per length for the before/after exact match").min(1).max(2000);
+    flags.add("--pass-problems", pass_problems, "held-out problems for pass@k").min(1).max(1000);
+    flags.add("--pass-n", pass_n, "samples per problem for pass@k (k = 1..n)").min(1).max(256);
+    bool no_control = false;
+    flags.add_flag("--no-control", no_control, "skip the SFT-only control run");
+    std::string checkpoint;
+    flags.add("--checkpoint", checkpoint, "where to save the GRPO model (default OUT/checkpoint)");
+    flags.parse(argc, argv);
+    control = !no_control;
+    if (run.quick) {
+      steps = std::min<int64_t>(steps, 2);
+      prompts = std::min<int64_t>(prompts, 2);
+      group = std::min<int64_t>(group, 4);
+      eval_n = std::min(eval_n, 4);
+      pass_problems = std::min(pass_problems, 2);
+      pass_n = std::min<int64_t>(pass_n, 4);
+      eval_every = 1;
+    }
+    start_run(run);
+    if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
+    const Task task = parse_task(task_name);
+    const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
+    print_header("ch07_grpo: GRPO with verifiable rewards",
+                 "From the SFT model, GRPO samples " + std::to_string(group) + " answers per long-operand prompt, rewards the verified ones "
+                 "relative to their group and pushes the policy toward them. Watch greedy exact match on the held-out long set rise above "
+                 "its SFT start and above an SFT-only control given the same wall time.");
+
+    Policy start = load_policy(sft_dir);
+    const TaskCodec& codec = start.codec;
+    ch06::DeepSeekModel& policy = *start.model;
+    std::unique_ptr<ch06::DeepSeekModel> control_model = policy.clone();
+
+    const std::vector<Problem> long_set = flatten(held_out_sets(task, lengths, eval_n));
+    const std::vector<Problem> probe = flatten(held_out_sets(task, lengths, std::min(eval_n, 16)));
+    const std::vector<Problem> pass_set = flatten(held_out_sets(task, lengths, std::max(1, pass_problems / static_cast<int>(lengths.size()))));
+    const GreedyReport before = greedy_eval(policy, codec, long_set);
+    const std::vector<double> pass_before = pass_at_k_curve(policy, codec, pass_set, pass_n, pass_n, 1.f, run.seed + 1);
+    std::printf("SFT start: greedy exact match on the held-out long set (%zu problems) %.1f%%, pass@%lld %.1f%%\n\n", long_set.size(),
+                100 * before.exact_match, (long long)pass_n, 100 * pass_before.back());
+
+    TrainerConfig tc;
+    tc.steps = steps * mu;
+    tc.batch_size = prompts * group;
+    tc.lr = lr;
+    tc.min_lr = lr;   // constant: RL runs of different length stay comparable
+    tc.warmup = std::min<int64_t>(5, tc.steps);
+    tc.weight_decay = 0.f;
+    tc.progress = false;
+    GrpoConfig gc;
+    gc.prompts = prompts;
+    gc.group = group;
+    gc.mu = mu;
+    gc.temperature = temperature;
+    gc.format_weight = format_weight;
+    gc.scale = parse_scale_rewards(scale);
+    gc.loss.beta = beta;
+    gc.loss.epsilon = eps;
+    gc.loss.epsilon_high = eps_high;
+    gc.loss.loss_type = parse_loss_type(loss_type);
+    GrpoLearner grpo(policy, codec, tc, gc);
+
+    std::signal(SIGINT, on_sigint);
+    RlRunConfig rc;
+    rc.task = task;
+    rc.lengths = lengths;
+    rc.steps = steps;
+    rc.prompts = prompts;
+    rc.eval_every = eval_every;
+    rc.seed = run.seed;
+    rc.label = "grpo";
+    const RlTrace tr = run_rl([&](const std::vector<Problem>& p, uint64_t seed) { return grpo.step(p, seed); }, policy, codec, probe, rc,
+                              prompts * group, [] { return g_interrupted != 0; });
+    const int64_t done = tr.steps;
+    const double grpo_seconds = tr.seconds, sample_s = tr.sample_seconds, train_s = tr.train_seconds;
+    if (g_interrupted) std::printf("interrupted after %lld GRPO steps: evaluating and saving what was trained\n", (long long)done);
+    const GreedyReport after = greedy_eval(policy, codec, long_set);
+    const std::vector<double> pass_after = pass_at_k_curve(policy, codec, pass_set, pass_n, pass_n, 1.f, run.seed + 1);
+    save_policy(checkpoint, policy, codec.tok);
+
+    // The control: SFT on the same lengths' worked solutions, from the same checkpoint, for the
+    // wall time GRPO took (sampling included): the same compute spent on imitation instead.
+    GreedyReport ctrl;
+    int64_t ctrl_steps = 0;
+    double ctrl_seconds = 0;
+    if (control && !g_interrupted) {
+      TrainerConfig sc;
+      sc.steps = 1000000;
+      sc.batch_size = 32;
+      sc.lr = 3e-4f;
+      sc.min_lr = sc.lr;
+      sc.warmup = 5;
+      sc.weight_decay = 0.f;
+      sc.progress = false;
+      SftTrainer sft(*control_model, sc);
+      Rng crng(run.seed + 17);
+      Timer ct;
+      const int64_t budget = static_cast<int64_t>(std::ceil(grpo_seconds));
+      Progress cbar(budget, "sft control (seconds)", true);
+      while (ct.seconds() < grpo_seconds && !g_interrupted) {
+        sft_steps(sft, codec, task, lengths, 1, crng);
+        ++ctrl_steps;
+        cbar.update(std::min<int64_t>(budget, static_cast<int64_t>(ct.seconds())), {{"step", static_cast<double>(ctrl_steps)}, {"loss", sft.trainer->history.train.at("loss").back()}});
+      }
+      cbar.finish();
+      ctrl_seconds = ct.seconds();
+      ctrl = greedy_eval(*control_model, codec, long_set);
+      save_policy(run.out + "/control_checkpoint", *control_model, codec.tok);
+    }
+
+    Table t({"model", "greedy exact match (held-out long set)", "change", "format ok", "pass@1", "pass@" + std::to_string(pass_n), "wall time"});
+    t.row({"SFT start", fmt("%.1f%%", 100 * before.exact_match), "", fmt("%.1f%%", 100 * before.format_rate), fmt("%.1f%%", 100 * pass_before.front()),
+           fmt("%.1f%%", 100 * pass_before.back()), ""});
+    t.row({"+ GRPO, " + std::to_string(done) + " steps", fmt("%.1f%%", 100 * after.exact_match), fmt("%+.1f", 100 * (after.exact_match - before.exact_match)),
+           fmt("%.1f%%", 100 * after.format_rate), fmt("%.1f%%", 100 * pass_after.front()), fmt("%.1f%%", 100 * pass_after.back()),
+           fmt("%.0f s", grpo_seconds)});
+    if (control && !g_interrupted)
+      t.row({"+ SFT control, " + std::to_string(ctrl_steps) + " steps", fmt("%.1f%%", 100 * ctrl.exact_match),
+             fmt("%+.1f", 100 * (ctrl.exact_match - before.exact_match)), fmt("%.1f%%", 100 * ctrl.format_rate), "", "", fmt("%.0f s", ctrl_seconds)});
+    std::printf("\n");
+    t.print();
+    std::printf("\nGRPO time: %.0f s sampling, %.0f s training (%lld prompts x %lld samples per step)\n", sample_s, train_s, (long long)prompts,
+                (long long)group);
+
+    write_rl_plots(run.out, "GRPO", tr);
+    LineChart pk{"pass@k on held-out long problems, before and after GRPO", "k (samples per problem)", "pass@k (%)", {}};
+    std::vector<double> ks, b100, a100;
+    for (int64_t k = 1; k <= pass_n; ++k) {
+      ks.push_back(static_cast<double>(k));
+      b100.push_back(100 * pass_before[static_cast<size_t>(k - 1)]);
+      a100.push_back(100 * pass_after[static_cast<size_t>(k - 1)]);
+    }
+    pk.series.push_back({"SFT start", ks, b100, true});
+    pk.series.push_back({"after GRPO", ks, a100});
+    pk.logx = true;
+    pk.caption = "GRPO lifts pass@1 most: it moves answers the model could already sample into its first try, more than it adds new ones (pass@16).";
+    write_line_chart(run.out + "/pass_at_k.svg", pk);
+
+    Summary summary;
+    summary.set("steps", static_cast<double>(done));
+    summary.set("sft_exact_match", before.exact_match);
+    summary.set("grpo_exact_match", after.exact_match);
+    summary.set("grpo_gain_points", 100 * (after.exact_match - before.exact_match));
+    summary.set("grpo_seconds", grpo_seconds);
+    if (control && !g_interrupted) {
+      summary.set("control_exact_match", ctrl.exact_match);
+      summary.set("control_steps", static_cast<double>(ctrl_steps));
+    }
+    summary.set("pass_at_1_before", pass_before.front());
+    summary.set("pass_at_1_after", pass_after.front());
+    summary.set("pass_at_n_before", pass_before.back());
+    summary.set("pass_at_n_after", pass_after.back());
+    summary.set("final_kl", tr.kl.empty() ? 0.0 : tr.kl.back());
+    summary.set("checkpoint", checkpoint);
+    summary.write(run.out + "/summary.json");
+    std::printf("wrote %s/{accuracy,kl,entropy,length,pass_at_k}.svg, summary.json, checkpoint/%s\n", run.out.c_str(),
+                control ? ", control_checkpoint/" : "");
+    return g_interrupted ? 130 : 0;
+  });
+}

@@ -1,0 +1,69 @@
+#include "ch07/rl_loop.hpp"
+
+#include "common/plot.hpp"
+#include "common/progress.hpp"
+#include "common/timer.hpp"
+
+namespace ds::ch07 {
+
+RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,
+               const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop) {
+  RlTrace t;
+  Rng rng(cfg.seed);
+  auto probe_em = [&] {
+    t.eval_step.push_back(static_cast<double>(t.steps));
+    t.eval_samples.push_back(static_cast<double>(t.steps * samples_per_step));
+    t.eval_em.push_back(100 * greedy_eval(policy, codec, probe).exact_match);
+  };
+  probe_em();
+  Timer timer;
+  Progress bar(cfg.steps, cfg.label, true);
+  while (t.steps < cfg.steps) {
+    const std::vector<Problem> batch = sample_train_problems(cfg.task, cfg.lengths, static_cast<int>(cfg.prompts), rng);
+    const RlStepReport r = learner(batch, cfg.seed * 1000003 + static_cast<uint64_t>(t.steps));
+    ++t.steps;
+    t.sample_seconds += r.sample_seconds;
+    t.train_seconds += r.train_seconds;
+    t.step.push_back(static_cast<double>(t.steps));
+    t.samples.push_back(static_cast<double>(t.steps * samples_per_step));
+    t.reward.push_back(r.reward);
+    t.accuracy.push_back(100 * r.accuracy);
+    t.format.push_back(100 * r.format);
+    t.kl.push_back(r.kl);
+    t.entropy.push_back(r.entropy);
+    t.len_right.push_back(r.length_correct);
+    t.len_wrong.push_back(r.length_wrong);
+    t.mixed.push_back(100 * r.mixed_groups);
+    t.clip.push_back(100 * (r.clip_low + r.clip_high));
+    const bool out_of_time = cfg.max_seconds > 0 && timer.seconds() >= cfg.max_seconds;
+    const bool stopping = out_of_time || (stop && stop());
+    if (t.steps % cfg.eval_every == 0 || t.steps == cfg.steps || stopping) probe_em();
+    bar.update(t.steps, {{"acc", r.accuracy}, {"kl", r.kl}, {"probe_em", t.eval_em.back() / 100}});
+    if (stopping) break;
+  }
+  bar.finish();
+  t.seconds = timer.seconds();
+  return t;
+}
+
+void write_rl_plots(const std::string& dir, const std::string& method, const RlTrace& t) {
+  LineChart acc{method + ": accuracy during training", "step", "%", {}};
+  acc.series.push_back({"sampled completions verified correct", t.step, t.accuracy, false, 5});
+  if (!t.mixed.empty() && t.mixed.back() > 0) acc.series.push_back({"groups with mixed rewards", t.step, t.mixed, true, 5});
+  acc.series.push_back({"greedy exact match, held-out probe", t.eval_step, t.eval_em});
+  acc.caption = "The sampled accuracy climbs as the policy sharpens; only groups with mixed rewards carry a gradient, and they thin out as accuracy nears 100%.";
+  write_line_chart(dir + "/accuracy.svg", acc);
+  LineChart kl{method + ": KL to the frozen starting model", "step", "nats per token", {{"KL", t.step, t.kl, false, 5}}};
+  kl.caption = "The KL grows from 0 as the policy leaves its reference; the KL penalty keeps it small.";
+  write_line_chart(dir + "/kl.svg", kl);
+  LineChart ent{method + ": policy entropy (mean -log p of the sampled tokens)", "step", "nats per token", {{"entropy", t.step, t.entropy, false, 5}}};
+  ent.caption = "Entropy falls as RL concentrates probability on answers that verify; a collapse to 0 would end exploration.";
+  write_line_chart(dir + "/entropy.svg", ent);
+  LineChart len{method + ": completion length of right and of wrong answers", "step", "tokens", {}};
+  len.series.push_back({"correct", t.step, t.len_right, false, 5});
+  len.series.push_back({"wrong", t.step, t.len_wrong, true, 5});
+  len.caption = "Wrong answers that drift longer than right ones are the length bias of the 1/|o| normalisation (Dr. GRPO); compare --loss-type dr_grpo.";
+  write_line_chart(dir + "/length.svg", len);
+}
+
+}  // namespace ds::ch07

@@ -1,0 +1,43 @@
+// The outer loop every RL program shares (GRPO, PPO, the R1 recipe, the comparison): draw
+// training prompts, let a learner take one step on them (sample, score, update), record what the
+// step reports, probe greedy exact match on held-out problems every few steps, show a progress
+// bar, stop cleanly when asked (Ctrl-C) or when a time budget is spent. The optimizer steps
+// themselves are the trainer's (common/trainer.hpp), inside the learner.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "ch07/grpo_learner.hpp"
+
+namespace ds::ch07 {
+
+using RlStepFn = std::function<RlStepReport(const std::vector<Problem>& problems, uint64_t seed)>;
+
+struct RlRunConfig {
+  Task task = Task::addition;
+  std::vector<int> lengths;     // operand lengths of the training prompts
+  int64_t steps = 10;
+  int64_t prompts = 16;         // prompts per step
+  int64_t eval_every = 5;       // probe every this many steps (and after the last)
+  double max_seconds = 0;       // > 0: also stop once this much wall time is spent
+  uint64_t seed = 1234;
+  std::string label = "rl";
+};
+
+// Per step (and per probe) what an RL run did; the plots read it.
+struct RlTrace {
+  std::vector<double> step, reward, accuracy, format, kl, entropy, len_right, len_wrong, mixed, clip, samples;
+  std::vector<double> eval_step, eval_em, eval_samples;   // probe: greedy exact match (%) after `step` steps / samples drawn
+  double seconds = 0, sample_seconds = 0, train_seconds = 0;
+  int64_t steps = 0;
+};
+
+// Runs the learner; stop() is polled after every step (e.g. a Ctrl-C flag).
+RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,
+               const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop = {});
+
+// accuracy.svg, kl.svg, entropy.svg, length.svg in dir, with `method` in the titles.
+void write_rl_plots(const std::string& dir, const std::string& method, const RlTrace& t);
+
+}  // namespace ds::ch07

@@ -1,0 +1,100 @@
+// Smoke tests: every ch07 program with --quick, each RL program from the checkpoint ch07_sft
+// writes, and ch06_generate reading the checkpoints (issue 18, point 8).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "common/fsutil.hpp"
+#include "common/tests/program_runner.hpp"
+
+namespace fs = std::filesystem;
+using namespace ds::test;
+
+namespace {
+// ch07_sft --quick once per test case (ctest runs the cases in parallel processes, so each
+// writes its own folder); the other programs start from its checkpoint.
+std::string sft_checkpoint(const std::string& tag) {
+  const fs::path out = fs::temp_directory_path() / ("ds_smoke_ch07_sft_base_" + tag);
+  static std::set<std::string> made;   // once per tag in this process
+  if (made.insert(tag).second) REQUIRE(run_program("ch07_sft", "", out) == 0);
+  return (out / "checkpoint").string();
+}
+void check_checkpoint(const fs::path& dir) {
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) CHECK(fs::exists(dir / f));
+  const fs::path gen = fs::path(dir.parent_path().string() + "_" + dir.filename().string() + "_generate");
+  CHECK(run_program("ch06_generate", "--checkpoint " + dir.string() + " --prompt \"User: Add 12 + 34 and write the sum least significant digit first. Assistant:\"", gen) == 0);
+}
+}  // namespace
+
+TEST_CASE("program ch07_sft --quick: plots, summary, a checkpoint ch06_generate reads, bad lengths refused") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_sft";
+  REQUIRE(run_program("ch07_sft", "", out) == 0);
+  check_files(out, {"loss.svg", "loss.csv", "exact_match.svg", "exact_match_by_length.svg", "summary.json"});
+  check_text_output(out);
+  const auto s = program_summary(out);
+  CHECK(s["long_exact_match"].get<double>() >= 0.0);
+  CHECK(s["steps"].get<double>() >= 12);   // stage 2 may stop at its validation target
+  CHECK(s["steps"].get<double>() <= 16);
+  check_checkpoint(out / "checkpoint");
+  CHECK(run_program("ch07_sft", "--short 0-3", out) == 1);
+  CHECK(run_program("ch07_sft", "--task countdown --short 1 --long 4", out) == 1);
+}
+
+TEST_CASE("program ch07_grpo --quick: from the SFT checkpoint, plots, the control, a checkpoint, a missing start refused") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_grpo";
+  REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo"), out) == 0);
+  check_files(out, {"accuracy.svg", "kl.svg", "entropy.svg", "length.svg", "pass_at_k.svg", "summary.json"});
+  const auto s = program_summary(out);
+  CHECK(s["steps"].get<double>() == 2);
+  CHECK(s.contains("control_exact_match"));
+  check_checkpoint(out / "checkpoint");
+  CHECK(fs::exists(out / "control_checkpoint" / "model.safetensors"));
+  CHECK(run_program("ch07_grpo", "--sft /nonexistent", out) == 1);
+  CHECK(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo") + " --loss-type dr_grpo --scale-rewards none --beta 0 --mu 2 --no-control", out) == 0);
+}
+
+TEST_CASE("program ch07_rejection_sampling --quick, ch07_dpo --quick, ch07_ppo --quick: each from the SFT checkpoint") {
+  const fs::path rs = fs::temp_directory_path() / "ds_smoke_ch07_rs";
+  REQUIRE(run_program("ch07_rejection_sampling", "--sft " + sft_checkpoint("rl"), rs) == 0);
+  check_files(rs, {"exact_match.svg", "summary.json"});
+  check_checkpoint(rs / "checkpoint");
+
+  // The quick SFT model is untrained, so it rarely makes a right answer: DPO says so in one sentence when no pair exists.
+  const fs::path dpo = fs::temp_directory_path() / "ds_smoke_ch07_dpo";
+  const int rc = run_program("ch07_dpo", "--sft " + sft_checkpoint("rl"), dpo);
+  CHECK((rc == 0 || rc == 1));
+  if (rc == 1) CHECK(ds::read_text_file(dpo.string() + ".log").find("no prompt had both") != std::string::npos);
+  else check_files(dpo, {"rewards.svg", "pair_accuracy.svg"});
+
+  const fs::path ppo = fs::temp_directory_path() / "ds_smoke_ch07_ppo";
+  REQUIRE(run_program("ch07_ppo", "--sft " + sft_checkpoint("rl"), ppo) == 0);
+  check_files(ppo, {"accuracy.svg", "kl.svg", "value_loss.svg", "summary.json"});
+  check_checkpoint(ppo / "checkpoint");
+  CHECK(fs::exists(ppo / "critic_checkpoint" / "model.safetensors"));
+}
+
+TEST_CASE("program ch07_memory --quick: PPO holds three models, GRPO and DPO two, SFT one") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_memory";
+  REQUIRE(run_program("ch07_memory", "", out) == 0);
+  check_files(out, {"memory.svg", "memory.csv", "summary.json"});
+  const auto s = program_summary(out);
+  const double sft = s["models_bytes"]["SFT"].get<double>(), grpo = s["models_bytes"]["GRPO"].get<double>(),
+               ppo = s["models_bytes"]["PPO"].get<double>();
+  CHECK(grpo == doctest::Approx(2 * sft));
+  CHECK(ppo > 1.45 * grpo);   // a critic the policy's size on top of GRPO's two models
+  CHECK(s["models_bytes"]["DPO"].get<double>() == doctest::Approx(grpo));
+}
+
+TEST_CASE("program ch07_r1_recipe --quick: four stages, their checkpoints, the table's numbers in summary.json") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_r1";
+  REQUIRE(run_program("ch07_r1_recipe", "--base " + sft_checkpoint("r1"), out) == 0);
+  check_files(out, {"stages.svg", "rl_stages.svg", "summary.json"});
+  const auto s = program_summary(out);
+  for (const char* stage : {"base", "r1_zero", "cold_start_sft", "final_rl"}) {
+    INFO(stage);
+    CHECK(s[stage]["format_rate"].get<double>() >= 0.0);
+  }
+  for (const char* dir : {"r1_zero", "cold_start_sft", "final"}) check_checkpoint(out / dir);
+  CHECK(run_program("ch07_r1_recipe", "--base /nonexistent", out) == 1);
+}

@@ -1,0 +1,172 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "ch02/score.hpp"
+#include "ch07/dpo_learner.hpp"
+#include "ch07/ppo_learner.hpp"
+#include "ch07/rollout.hpp"
+#include "common/autograd.hpp"
+
+using namespace ds;
+using namespace ds::ch07;
+
+namespace {
+double choose(int64_t n, int64_t k) {
+  if (k < 0 || k > n) return 0;
+  double c = 1;
+  for (int64_t i = 1; i <= k; ++i) c = c * static_cast<double>(n - k + i) / static_cast<double>(i);
+  return c;
+}
+TrainerConfig one_step(int64_t batch, int64_t steps = 1) {
+  TrainerConfig tc;
+  tc.steps = steps;
+  tc.batch_size = batch;
+  tc.warmup = 1;
+  tc.weight_decay = 0;
+  tc.progress = false;
+  return tc;
+}
+struct Fixture {
+  TaskCodec codec{task_tokenizer(Task::addition, 300, 4), ChatTemplate::compact()};
+  Rng rng{11};
+  ch06::DeepSeekModel model{task_model_config("tiny", codec.tok.vocab_size()), rng};
+  std::vector<Problem> problems = sample_train_problems(Task::addition, {2, 3}, 3, rng);
+};
+}  // namespace
+
+TEST_CASE("pass_at_k: Chen et al.'s estimator equals 1 - C(n-c, k) / C(n, k) and its edge cases") {
+  for (int64_t n : {1, 5, 16})
+    for (int64_t c = 0; c <= n; ++c)
+      for (int64_t k = 1; k <= n; ++k) CHECK(pass_at_k(n, c, k) == doctest::Approx(1.0 - choose(n - c, k) / choose(n, k)));
+  CHECK(pass_at_k(10, 3, 1) == doctest::Approx(0.3));
+  CHECK(pass_at_k(10, 0, 10) == 0.0);
+  CHECK(pass_at_k(10, 1, 10) == 1.0);
+  CHECK_THROWS_AS(pass_at_k(4, 5, 1), std::invalid_argument);
+  CHECK_THROWS_AS(pass_at_k(4, 2, 5), std::invalid_argument);
+}
+
+TEST_CASE("sample_rollouts: N x G rows, rewards from the verifier, log pi_old equals the policy's score of the samples") {
+  Fixture f;
+  ch02::SamplingConfig sc;
+  sc.max_new_tokens = completion_budget(f.codec, f.problems);
+  sc.temperature = 1.f;
+  sc.seed = 4;
+  const Rollouts r = sample_rollouts(f.model, f.codec, f.problems, 4, sc);
+  REQUIRE(r.rows() == 12);
+  CHECK(r.logprobs.shape() == Shape{12, sc.max_new_tokens});
+  for (int64_t i = 0; i < r.rows(); ++i) {
+    CHECK(r.prompts[static_cast<size_t>(i)] == f.codec.prompt(f.problems[static_cast<size_t>(i / 4)]));
+    const Reward w = score(r.problem(i), r.texts[static_cast<size_t>(i)]);
+    CHECK(w.accuracy == r.rewards[static_cast<size_t>(i)].accuracy);
+  }
+  CHECK(f.model.mla_mode() == ch03::MLAMode::Naive);   // sampling put the training mode back
+  // On-policy, the recorded pi_old is what the training forward gives: GRPO's first ratio is 1.
+  NoGradGuard ng;
+  const ch02::TokenScores s = ch02::score_completions(f.model, r.prompts, r.completions);
+  for (int64_t i = 0; i < r.rows(); ++i)
+    for (int64_t j = 0; j < static_cast<int64_t>(r.completions[static_cast<size_t>(i)].size()); ++j)
+      CHECK(r.logprobs.data()[i * r.logprobs.size(1) + j] == doctest::Approx(s.log_probs.data()[i * s.log_probs.size(1) + j]).epsilon(1e-3));
+  // The same seed samples the same completions, in any split of the rows into calls.
+  const Rollouts again = sample_rollouts(f.model, f.codec, f.problems, 4, sc, 5);
+  CHECK(again.completions == r.completions);
+}
+
+TEST_CASE("greedy_eval: a perfect policy scores 1 (its own greedy answers), counts format and length") {
+  Fixture f;
+  const GreedyReport g = greedy_eval(f.model, f.codec, f.problems);
+  CHECK(g.correct.size() == f.problems.size());
+  CHECK(g.exact_match == 0.0);   // an untrained model does not add
+  CHECK(g.mean_length > 0);
+  CHECK(g.mean_length <= static_cast<double>(completion_budget(f.codec, f.problems)));
+}
+
+TEST_CASE("GRPO step: groups whose rewards are all equal teach nothing, so with beta 0 the weights do not move") {
+  Fixture f;
+  const TrainerConfig tc = one_step(6);
+  GrpoConfig gc;
+  gc.group = 2;
+  gc.loss.beta = 0;
+  const NamedTensors before = f.model.clone()->named_parameters();
+  GrpoLearner grpo(f.model, f.codec, tc, gc);
+  const RlStepReport r = grpo.step(f.problems, 1);
+  CHECK(r.accuracy == 0.0);   // the untrained policy gets nothing right: every advantage is 0
+  CHECK(r.mixed_groups == 0.0);
+  CHECK(r.clip_low == 0.0);
+  CHECK(r.clip_high == 0.0);
+  const NamedTensors after = f.model.named_parameters();
+  for (size_t i = 0; i < after.size(); ++i)
+    for (int64_t j = 0; j < after[i].second.numel(); ++j) REQUIRE(after[i].second[j] == before[i].second[j]);
+}
+
+TEST_CASE("GRPO step with beta > 0 keeps the policy at the reference when nothing is rewarded: KL 0, ratio 1") {
+  Fixture f;
+  const TrainerConfig tc = one_step(6, 2);
+  GrpoConfig gc;
+  gc.group = 2;
+  gc.loss.beta = 0.04f;
+  GrpoLearner grpo(f.model, f.codec, tc, gc);
+  const RlStepReport r = grpo.step(f.problems, 1);
+  CHECK(r.kl == doctest::Approx(0.0).epsilon(1e-6));   // pi_theta = pi_ref at the first step (k3 KL of equal policies)
+  CHECK(std::isfinite(r.loss));
+}
+
+TEST_CASE("take_rows and row_batch: rows in the order asked, columns cut or zero-padded") {
+  const Tensor x = Tensor::from({1, 2, 3, 4, 5, 6}, {3, 2});
+  const Tensor y = take_rows(x, {2, 0}, 3);
+  CHECK(std::vector<float>(y.data(), y.data() + 6) == std::vector<float>{5, 6, 0, 1, 2, 0});
+  CHECK(row_batch({4, 1}).inputs.data == std::vector<int32_t>{4, 1});
+}
+
+TEST_CASE("preference_pairs: the first right and the first wrong sample of each mixed prompt, none for agreeing prompts") {
+  Rollouts r;
+  Rng rng(2);
+  r.problems = sample_train_problems(Task::addition, {2}, 2, rng);
+  r.group = 3;
+  for (int i = 0; i < 6; ++i) {
+    r.prompts.push_back({i});
+    r.completions.push_back({10 + i});
+  }
+  r.rewards = {{0, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, {0, 0}};   // prompt 0: wrong, right, right; prompt 1: all wrong
+  const std::vector<PreferencePair> p = preference_pairs(r);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].chosen == std::vector<int32_t>{11});
+  CHECK(p[0].rejected == std::vector<int32_t>{10});
+}
+
+TEST_CASE("DPO step: at the reference the loss is log 2 and every implicit reward 0") {
+  Fixture f;
+  DpoLearner dpo(f.model, one_step(2), {});
+  std::vector<PreferencePair> pairs;
+  for (const Problem& p : f.problems) {
+    std::vector<int32_t> wrong = f.codec.completion(p);
+    std::swap(wrong[1], wrong[2]);
+    pairs.push_back({f.codec.prompt(p), f.codec.completion(p), wrong});
+  }
+  dpo.set_pairs(pairs);
+  const StepStats s = dpo.step({0, 2});
+  CHECK(s.loss == doctest::Approx(std::log(2.0)).epsilon(1e-4));
+  CHECK(s.metrics.at("margin") == doctest::Approx(0.0).epsilon(1e-4));
+  CHECK_THROWS_AS(dpo.set_pairs({}), std::invalid_argument);
+}
+
+TEST_CASE("critic_values: one value per completion token, read before the token, the same for a row alone or padded in a batch") {
+  Fixture f;
+  Rng rng(3);
+  std::unique_ptr<ch06::DeepSeekModel> critic = f.model.clone();
+  critic->add_value_head(rng);
+  const std::vector<std::vector<int32_t>> prompts = {f.codec.prompt(f.problems[0]), f.codec.prompt(f.problems[2])};
+  const std::vector<std::vector<int32_t>> completions = {{5, 6, 7}, {8}};
+  NoGradGuard ng;
+  const ch02::TokenScores both = critic_values(*critic, prompts, completions);
+  CHECK(both.log_probs.shape() == Shape{2, 3});
+  CHECK(std::vector<float>(both.mask.data(), both.mask.data() + 6) == std::vector<float>{1, 1, 1, 1, 0, 0});
+  for (int row = 0; row < 2; ++row) {
+    const ch02::TokenScores alone = critic_values(*critic, {prompts[static_cast<size_t>(row)]}, {completions[static_cast<size_t>(row)]});
+    for (int64_t j = 0; j < alone.log_probs.size(1); ++j) CHECK(alone.log_probs[j] == doctest::Approx(both.log_probs[row * 3 + j]).epsilon(1e-4));
+  }
+  // The first value is read at the prompt's last position: V(prompt) = v_head(h[P - 1]).
+  const IntTensor ids(prompts[0], {1, static_cast<int64_t>(prompts[0].size())});
+  const Tensor v = critic->v_head->forward(critic->main->hidden_states(ids));
+  CHECK(v[v.numel() - 1] == doctest::Approx(both.log_probs[0]).epsilon(1e-4));
+}
