@@ -16,14 +16,13 @@
 #include "ch06/data_parallel.hpp"
 #include "common/memory.hpp"
 #include "common/plot.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 
 using namespace ds;
 using namespace ds::ch06;
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
 
 struct Options {
   std::string preset = "mini", resume;
@@ -204,11 +203,11 @@ int main(int argc, char** argv) {
     }
 
     auto save = [&] { dp.save(ckpt, &tok); };
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
     const TrainHistory& h = dp.run(*data, [&](const StepStats& s) {
       if (s.step % o.checkpoint_every == 0 || s.step == tc.steps) save();
       if (lead && s.step == o.interrupt_at) std::raise(SIGINT);
-      return g_interrupted == 0;
+      return !interrupted();
     });
     if (dp.step_count() < tc.steps) {
       save();

@@ -13,6 +13,7 @@
 #include "ch06/pretrain.hpp"
 #include "common/memory.hpp"
 #include "common/plot.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 
 using namespace ds;
@@ -20,8 +21,6 @@ using namespace ds::ch06;
 namespace fs = std::filesystem;
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
 
 struct Options {
   std::string preset = "mini", config_path, resume, data_path, prompt = "Once upon a time";
@@ -194,12 +193,12 @@ int main(int argc, char** argv) {
     mem.params = 4.0 * static_cast<double>(model->num_parameters());
     mem.grads = mem.params;
     mem.optimizer = static_cast<double>(trainer.optimizer().state_bytes());
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
     const TrainHistory& h = trainer.run(*data, [&](const StepStats& s) {
       mem.activations = std::max(mem.activations, static_cast<double>(s.peak_bytes));
       if (s.step % o.checkpoint_every == 0 || s.step == tc.steps) save();
       if (s.step == o.interrupt_at) std::raise(SIGINT);
-      return g_interrupted == 0;
+      return !interrupted();
     });
     if (trainer.step_count() < tc.steps) {
       save();

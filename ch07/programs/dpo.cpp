@@ -9,16 +9,12 @@
 #include "ch07/dpo_learner.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
 using namespace ds;
 using namespace ds::ch07;
-
-namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
-}  // namespace
 
 int main(int argc, char** argv) {
   return run_main("ch07_dpo", [&] {
@@ -88,10 +84,10 @@ int main(int argc, char** argv) {
     opt.nll_weight = nll;
     DpoLearner dpo(model, tc, opt);
     dpo.set_pairs(std::move(pairs));
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
     Progress bar(steps, "dpo", true);
     std::vector<double> xs, margin, chosen, rejected, acc;
-    for (int64_t s = 0; s < steps && !g_interrupted; ++s) {
+    for (int64_t s = 0; s < steps && !interrupted(); ++s) {
       std::vector<int64_t> rows;
       for (int64_t i = 0; i < batch; ++i) rows.push_back(rng.randint(dpo.pairs()));
       const StepStats st = dpo.step(rows);
@@ -135,6 +131,6 @@ int main(int argc, char** argv) {
     summary.set("checkpoint", checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{rewards,pair_accuracy}.svg, summary.json, checkpoint/\n", run.out.c_str());
-    return g_interrupted ? 130 : 0;
+    return interrupted() ? 130 : 0;
   });
 }

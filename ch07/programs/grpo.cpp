@@ -11,6 +11,7 @@
 #include "ch07/rl_loop.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
@@ -18,8 +19,6 @@ using namespace ds;
 using namespace ds::ch07;
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
 
 }  // namespace
 
@@ -110,7 +109,7 @@ int main(int argc, char** argv) {
     gc.loss.loss_type = parse_loss_type(loss_type);
     GrpoLearner grpo(policy, codec, tc, gc);
 
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
     RlRunConfig rc;
     rc.task = task;
     rc.lengths = lengths;
@@ -120,10 +119,10 @@ int main(int argc, char** argv) {
     rc.seed = run.seed;
     rc.label = "grpo";
     const RlTrace tr = run_rl([&](const std::vector<Problem>& p, uint64_t seed) { return grpo.step(p, seed); }, policy, codec, probe, rc,
-                              prompts * group, [] { return g_interrupted != 0; });
+                              prompts * group, [] { return interrupted(); });
     const int64_t done = tr.steps;
     const double grpo_seconds = tr.seconds, sample_s = tr.sample_seconds, train_s = tr.train_seconds;
-    if (g_interrupted) std::printf("interrupted after %lld GRPO steps: evaluating and saving what was trained\n", (long long)done);
+    if (interrupted()) std::printf("interrupted after %lld GRPO steps: evaluating and saving what was trained\n", (long long)done);
     const GreedyReport after = greedy_eval(policy, codec, long_set);
     const std::vector<double> pass_after = pass_at_k_curve(policy, codec, pass_set, pass_n, pass_n, 1.f, run.seed + 1);
     save_policy(checkpoint, policy, codec.tok);
@@ -133,7 +132,7 @@ int main(int argc, char** argv) {
     GreedyReport ctrl;
     int64_t ctrl_steps = 0;
     double ctrl_seconds = 0;
-    if (control && !g_interrupted) {
+    if (control && !interrupted()) {
       TrainerConfig sc;
       sc.steps = 1000000;
       sc.batch_size = 32;
@@ -147,7 +146,7 @@ int main(int argc, char** argv) {
       Timer ct;
       const int64_t budget = static_cast<int64_t>(std::ceil(grpo_seconds));
       Progress cbar(budget, "sft control (seconds)", true);
-      while (ct.seconds() < grpo_seconds && !g_interrupted) {
+      while (ct.seconds() < grpo_seconds && !interrupted()) {
         sft_steps(sft, codec, task, lengths, 1, crng);
         ++ctrl_steps;
         cbar.update(std::min<int64_t>(budget, static_cast<int64_t>(ct.seconds())), {{"step", static_cast<double>(ctrl_steps)}, {"loss", sft.trainer->history.train.at("loss").back()}});
@@ -164,7 +163,7 @@ int main(int argc, char** argv) {
     t.row({"+ GRPO, " + std::to_string(done) + " steps", fmt("%.1f%%", 100 * after.exact_match), fmt("%+.1f", 100 * (after.exact_match - before.exact_match)),
            fmt("%.1f%%", 100 * after.format_rate), fmt("%.1f%%", 100 * pass_after.front()), fmt("%.1f%%", 100 * pass_after.back()),
            fmt("%.0f s", grpo_seconds)});
-    if (control && !g_interrupted)
+    if (control && !interrupted())
       t.row({"+ SFT control, " + std::to_string(ctrl_steps) + " steps", fmt("%.1f%%", 100 * ctrl.exact_match),
              fmt("%+.1f", 100 * (ctrl.exact_match - before.exact_match)), fmt("%.1f%%", 100 * ctrl.format_rate), "", "", fmt("%.0f s", ctrl_seconds)});
     std::printf("\n");
@@ -192,7 +191,7 @@ int main(int argc, char** argv) {
     summary.set("grpo_exact_match", after.exact_match);
     summary.set("grpo_gain_points", 100 * (after.exact_match - before.exact_match));
     summary.set("grpo_seconds", grpo_seconds);
-    if (control && !g_interrupted) {
+    if (control && !interrupted()) {
       summary.set("control_exact_match", ctrl.exact_match);
       summary.set("control_steps", static_cast<double>(ctrl_steps));
     }
@@ -205,6 +204,6 @@ int main(int argc, char** argv) {
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{accuracy,kl,entropy,length,pass_at_k}.svg, summary.json, checkpoint/%s\n", run.out.c_str(),
                 control ? ", control_checkpoint/" : "");
-    return g_interrupted ? 130 : 0;
+    return interrupted() ? 130 : 0;
   });
 }

@@ -9,15 +9,11 @@
 #include "ch07/ppo_learner.hpp"
 #include "ch07/rl_loop.hpp"
 #include "common/plot.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 
 using namespace ds;
 using namespace ds::ch07;
-
-namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
-}  // namespace
 
 int main(int argc, char** argv) {
   return run_main("ch07_ppo", [&] {
@@ -83,7 +79,7 @@ int main(int argc, char** argv) {
     vc.min_lr = critic_lr;
     Rng rng(run.seed + 3);
     PpoLearner ppo(policy, codec, tc, vc, pc, rng);
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
     RlRunConfig rc;
     rc.task = task;
     rc.lengths = lengths;
@@ -93,7 +89,7 @@ int main(int argc, char** argv) {
     rc.seed = run.seed;
     rc.label = "ppo";
     const RlTrace tr = run_rl([&](const std::vector<Problem>& p, uint64_t seed) { return ppo.step(p, seed); }, policy, codec, probe, rc,
-                              pc.prompts * pc.samples, [] { return g_interrupted != 0; });
+                              pc.prompts * pc.samples, [] { return interrupted(); });
     const GreedyReport after = greedy_eval(policy, codec, long_set);
     save_policy(checkpoint, policy, codec.tok);
     save_policy(run.out + "/critic_checkpoint", ppo.critic(), codec.tok);
@@ -119,6 +115,6 @@ int main(int argc, char** argv) {
     summary.set("checkpoint", checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{accuracy,kl,entropy,length,value_loss}.svg, summary.json, checkpoint/, critic_checkpoint/\n", run.out.c_str());
-    return g_interrupted ? 130 : 0;
+    return interrupted() ? 130 : 0;
   });
 }

@@ -11,6 +11,7 @@
 #include "ch06/checkpoint.hpp"
 #include "ch07/rl_loop.hpp"
 #include "common/plot.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
@@ -18,8 +19,6 @@ using namespace ds;
 using namespace ds::ch07;
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
 
 struct StageRow {
   std::string name;
@@ -76,7 +75,7 @@ int main(int argc, char** argv) {
     const TaskCodec& codec = base.codec;
     const std::vector<Problem> held_out = flatten(held_out_sets(task, lengths, eval_n));
     const std::vector<Problem> probe = flatten(held_out_sets(task, lengths, std::min(eval_n, 16), 1001, ch07::Split::train));
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
     std::vector<StageRow> rows;
     rows.push_back({"base", greedy_eval(*base.model, codec, held_out), 0});
 
@@ -105,7 +104,7 @@ int main(int argc, char** argv) {
       rc.seed = seed;
       rc.label = label;
       return run_rl([&](const std::vector<Problem>& p, uint64_t s) { return grpo.step(p, s); }, policy, codec, probe, rc, prompts * group,
-                    [] { return g_interrupted != 0; });
+                    [] { return interrupted(); });
     };
 
     // 1. R1-Zero.
@@ -136,7 +135,7 @@ int main(int argc, char** argv) {
       tc.weight_decay = 0.f;
       tc.progress = false;
       SftTrainer sft(*cold, tc);
-      sft_on_examples(sft, kept.prompts, kept.completions, codec.eot(), sft_steps, rng, [] { return g_interrupted != 0; });
+      sft_on_examples(sft, kept.prompts, kept.completions, codec.eot(), sft_steps, rng, [] { return interrupted(); });
     } else {
       std::printf("no completion was kept: the cold-start SFT stage is skipped (the base goes on unchanged)\n");
     }
@@ -180,6 +179,6 @@ int main(int argc, char** argv) {
     summary.set("kept_completions", static_cast<double>(kept.completions.size()));
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{stages,rl_stages}.svg, summary.json, checkpoints r1_zero/, cold_start_sft/, final/\n", run.out.c_str());
-    return g_interrupted ? 130 : 0;
+    return interrupted() ? 130 : 0;
   });
 }

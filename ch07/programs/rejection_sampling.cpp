@@ -9,16 +9,12 @@
 #include "ch07/rollout.hpp"
 #include "ch07/sft.hpp"
 #include "common/plot.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
 using namespace ds;
 using namespace ds::ch07;
-
-namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
-}  // namespace
 
 int main(int argc, char** argv) {
   return run_main("ch07_rejection_sampling", [&] {
@@ -72,14 +68,14 @@ int main(int argc, char** argv) {
     tc.weight_decay = 0.f;
     SftTrainer sft(model, tc);
     Rng rng(run.seed);
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
 
     std::vector<double> xs{0}, ems{100 * greedy_eval(model, codec, held_out).exact_match}, kept_share;
     Table t({"round", "sampled", "verified correct", "kept (distinct)", "held-out exact match"});
     t.row({"0 (SFT)", "", "", "", fmt("%.1f%%", ems[0])});
     Timer timer;
     int64_t total_kept = 0;
-    for (int64_t round = 1; round <= rounds && !g_interrupted; ++round) {
+    for (int64_t round = 1; round <= rounds && !interrupted(); ++round) {
       const std::vector<Problem> problems = sample_train_problems(task, lengths, static_cast<int>(prompts), rng);
       ch02::SamplingConfig sc;
       sc.max_new_tokens = completion_budget(codec, problems);
@@ -92,7 +88,7 @@ int main(int argc, char** argv) {
       total_kept += static_cast<int64_t>(kept.completions.size());
       kept_share.push_back(100.0 * static_cast<double>(correct) / static_cast<double>(r.rows()));
       if (!kept.completions.empty())
-        sft_on_examples(sft, kept.prompts, kept.completions, codec.eot(), steps, rng, [] { return g_interrupted != 0; });
+        sft_on_examples(sft, kept.prompts, kept.completions, codec.eot(), steps, rng, [] { return interrupted(); });
       xs.push_back(static_cast<double>(round));
       ems.push_back(100 * greedy_eval(model, codec, held_out).exact_match);
       t.row({std::to_string(round), std::to_string(r.rows()), fmt("%lld (%.1f%%)", (long long)correct, kept_share.back()),
@@ -120,6 +116,6 @@ int main(int argc, char** argv) {
     summary.set("checkpoint", checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/exact_match.svg, summary.json, checkpoint/\n", run.out.c_str());
-    return g_interrupted ? 130 : 0;
+    return interrupted() ? 130 : 0;
   });
 }

@@ -11,6 +11,7 @@
 #include "ch07/rollout.hpp"
 #include "ch07/sft.hpp"
 #include "common/plot.hpp"
+#include "common/interrupt.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
@@ -18,8 +19,6 @@ using namespace ds;
 using namespace ds::ch07;
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
 
 struct Curve {
   std::vector<double> step, short_em, long_em;
@@ -108,7 +107,7 @@ int main(int argc, char** argv) {
       curve.short_em.push_back(100 * greedy_eval(model, codec, short_probe).exact_match);
       curve.long_em.push_back(100 * greedy_eval(model, codec, long_probe).exact_match);
     };
-    std::signal(SIGINT, on_sigint);
+    catch_interrupt();
     bool stage2 = false, reached = false;
     auto on_step = [&](const StepStats& s) {
       if (s.step % (stage2 ? long_eval_every : eval_every) == 0) {
@@ -116,7 +115,7 @@ int main(int argc, char** argv) {
         // The limited budget: stop once the long set is part-learned (RL needs mixed groups).
         if (stage2 && long_target > 0 && curve.long_em.back() >= long_target) reached = true;
       }
-      return g_interrupted == 0 && !reached;
+      return !interrupted() && !reached;
     };
     Timer timer;
     probe();
@@ -124,11 +123,11 @@ int main(int argc, char** argv) {
     mixed.insert(mixed.end(), longs.begin(), longs.end());
     const int64_t s1 = sft_steps(sft, codec, task, shorts, short_steps, rng, on_step, "sft stage 1 (short)");
     stage2 = true;
-    const int64_t s2 = g_interrupted ? 0 : sft_steps(sft, codec, task, mixed, long_steps, rng, on_step, "sft stage 2 (long)");
+    const int64_t s2 = interrupted() ? 0 : sft_steps(sft, codec, task, mixed, long_steps, rng, on_step, "sft stage 2 (long)");
     if (curve.step.back() != static_cast<double>(sft.trainer->step_count())) probe();
     const double train_s = timer.seconds();
     if (reached) std::printf("stage 2 stopped after %lld steps: the long-set probe reached %.1f%% (--long-target %.0f)\n", (long long)s2, curve.long_em.back(), long_target);
-    if (g_interrupted) std::printf("\ninterrupted after %lld steps: saving what was trained\n", (long long)(s1 + s2));
+    if (interrupted()) std::printf("\ninterrupted after %lld steps: saving what was trained\n", (long long)(s1 + s2));
 
     // Final: exact match by length on the held-out sets.
     Table t({"operand length", "trained on", "held-out problems", "greedy exact match", "format ok", "mean tokens"});
@@ -186,6 +185,6 @@ int main(int argc, char** argv) {
     summary.set("checkpoint", checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{loss,exact_match,exact_match_by_length}.svg, summary.json\n", run.out.c_str());
-    return g_interrupted ? 130 : 0;
+    return interrupted() ? 130 : 0;
   });
 }
