@@ -78,6 +78,21 @@ int32_t TaskCodec::eot() const {
   return id;
 }
 
+int max_operand_length(Task task) { return task == Task::addition ? kMaxAdditionLength : 4; }
+
+void FromSftFlags::add(Flags& flags, const std::string& lengths_help, const std::string& checkpoint_help) {
+  flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
+  flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
+  flags.add("--lengths", lengths_text, lengths_help);
+  flags.add("--checkpoint", checkpoint, checkpoint_help);
+}
+
+void FromSftFlags::resolve(const std::string& out) {
+  if (checkpoint.empty()) checkpoint = out + "/checkpoint";
+  task = parse_task(task_name);
+  lengths = parse_lengths(lengths_text, max_operand_length(task));
+}
+
 std::vector<int> parse_lengths(const std::string& text, int max) {
   const std::string bad = "lengths must look like 3, 1-4 or 5,7,9 with each between 1 and " + std::to_string(max) + ", not '" + text + "'";
   auto number = [&](const std::string& s) {

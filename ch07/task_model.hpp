@@ -15,6 +15,7 @@
 #include "ch06/model.hpp"
 #include "ch07/chat_template.hpp"
 #include "ch07/tasks.hpp"
+#include "common/flags.hpp"
 #include "common/tokenizer.hpp"
 
 namespace ds::ch07 {
@@ -42,6 +43,21 @@ struct TaskCodec {
 
 // "3", "1-4" or "5,7,9" -> the operand lengths; anything else (or a length outside 1..max) throws one sentence.
 std::vector<int> parse_lengths(const std::string& text, int max = kMaxAdditionLength);
+
+// The longest operand a task's problems take (addition's digits, countdown's numbers).
+int max_operand_length(Task task);
+
+// The flags of every program that starts from ch07_sft's checkpoint: --sft, --task, --lengths and
+// --checkpoint. resolve() (after Flags::parse) reads the task and lengths (one sentence on bad
+// input) and puts the checkpoint under the run's folder unless one was given.
+struct FromSftFlags {
+  std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", checkpoint;
+  Task task = Task::addition;
+  std::vector<int> lengths;
+
+  void add(Flags& flags, const std::string& lengths_help, const std::string& checkpoint_help);
+  void resolve(const std::string& out);
+};
 
 // Held-out problems: n of the test split for each length, one set per length (seed-stable).
 // With Split::train, validation problems from the training distribution (to decide when to stop

@@ -21,13 +21,12 @@ int main(int argc, char** argv) {
     Flags flags("ch07_dpo", "DPO on (verified-correct, wrong) pairs sampled from the SFT model.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_dpo");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", checkpoint;
+    ch07::FromSftFlags from;
     int64_t prompts = 128, k = 4, steps = 30, batch = 16;
     int eval_n = 40;
     float lr = 5e-5f, beta = 0.1f, nll = 0.f, temperature = 0.7f;
-    flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
-    flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
-    flags.add("--lengths", lengths_text, "operand lengths of the prompts and of the held-out set");
+    from.add(flags, "operand lengths of the prompts and of the held-out set",
+             "where to save the model (default OUT/checkpoint)");
     flags.add("--prompts", prompts, "training prompts sampled to build the pairs").min(1).max(100000);
     flags.add("--k", k, "completions sampled per prompt (a pair needs one right and one wrong)").min(2).max(256);
     flags.add("--temperature", temperature, "sampling temperature of the pair data").min(0.05).max(5);
@@ -37,7 +36,6 @@ int main(int argc, char** argv) {
     flags.add("--beta", beta, "DPO's beta: the inverse temperature of the implicit reward").min(1e-4).max(100);
     flags.add("--nll", nll, "weight of the NLL on the chosen answer (RPO; 0 = plain DPO)").min(0).max(100);
     flags.add("--eval-n", eval_n, "held-out test problems per length").min(1).max(2000);
-    flags.add("--checkpoint", checkpoint, "where to save the model (default OUT/checkpoint)");
     flags.parse(argc, argv);
     if (run.quick) {
       prompts = std::min<int64_t>(prompts, 8);
@@ -46,14 +44,14 @@ int main(int argc, char** argv) {
       eval_n = std::min(eval_n, 4);
     }
     start_run(run);
-    if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
-    const Task task = parse_task(task_name);
-    const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
+    from.resolve(run.out);
+    const Task task = from.task;
+    const std::vector<int>& lengths = from.lengths;
     print_header("ch07_dpo: preferences from a verifier",
                  "The SFT model answers each training prompt " + std::to_string(k) +
                      " times; a right and a wrong answer to the same prompt make a pair. DPO raises the implicit reward of the chosen "
                      "answer over the rejected one. Watch the margin grow, and whether the chosen answer's own reward (likelihood) falls.");
-    Policy start = load_policy(sft_dir);
+    Policy start = load_policy(from.sft_dir);
     const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& model = *start.model;
     const std::vector<Problem> held_out = flatten(held_out_sets(task, lengths, eval_n));
@@ -101,7 +99,7 @@ int main(int argc, char** argv) {
     bar.finish();
     const double seconds = timer.seconds();
     const GreedyReport after = greedy_eval(model, codec, held_out);
-    save_policy(checkpoint, model, codec.tok);
+    save_policy(from.checkpoint, model, codec.tok);
 
     Table t({"model", "greedy exact match (held-out)", "format ok", "mean tokens"});
     t.row({"SFT start", fmt("%.1f%%", 100 * before.exact_match), fmt("%.1f%%", 100 * before.format_rate), fmt("%.1f", before.mean_length)});
@@ -128,7 +126,7 @@ int main(int argc, char** argv) {
     summary.set("final_chosen_reward", chosen.empty() ? 0.0 : chosen.back());
     summary.set("final_rejected_reward", rejected.empty() ? 0.0 : rejected.back());
     summary.set("seconds", seconds);
-    summary.set("checkpoint", checkpoint);
+    summary.set("checkpoint", from.checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{rewards,pair_accuracy}.svg, summary.json, checkpoint/\n", run.out.c_str());
     return interrupted() ? 130 : 0;

@@ -18,23 +18,19 @@
 using namespace ds;
 using namespace ds::ch07;
 
-namespace {
-
-}  // namespace
-
 int main(int argc, char** argv) {
   return run_main("ch07_grpo", [&] {
     Flags flags("ch07_grpo", "GRPO with verifiable rewards from an SFT checkpoint, against an equal-compute SFT-only control.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_grpo");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", loss_type = "grpo", scale = "group";
+    ch07::FromSftFlags from;
+    std::string loss_type = "grpo", scale = "group";
     int64_t steps = 12, prompts = 16, group = 8, mu = 1, eval_every = 4, pass_n = 16;
     int eval_n = 40, pass_problems = 24;
     float lr = 5e-5f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 0.7f, format_weight = 0.f;
     bool control = true;
-    flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
-    flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
-    flags.add("--lengths", lengths_text, "operand lengths of the RL prompts and of the held-out long set (ch07_sft's --long)");
+    from.add(flags, "operand lengths of the RL prompts and of the held-out long set (ch07_sft's --long)",
+             "where to save the GRPO model (default OUT/checkpoint)");
     flags.add("--steps", steps, "GRPO steps (each samples --prompts x --group completions); the README's run is 100").min(1).max(1000000);
     flags.add("--prompts", prompts, "prompts per step").min(1).max(4096);
     flags.add("--group", group, "G, completions per prompt").min(2).max(256);
@@ -53,8 +49,6 @@ int main(int argc, char** argv) {
     flags.add("--pass-n", pass_n, "samples per problem for pass@k (k = 1..n)").min(1).max(256);
     bool no_control = false;
     flags.add_flag("--no-control", no_control, "skip the SFT-only control run");
-    std::string checkpoint;
-    flags.add("--checkpoint", checkpoint, "where to save the GRPO model (default OUT/checkpoint)");
     flags.parse(argc, argv);
     control = !no_control;
     if (run.quick) {
@@ -67,15 +61,15 @@ int main(int argc, char** argv) {
       eval_every = 1;
     }
     start_run(run);
-    if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
-    const Task task = parse_task(task_name);
-    const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
+    from.resolve(run.out);
+    const Task task = from.task;
+    const std::vector<int>& lengths = from.lengths;
     print_header("ch07_grpo: GRPO with verifiable rewards",
                  "From the SFT model, GRPO samples " + std::to_string(group) + " answers per long-operand prompt, rewards the verified ones "
                  "relative to their group and pushes the policy toward them. Watch greedy exact match on the held-out long set rise above "
                  "its SFT start and above an SFT-only control given the same wall time.");
 
-    Policy start = load_policy(sft_dir);
+    Policy start = load_policy(from.sft_dir);
     const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& policy = *start.model;
     std::unique_ptr<ch06::DeepSeekModel> control_model = policy.clone();
@@ -125,7 +119,7 @@ int main(int argc, char** argv) {
     if (interrupted()) std::printf("interrupted after %lld GRPO steps: evaluating and saving what was trained\n", (long long)done);
     const GreedyReport after = greedy_eval(policy, codec, long_set);
     const std::vector<double> pass_after = pass_at_k_curve(policy, codec, pass_set, pass_n, pass_n, 1.f, run.seed + 1);
-    save_policy(checkpoint, policy, codec.tok);
+    save_policy(from.checkpoint, policy, codec.tok);
 
     // The control: SFT on the same lengths' worked solutions, from the same checkpoint, for the
     // wall time GRPO took (sampling included): the same compute spent on imitation instead.
@@ -200,7 +194,7 @@ int main(int argc, char** argv) {
     summary.set("pass_at_n_before", pass_before.back());
     summary.set("pass_at_n_after", pass_after.back());
     summary.set("final_kl", tr.kl.empty() ? 0.0 : tr.kl.back());
-    summary.set("checkpoint", checkpoint);
+    summary.set("checkpoint", from.checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{accuracy,kl,entropy,length,pass_at_k}.svg, summary.json, checkpoint/%s\n", run.out.c_str(),
                 control ? ", control_checkpoint/" : "");

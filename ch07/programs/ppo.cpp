@@ -20,15 +20,14 @@ int main(int argc, char** argv) {
     Flags flags("ch07_ppo", "PPO with a value model, GAE and a per-token KL penalty, from an SFT checkpoint.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_ppo");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", checkpoint;
+    ch07::FromSftFlags from;
     int64_t steps = 10, eval_every = 5;
     int eval_n = 40;
     float lr = 5e-5f, critic_lr = 1e-3f;
     PpoConfig pc;
     pc.temperature = 0.7f;
-    flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
-    flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
-    flags.add("--lengths", lengths_text, "operand lengths of the RL prompts and of the held-out set");
+    from.add(flags, "operand lengths of the RL prompts and of the held-out set",
+             "where to save the policy (default OUT/checkpoint; the critic goes to OUT/critic_checkpoint)");
     flags.add("--steps", steps, "PPO steps (each samples --prompts x --samples completions)").min(1).max(1000000);
     flags.add("--prompts", pc.prompts, "prompts per step").min(1).max(4096);
     flags.add("--samples", pc.samples, "completions per prompt").min(1).max(256);
@@ -43,7 +42,6 @@ int main(int argc, char** argv) {
     flags.add("--temperature", pc.temperature, "sampling temperature (the policy trained is logits / T)").min(0.05).max(5);
     flags.add("--eval-every", eval_every, "greedy exact match on a held-out probe every this many steps").min(1);
     flags.add("--eval-n", eval_n, "held-out test problems per length for the before/after exact match").min(1).max(2000);
-    flags.add("--checkpoint", checkpoint, "where to save the policy (default OUT/checkpoint; the critic goes to OUT/critic_checkpoint)");
     flags.parse(argc, argv);
     if (run.quick) {
       steps = std::min<int64_t>(steps, 2);
@@ -53,13 +51,13 @@ int main(int argc, char** argv) {
       eval_every = 1;
     }
     start_run(run);
-    if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
-    const Task task = parse_task(task_name);
-    const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
+    from.resolve(run.out);
+    const Task task = from.task;
+    const std::vector<int>& lengths = from.lengths;
     print_header("ch07_ppo: PPO with a critic",
                  "The policy, a frozen reference and a value model of the policy's size: the critic predicts the return of every prefix "
                  "and GAE gives each token its own advantage. Watch accuracy, the KL and the value loss; compare with ch07_grpo.");
-    Policy start = load_policy(sft_dir);
+    Policy start = load_policy(from.sft_dir);
     const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& policy = *start.model;
     const std::vector<Problem> long_set = flatten(held_out_sets(task, lengths, eval_n));
@@ -91,7 +89,7 @@ int main(int argc, char** argv) {
     const RlTrace tr = run_rl([&](const std::vector<Problem>& p, uint64_t seed) { return ppo.step(p, seed); }, policy, codec, probe, rc,
                               pc.prompts * pc.samples, [] { return interrupted(); });
     const GreedyReport after = greedy_eval(policy, codec, long_set);
-    save_policy(checkpoint, policy, codec.tok);
+    save_policy(from.checkpoint, policy, codec.tok);
     save_policy(run.out + "/critic_checkpoint", ppo.critic(), codec.tok);
 
     Table t({"model", "greedy exact match (held-out)", "change", "format ok", "wall time"});
@@ -112,7 +110,7 @@ int main(int argc, char** argv) {
     summary.set("ppo_exact_match", after.exact_match);
     summary.set("seconds", tr.seconds);
     summary.set("final_value_loss", vl.empty() ? 0.0 : vl.back());
-    summary.set("checkpoint", checkpoint);
+    summary.set("checkpoint", from.checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/{accuracy,kl,entropy,length,value_loss}.svg, summary.json, checkpoint/, critic_checkpoint/\n", run.out.c_str());
     return interrupted() ? 130 : 0;

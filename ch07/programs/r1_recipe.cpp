@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     }
     start_run(run);
     const Task task = parse_task(task_name);
-    const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
+    const std::vector<int> lengths = parse_lengths(lengths_text, max_operand_length(task));
     print_header("ch07_r1_recipe: DeepSeek-R1's pipeline in miniature",
                  "R1-Zero (RL from the base with accuracy + format rewards), rejection sampling from it, cold-start SFT of the base on the "
                  "kept answers, then RL again. Read the table: accuracy, format compliance and answer length after each stage.");

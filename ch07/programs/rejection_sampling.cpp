@@ -21,13 +21,12 @@ int main(int argc, char** argv) {
     Flags flags("ch07_rejection_sampling", "Rejection-sampling fine-tuning (RFT / STaR): sample, keep the verified answers, SFT on them, repeat.");
     RunOptions run;
     add_run_flags(flags, run, "ch07_rejection_sampling");
-    std::string sft_dir = "runs/ch07_sft/checkpoint", task_name = "addition", lengths_text = "2", checkpoint;
+    ch07::FromSftFlags from;
     int64_t rounds = 3, prompts = 64, k = 8, steps = 15, batch = 32;
     int eval_n = 40;
     float lr = 3e-4f, temperature = 0.7f;
-    flags.add("--sft", sft_dir, "the SFT checkpoint to start from (written by ch07_sft)");
-    flags.add_choice("--task", task_name, {"addition", "countdown"}, "the task the checkpoint was trained on");
-    flags.add("--lengths", lengths_text, "operand lengths of the prompts and of the held-out set");
+    from.add(flags, "operand lengths of the prompts and of the held-out set",
+             "where to save the model (default OUT/checkpoint)");
     flags.add("--rounds", rounds, "sample-filter-train rounds").min(1).max(1000);
     flags.add("--prompts", prompts, "training prompts sampled per round").min(1).max(100000);
     flags.add("--k", k, "completions sampled per prompt").min(1).max(256);
@@ -36,7 +35,6 @@ int main(int argc, char** argv) {
     flags.add("--batch", batch, "sequences per SFT step").min(1).max(4096);
     flags.add("--lr", lr, "learning rate of the SFT steps").min(1e-7).max(1);
     flags.add("--eval-n", eval_n, "held-out test problems per length").min(1).max(2000);
-    flags.add("--checkpoint", checkpoint, "where to save the model (default OUT/checkpoint)");
     flags.parse(argc, argv);
     if (run.quick) {
       rounds = std::min<int64_t>(rounds, 1);
@@ -47,14 +45,14 @@ int main(int argc, char** argv) {
       eval_n = std::min(eval_n, 4);
     }
     start_run(run);
-    if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
-    const Task task = parse_task(task_name);
-    const std::vector<int> lengths = parse_lengths(lengths_text, task == Task::addition ? kMaxAdditionLength : 4);
+    from.resolve(run.out);
+    const Task task = from.task;
+    const std::vector<int>& lengths = from.lengths;
     print_header("ch07_rejection_sampling: learning from your own verified answers",
                  "Each round samples " + std::to_string(k) + " completions for " + std::to_string(prompts) +
                      " training prompts, keeps the ones the verifier accepts and fine-tunes on them. Watch the kept share and the "
                      "held-out exact match grow round by round.");
-    Policy start = load_policy(sft_dir);
+    Policy start = load_policy(from.sft_dir);
     const TaskCodec& codec = start.codec;
     ch06::DeepSeekModel& model = *start.model;
     const std::vector<Problem> held_out = flatten(held_out_sets(task, lengths, eval_n));
@@ -99,10 +97,10 @@ int main(int argc, char** argv) {
     const double seconds = timer.seconds();
     std::printf("\n");
     t.print();
-    save_policy(checkpoint, model, codec.tok);
+    save_policy(from.checkpoint, model, codec.tok);
 
     LineChart em{"Rejection-sampling fine-tuning: held-out exact match by round", "round (0 = the SFT start)", "%", {}};
-    em.series.push_back({"greedy exact match, held-out " + lengths_text, xs, ems});
+    em.series.push_back({"greedy exact match, held-out " + from.lengths_text, xs, ems});
     std::vector<double> rx(xs.begin() + 1, xs.end());
     em.series.push_back({"share of samples verified correct", rx, kept_share, true});
     em.caption = "Each round trains on the model's own verified answers; the verified share and the exact match rise together, with no worked solution shown.";
@@ -113,7 +111,7 @@ int main(int argc, char** argv) {
     summary.set("final_exact_match", ems.back() / 100);
     summary.set("kept_completions", static_cast<double>(total_kept));
     summary.set("seconds", seconds);
-    summary.set("checkpoint", checkpoint);
+    summary.set("checkpoint", from.checkpoint);
     summary.write(run.out + "/summary.json");
     std::printf("wrote %s/exact_match.svg, summary.json, checkpoint/\n", run.out.c_str());
     return interrupted() ? 130 : 0;

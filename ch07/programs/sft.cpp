@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     start_run(run);
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
     const Task task = parse_task(task_name);
-    const int max_len = task == Task::addition ? kMaxAdditionLength : 4;
+    const int max_len = max_operand_length(task);
     const std::vector<int> shorts = parse_lengths(short_text, max_len), longs = parse_lengths(long_text, max_len),
                            evals = parse_lengths(eval_text, max_len);
     if (task == Task::countdown)
