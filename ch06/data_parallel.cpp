@@ -20,36 +20,6 @@
 
 namespace ds::ch06 {
 
-MpiJob::MpiJob(int& argc, char**& argv) {
-  // On a machine shared with other work a rank waiting in MPI should give its core away rather
-  // than spin (OpenMPI's mpi_yield_when_idle; other MPIs ignore the variable). An explicit
-  // setting wins.
-  setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
-  int ready = 0;
-  MPI_Initialized(&ready);
-  if (!ready) MPI_Init(&argc, &argv);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
-}
-
-MpiJob::~MpiJob() {
-  int done = 0;
-  MPI_Finalized(&done);
-  if (!done) MPI_Finalize();
-}
-
-int mpi_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-
-int mpi_size() {
-  int s = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &s);
-  return s;
-}
-
 void allreduce_sum(float* data, int64_t n) { MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); }
 
 void allreduce_sum(std::vector<double>& v) {
@@ -104,7 +74,7 @@ void allreduce_mean_grads(const std::vector<Tensor>& params) {
   }
   std::vector<float> flat = flat_grads(named, order);
   allreduce_sum(flat.data(), static_cast<int64_t>(flat.size()));
-  set_grads(named, order, flat.data(), 1.f / static_cast<float>(mpi_size()));
+  set_grads(named, order, flat.data(), 1.f / static_cast<float>(mpi::size()));
 }
 
 std::vector<int> zero1_owners(const NamedTensors& params, int ranks) {
@@ -188,7 +158,7 @@ DataParallelTrainer::DataParallelTrainer(DeepSeekModel& model, const PretrainCon
       balance_(model.moe_layers(), cfg.bias_gamma),
       loss_(ch04::with_balance_loss(ch05::mtp_training_loss(model, cfg.mtp_lambda), balance_loss_)),
       sampler_(cfg.train.seed) {
-  const int ranks = mpi_size(), me = mpi_rank();
+  const int ranks = mpi::size(), me = mpi::rank();
   if (cfg.train.batch_size % ranks != 0)
     throw std::invalid_argument("the global batch of " + std::to_string(cfg.train.batch_size) + " sequences must split evenly over " +
                                 std::to_string(ranks) + " ranks");
@@ -221,12 +191,12 @@ int64_t DataParallelTrainer::owned_parameters() const {
   int64_t n = 0;
   for (const auto& [name, p] : local_) n += p.numel();
   for (size_t i = 0; i < params_.size(); ++i)
-    if (!zero1_ || owner_[i] == mpi_rank()) n += params_[i].second.numel();
+    if (!zero1_ || owner_[i] == mpi::rank()) n += params_[i].second.numel();
   return n;
 }
 
 StepStats DataParallelTrainer::train_step(const Batch& global_batch) {
-  const int ranks = mpi_size(), me = mpi_rank();
+  const int ranks = mpi::size(), me = mpi::rank();
   StepStats s;
   const int64_t live = memory::live_bytes();
   memory::reset_peak();
@@ -324,11 +294,11 @@ StepStats DataParallelTrainer::step(const TokenDataset& data) {
 Metrics DataParallelTrainer::evaluate(const TokenDataset& data) const {
   const TrainerConfig& tc = cfg_.train;
   const std::vector<Batch> all = data.eval_batches(Split::Val, tc.batch_size, tc.seq_len, tc.eval_batches);
-  const int ranks = mpi_size();
+  const int ranks = mpi::size();
   if (static_cast<int>(all.size()) < ranks) return ds::evaluate(loss_, all);   // too few to share: every rank does all
   std::vector<Batch> mine;
   double tokens = 0;
-  for (size_t b = static_cast<size_t>(mpi_rank()); b < all.size(); b += static_cast<size_t>(ranks)) {
+  for (size_t b = static_cast<size_t>(mpi::rank()); b < all.size(); b += static_cast<size_t>(ranks)) {
     mine.push_back(all[b]);
     tokens += static_cast<double>(all[b].targets.numel());
   }
@@ -351,7 +321,7 @@ const TrainHistory& DataParallelTrainer::run(const TokenDataset& data, const std
     for (const auto& [name, v] : m.items()) h.val[name].push_back(v);
   };
   if (h.eval_step.empty()) record_eval();
-  Progress bar(tc.steps, tc.label, tc.progress && mpi_rank() == 0);
+  Progress bar(tc.steps, tc.label, tc.progress && mpi::rank() == 0);
   while (trainer_->step_count() < tc.steps) {
     const StepStats s = step(data);
     const int64_t done = trainer_->step_count();
@@ -371,7 +341,7 @@ const TrainHistory& DataParallelTrainer::run(const TokenDataset& data, const std
 void DataParallelTrainer::save(const std::string& dir, const Tokenizer* tokenizer) {
   // Gather the moments of every parameter on rank 0, in the reduce-scatter layout.
   if (!local_.empty()) throw std::logic_error("DataParallelTrainer::save: checkpoints of an expert-parallel run are not written here");
-  const int ranks = mpi_size(), me = mpi_rank();
+  const int ranks = mpi::size(), me = mpi::rank();
   const NamedTensors local = trainer_->optimizer().state();   // exp_avg.* then exp_avg_sq.* of the owned parameters
   std::map<std::string, Tensor> moments(local.begin(), local.end());
   if (zero1_) {

@@ -24,26 +24,11 @@
 
 #include "ch04/balance_hook.hpp"
 #include "ch06/pretrain.hpp"
+#include "common/mpi.hpp"
 #include "common/tokenizer.hpp"
 
 namespace ds::ch06 {
 
-// The MPI job this process runs in (MPI_COMM_WORLD). Kept tiny: the chapter's common MPI
-// helper can replace it.
-class MpiJob {
- public:
-  MpiJob(int& argc, char**& argv);
-  ~MpiJob();
-  MpiJob(const MpiJob&) = delete;
-  MpiJob& operator=(const MpiJob&) = delete;
-  int rank() const { return rank_; }
-  int size() const { return size_; }
-
- private:
-  int rank_ = 0, size_ = 1;
-};
-int mpi_rank();
-int mpi_size();
 
 // Sums over all ranks, in place (MPI_Allreduce).
 void allreduce_sum(float* data, int64_t n);

@@ -57,7 +57,7 @@ Verification verify(const DeepSeekConfig& cfg, const PretrainConfig& pc, const T
   quiet.train.progress = false;
   DataParallelTrainer dp(parallel, quiet, zero1);
   for (int64_t s = 0; s < steps; ++s) v.loss_parallel.push_back(dp.step(data).loss);
-  if (mpi_rank() == 0) {
+  if (mpi::rank() == 0) {
     Rng rng2(seed);
     DeepSeekModel single(cfg, rng2);
     Pretrainer p(single, quiet);
@@ -73,8 +73,8 @@ Verification verify(const DeepSeekConfig& cfg, const PretrainConfig& pc, const T
 }  // namespace
 
 int main(int argc, char** argv) {
-  MpiJob mpi(argc, argv);
-  const bool lead = mpi.rank() == 0;
+  mpi::Session mpi(argc, argv);
+  const bool lead = mpi::rank() == 0;
   return run_main("ch06_data_parallel", [&] {
     Flags flags("ch06_data_parallel",
                 "Data-parallel pretraining of the mini-DeepSeek over MPI ranks (mpirun -np 2), with ZeRO-1 sharded AdamW moments; "
@@ -121,9 +121,9 @@ int main(int argc, char** argv) {
       o.verify_steps = std::min<int64_t>(o.verify_steps, 3);
     }
     tc.seed = run.seed;
-    if (tc.batch_size % mpi.size() != 0)
-      fail("ch06_data_parallel", fmt("--batch %lld does not split over %d ranks", (long long)tc.batch_size, mpi.size()));
-    if ((tc.batch_size / mpi.size()) % tc.micro_batches != 0)
+    if (tc.batch_size % mpi::size() != 0)
+      fail("ch06_data_parallel", fmt("--batch %lld does not split over %d ranks", (long long)tc.batch_size, mpi::size()));
+    if ((tc.batch_size / mpi::size()) % tc.micro_batches != 0)
       fail("ch06_data_parallel", "each rank's share of --batch must be a multiple of --micro-batches");
     if (!lead) tc.progress = false;
     start_run(run);
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
       print_header("ch06_data_parallel",
                    fmt("%d ranks train one model on shares of each global batch; %s; the check against one process, optimizer memory per "
                        "rank, the loss",
-                       mpi.size(), o.plain ? "plain data parallelism (all-reduce)" : "ZeRO-1 (reduce-scatter, sharded AdamW, all-gather)"));
+                       mpi::size(), o.plain ? "plain data parallelism (all-reduce)" : "ZeRO-1 (reduce-scatter, sharded AdamW, all-gather)"));
     const std::string ckpt = run.out + "/checkpoint";
 
     std::unique_ptr<DeepSeekModel> model;
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
                  fmt("%.2e", v.loss_parallel[i] - v.loss_single[i])});
           worst = std::max(worst, std::fabs(v.loss_parallel[i] - v.loss_single[i]));
         }
-        std::printf("Check: %lld steps of %d ranks against one process on the same global batches\n", (long long)o.verify_steps, mpi.size());
+        std::printf("Check: %lld steps of %d ranks against one process on the same global batches\n", (long long)o.verify_steps, mpi::size());
         t.print();
         std::printf("largest parameter difference after them: %.2e (largest parameter %.3f); float32 sums in another order\n\n",
                     v.max_param_diff, v.max_param);
@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
       if (lead) std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)dp.step_count(), (long long)tc.steps);
     }
     // Optimizer memory: every rank's moments, measured, beside what one unsharded AdamW holds.
-    std::vector<double> moments(static_cast<size_t>(mpi.size()), 0), params_owned(static_cast<size_t>(mpi.size()), 0);
+    std::vector<double> moments(static_cast<size_t>(mpi::size()), 0), params_owned(static_cast<size_t>(mpi::size()), 0);
     const double mine = static_cast<double>(dp.optimizer_bytes()), owned = static_cast<double>(dp.owned_parameters());
     MPI_Gather(&mine, 1, MPI_DOUBLE, moments.data(), 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     MPI_Gather(&owned, 1, MPI_DOUBLE, params_owned.data(), 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
     const double param_bytes = 4.0 * static_cast<double>(model->num_parameters());
     if (lead) {
       std::printf("model: %s, %.2fM parameters; %d ranks x %lld sequences x %lld tokens per step; %lld steps\n", o.preset.c_str(),
-                  static_cast<double>(model->num_parameters()) / 1e6, mpi.size(), (long long)(tc.batch_size / mpi.size()),
+                  static_cast<double>(model->num_parameters()) / 1e6, mpi::size(), (long long)(tc.batch_size / mpi::size()),
                   (long long)tc.seq_len, (long long)tc.steps);
       std::printf("AdamW moments per rank: %s (unsharded: %s); the trainer allocated %s on rank 0\n\n", memory::human_bytes(mine).c_str(),
                   memory::human_bytes(unsharded).c_str(), memory::human_bytes(static_cast<double>(trainer_bytes)).c_str());
@@ -221,8 +221,8 @@ int main(int argc, char** argv) {
     LineChart loss{"Data-parallel training loss", "training step", "cross-entropy (nats/token)", {}};
     loss.series.push_back({"train (mean over ranks)", h.step, h.train.at("main_ce"), false, 5});
     loss.series.push_back({"validation", h.eval_step, h.val.at("main_ce")});
-    loss.caption = fmt("%d ranks, each on %lld of the %lld sequences per step; the loss is the one process's on the same batches", mpi.size(),
-                       (long long)(tc.batch_size / mpi.size()), (long long)tc.batch_size);
+    loss.caption = fmt("%d ranks, each on %lld of the %lld sequences per step; the loss is the one process's on the same batches", mpi::size(),
+                       (long long)(tc.batch_size / mpi::size()), (long long)tc.batch_size);
     write_line_chart(run.out + "/loss.svg", loss);
     BarChart mb{"Memory per rank: weights, gradients, AdamW moments", "", "MB", {}, {}};
     Series w{"weights", {}, {}}, g{"gradients", {}, {}}, m{"AdamW moments", {}, {}};
@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
     w.y.push_back(param_bytes / 1e6);
     g.y.push_back(param_bytes / 1e6);
     m.y.push_back(unsharded / 1e6);
-    for (int r = 0; r < mpi.size(); ++r) {
+    for (int r = 0; r < mpi::size(); ++r) {
       mb.categories.push_back(fmt("%s rank %d", o.plain ? "plain DP" : "ZeRO-1", r));
       w.y.push_back(param_bytes / 1e6);
       g.y.push_back(param_bytes / 1e6);
@@ -243,12 +243,12 @@ int main(int argc, char** argv) {
     Table t({"what", "value"});
     t.row({"final validation loss (main head)", fmt("%.4f", h.final_val("main_ce"))});
     t.row({"throughput, all ranks", fmt("%.0f tokens/s (measured under load on a shared machine)", h.tokens_per_second())});
-    for (int r = 0; r < mpi.size(); ++r)
+    for (int r = 0; r < mpi::size(); ++r)
       t.row({fmt("rank %d: parameters it updates / AdamW moments", r),
              fmt("%.2fM / %s", params_owned[static_cast<size_t>(r)] / 1e6, memory::human_bytes(moments[static_cast<size_t>(r)]).c_str())});
     t.row({"unsharded AdamW moments", memory::human_bytes(unsharded)});
     t.print();
-    summary.set("ranks", static_cast<double>(mpi.size()));
+    summary.set("ranks", static_cast<double>(mpi::size()));
     summary.set("zero1", o.plain ? 0.0 : 1.0);
     summary.set("final_val_loss", h.final_val("main_ce"));
     summary.set("tokens_per_second", h.tokens_per_second());

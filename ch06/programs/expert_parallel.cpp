@@ -54,13 +54,13 @@ DeepSeekConfig limited(DeepSeekConfig cfg, int ranks, int64_t m) {
 }
 
 LimitRun train_limited(const DeepSeekConfig& base, const PretrainConfig& pc, const TokenDataset& data, int64_t m, uint64_t seed) {
-  const int ranks = mpi_size();
+  const int ranks = mpi::size();
   LimitRun run;
   run.m = m;
   run.label = m > 0 ? fmt("M = %lld", (long long)m) : "unlimited";
   Rng rng(seed);
   DeepSeekModel model(limited(base, ranks, m), rng);
-  const ExpertShard shard = make_expert_parallel(model, mpi_rank(), ranks);
+  const ExpertShard shard = make_expert_parallel(model, mpi::rank(), ranks);
   PretrainConfig p = pc;
   p.train.label = "EP, " + run.label;
   DataParallelTrainer trainer(model, p, true, shard.local, shard.remote);
@@ -133,8 +133,8 @@ Durations time_chunks(ch02::Block& block, const Tensor& x, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MpiJob mpi(argc, argv);
-  const bool lead = mpi.rank() == 0;
+  mpi::Session mpi(argc, argv);
+  const bool lead = mpi::rank() == 0;
   return run_main("ch06_expert_parallel", [&] {
     Flags flags("ch06_expert_parallel",
                 "Expert parallelism over MPI ranks (mpirun -np 2): all-to-all dispatch and combine, node-limited routing, and the "
@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     if (run.quick) {
       o.preset = "tiny";
       tc.steps = std::min<int64_t>(tc.steps, 4);
-      tc.batch_size = std::min<int64_t>(tc.batch_size, 2 * mpi.size());   // two micro-batches of one sequence per rank
+      tc.batch_size = std::min<int64_t>(tc.batch_size, 2 * mpi::size());   // two micro-batches of one sequence per rank
       tc.seq_len = std::min<int64_t>(tc.seq_len, 16);
       tc.warmup = std::min<int64_t>(tc.warmup, 1);
       tc.eval_every = std::min<int64_t>(tc.eval_every, 2);
@@ -175,12 +175,12 @@ int main(int argc, char** argv) {
       o.overlap_reps = std::min<int64_t>(o.overlap_reps, 2);
     }
     tc.seed = run.seed;
-    if (tc.batch_size % (2 * mpi.size()) != 0)
-      fail("ch06_expert_parallel", fmt("--batch %lld must split into 2 micro-batches on each of %d ranks", (long long)tc.batch_size, mpi.size()));
+    if (tc.batch_size % (2 * mpi::size()) != 0)
+      fail("ch06_expert_parallel", fmt("--batch %lld must split into 2 micro-batches on each of %d ranks", (long long)tc.batch_size, mpi::size()));
     if (o.pp % 2 != 0 || o.pipeline_micro < 2 * o.pp) fail("ch06_expert_parallel", "DualPipe needs an even --pp and --pipeline-micro >= 2 x --pp");
     if (!lead) tc.progress = false;
     start_run(run);
-    const int ranks = mpi.size();
+    const int ranks = mpi::size();
     DeepSeekConfig cfg = preset(o.preset);
     if (cfg.n_routed_experts % ranks != 0)
       fail("ch06_expert_parallel", fmt("%lld routed experts do not split over %d ranks", (long long)cfg.n_routed_experts, ranks));
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
       Rng r1(run.seed), r2(run.seed);
       DeepSeekModel single(cfg, r1), parallel(cfg, r2);
       Pretrainer p(single, quiet);
-      const ExpertShard shard = make_expert_parallel(parallel, mpi.rank(), ranks);
+      const ExpertShard shard = make_expert_parallel(parallel, mpi::rank(), ranks);
       DataParallelTrainer ep(parallel, quiet, o.zero1, shard.local, shard.remote);
       Table t({"step", "loss, expert parallel", "loss, one process", "difference"});
       for (int64_t s = 0; s < o.verify_steps; ++s) {
@@ -283,8 +283,8 @@ int main(int argc, char** argv) {
     // 3. Overlap, on the first MoE block of a fresh model, two micro-batches of this rank's share.
     Rng rng(run.seed);
     DeepSeekModel model(cfg, rng);
-    make_expert_parallel(model, mpi.rank(), ranks);
-    Rng batch_rng(run.seed + 1 + static_cast<uint64_t>(mpi.rank()));
+    make_expert_parallel(model, mpi::rank(), ranks);
+    Rng batch_rng(run.seed + 1 + static_cast<uint64_t>(mpi::rank()));
     const int64_t rows = tc.batch_size / ranks / 2;
     std::vector<Tensor> micro;
     size_t block_index = 0;

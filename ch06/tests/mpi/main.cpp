@@ -10,14 +10,14 @@
 #include "common/run.hpp"
 
 int main(int argc, char** argv) {
-  ds::ch06::MpiJob mpi(argc, argv);
+  ds::mpi::Session mpi(argc, argv);
   ds::set_threads(1);   // one rank per core
-  if (mpi.size() < 2 && mpi.rank() == 0) std::printf("note: running on %d rank; the tests mean something with mpirun -np 2\n", mpi.size());
+  if (ds::mpi::size() < 2 && ds::mpi::rank() == 0) std::printf("note: running on %d rank; the tests mean something with mpirun -np 2\n", ds::mpi::size());
   doctest::Context ctx(argc, argv);
-  if (mpi.rank() != 0) ctx.setOption("out", "/dev/null");   // one report, rank 0's; a failure anywhere fails the job
+  if (ds::mpi::rank() != 0) ctx.setOption("out", "/dev/null");   // one report, rank 0's; a failure anywhere fails the job
   int rc = ctx.run();
   int worst = rc;
   MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  if (worst != 0 && rc == 0 && mpi.rank() == 0) std::printf("another rank failed a test\n");
+  if (worst != 0 && rc == 0 && ds::mpi::rank() == 0) std::printf("another rank failed a test\n");
   return worst;
 }

@@ -45,7 +45,7 @@ TEST_CASE("data parallel training, plain and ZeRO-1, equals one process on the s
     CHECK(state_difference(m, single) > 0);   // not the same computation: the check compares two paths
     // Every rank holds the same weights.
     const double mine = state_difference(m, single);
-    CHECK(allreduce_max(mine) == doctest::Approx(allreduce_sum(mine) / mpi_size()).epsilon(1e-3));
+    CHECK(allreduce_max(mine) == doctest::Approx(allreduce_sum(mine) / mpi::size()).epsilon(1e-3));
   }
 }
 
@@ -58,7 +58,7 @@ TEST_CASE("ZeRO-1: each rank keeps AdamW's moments of its share of the parameter
   CHECK(unsharded == doctest::Approx(8.0 * static_cast<double>(m.num_parameters())));
   const double mine = static_cast<double>(sharded.optimizer_bytes());
   CHECK(allreduce_sum(mine) == doctest::Approx(unsharded));
-  if (mpi_size() == 2) CHECK(mine < 0.6 * unsharded);   // balanced: largest tensors first onto the least loaded rank
+  if (mpi::size() == 2) CHECK(mine < 0.6 * unsharded);   // balanced: largest tensors first onto the least loaded rank
   const std::vector<int> owners = zero1_owners(m.named_parameters(), 2);
   CHECK(std::count(owners.begin(), owners.end(), 0) > 0);
   CHECK(std::count(owners.begin(), owners.end(), 1) > 0);
@@ -97,7 +97,7 @@ TEST_CASE("data parallel checkpoints: ch06_pretrain's layout, resumed exactly by
     CHECK(resumed == straight);   // bit for bit across the save
   }
   // One process (ch06_pretrain's trainer) resumes it too, on the same path as the ranks.
-  if (mpi_rank() == 0) {
+  if (mpi::rank() == 0) {
     LoadedModel lm = load_model(dir);
     Pretrainer p(*lm.model, pc);
     p.trainer.load_state(dir);

@@ -30,7 +30,7 @@ ch04::MoEConfig moe_config(int64_t n_group, int64_t topk_group) {
   return mc;
 }
 
-void make_layer_parallel(ch04::MoE& moe) { install_expert_parallel(moe, mpi_rank(), mpi_size()); }
+void make_layer_parallel(ch04::MoE& moe) { install_expert_parallel(moe, mpi::rank(), mpi::size()); }
 
 Tensor random_tokens(int64_t n, int64_t c, uint64_t seed) {
   Rng rng(seed);
@@ -49,12 +49,12 @@ TEST_CASE("expert-parallel MoE layer: the same outputs and gradients as the laye
     Rng r1(3), r2(3);
     ch04::MoE single(moe_config(n_group, topk_group), r1), parallel(moe_config(n_group, topk_group), r2);
     make_layer_parallel(parallel);
-    const int64_t n = 24 + 8 * mpi_rank();   // the ranks hold different numbers of tokens
-    Tensor x1 = random_tokens(n, 16, 100 + static_cast<uint64_t>(mpi_rank()));
+    const int64_t n = 24 + 8 * mpi::rank();   // the ranks hold different numbers of tokens
+    Tensor x1 = random_tokens(n, 16, 100 + static_cast<uint64_t>(mpi::rank()));
     Tensor x2 = x1.clone();
     x1.requires_grad_();
     x2.requires_grad_();
-    const Tensor w = random_tokens(n, 16, 200 + static_cast<uint64_t>(mpi_rank()));   // L = sum(out * w)
+    const Tensor w = random_tokens(n, 16, 200 + static_cast<uint64_t>(mpi::rank()));   // L = sum(out * w)
     const Tensor y1 = single.forward(x1), y2 = parallel.forward(x2);
     CHECK(max_abs_diff(y1, y2) < 1e-5);
     sum(mul(y1, w)).backward();
@@ -64,11 +64,11 @@ TEST_CASE("expert-parallel MoE layer: the same outputs and gradients as the laye
     CHECK(max_abs_diff(single.shared_experts->up_proj.weight.grad(), parallel.shared_experts->up_proj.weight.grad()) < 1e-5);
     // A rank's experts learn from every rank's tokens: one process's expert gradients summed
     // over the ranks (each rank ran its own tokens through `single`).
-    const ExpertPlacement place{8, mpi_size()};
+    const ExpertPlacement place{8, mpi::size()};
     for (int64_t j = 0; j < 8; ++j) {
       Tensor total = single.experts[static_cast<size_t>(j)]->down_proj.weight.grad().clone();
       allreduce_sum(total.data(), total.numel());
-      if (place.owner(j) != mpi_rank()) continue;
+      if (place.owner(j) != mpi::rank()) continue;
       const Tensor g = parallel.experts[static_cast<size_t>(j)]->down_proj.weight.grad();
       CAPTURE(j);
       REQUIRE(g.defined());
@@ -81,7 +81,7 @@ TEST_CASE("expert-parallel MoE layer: finite differences agree with its backward
   Rng rng(5);
   ch04::MoE moe(moe_config(1, 1), rng);
   make_layer_parallel(moe);
-  const Tensor x = random_tokens(6, 16, 300 + static_cast<uint64_t>(mpi_rank()));
+  const Tensor x = random_tokens(6, 16, 300 + static_cast<uint64_t>(mpi::rank()));
   // Every rank perturbs its own tokens in step with the others (the all-to-alls are collective).
   const GradCheckResult r = gradcheck([&](const std::vector<Tensor>& in) { return moe.forward(in[0]); }, {x});
   CHECK_MESSAGE(r.ok, r.worst);
@@ -89,9 +89,9 @@ TEST_CASE("expert-parallel MoE layer: finite differences agree with its backward
 
 TEST_CASE("node-limited routing: with n_group = ranks and topk_group = 1 every token goes to one rank") {
   Rng rng(3);
-  ch04::MoE moe(moe_config(mpi_size(), 1), rng);
+  ch04::MoE moe(moe_config(mpi::size(), 1), rng);
   make_layer_parallel(moe);
-  const Tensor x = random_tokens(32, 16, 400 + static_cast<uint64_t>(mpi_rank()));
+  const Tensor x = random_tokens(32, 16, 400 + static_cast<uint64_t>(mpi::rank()));
   reset_ep_counters();
   {
     NoGradGuard ng;
@@ -107,8 +107,8 @@ TEST_CASE("node-limited routing: with n_group = ranks and topk_group = 1 every t
     NoGradGuard ng;
     unlimited.forward(x);
   }
-  if (mpi_size() > 1) CHECK(ep_counters().token_copies > 32);   // 3 experts of 8 often span both ranks
-  CHECK(ep_counters().token_copies <= 32 * std::min<int64_t>(3, mpi_size()));
+  if (mpi::size() > 1) CHECK(ep_counters().token_copies > 32);   // 3 experts of 8 often span both ranks
+  CHECK(ep_counters().token_copies <= 32 * std::min<int64_t>(3, mpi::size()));
 }
 
 TEST_CASE("an expert-parallel training step equals one process on the same global batch") {
@@ -128,8 +128,8 @@ TEST_CASE("an expert-parallel training step equals one process on the same globa
     CAPTURE(zero1);
     Rng rng(21);
     DeepSeekModel m(cfg, rng);
-    const ExpertShard shard = make_expert_parallel(m, mpi_rank(), mpi_size());
-    CHECK(shard.local.size() * static_cast<size_t>(mpi_size()) == shard.local.size() + shard.remote.size());
+    const ExpertShard shard = make_expert_parallel(m, mpi::rank(), mpi::size());
+    CHECK(shard.local.size() * static_cast<size_t>(mpi::size()) == shard.local.size() + shard.remote.size());
     DataParallelTrainer dp(m, pc, zero1, shard.local, shard.remote);
     for (int i = 0; i < 3; ++i) CHECK(dp.step(small_data()).loss == doctest::Approx(single_loss[static_cast<size_t>(i)]).epsilon(1e-5));
     const std::set<std::string> remote(shard.remote.begin(), shard.remote.end());
@@ -153,11 +153,11 @@ TEST_CASE("expert-parallel MoE layer: a rank whose experts no token chose still 
   // but must run every all-to-all, forward and backward, or the job would hang.
   Rng r1(3), r2(3);
   ch04::MoE single(moe_config(1, 1), r1), parallel(moe_config(1, 1), r2);
-  const ExpertPlacement place{8, mpi_size()};
+  const ExpertPlacement place{8, mpi::size()};
   for (ch04::MoE* m : {&single, &parallel})
     for (int64_t j = 0; j < place.per_rank(); ++j) m->gate.e_score_correction_bias.data()[j] = 10.f;   // rank 0's experts
   make_layer_parallel(parallel);
-  Tensor x1 = random_tokens(12, 16, 500 + static_cast<uint64_t>(mpi_rank()));
+  Tensor x1 = random_tokens(12, 16, 500 + static_cast<uint64_t>(mpi::rank()));
   Tensor x2 = x1.clone();
   x1.requires_grad_();
   x2.requires_grad_();
@@ -168,8 +168,8 @@ TEST_CASE("expert-parallel MoE layer: a rank whose experts no token chose still 
   sum(y1).backward();
   sum(y2).backward();
   CHECK(max_abs_diff(x1.grad(), x2.grad()) < 1e-5);
-  if (mpi_rank() != 0)
-    for (int64_t j = mpi_rank() * place.per_rank(); j < (mpi_rank() + 1) * place.per_rank(); ++j) {
+  if (mpi::rank() != 0)
+    for (int64_t j = mpi::rank() * place.per_rank(); j < (mpi::rank() + 1) * place.per_rank(); ++j) {
       const Tensor g = parallel.experts[static_cast<size_t>(j)]->up_proj.weight.grad();
       CHECK((!g.defined() || max_abs_diff(g, Tensor::zeros(g.shape())) == 0));
     }
