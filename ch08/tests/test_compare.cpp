@@ -13,7 +13,7 @@ namespace {
 CompareData tiny_data() {
   const auto& w = test::tiny_task();
   CompareData d;
-  d.tok = w.tok;
+  d.codec = w.codec;
   d.train = w.train_ex;
   d.test = std::vector<ch07::Problem>(w.test.begin(), w.test.begin() + 4);
   d.test_ref = std::vector<TaskExample>(w.test_ex.begin(), w.test_ex.begin() + 4);
@@ -50,6 +50,11 @@ TEST_CASE("train_task_model: logit KD with alpha 0 trains exactly as plain SFT f
   CHECK(ca.accuracy == cb.accuracy);
   CHECK(ca.eval_step == std::vector<double>{0, 3});
   check_same_weights(*a, *b);
+  // Student compute: 3 per trained token, padding not counted, the teacher's forwards not charged.
+  CHECK(ca.compute > 0);
+  CHECK(ca.compute == cb.compute);
+  CHECK(ca.compute <= kTrainCost * static_cast<double>(ca.tokens));
+  CHECK(ca.eval_compute == std::vector<double>{0, ca.compute});
 }
 
 TEST_CASE("train_task_model: GKD with lambda 0 and beta 0 is logit KD with alpha 1 at the same temperature") {

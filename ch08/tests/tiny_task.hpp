@@ -8,12 +8,12 @@
 #include "ch06/model.hpp"
 #include "ch07/chat_template.hpp"
 #include "ch07/task_tokenizer.hpp"
-#include "ch08/task_sft.hpp"
+#include "ch08/examples.hpp"
 
 namespace ds::test {
 
 struct TinyTask {
-  Tokenizer tok;
+  ch07::TaskCodec codec;   // the compact template and a task tokenizer trained on the training problems
   std::vector<ch07::Problem> train, test;
   std::vector<ch08::TaskExample> train_ex, test_ex;
 };
@@ -29,9 +29,9 @@ inline const TinyTask& tiny_task() {
     }
     std::vector<std::string> docs;
     for (const auto& p : w.train) docs.push_back(ch07::ChatTemplate::compact().prompt(p.question) + ch07::format_completion(p.reasoning, p.answer));
-    w.tok = ch07::train_task_tokenizer(docs, 300);
-    for (const auto& p : w.train) w.train_ex.push_back(ch08::reference_example(w.tok, p));
-    for (const auto& p : w.test) w.test_ex.push_back(ch08::reference_example(w.tok, p));
+    w.codec.tok = ch07::train_task_tokenizer(docs, 300);
+    for (const auto& p : w.train) w.train_ex.push_back(ch08::reference_example(w.codec, p));
+    for (const auto& p : w.test) w.test_ex.push_back(ch08::reference_example(w.codec, p));
     return w;
   }();
   return t;
@@ -40,7 +40,7 @@ inline const TinyTask& tiny_task() {
 // A 2-layer model of the task's vocabulary; moe = false gives dense SwiGLUs only.
 inline std::unique_ptr<ch06::DeepSeekModel> tiny_model(uint64_t seed, bool moe = false) {
   DeepSeekConfig c = preset("tiny");
-  c.vocab_size = tiny_task().tok.vocab_size();
+  c.vocab_size = tiny_task().codec.tok.vocab_size();
   c.num_nextn_predict_layers = 0;
   c.n_group = 1;
   c.topk_group = 1;
