@@ -9,17 +9,6 @@ using namespace ds;
 using namespace ds::ch08;
 
 namespace {
-CompareData tiny_data() {
-  const auto& w = test::tiny_task();
-  CompareData d;
-  d.codec = w.codec;
-  d.problems = w.train;
-  d.train = w.train_ex;
-  for (const auto& p : w.train) d.answers.push_back(answer_example(w.codec, p));
-  d.test = std::vector<ch07::Problem>(w.test.begin(), w.test.begin() + 4);
-  d.test_ref = std::vector<TaskExample>(w.test_ex.begin(), w.test_ex.begin() + 4);
-  return d;
-}
 RlStudentConfig tiny_rl(double budget) {
   RlStudentConfig c;
   c.sft.steps = 2;
@@ -61,7 +50,7 @@ TEST_CASE("grpo_step_compute: a forward over every sampled sequence, one more fo
 }
 
 TEST_CASE("train_rl_student: brief SFT, then GRPO steps until the budget is spent, evaluated at the start and the end") {
-  const CompareData d = tiny_data();
+  const CompareData d = test::tiny_compare_data();
   auto teacher = test::tiny_model(30, true);
   auto s = test::tiny_model(31);
   const Curves c = train_rl_student(*s, teacher.get(), d, tiny_rl(6000));

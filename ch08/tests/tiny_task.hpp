@@ -8,6 +8,7 @@
 #include "ch06/model.hpp"
 #include "ch07/chat_template.hpp"
 #include "ch07/task_tokenizer.hpp"
+#include "ch08/compare.hpp"
 #include "ch08/examples.hpp"
 
 namespace ds::test {
@@ -35,6 +36,20 @@ inline const TinyTask& tiny_task() {
     return w;
   }();
   return t;
+}
+
+// The comparison's data from the small world: its training problems (worked and answers-only
+// completions) and the first 4 test problems.
+inline ch08::CompareData tiny_compare_data() {
+  const TinyTask& w = tiny_task();
+  ch08::CompareData d;
+  d.codec = w.codec;
+  d.problems = w.train;
+  d.train = w.train_ex;
+  for (const auto& p : w.train) d.answers.push_back(ch08::answer_example(w.codec, p));
+  d.test = std::vector<ch07::Problem>(w.test.begin(), w.test.begin() + 4);
+  d.test_ref = std::vector<ch08::TaskExample>(w.test_ex.begin(), w.test_ex.begin() + 4);
+  return d;
 }
 
 // A 2-layer model of the task's vocabulary; moe = false gives dense SwiGLUs only.
