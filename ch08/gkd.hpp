@@ -12,8 +12,8 @@
 
 #include "ch06/model.hpp"
 #include "ch08/divergence.hpp"
+#include "ch08/examples.hpp"
 #include "ch08/logit_kd.hpp"
-#include "ch08/task_sft.hpp"
 
 namespace ds::ch08 {
 
@@ -30,7 +30,7 @@ struct GkdConfig {
 std::vector<TaskExample> student_samples(ch06::DeepSeekModel& student, const Tokenizer& tok, const std::vector<TaskExample>& examples,
                                          const GkdConfig& cfg, uint64_t seed);
 
-// The teacher's distribution as the target at every completion token of the batch (sft_batch's
+// The teacher's distribution as the target at every completion token of the batch (example_batch's
 // layout): masked_divergence(student, teacher) with the given beta and temperature. Metrics:
 // "divergence".
 Loss distill_loss(ch02::LanguageModel& student, ch02::LanguageModel& teacher, const Batch& batch, const DivergenceOptions& opt);

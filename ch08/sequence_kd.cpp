@@ -16,13 +16,13 @@ bool accept_sample(const ch07::Problem& p, const std::vector<int32_t>& completio
   return r.accuracy == 1.f && r.format == 1.f;
 }
 
-std::vector<TaskExample> rejection_sample(ch06::DeepSeekModel& teacher, const Tokenizer& tok, const std::vector<ch07::Problem>& problems,
+std::vector<TaskExample> rejection_sample(ch06::DeepSeekModel& teacher, const ch07::TaskCodec& codec, const std::vector<ch07::Problem>& problems,
                                           const RejectionConfig& cfg, RejectionStats* stats) {
   if (cfg.samples_per_prompt < 1 || cfg.keep_per_prompt < 1 || cfg.batch < 1)
     throw std::invalid_argument("rejection_sample: samples per prompt, completions kept and batch must be at least 1");
   NoGradGuard ng;
   DecodingMode dm(teacher);
-  const int32_t eot = tok.eot_id();
+  const int32_t eot = codec.eot();
   ch02::SamplingConfig sc;
   sc.max_new_tokens = cfg.max_new_tokens;
   sc.temperature = cfg.temperature;
@@ -35,14 +35,14 @@ std::vector<TaskExample> rejection_sample(ch06::DeepSeekModel& teacher, const To
     const size_t n = std::min(problems.size() - first, static_cast<size_t>(cfg.batch));
     std::vector<std::vector<int32_t>> prompts;
     for (size_t i = 0; i < n; ++i)
-      for (size_t j = 0; j < k; ++j) prompts.push_back(task_prompt(tok, problems[first + i]));
+      for (size_t j = 0; j < k; ++j) prompts.push_back(codec.prompt(problems[first + i]));
     sc.first_row = static_cast<int64_t>(first * k);   // every sample its own RNG stream, however the calls are cut
     const ch02::Generation g = ch02::generate(teacher, prompts, sc);
     for (size_t i = 0; i < n; ++i) {
       std::vector<std::vector<int32_t>> accepted;
       for (size_t j = 0; j < k; ++j) {
         const std::vector<int32_t>& c = g.tokens[i * k + j];
-        const bool pass = accept_sample(problems[first + i], c, tok);
+        const bool pass = accept_sample(problems[first + i], c, codec.tok);
         st.accepted += pass;
         if (pass && static_cast<int>(accepted.size()) < cfg.keep_per_prompt && std::find(accepted.begin(), accepted.end(), c) == accepted.end())
           accepted.push_back(c);

@@ -11,7 +11,7 @@
 
 #include "ch06/model.hpp"
 #include "ch07/tasks.hpp"
-#include "ch08/task_sft.hpp"
+#include "ch08/examples.hpp"
 
 namespace ds::ch08 {
 
@@ -36,7 +36,7 @@ bool accept_sample(const ch07::Problem& p, const std::vector<int32_t>& completio
 
 // The teacher's accepted completions of the problems' prompts, as SFT examples (prompt order;
 // a prompt with no accepted sample contributes nothing).
-std::vector<TaskExample> rejection_sample(ch06::DeepSeekModel& teacher, const Tokenizer& tok, const std::vector<ch07::Problem>& problems,
+std::vector<TaskExample> rejection_sample(ch06::DeepSeekModel& teacher, const ch07::TaskCodec& codec, const std::vector<ch07::Problem>& problems,
                                           const RejectionConfig& cfg, RejectionStats* stats = nullptr);
 
 }  // namespace ds::ch08

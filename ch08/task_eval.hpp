@@ -9,7 +9,7 @@
 
 #include "ch06/model.hpp"
 #include "ch07/tasks.hpp"
-#include "ch08/task_sft.hpp"
+#include "ch08/examples.hpp"
 
 namespace ds::ch08 {
 
@@ -33,10 +33,10 @@ struct TaskScore {
 };
 // Greedy completions of every problem's prompt, `batch` prompts at a time, up to
 // max_new_tokens each, stopping at <|endoftext|>.
-TaskScore score_on_task(ch06::DeepSeekModel& model, const Tokenizer& tok, const std::vector<ch07::Problem>& problems,
+TaskScore score_on_task(ch06::DeepSeekModel& model, const ch07::TaskCodec& codec, const std::vector<ch07::Problem>& problems,
                         int64_t max_new_tokens, int64_t batch = 64);
 
-// The mean cross-entropy over the examples' completion tokens (no gradient).
+// ch07's SFT loss over the examples' completion tokens, token-weighted across batches (no gradient).
 double completion_loss(ch02::LanguageModel& model, const std::vector<TaskExample>& examples, int32_t pad_id, int64_t batch = 64);
 
 // The share of the examples' completion positions where the two models' most likely next

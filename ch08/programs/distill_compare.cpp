@@ -1,8 +1,9 @@
-// ch08_distill_compare: one small dense student trained four ways at equal student compute
-// (from scratch, logit KD, sequence-level KD from the teacher's rejection-sampled outputs, and
-// on-policy GKD) against a larger DeepSeek-style MoE teacher, on ch07's addition task. Prints
-// and plots held-out accuracy, validation loss and teacher agreement over the steps, and the two
-// models' size, speed and memory.
+// ch08_distill_compare: one small dense student trained several ways at equal student compute
+// (from scratch on answers or on worked solutions, logit KD, sequence-level KD from the teacher's
+// rejection-sampled outputs, on-policy GKD, and RL: brief SFT then ch07's GRPO) against a larger
+// DeepSeek-style MoE teacher, on ch07's addition task. Prints and plots held-out accuracy,
+// validation loss and teacher agreement over the student's compute, and the two models' size,
+// speed and memory.
 #include <algorithm>
 #include <cstdio>
 
@@ -11,6 +12,7 @@
 #include "ch07/chat_template.hpp"
 #include "ch07/task_tokenizer.hpp"
 #include "ch08/compare.hpp"
+#include "ch08/rl_student.hpp"
 #include "ch08/sequence_kd.hpp"
 #include "ch08/task_eval.hpp"
 #include "common/autograd.hpp"
@@ -33,6 +35,11 @@ struct Options {
   float teacher_lr = 3e-3f, student_lr = 3e-3f;
   std::string teacher_dir, tokenizer_path;
   RejectionConfig rejection;
+  // The RL student (R1 sec. 4.1): brief SFT, then GRPO until it has spent sequence_kd's compute.
+  bool no_rl = false;
+  std::string rl_sft_data = "answers";
+  int64_t rl_sft_steps = 100, rl_prompts = 16, rl_group = 8;
+  float rl_lr = 3e-4f, rl_beta = 0.04f, rl_temperature = 1.f;
 };
 
 // The teacher: DeepSeek-V3's architecture at small scale (MLA, a dense first layer, then
@@ -88,7 +95,7 @@ struct ModelFacts {
   double params = 0, active = 0, param_bytes = 0, kv_bytes = 0, decode_tps = 0, train_tps = 0;
 };
 
-ModelFacts facts(ch06::DeepSeekModel& m, const Tokenizer& tok, const std::vector<ch07::Problem>& test, const Curves& c, int64_t max_new) {
+ModelFacts facts(ch06::DeepSeekModel& m, const ch07::TaskCodec& codec, const std::vector<ch07::Problem>& test, const Curves& c, int64_t max_new) {
   ModelFacts f;
   const ParamCount pc = count_parameters(m.config());
   f.params = static_cast<double>(pc.total);
@@ -99,7 +106,7 @@ ModelFacts facts(ch06::DeepSeekModel& m, const Tokenizer& tok, const std::vector
     f.kv_bytes = static_cast<double>(ch02::cache_bytes(m.make_caches(1, m.config().max_position_embeddings)));
   }
   Timer t;
-  const TaskScore s = score_on_task(m, tok, test, max_new);
+  const TaskScore s = score_on_task(m, codec, test, max_new);
   int64_t tokens = 0;
   for (const auto& comp : s.completions) tokens += static_cast<int64_t>(comp.size());
   f.decode_tps = static_cast<double>(tokens) / std::max(t.seconds(), 1e-9);
@@ -112,7 +119,7 @@ ModelFacts facts(ch06::DeepSeekModel& m, const Tokenizer& tok, const std::vector
 int main(int argc, char** argv) {
   return run_main(kProgram, [&] {
     Flags flags(kProgram,
-                "A small student trained from scratch, by logit KD, by sequence-level KD (R1's recipe) and by on-policy GKD, at equal "
+                "A small student trained from scratch, by logit KD, by sequence-level KD (R1's recipe), by on-policy GKD and by RL (GRPO), at equal "
                 "student compute, against a larger MoE teacher on ch07's addition task.");
     RunOptions run;
     add_run_flags(flags, run, kProgram);
@@ -140,6 +147,15 @@ int main(int argc, char** argv) {
     flags.add("--lambda", rc.gkd.lambda, "GKD: fraction of batches the student samples itself (0 = logit KD on the data)").min(0).max(1);
     flags.add("--samples-per-prompt", o.rejection.samples_per_prompt, "sequence KD: teacher samples per training prompt").min(1).max(64);
     flags.add("--sample-temperature", o.rejection.temperature, "sequence KD: the teacher's sampling temperature").min(0);
+    flags.add_choice("--rl-sft-data", o.rl_sft_data, {"answers", "worked"},
+                     "RL student: what its brief SFT sees, the answers alone (R1's situation) or the worked solutions");
+    flags.add("--rl-sft-steps", o.rl_sft_steps, "RL student: steps of its brief SFT before GRPO (part of its budget)").min(0);
+    flags.add("--rl-prompts", o.rl_prompts, "RL student: prompts per GRPO step").min(1).max(1024);
+    flags.add("--rl-group", o.rl_group, "RL student: GRPO's group size G (completions per prompt)").min(2).max(64);
+    flags.add("--rl-lr", o.rl_lr, "RL student: GRPO's learning rate (constant after 5 warmup steps)").min(1e-7).max(1);
+    flags.add("--rl-beta", o.rl_beta, "RL student: weight of GRPO's k3 KL to the SFT start (0 drops the reference model)").min(0).max(10);
+    flags.add("--rl-temperature", o.rl_temperature, "RL student: sampling temperature of the rollouts").min(0.05).max(5);
+    flags.add_flag("--no-rl", o.no_rl, "leave out the RL student");
     flags.add("--teacher", o.teacher_dir, "load the teacher from this checkpoint folder (e.g. a previous run's <out>/teacher) instead of training it");
     flags.add("--tokenizer", o.tokenizer_path, "the students' tokenizer.json (default: the teacher's); must be the teacher's, token for token");
     flags.parse(argc, argv);
@@ -152,9 +168,12 @@ int main(int argc, char** argv) {
       o.batch = std::min<int64_t>(o.batch, 8);
       o.evals = std::min<int64_t>(o.evals, 2);
       o.rejection.samples_per_prompt = std::min(o.rejection.samples_per_prompt, 2);
+      o.rl_sft_steps = std::min<int64_t>(o.rl_sft_steps, 2);
+      o.rl_prompts = std::min<int64_t>(o.rl_prompts, 4);
+      o.rl_group = std::min<int64_t>(o.rl_group, 4);
     }
     start_run(run);
-    print_header(kProgram, "held-out accuracy, validation loss and teacher agreement of one student trained four ways at equal compute");
+    print_header(kProgram, "held-out accuracy, validation loss and teacher agreement of one student trained six ways (five distillation or SFT runs and RL) at equal compute");
 
     // Data and tokenizer: every digit one token, the chat markers special tokens (ch07).
     const auto train_problems = problems(ch07::Split::train, o.max_digits, o.train_problems, run.seed);
@@ -165,20 +184,21 @@ int main(int argc, char** argv) {
       ch06::LoadedModel lm = ch06::load_model(o.teacher_dir);
       if (!lm.has_tokenizer) fail(kProgram, o.teacher_dir + " has no tokenizer.json, and distillation needs the teacher's tokenizer");
       teacher = std::move(lm.model);
-      data.tok = std::move(lm.tokenizer);
+      data.codec.tok = std::move(lm.tokenizer);
     } else {
       std::vector<std::string> docs;
       for (const auto& p : train_problems) docs.push_back(ch07::ChatTemplate::compact().prompt(p.question) + ch07::format_completion(p.reasoning, p.answer));
-      data.tok = ch07::train_task_tokenizer(docs, static_cast<int>(o.vocab));
+      data.codec.tok = ch07::train_task_tokenizer(docs, static_cast<int>(o.vocab));
     }
-    ch07::check_task_tokenizer(data.tok);
-    if (!o.tokenizer_path.empty()) check_shared_tokenizer(data.tok, Tokenizer::load(o.tokenizer_path));
+    ch07::check_task_tokenizer(data.codec.tok);
+    if (!o.tokenizer_path.empty()) check_shared_tokenizer(data.codec.tok, Tokenizer::load(o.tokenizer_path));
+    data.problems = train_problems;
     for (const auto& p : train_problems) {
-      data.train.push_back(reference_example(data.tok, p));
-      data.answers.push_back(answer_example(data.tok, p));
+      data.train.push_back(reference_example(data.codec, p));
+      data.answers.push_back(answer_example(data.codec, p));
     }
     data.test = test_problems;
-    for (const auto& p : test_problems) data.test_ref.push_back(reference_example(data.tok, p));
+    for (const auto& p : test_problems) data.test_ref.push_back(reference_example(data.codec, p));
     int64_t longest = 0;
     for (const auto& e : data.train) longest = std::max<int64_t>(longest, static_cast<int64_t>(e.completion.size()));
     rc.max_new_tokens = longest + 8;
@@ -186,7 +206,7 @@ int main(int argc, char** argv) {
     o.rejection.max_new_tokens = rc.max_new_tokens;
     o.rejection.seed = run.seed;
     std::printf("task: addition of 1..%lld-digit numbers, %zu labelled training problems, %zu held-out; tokenizer %d tokens; completions up to %lld tokens\n",
-                (long long)o.max_digits, data.train.size(), data.test.size(), data.tok.vocab_size(), (long long)longest);
+                (long long)o.max_digits, data.train.size(), data.test.size(), data.codec.tok.vocab_size(), (long long)longest);
 
     auto train_config = [&](int64_t steps, float lr, const std::string& label) {
       TrainerConfig tc;
@@ -204,15 +224,15 @@ int main(int argc, char** argv) {
     Curves teacher_curves;
     if (!teacher) {
       Rng rng(run.seed);
-      teacher = std::make_unique<ch06::DeepSeekModel>(teacher_config(data.tok.vocab_size(), run.quick), rng);
+      teacher = std::make_unique<ch06::DeepSeekModel>(teacher_config(data.codec.tok.vocab_size(), run.quick), rng);
       RunConfig tc = rc;
       tc.train = train_config(o.teacher_steps, o.teacher_lr, "teacher");
       tc.evals = 1;
       teacher_curves = train_task_model(Method::scratch, *teacher, nullptr, data, tc);
-      ch06::write_folder_atomic(run.out + "/teacher", [&](const std::string& tmp) { ch06::write_model_files(tmp, *teacher, &data.tok); });
+      ch06::write_folder_atomic(run.out + "/teacher", [&](const std::string& tmp) { ch06::write_model_files(tmp, *teacher, &data.codec.tok); });
     } else {
-      teacher_curves.accuracy = {score_on_task(*teacher, data.tok, data.test, rc.max_new_tokens).accuracy};
-      teacher_curves.val_loss = {completion_loss(*teacher, data.test_ref, data.tok.eot_id())};
+      teacher_curves.accuracy = {score_on_task(*teacher, data.codec, data.test, rc.max_new_tokens).accuracy};
+      teacher_curves.val_loss = {completion_loss(*teacher, data.test_ref, data.codec.tok.eot_id())};
     }
     const double teacher_acc = teacher_curves.accuracy.back(), teacher_loss = teacher_curves.val_loss.back();
     std::printf("teacher: held-out accuracy %.3f, validation loss %.4f%s\n\n", teacher_acc, teacher_loss,
@@ -221,37 +241,76 @@ int main(int argc, char** argv) {
     // 2. Sequence-level KD's data: the teacher's verified samples of the training prompts.
     RejectionStats rs;
     std::vector<ch07::Problem> prompts(train_problems.begin(), train_problems.end());
-    data.distill = rejection_sample(*teacher, data.tok, prompts, o.rejection, &rs);
+    data.distill = rejection_sample(*teacher, data.codec, prompts, o.rejection, &rs);
     std::printf("rejection sampling: %lld samples of %lld prompts at temperature %.2g, %.1f%% accepted, %lld prompts covered\n\n",
                 (long long)rs.samples, (long long)rs.prompts, o.rejection.temperature, 100 * rs.acceptance(), (long long)rs.prompts_covered);
 
     // 3. The students: the same initial weights, data order, steps and optimizer for each method.
     std::vector<Method> methods = all_methods();
+    std::vector<std::string> names;
     std::vector<Curves> curves;
     std::unique_ptr<ch06::DeepSeekModel> last_student;
     if (data.distill.empty()) {
       std::printf("sequence_kd is left out: the teacher passed none of its samples (train it longer, or sample more per prompt)\n\n");
       methods.erase(std::find(methods.begin(), methods.end(), Method::sequence_kd));
     }
-    for (Method m : methods) {
+    auto new_student = [&] {
       Rng rng(run.seed + 1);
-      auto student = std::make_unique<ch06::DeepSeekModel>(student_config(data.tok.vocab_size(), run.quick ? 32 : o.student_hidden, o.student_layers), rng);
+      return std::make_unique<ch06::DeepSeekModel>(student_config(data.codec.tok.vocab_size(), run.quick ? 32 : o.student_hidden, o.student_layers), rng);
+    };
+    for (Method m : methods) {
+      auto student = new_student();
       RunConfig sc = rc;
       sc.train = train_config(o.student_steps, o.student_lr, name_of(m));
       sc.evals = o.evals;
       curves.push_back(train_task_model(m, *student, teacher.get(), data, sc));
+      names.push_back(name_of(m));
       last_student = std::move(student);
+    }
+    auto index_of = [&](const std::string& n) { return static_cast<size_t>(std::find(names.begin(), names.end(), n) - names.begin()); };
+    const size_t scratch_i = index_of("scratch"), answers_i = index_of("answers");
+    // The distilled student R1 compares RL with: sequence KD (R1's recipe), else the scratch run.
+    const size_t distilled_i = data.distill.empty() ? scratch_i : index_of("sequence_kd");
+
+    // 4. The RL student: the same initial weights, brief SFT on what it has, then ch07's GRPO on the
+    // labelled prompts with the verifier as reward, until it has spent the distilled student's compute.
+    if (!o.no_rl) {
+      auto student = new_student();
+      RlStudentConfig rl;
+      rl.sft_on_answers = o.rl_sft_data == "answers";
+      rl.sft = train_config(o.rl_sft_steps, o.student_lr, "rl: sft");
+      rl.rl.batch_size = o.rl_prompts * o.rl_group;
+      rl.rl.steps = 1000000;   // GRPO runs until the budget is spent; the learning rate is constant
+      rl.rl.lr = o.rl_lr;
+      rl.rl.min_lr = o.rl_lr;
+      rl.rl.warmup = 5;
+      rl.rl.weight_decay = 0.f;
+      rl.rl.seed = run.seed;
+      rl.rl.label = "rl: grpo";
+      rl.grpo.prompts = o.rl_prompts;
+      rl.grpo.group = o.rl_group;
+      rl.grpo.temperature = o.rl_temperature;
+      rl.grpo.loss.beta = o.rl_beta;
+      rl.budget = curves[distilled_i].compute;
+      rl.evals = o.evals;
+      rl.max_new_tokens = rc.max_new_tokens;
+      curves.push_back(train_rl_student(*student, teacher.get(), data, rl));
+      names.push_back("grpo");
+      std::printf("grpo: %lld SFT steps on the %s, then %lld GRPO steps of %lld x %lld samples, %.2fM of %.2fM forward-token equivalents\n\n",
+                  (long long)std::min(o.rl_sft_steps, static_cast<int64_t>(curves.back().step.size())), rl.sft_on_answers ? "answers alone" : "worked solutions",
+                  (long long)curves.back().on_policy_batches, (long long)o.rl_prompts, (long long)o.rl_group, curves.back().compute / 1e6, rl.budget / 1e6);
     }
 
     // Results.
-    Table t({"student", "held-out accuracy", "validation loss", "top-1 agreement", "train s", "student tokens"});
+    Table t({"student", "held-out accuracy", "validation loss", "top-1 agreement", "train s", "student compute (M)"});
     t.row({"teacher (reference)", fmt("%.3f", teacher_acc), fmt("%.4f", teacher_loss), "1", "", ""});
     Summary summary;
-    for (size_t i = 0; i < methods.size(); ++i) {
+    for (size_t i = 0; i < names.size(); ++i) {
       const Curves& c = curves[i];
-      const std::string n = name_of(methods[i]);
+      const std::string& n = names[i];
       t.row({n, fmt("%.3f", c.accuracy.back()), fmt("%.4f", c.val_loss.back()), fmt("%.3f", c.agreement.back()), fmt("%.1f", c.seconds),
-             format_count(static_cast<double>(c.tokens))});
+             fmt("%.2f", c.compute / 1e6)});
+      summary.set("students." + n + ".compute", c.compute);
       summary.set("students." + n + ".accuracy", c.accuracy.back());
       summary.set("students." + n + ".val_loss", c.val_loss.back());
       summary.set("students." + n + ".agreement", c.agreement.back());
@@ -259,18 +318,25 @@ int main(int argc, char** argv) {
       summary.set("students." + n + ".tokens", static_cast<double>(c.tokens));
     }
     t.print();
-    const size_t scratch_i = static_cast<size_t>(std::find(methods.begin(), methods.end(), Method::scratch) - methods.begin());
-    const double scratch_acc = curves[scratch_i].accuracy.back();
+    std::printf("(student compute: forward-token equivalents, a training token 3 and a sampled or scored one 1; the teacher's not counted)\n");
+    const double scratch_acc = curves[scratch_i].accuracy.back(), answers_acc = curves[answers_i].accuracy.back();
     double best = -1;
     std::string best_name;
     for (size_t i = scratch_i + 1; i < methods.size(); ++i)
-      if (curves[i].accuracy.back() > best) best = curves[i].accuracy.back(), best_name = name_of(methods[i]);
-    std::printf("\nbest distilled student: %s, held-out accuracy %.3f against %.3f from scratch (%+.1f points) at equal student steps\n", best_name.c_str(),
-                best, scratch_acc, 100 * (best - scratch_acc));
+      if (curves[i].accuracy.back() > best) best = curves[i].accuracy.back(), best_name = names[i];
+    std::printf("\nbest distilled student: %s, held-out accuracy %.3f against %.3f from the worked solutions (%+.1f points) and %.3f from the answers "
+                "alone (%+.1f points) at equal student steps\n",
+                best_name.c_str(), best, scratch_acc, 100 * (best - scratch_acc), answers_acc, 100 * (best - answers_acc));
+    if (!o.no_rl) {
+      const double rl_acc = curves.back().accuracy.back(), d_acc = curves[distilled_i].accuracy.back();
+      std::printf("R1 sec. 4.1 in miniature: %s %.3f against RL (brief SFT + GRPO) %.3f at equal student compute (%+.1f points)\n",
+                  names[distilled_i].c_str(), d_acc, rl_acc, 100 * (d_acc - rl_acc));
+      summary.set("rl_gap_points", 100 * (d_acc - rl_acc));
+    }
 
     // Size, speed and memory of the two models.
-    const ModelFacts ft = facts(*teacher, data.tok, data.test, teacher_curves, rc.max_new_tokens);
-    const ModelFacts fs = facts(*last_student, data.tok, data.test, curves[scratch_i], rc.max_new_tokens);   // train speed: plain SFT's
+    const ModelFacts ft = facts(*teacher, data.codec, data.test, teacher_curves, rc.max_new_tokens);
+    const ModelFacts fs = facts(*last_student, data.codec, data.test, curves[scratch_i], rc.max_new_tokens);   // train speed: plain SFT's
     Table m({"model", "parameters", "active / token", "parameter bytes", "KV cache / sequence", "decode tokens/s", "train tokens/s"});
     const std::vector<std::pair<std::string, ModelFacts>> rows = {{"teacher (MoE)", ft}, {"student (dense)", fs}};
     for (const auto& [name, f] : rows)
@@ -282,35 +348,40 @@ int main(int argc, char** argv) {
                 (long long)teacher->config().max_position_embeddings, run.threads);
 
     // Plots.
+    double most = 0;
+    for (const Curves& c : curves) most = std::max(most, c.compute / 1e6);
     auto line = [&](const std::string& file, const std::string& title, const std::string& ylabel, auto member, double teacher_value,
                     const std::string& caption, bool logy = false) {
-      LineChart ch{title, "student training step", ylabel, {}};
+      LineChart ch{title, "student compute (million forward-token equivalents)", ylabel, {}};
       ch.logy = logy;
-      for (size_t i = 0; i < methods.size(); ++i) ch.series.push_back({name_of(methods[i]), curves[i].eval_step, curves[i].*member});
-      if (teacher_value >= 0)
-        ch.series.push_back({"teacher", {0.0, static_cast<double>(o.student_steps)}, {teacher_value, teacher_value}, true});
+      for (size_t i = 0; i < names.size(); ++i) {
+        std::vector<double> x;
+        for (double v : curves[i].eval_compute) x.push_back(v / 1e6);
+        ch.series.push_back({names[i], x, curves[i].*member});
+      }
+      if (teacher_value >= 0) ch.series.push_back({"teacher", {0.0, most}, {teacher_value, teacher_value}, true});
       ch.caption = caption;
       write_line_chart(run.out + "/" + file, ch);
     };
     line("accuracy.svg", "Held-out accuracy of the student", "accuracy (greedy answer correct)", &Curves::accuracy, teacher_acc,
-         "Each curve is the same student, from the same initial weights, trained one way; the dashed line is the teacher.");
+         "The same student from the same initial weights, trained one way each; grpo is brief SFT then RL; dashed: the teacher.");
     line("val_loss.svg", "Validation loss on the reference completions", "cross-entropy (nats/token)", &Curves::val_loss, teacher_loss,
          "Loss on held-out worked solutions (log scale: the answers-only student never sees a worked solution and sits far above).", true);
     line("agreement.svg", "Top-1 agreement with the teacher", "share of completion positions", &Curves::agreement, -1,
          "How often the student's most likely next token is the teacher's, on held-out references.");
     LineChart tl{"Training loss of each method (its own objective)", "student training step", "loss", {}};
-    for (size_t i = 0; i < methods.size(); ++i) tl.series.push_back({name_of(methods[i]), curves[i].step, curves[i].loss, false, 9});
+    for (size_t i = 0; i < methods.size(); ++i) tl.series.push_back({names[i], curves[i].step, curves[i].loss, false, 9});
     tl.logy = true;
-    tl.caption = "Not comparable across methods (CE, CE + KL, JSD); read each curve's shape. Raw curves faint, 9-step means on top.";
+    tl.caption = "Not comparable across methods (CE, CE + KL, JSD); read each curve's shape (grpo's loss can be negative: not shown).";
     write_line_chart(run.out + "/train_loss.svg", tl);
     BarChart bar{"Final held-out accuracy at equal student compute", "", "accuracy", {}, {{"accuracy", {}, {}}}};
     bar.categories.push_back("teacher");
     bar.series[0].y.push_back(teacher_acc);
-    for (size_t i = 0; i < methods.size(); ++i) {
-      bar.categories.push_back(name_of(methods[i]));
+    for (size_t i = 0; i < names.size(); ++i) {
+      bar.categories.push_back(names[i]);
       bar.series[0].y.push_back(curves[i].accuracy.back());
     }
-    bar.caption = "The teacher's bar is for reference; every student bar used the same number of student training steps.";
+    bar.caption = "The teacher's bar is for reference; every student spent the same steps (grpo: the same compute as sequence_kd).";
     write_bar_chart(run.out + "/final_accuracy.svg", bar);
 
     summary.set("teacher.accuracy", teacher_acc);

@@ -9,6 +9,7 @@
 
 #include "ch06/checkpoint.hpp"
 #include "ch06/pretrain.hpp"
+#include "ch07/sft.hpp"
 #include "ch08/gkd.hpp"
 #include "ch08/logit_kd.hpp"
 #include "common/autograd.hpp"
@@ -138,7 +139,7 @@ int main(int argc, char** argv) {
       ch06::write_folder_atomic(run.out + "/teacher", [&](const std::string& tmp) { ch06::write_model_files(tmp, *teacher, &tok); });
     } else {
       const auto batches = data->eval_batches(Split::Val, batch, seq, run.quick ? 2 : 8);
-      teacher_val = evaluate([&](const Batch& b) { return sft_loss(*teacher, b); }, batches).at("loss");
+      teacher_val = evaluate([&](const Batch& b) { return ch07::sft_loss(*teacher)(b); }, batches).at("loss");
     }
     if (tok.vocab_size() > teacher->vocab_size()) fail(kProgram, "the teacher's vocabulary is smaller than its tokenizer's");
     std::printf("teacher: %.2fM parameters, validation cross-entropy %.4f\n\n", count_parameters(teacher->config()).total / 1e6, teacher_val);

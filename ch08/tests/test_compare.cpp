@@ -10,15 +10,6 @@ using namespace ds;
 using namespace ds::ch08;
 
 namespace {
-CompareData tiny_data() {
-  const auto& w = test::tiny_task();
-  CompareData d;
-  d.tok = w.tok;
-  d.train = w.train_ex;
-  d.test = std::vector<ch07::Problem>(w.test.begin(), w.test.begin() + 4);
-  d.test_ref = std::vector<TaskExample>(w.test_ex.begin(), w.test_ex.begin() + 4);
-  return d;
-}
 RunConfig tiny_run() {
   RunConfig rc;
   rc.train.steps = 3;
@@ -39,7 +30,7 @@ void check_same_weights(const ch06::DeepSeekModel& a, const ch06::DeepSeekModel&
 }  // namespace
 
 TEST_CASE("train_task_model: logit KD with alpha 0 trains exactly as plain SFT from scratch") {
-  const CompareData d = tiny_data();
+  const CompareData d = test::tiny_compare_data();
   auto teacher = test::tiny_model(20, true);
   auto a = test::tiny_model(21), b = test::tiny_model(21);
   RunConfig rc = tiny_run();
@@ -50,10 +41,15 @@ TEST_CASE("train_task_model: logit KD with alpha 0 trains exactly as plain SFT f
   CHECK(ca.accuracy == cb.accuracy);
   CHECK(ca.eval_step == std::vector<double>{0, 3});
   check_same_weights(*a, *b);
+  // Student compute: 3 per trained token, padding not counted, the teacher's forwards not charged.
+  CHECK(ca.compute > 0);
+  CHECK(ca.compute == cb.compute);
+  CHECK(ca.compute <= kTrainCost * static_cast<double>(ca.tokens));
+  CHECK(ca.eval_compute == std::vector<double>{0, ca.compute});
 }
 
 TEST_CASE("train_task_model: GKD with lambda 0 and beta 0 is logit KD with alpha 1 at the same temperature") {
-  const CompareData d = tiny_data();
+  const CompareData d = test::tiny_compare_data();
   auto teacher = test::tiny_model(22, true);
   auto a = test::tiny_model(23), b = test::tiny_model(23);
   RunConfig rc = tiny_run();
@@ -69,7 +65,7 @@ TEST_CASE("train_task_model: GKD with lambda 0 and beta 0 is logit KD with alpha
 }
 
 TEST_CASE("train_task_model: lambda 1 samples every batch from the student, and sequence KD without data says why") {
-  const CompareData d = tiny_data();
+  const CompareData d = test::tiny_compare_data();
   auto teacher = test::tiny_model(24, true);
   auto s = test::tiny_model(25);
   RunConfig rc = tiny_run();
@@ -82,7 +78,7 @@ TEST_CASE("train_task_model: lambda 1 samples every batch from the student, and 
 }
 
 TEST_CASE("train_task_model: sequence KD on the reference completions is plain SFT from scratch") {
-  CompareData d = tiny_data();
+  CompareData d = test::tiny_compare_data();
   d.distill = d.train;
   auto teacher = test::tiny_model(26, true);
   auto a = test::tiny_model(27), b = test::tiny_model(27);

@@ -24,6 +24,13 @@ TEST_CASE("program ch08_distill_compare --quick: curves, final table, teacher ch
     CHECK(acc <= 1.0);
     CHECK(s["students"][m]["tokens"].get<double>() > 0);
   }
+  // The RL student spends at least the distilled student's compute (scratch's here: the --quick
+  // teacher's samples are rejected, so sequence_kd is left out), and not much more.
+  const double rl = s["students"]["grpo"]["compute"].get<double>(), budget = s["students"]["scratch"]["compute"].get<double>();
+  CHECK(rl >= budget);
+  CHECK(rl < 2 * budget);
+  CHECK(s["students"]["grpo"]["accuracy"].get<double>() >= 0.0);
+  CHECK(s.contains("rl_gap_points"));
   CHECK(s["teacher"]["parameters"].get<double>() > s["student"]["parameters"].get<double>());
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) CHECK(fs::exists(out / "teacher" / f));
 
@@ -43,6 +50,7 @@ TEST_CASE("program ch08_distill_compare --quick: curves, final table, teacher ch
   CHECK(ds::read_text_file(again.string() + ".log").find("need one tokenizer") != std::string::npos);
   CHECK(run_program("ch08_distill_compare", "--teacher /nonexistent", again) == 1);
   CHECK(run_program("ch08_distill_compare", "--beta 1.5", again) == 2);
+  CHECK(run_program("ch08_distill_compare", "--rl-sft-data nothing", again) == 2);
 }
 
 TEST_CASE("program ch08_logit_kd --quick: the sweep's curves, the T^2 gradient table, the teacher reloaded, bad temperatures refused") {
