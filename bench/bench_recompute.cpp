@@ -1,16 +1,15 @@
-// bench/recompute: DeepSeek-V3's recomputation (section 3.2.3: every RMSNorm and the MLA
-// up-projections recomputed in backward, their outputs not kept) on the whole mini-DeepSeek,
-// MTP module included: one training step (forward, loss L_Main + lambda L_MTP, backward) with
-// it off and on, interleaved. Memory from the core's accounting (common/memory.hpp): the
-// activation bytes held when the forward ends and the step's peak, against the saving the shapes
-// predict (ch03/mla_activations.hpp); time as medians, wall and CPU.
+// bench/recompute: DeepSeek-V3's recomputation (section 3.2.3: RMSNorm and the MLA up-projections
+// recomputed in backward, their outputs not kept; here the four RMSNorms of every block) on the
+// whole mini-DeepSeek, MTP module included: one training step (forward, loss L_Main + lambda
+// L_MTP, backward) with it off and on, interleaved. Memory from the core's accounting
+// (common/memory.hpp): the activation bytes held when the forward ends and the step's peak,
+// against the saving the shapes predict (ch03/mla_activations.hpp); time as medians, wall and CPU.
 #include <omp.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "ch03/mla_activations.hpp"
 #include "ch03/mla_model.hpp"
 #include "ch06/model.hpp"
@@ -21,18 +20,13 @@
 #include "common/timer.hpp"
 
 using namespace ds;
+using bench::cpu_seconds;
+using bench::median;
 
 namespace {
-double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 struct Samples {
   std::vector<double> forward, backward, step, step_cpu;   // seconds
-  int64_t kept = 0, peak = 0;   // bytes above the weights: held after the forward, at the step's peak
+  int64_t kept = 0, peak = 0;   // bytes above what was live before the step: after the forward, at the step's peak
 };
 
 // ids [B, T] and their next tokens, drawn uniformly (the memory and time do not depend on the text).

@@ -36,19 +36,20 @@ bool same_bits(const Tensor& a, const Tensor& b) {
   return a.defined() && b.defined() && a.shape() == b.shape() && std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
 }
 
-// loss(x) = sum(linear(m(x), w2)^2) with m in a recomputed region (discarded when `discard`) or
-// plain; returns x's gradient, the module's gradients are left in its parameters.
+// linear(m(x), w2) with m in a recomputed region (its output discarded when `discard`) or plain.
+Tensor through(const NormThenLinear& m, const Tensor& x, const Tensor& w2, bool recompute, bool discard) {
+  if (!recompute) return linear(m(x), w2);
+  Checkpoint region([&m](const std::vector<Tensor>& in) { return std::vector<Tensor>{m(in[0])}; }, {x}, m.parameters(), "test");
+  const Tensor y = linear(region.output(0), w2);
+  if (discard) region.discard(y);
+  return y;
+}
+
+// Backward of sum(through(...)^2): returns x's gradient, the module's are left in its parameters.
 Tensor run(NormThenLinear& m, const Tensor& x0, const Tensor& w2, bool recompute, bool discard) {
   m.zero_grad();
   Tensor x = x0.clone().requires_grad_();
-  Tensor y;
-  if (!recompute) {
-    y = linear(m(x), w2);
-  } else {
-    Checkpoint region([&m](const std::vector<Tensor>& in) { return std::vector<Tensor>{m(in[0])}; }, {x}, m.parameters(), "test");
-    y = linear(region.output(0), w2);
-    if (discard) region.discard(y);
-  }
+  const Tensor y = through(m, x, w2, recompute, discard);
   sum(mul(y, y)).backward();
   return x.grad();
 }
@@ -64,20 +65,10 @@ TEST_CASE("recompute: finite differences agree with a region's backward, one out
   const Tensor x = rnd({2, 3, 8}, 4), w2 = rnd({4, 6}, 5, 0.4f);
   for (bool discard : {false, true}) {
     CAPTURE(discard);
-    const auto gc = gradcheck_params([&] {
-      Checkpoint region([&m](const std::vector<Tensor>& in) { return std::vector<Tensor>{m(in[0])}; }, {x}, m.parameters(), "test");
-      Tensor y = linear(region.output(0), w2);
-      if (discard) region.discard(y);
-      return y;
-    }, m.named_parameters());
+    const auto gc = gradcheck_params([&] { return through(m, x, w2, true, discard); }, m.named_parameters());
     INFO(gc.worst);
     CHECK(gc.ok);
-    CHECK_GRAD([&](const std::vector<Tensor>& in) {
-      Checkpoint region([&m](const std::vector<Tensor>& r) { return std::vector<Tensor>{m(r[0])}; }, {in[0]}, m.parameters(), "test");
-      Tensor y = linear(region.output(0), w2);
-      if (discard) region.discard(y);
-      return y;
-    }, {x});
+    CHECK_GRAD([&](const std::vector<Tensor>& in) { return through(m, in[0], w2, true, discard); }, {x});
   }
 }
 
@@ -126,9 +117,7 @@ TEST_CASE("recompute: a split backward (B then W) equals one full backward, para
   const Tensor gn = m.norm.weight.grad().clone(), gp = m.proj.weight.grad().clone();
   m.zero_grad();
   Tensor x = x0.clone().requires_grad_();
-  Checkpoint region([&m](const std::vector<Tensor>& in) { return std::vector<Tensor>{m(in[0])}; }, {x}, m.parameters(), "test");
-  const Tensor y = linear(region.output(0), w2);
-  region.discard(y);
+  const Tensor y = through(m, x, w2, true, true);
   const Tensor loss = sum(mul(y, y));
   WeightGradWork w = backward_inputs({loss}, {Tensor::ones({})}, {x});
   CHECK(same_bits(x.grad(), gx));
