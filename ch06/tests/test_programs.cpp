@@ -22,7 +22,7 @@ TEST_CASE("program ch06_pretrain --quick: plots, checkpoint, Ctrl-C then --resum
   REQUIRE(run_program("ch06_pretrain", "--recompute --sample-tokens 0", rec) == 0);
   CHECK(program_summary(rec)["recompute"].get<double>() == 1);
   CHECK(program_summary(rec)["final_val_loss"].get<double>() == full);
-  CHECK(program_summary(rec)["memory.peak_activation_bytes"].get<double>() < program_summary(out)["memory.peak_activation_bytes"].get<double>());
+  CHECK(program_summary(rec)["memory"]["peak_activation_bytes"].get<double>() < program_summary(out)["memory"]["peak_activation_bytes"].get<double>());
 
   const fs::path cut = fs::temp_directory_path() / "ds_smoke_ch06_interrupted";
   CHECK(run_program("ch06_pretrain", "--interrupt-at 7", cut) == 130);
