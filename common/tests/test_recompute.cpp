@@ -53,6 +53,15 @@ Tensor run(NormThenLinear& m, const Tensor& x0, const Tensor& w2, bool recompute
   sum(mul(y, y)).backward();
   return x.grad();
 }
+
+// The plain graph's gradients: x's, the norm's and the projection's.
+struct PlainGrads {
+  Tensor x, norm, proj;
+};
+PlainGrads plain_grads(NormThenLinear& m, const Tensor& x, const Tensor& w2) {
+  const Tensor gx = run(m, x, w2, false, false);
+  return {gx, m.norm.weight.grad().clone(), m.proj.weight.grad().clone()};
+}
 }  // namespace
 
 TEST_CASE("recompute: finite differences agree with a region's backward, one output and two") {
@@ -76,13 +85,12 @@ TEST_CASE("recompute: the same gradients bit for bit as the plain graph, kept or
   Rng rng(6);
   NormThenLinear m(rng);
   const Tensor x = rnd({3, 5, 8}, 7), w2 = rnd({4, 6}, 8, 0.4f);
-  const Tensor gx = run(m, x, w2, false, false);
-  const Tensor gn = m.norm.weight.grad().clone(), gp = m.proj.weight.grad().clone();
+  const PlainGrads ref = plain_grads(m, x, w2);
   for (bool discard : {false, true}) {
     CAPTURE(discard);
-    CHECK(same_bits(run(m, x, w2, true, discard), gx));
-    CHECK(same_bits(m.norm.weight.grad(), gn));
-    CHECK(same_bits(m.proj.weight.grad(), gp));
+    CHECK(same_bits(run(m, x, w2, true, discard), ref.x));
+    CHECK(same_bits(m.norm.weight.grad(), ref.norm));
+    CHECK(same_bits(m.proj.weight.grad(), ref.proj));
   }
 }
 
@@ -113,19 +121,18 @@ TEST_CASE("recompute: a split backward (B then W) equals one full backward, para
   Rng rng(12);
   NormThenLinear m(rng);
   const Tensor x0 = rnd({2, 4, 8}, 13), w2 = rnd({4, 6}, 14, 0.4f);
-  const Tensor gx = run(m, x0, w2, false, false);
-  const Tensor gn = m.norm.weight.grad().clone(), gp = m.proj.weight.grad().clone();
+  const PlainGrads ref = plain_grads(m, x0, w2);
   m.zero_grad();
   Tensor x = x0.clone().requires_grad_();
   const Tensor y = through(m, x, w2, true, true);
   const Tensor loss = sum(mul(y, y));
   WeightGradWork w = backward_inputs({loss}, {Tensor::ones({})}, {x});
-  CHECK(same_bits(x.grad(), gx));
+  CHECK(same_bits(x.grad(), ref.x));
   CHECK_FALSE(m.norm.weight.grad().defined());   // the region's parameters wait for W
   CHECK_FALSE(w.empty());
   w.run();
-  CHECK(same_bits(m.norm.weight.grad(), gn));
-  CHECK(same_bits(m.proj.weight.grad(), gp));
+  CHECK(same_bits(m.norm.weight.grad(), ref.norm));
+  CHECK(same_bits(m.proj.weight.grad(), ref.proj));
 }
 
 TEST_CASE("recompute: without grad a region is its function, and an output sharing an input's storage is not discarded") {
