@@ -11,6 +11,7 @@
 #include <ctime>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "ch04/moe.hpp"
 #include "ch06/config.hpp"
 #include "common/autograd.hpp"
@@ -20,6 +21,8 @@
 #include "common/timer.hpp"
 
 using namespace ds;
+using bench::cpu_seconds;
+using bench::median;
 
 namespace {
 struct Times {
@@ -27,14 +30,6 @@ struct Times {
   double b_cpu = 0, w_cpu = 0, full_cpu = 0;   // median CPU seconds of the process: the work done, which other
                                                // programs on a loaded machine do not inflate (run with --threads 1)
 };
-
-double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 
 // forward() builds the graph and returns {output, input leaf}; params are the leaves W fills.
 template <class Forward>

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/ops.hpp"
+#include "common/recompute.hpp"
 
 namespace ds::ch02 {
 
@@ -19,9 +20,26 @@ Block::Block(const LMConfig& cfg, std::unique_ptr<AttentionLayer> attn, std::uni
   register_module("mlp", *mlp);
 }
 
+namespace {
+// norm(x) in a recomputed region: its output is freed once `sublayer` has read it and comes
+// back just before the sublayer's backward (DeepSeek-V3 section 3.2.3).
+Tensor recomputed_norm(const NormLayer& norm, const Tensor& x, const std::function<Tensor(const Tensor&)>& sublayer, const char* name) {
+  Checkpoint region([&norm](const std::vector<Tensor>& in) { return std::vector<Tensor>{norm.forward(in[0])}; }, {x}, norm.parameters(), name);
+  const Tensor out = sublayer(region.output(0));
+  region.discard(out);
+  return out;
+}
+}  // namespace
+
 Tensor Block::forward(const Tensor& x, LayerCache* cache, const Padding* padding) {
-  const Tensor h = add(x, self_attn->forward(input_layernorm->forward(x), cache, padding));
-  return add(h, mlp->forward(post_attention_layernorm->forward(h)));
+  const auto attn = [&](const Tensor& a) { return self_attn->forward(a, cache, padding); };
+  const auto ffn = [&](const Tensor& a) { return mlp->forward(a); };
+  if (!recompute) {
+    const Tensor h = add(x, attn(input_layernorm->forward(x)));
+    return add(h, ffn(post_attention_layernorm->forward(h)));
+  }
+  const Tensor h = add(x, recomputed_norm(*input_layernorm, x, attn, "input_layernorm"));
+  return add(h, recomputed_norm(*post_attention_layernorm, h, ffn, "post_attention_layernorm"));
 }
 
 TransformerLM::Body::Body(TransformerLM& m) {

@@ -34,6 +34,9 @@ class Block : public Module {
   std::unique_ptr<NormLayer> input_layernorm, post_attention_layernorm;
   std::unique_ptr<AttentionLayer> self_attn;
   std::unique_ptr<FeedForwardLayer> mlp;
+  // Training memory, not architecture (so not in config.json): the two norms' outputs are not
+  // kept for backward but recomputed there (DeepSeek-V3 section 3.2.3; common/recompute.hpp).
+  bool recompute = false;
 };
 
 class TransformerLM : public LanguageModel {

@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "ch02/attention.hpp"
 #include "ch02/kv_cache.hpp"
 #include "common/ops.hpp"
+#include "common/recompute.hpp"
 
 namespace ds::ch03 {
 
@@ -68,43 +70,73 @@ Tensor MultiHeadLatentAttention::rotate(const Tensor& x, int64_t pos, const ch02
   return padding ? rope(x, rope_.cos, rope_.sin, padding->position_ids) : rope(x, rope_.cos, rope_.sin, pos);
 }
 
-MultiHeadLatentAttention::Projected MultiHeadLatentAttention::project(const Tensor& x, int64_t pos, const ch02::Padding* padding) const {
-  const int64_t b = x.size(0), t = x.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim, r = cfg_.qk_rope_head_dim;
-  const Tensor q = reshape(wq ? wq->forward(x) : wq_b->forward(q_norm->forward(wq_a->forward(x))), {b, t, h, nope + r});
-  const Tensor kv = wkv_a.forward(x);   // [B, T, kv_lora_rank + rope]
+MultiHeadLatentAttention::Latents MultiHeadLatentAttention::down(const Tensor& x) const {
+  return {wq ? wq->forward(x) : wq_a->forward(x), wkv_a.forward(x)};
+}
+
+MultiHeadLatentAttention::Projected MultiHeadLatentAttention::up(const Latents& l, int64_t pos, const ch02::Padding* padding) const {
+  const int64_t b = l.kv.size(0), t = l.kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim, r = cfg_.qk_rope_head_dim;
+  const Tensor q = reshape(wq ? l.q : wq_b->forward(q_norm->forward(l.q)), {b, t, h, nope + r});
   Projected p;
   p.q_nope = slice(q, 3, 0, nope);
   p.q_pe = rotate(slice(q, 3, nope, nope + r), pos, padding);
-  p.c_kv = kv_norm.forward(slice(kv, 2, 0, cfg_.kv_lora_rank));
-  p.k_pe = rotate(slice(kv, 2, cfg_.kv_lora_rank, cfg_.kv_lora_rank + r), pos, padding);
+  p.c_kv = kv_norm.forward(slice(l.kv, 2, 0, cfg_.kv_lora_rank));
+  p.k_pe = rotate(slice(l.kv, 2, cfg_.kv_lora_rank, cfg_.kv_lora_rank + r), pos, padding);
   return p;
 }
 
-// Per-head K and V from the latent, as MHA would have them (and cache them). Returns [B, T, H*dv].
-Tensor MultiHeadLatentAttention::naive(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const {
+MultiHeadLatentAttention::Heads MultiHeadLatentAttention::heads(const Projected& p) const {
   const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim,
                 r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim;
   const Tensor kvb = reshape(wkv_b.forward(p.c_kv), {b, t, h, nope + dv});
   const Tensor k_pe = broadcast_to(reshape(p.k_pe, {b, t, 1, r}), {b, t, h, r});   // one RoPE key shared by all heads
-  const Tensor q = concat({p.q_nope, p.q_pe}, 3);                                   // [B, T, H, nope + r]
-  const Tensor k = concat({slice(kvb, 3, 0, nope), k_pe}, 3);
-  const Tensor v = slice(kvb, 3, nope, nope + dv);
+  return {concat({p.q_nope, p.q_pe}, 3), concat({slice(kvb, 3, 0, nope), k_pe}, 3), slice(kvb, 3, nope, nope + dv)};
+}
+
+std::vector<Tensor> MultiHeadLatentAttention::up_params() const {
+  std::vector<Tensor> w = {kv_norm.weight, wkv_b.weight};
+  if (wq_b) w.insert(w.begin(), {q_norm->weight, wq_b->weight});
+  return w;
+}
+
+// Per-head K and V from the latent, as MHA would have them (and cache them). Returns [B, T, H*dv].
+Tensor MultiHeadLatentAttention::naive(const Heads& hd, ch02::LayerCache* cache, const ch02::Padding* padding) const {
+  const int64_t b = hd.q.size(0), t = hd.q.size(1), h = cfg_.num_heads, dv = cfg_.v_head_dim;
   AttentionOptions opt;
   opt.scale = scale_;
   IntTensor key_valid;
   if (!cache) {   // training and prefill without a cache: attention reads the [B, T, H, D] heads in place
     opt.seq_major = true;
     if (padding) opt.key_valid = &padding->key_valid;
-    return reshape(scaled_dot_product_attention(q, k, v, opt), {b, t, h * dv});
+    return reshape(scaled_dot_product_attention(hd.q, hd.k, hd.v, opt), {b, t, h * dv});
   }
   auto* kvc = dynamic_cast<ch02::KVCache*>(cache);
   if (!kvc) throw std::invalid_argument("MLA (naive): the cache is not a KVCache");
   const auto heads_first = [](const Tensor& x) { return permute(x, {0, 2, 1, 3}); };   // the cache is [B, H, S, D]
   opt.q_offset = kvc->length();
-  kvc->append(heads_first(k), heads_first(v));
+  kvc->append(heads_first(hd.k), heads_first(hd.v));
   opt.kv_len = kvc->length();
   if (padding) opt.key_valid = &(key_valid = padding->keys(kvc->capacity()));
-  return ch02::merge_heads(scaled_dot_product_attention(heads_first(q), kvc->keys(), kvc->values(), opt));
+  return ch02::merge_heads(scaled_dot_product_attention(heads_first(hd.q), kvc->keys(), kvc->values(), opt));
+}
+
+// The naive training forward with DeepSeek-V3's recomputation (section 3.2.3): the latents
+// [B, T, q_lora_rank] and [B, T, kv_lora_rank + rope] are kept; the norms, up-projections and
+// RoPE that turn them into the attention's q, k, v (3 x [B, T, H, D], the largest activations
+// of the block) run again in backward. Returns [B, T, H*dv].
+Tensor MultiHeadLatentAttention::recomputed(const Tensor& x, const ch02::Padding* padding) const {
+  const Latents l = down(x);
+  std::optional<ch02::Padding> pad;   // the re-run outlives the caller's padding
+  if (padding) pad = *padding;
+  Checkpoint up_proj(
+      [this, pad](const std::vector<Tensor>& in) {
+        const Heads hd = heads(up({in[0], in[1]}, 0, pad ? &*pad : nullptr));
+        return std::vector<Tensor>{hd.q, hd.k, hd.v};
+      },
+      {l.q, l.kv}, up_params(), "mla_up_projection");
+  const Tensor o = naive({up_proj.output(0), up_proj.output(1), up_proj.output(2)}, nullptr, padding);
+  up_proj.discard(o);
+  return o;
 }
 
 // Attention over the latent itself: q_nope W_UK against c_KV, q_pe against k_pe, then the
@@ -139,8 +171,9 @@ Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* 
 }
 
 Tensor MultiHeadLatentAttention::forward(const Tensor& x, ch02::LayerCache* cache, const ch02::Padding* padding) {
-  const Projected p = project(x, cache ? cache->length() : 0, padding);
-  return wo.forward(mode_ == MLAMode::Naive ? naive(p, cache, padding) : absorbed(p, cache, padding));   // from [B, T, H*dv]
+  if (recompute && mode_ == MLAMode::Naive && !cache) return wo.forward(recomputed(x, padding));
+  const Projected p = up(down(x), cache ? cache->length() : 0, padding);
+  return wo.forward(mode_ == MLAMode::Naive ? naive(heads(p), cache, padding) : absorbed(p, cache, padding));   // from [B, T, H*dv]
 }
 
 std::unique_ptr<ch02::LayerCache> MultiHeadLatentAttention::make_cache(int64_t batch, int64_t max_len) const {

@@ -69,18 +69,33 @@ class MultiHeadLatentAttention : public ch02::AttentionLayer {
   std::unique_ptr<RMSNorm> q_norm;
   Linear wkv_a, wkv_b, wo;
   RMSNorm kv_norm;
+  // Training memory, not architecture: in a training forward (naive, no cache) q_norm, kv_norm,
+  // wq_b and wkv_b run in a recomputed region whose outputs, the per-head q, k and v the
+  // attention reads, are not kept but recomputed in backward (DeepSeek-V3 section 3.2.3).
+  bool recompute = false;
 
  private:
+  struct Latents {
+    Tensor q;                // [B, T, q_lora_rank] = wq_a x, or [B, T, H*(nope + rope)] = wq x
+    Tensor kv;               // [B, T, kv_lora_rank + rope] = wkv_a x
+  };
   struct Projected {
     Tensor q_nope, q_pe;     // [B, T, H, nope], [B, T, H, rope] (RoPE applied)
     Tensor c_kv, k_pe;       // [B, T, kv_lora_rank] (normed), [B, T, rope] (RoPE applied)
   };
+  struct Heads {
+    Tensor q, k, v;          // [B, T, H, nope + rope] twice, [B, T, H, dv]
+  };
+  Latents down(const Tensor& x) const;
   // Tokens at positions pos.. , or padding->position_ids.
-  Projected project(const Tensor& x, int64_t pos, const ch02::Padding* padding) const;
+  Projected up(const Latents& l, int64_t pos, const ch02::Padding* padding) const;
+  Heads heads(const Projected& p) const;   // per-head K and V from the latent (naive)
+  std::vector<Tensor> up_params() const;   // the weights up() and heads() read
   Tensor rotate(const Tensor& x, int64_t pos, const ch02::Padding* padding) const;
   // Both return the heads merged, [B, T, H*dv], ready for wo.
-  Tensor naive(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const;
+  Tensor naive(const Heads& hd, ch02::LayerCache* cache, const ch02::Padding* padding) const;
   Tensor absorbed(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const;
+  Tensor recomputed(const Tensor& x, const ch02::Padding* padding) const;
 
   MLAConfig cfg_;
   MLAMode mode_;

@@ -48,4 +48,13 @@ void set_mla_mode(ch02::TransformerLM& model, MLAMode mode) {
     if (auto* mla = dynamic_cast<MultiHeadLatentAttention*>(layer->self_attn.get())) mla->set_mode(mode);
 }
 
+void set_recompute(ch02::Block& block, bool on) {
+  block.recompute = on;
+  if (auto* mla = dynamic_cast<MultiHeadLatentAttention*>(block.self_attn.get())) mla->recompute = on;
+}
+
+void set_recompute(ch02::TransformerLM& model, bool on) {
+  for (auto& layer : model.layers) set_recompute(*layer, on);
+}
+
 }  // namespace ds::ch03

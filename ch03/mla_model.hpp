@@ -29,5 +29,9 @@ std::unique_ptr<ch02::TransformerLM> make_mla_model(const ch02::LMConfig& lm, co
                                                     Rng& rng, MLAMode mode = MLAMode::Naive);
 // Switches every MLA layer of a model made by make_mla_model between the two decoding paths.
 void set_mla_mode(ch02::TransformerLM& model, MLAMode mode);
+// DeepSeek-V3's recomputation (section 3.2.3) on or off: the block's RMSNorms and, where the
+// attention is MLA, its norms and up-projections are recomputed in backward instead of kept.
+void set_recompute(ch02::Block& block, bool on);
+void set_recompute(ch02::TransformerLM& model, bool on);
 
 }  // namespace ds::ch03

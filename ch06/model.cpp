@@ -56,4 +56,9 @@ void DeepSeekModel::set_mla_mode(ch03::MLAMode mode) {
     if (auto* mla = dynamic_cast<ch03::MultiHeadLatentAttention*>(b->self_attn.get())) mla->set_mode(mode);
 }
 
+void DeepSeekModel::set_recompute(bool on) {
+  ch03::set_recompute(*main, on);
+  for (auto& b : mtp) ch03::set_recompute(*b, on);
+}
+
 }  // namespace ds::ch06

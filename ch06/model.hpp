@@ -23,6 +23,9 @@ class DeepSeekModel : public ch05::MTPModel {
   // Naive MLA for training, absorbed for cached decoding (ch03); the same numbers either way.
   void set_mla_mode(ch03::MLAMode mode);
   ch03::MLAMode mla_mode() const;
+  // DeepSeek-V3's recomputation of RMSNorm and the MLA up-projections (ch03::set_recompute) in
+  // every block, the MTP modules' included. A training setting: not saved in config.json.
+  void set_recompute(bool on);
 
   // Models as values (ch07's reference policy, ch08's teacher): a copy with its own storage,
   // the same config, weights, routing biases, value head (if any) and MLA mode.

@@ -38,6 +38,7 @@ OpProfiler g_profiler;
 
 // Runs a node's backward, timed when the profiler is on.
 void run_node_backward(Node& node, const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+  for (const auto& hook : node.pre_backward) hook();
   if (!g_profiler.on) return node.backward(g, need, gin);
   const auto start = OpProfiler::Clock::now();
   node.backward(g, need, gin);
@@ -148,7 +149,7 @@ WeightGradWork run_backward(const std::vector<Tensor>& roots, const std::vector<
         }
       }
     }
-    if (!retain && !has_deferred) { node->backward = nullptr; node->inputs.clear(); }
+    if (!retain && !has_deferred) { node->backward = nullptr; node->inputs.clear(); node->pre_backward.clear(); }
   }
   return deferred;
 }
@@ -157,6 +158,8 @@ WeightGradWork run_backward(const std::vector<Tensor>& roots, const std::vector<
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+EnableGradGuard::EnableGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { g_grad_enabled = prev_; }
 
 namespace op_profile {
 void start() {
@@ -212,6 +215,7 @@ void WeightGradWork::run() {
       if (it.leaves[i]) accumulate_leaf(it.node->inputs[i].get(), gin[i]);
     it.node->backward = nullptr;
     it.node->inputs.clear();
+    it.node->pre_backward.clear();
   }
   items_.clear();
 }

@@ -24,6 +24,9 @@ struct Node {
   std::string name;                                  // op name, for error messages
   std::vector<std::shared_ptr<TensorImpl>> inputs;   // the edges of the tape
   BackwardFn backward;                               // null once the graph is freed
+  // Run just before `backward`, each time it runs (B or W): recomputation (recompute.hpp) puts
+  // back the discarded tensors the backward reads.
+  std::vector<std::function<void()>> pre_backward;
 };
 
 bool grad_enabled();
@@ -35,6 +38,19 @@ class NoGradGuard {
   ~NoGradGuard();
   NoGradGuard(const NoGradGuard&) = delete;
   NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// Enables recording in this thread while alive: a backward that re-runs a forward
+// (recompute.hpp) records it even when the backward itself was started without grad.
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
 
  private:
   bool prev_;

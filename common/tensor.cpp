@@ -35,9 +35,17 @@ Storage::Storage(int64_t n, bool zero) : buf_(allocator::acquire(n)), n_(n) {
   if (zero) std::memset(buf_, 0, static_cast<size_t>(n) * sizeof(float));
   memory::on_alloc(n_ * static_cast<int64_t>(sizeof(float)));
 }
-Storage::~Storage() {
+Storage::~Storage() { discard(); }
+void Storage::discard() {
+  if (!buf_) return;
   allocator::release(buf_, n_);
+  buf_ = nullptr;
   memory::on_free(n_ * static_cast<int64_t>(sizeof(float)));
+}
+void Storage::restore() {
+  if (buf_) return;
+  buf_ = allocator::acquire(n_);
+  memory::on_alloc(n_ * static_cast<int64_t>(sizeof(float)));
 }
 
 static void check_shape(const Shape& shape) {

@@ -27,6 +27,11 @@ struct Storage {
   Storage& operator=(const Storage&) = delete;
   float* data() { return buf_; }
   int64_t size() const { return n_; }
+  // Recomputation (recompute.hpp) gives the bytes back while a backward does not need them and
+  // takes them again before it does; views keep pointing at this Storage throughout.
+  void discard();
+  void restore();   // contents undefined until the caller writes them
+  bool discarded() const { return buf_ == nullptr; }
 
  private:
   float* buf_;   // from the caching allocator (allocator.hpp)

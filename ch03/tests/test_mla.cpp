@@ -95,3 +95,41 @@ TEST_CASE("mla: gradients for the input and every weight, both paths, also throu
       CHECK_MESSAGE(wrt_w.ok, wrt_w.worst);
     }
 }
+
+namespace {
+// Gradients of sum(out * r) with respect to x and every weight, in registration order.
+std::vector<Tensor> mla_grads(MultiHeadLatentAttention& m, const Tensor& x0, const ch02::Padding* p) {
+  m.zero_grad();
+  Tensor x = x0.clone().requires_grad_();
+  const Tensor out = m.forward(x, nullptr, p);
+  sum(mul(out, test::rnd(out.shape(), 17))).backward();
+  std::vector<Tensor> g{x.grad()};
+  for (const auto& t : m.parameters()) g.push_back(t.grad().clone());
+  return g;
+}
+}  // namespace
+
+TEST_CASE("mla: recomputing the norms and up-projections (V3 section 3.2.3) changes no gradient, bit for bit") {
+  const ch02::Padding pad = ch02::make_padding(IntTensor({0, 0, 1, 1, 1, 1, 1, 1}, {2, 4}), 4);
+  for (int64_t q_lora : {8, 0})
+    for (bool padded : {false, true}) {
+      CAPTURE(q_lora);
+      CAPTURE(padded);
+      Rng rng(5);
+      MultiHeadLatentAttention m(tiny_mla(q_lora), rng);
+      const Tensor x = randn({2, 4, 16}, rng);
+      const ch02::Padding* p = padded ? &pad : nullptr;
+      const auto plain = mla_grads(m, x, p);
+      m.recompute = true;
+      const auto again = mla_grads(m, x, p);
+      REQUIRE(again.size() == plain.size());
+      for (size_t i = 0; i < plain.size(); ++i) {
+        CAPTURE(i);
+        CHECK(test::max_abs_diff(again[i], plain[i]) == 0.f);
+      }
+      const auto wrt_w = gradcheck_params([&] { return m.forward(x, nullptr, p); }, m.named_parameters());
+      CHECK_MESSAGE(wrt_w.ok, wrt_w.worst);
+      const auto wrt_x = gradcheck([&](const std::vector<Tensor>& in) { return m.forward(in[0], nullptr, p); }, {x});
+      CHECK_MESSAGE(wrt_x.ok, wrt_x.worst);
+    }
+}

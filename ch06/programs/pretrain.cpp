@@ -27,6 +27,7 @@ struct Options {
   int64_t checkpoint_every = 500, sample_tokens = 80, corpus_kb = 3000, interrupt_at = 0;
   float temperature = 0.8f;
   int64_t top_k = 40;
+  bool recompute = false;
 };
 
 // Memory of training, from the tensor accounting: what the weights, their gradients and AdamW's
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
     flags.add("--sample-tokens", o.sample_tokens, "tokens of that sample").min(0).max(1000);
     flags.add("--temperature", o.temperature, "sampling temperature of the sample (0 = greedy)").min(0);
     flags.add("--top-k", o.top_k, "top-k of the sample (0 = off)").min(0);
+    flags.add_flag("--recompute", o.recompute, "recompute every block's RMSNorms and the MLA up-projections in backward instead of keeping their outputs (V3 section 3.2.3): less memory, a little more time");
     flags.add("--interrupt-at", o.interrupt_at, "send this process Ctrl-C (SIGINT) after this step, to try the clean stop (0 = never)").min(0);
     flags.parse(argc, argv);
     if (run.quick) {
@@ -169,6 +171,7 @@ int main(int argc, char** argv) {
       model = std::make_unique<DeepSeekModel>(cfg, rng);
     }
     if (tc.batch_size % tc.micro_batches != 0) fail("ch06_pretrain", "--batch must be a multiple of --micro-batches");
+    model->set_recompute(o.recompute);   // a training setting, not saved with the model
     Pretrainer p(*model, pc);
     Trainer& trainer = p.trainer;
     if (!o.resume.empty()) {
@@ -230,6 +233,7 @@ int main(int argc, char** argv) {
     summary.set("memory.parameters_bytes", mem.params);
     summary.set("memory.optimizer_bytes", mem.optimizer);
     summary.set("memory.peak_activation_bytes", mem.activations);
+    summary.set("recompute", o.recompute ? 1.0 : 0.0);
     summary.write(run.out + "/summary.json");
     std::printf("\nwrote %s/{loss,lr,maxvio,expert_load,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", run.out.c_str(),
                 ckpt.c_str());

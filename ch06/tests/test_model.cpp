@@ -6,9 +6,12 @@
 
 #include "ch02/score.hpp"
 #include "ch02/tests/generation_checks.hpp"
+#include "ch03/mla_activations.hpp"
+#include "ch03/mla_model.hpp"
 #include "ch06/checkpoint.hpp"
 #include "ch06/special_tokens.hpp"
 #include "common/autograd.hpp"
+#include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/optim.hpp"
 #include "common/tests/test_helpers.hpp"
@@ -170,4 +173,56 @@ TEST_CASE("special tokens: the vocabulary grows, old rows and old-token logits a
   CHECK(test::max_abs_diff(logits_of(m, with_new), logits_of(*back.model, with_new)) == 0.f);
   train_one_step(*back.model);   // the grown model trains like any other
   CHECK_THROWS_AS(m.resize_token_embeddings(v0, rng), std::invalid_argument);
+}
+
+TEST_CASE("DeepSeek model: recomputation (V3 section 3.2.3) leaves the loss and every gradient bit for bit, and keeps the bytes the shapes say") {
+  const DeepSeekConfig cfg = preset("tiny");
+  Rng rng(4);
+  DeepSeekModel m(cfg, rng);
+  const int64_t b = 2, t = 12;
+  std::vector<int32_t> tok;
+  for (int64_t i = 0; i < b * (t + 1); ++i) tok.push_back(static_cast<int32_t>(rng.randint(cfg.vocab_size)));
+  std::vector<int32_t> in, next;
+  for (int64_t r = 0; r < b; ++r)
+    for (int64_t i = 0; i < t; ++i) {
+      in.push_back(tok[r * (t + 1) + i]);
+      next.push_back(tok[r * (t + 1) + i + 1]);
+    }
+  const IntTensor ids(in, {b, t}), targets(next, {b, t});
+  struct Step {
+    float loss = 0;
+    int64_t kept = 0, peak = 0;   // bytes held after the forward, and at the step's peak
+    std::vector<Tensor> grads;
+  };
+  const auto step = [&](bool on) {
+    m.set_recompute(on);
+    m.zero_grad();
+    Step s;
+    const int64_t base = memory::live_bytes();
+    memory::reset_peak();
+    {
+      const ch05::MTPLoss l = ch05::mtp_loss(m.forward_all(ids), targets, 0.3f);
+      s.kept = memory::live_bytes() - base;
+      s.loss = l.total.item();
+      l.total.backward();
+    }
+    s.peak = memory::peak_bytes() - base;
+    for (const auto& p : m.parameters()) s.grads.push_back(p.grad().defined() ? p.grad().clone() : Tensor());
+    return s;
+  };
+  const Step plain = step(false), recomputed = step(true);
+  CHECK(recomputed.loss == plain.loss);
+  REQUIRE(recomputed.grads.size() == plain.grads.size());
+  int64_t differing = 0;
+  for (size_t i = 0; i < plain.grads.size(); ++i)
+    differing += plain.grads[i].defined() != recomputed.grads[i].defined() ||
+                 (plain.grads[i].defined() && std::memcmp(plain.grads[i].data(), recomputed.grads[i].data(), static_cast<size_t>(plain.grads[i].numel()) * sizeof(float)) != 0);
+  CHECK(differing == 0);
+  // num_hidden_layers blocks over B T tokens and the MTP module's block over B (T - 1); each
+  // block's three regions add one float.
+  const int64_t blocks = cfg.num_hidden_layers + cfg.num_nextn_predict_layers;
+  const int64_t tokens = cfg.num_hidden_layers * b * t + cfg.num_nextn_predict_layers * b * (t - 1);
+  const int64_t per_token = ch03::block_recompute_elements_per_token(ch03::mla_config(cfg), cfg.hidden_size) * 4;
+  CHECK(plain.kept - recomputed.kept == per_token * tokens - 3 * 4 * blocks);
+  CHECK(recomputed.peak < plain.peak);
 }

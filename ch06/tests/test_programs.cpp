@@ -1,4 +1,4 @@
-// Smoke tests: ch06_pretrain and ch06_generate with --quick; Ctrl-C and --resume.
+// Smoke tests: ch06_pretrain and ch06_generate with --quick; --recompute; Ctrl-C and --resume.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -16,6 +16,13 @@ TEST_CASE("program ch06_pretrain --quick: plots, checkpoint, Ctrl-C then --resum
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"})
     CHECK(fs::exists(out / "checkpoint" / f));
   const double full = program_summary(out)["final_val_loss"].get<double>();
+
+  // V3's recomputation: the same training bit for bit, a lower step peak.
+  const fs::path rec = fs::temp_directory_path() / "ds_smoke_ch06_pretrain_recompute";
+  REQUIRE(run_program("ch06_pretrain", "--recompute --sample-tokens 0", rec) == 0);
+  CHECK(program_summary(rec)["recompute"].get<double>() == 1);
+  CHECK(program_summary(rec)["final_val_loss"].get<double>() == full);
+  CHECK(program_summary(rec)["memory"]["peak_activation_bytes"].get<double>() < program_summary(out)["memory"]["peak_activation_bytes"].get<double>());
 
   const fs::path cut = fs::temp_directory_path() / "ds_smoke_ch06_interrupted";
   CHECK(run_program("ch06_pretrain", "--interrupt-at 7", cut) == 130);
