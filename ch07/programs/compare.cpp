@@ -129,6 +129,25 @@ int main(int argc, char** argv) {
       auto learner = std::make_shared<GrpoLearner>(m, codec, tc, gc);
       return RlStepFn([learner](const std::vector<Problem>& p, uint64_t seed) { return learner->step(p, seed); });
     });
+    // The control: GRPO's sampling + training CPU time, spent on SFT over the labelled set.
+    // Run right after GRPO, whose compute it matches.
+    if (!interrupted()) {
+      Policy p = load_policy(from.sft_dir);
+      ControlConfig cc;
+      cc.seconds = results.front().seconds;
+      cc.lr = control_lr;
+      cc.seed = run.seed + 17;
+      cc.probe_every = cc.seconds * static_cast<double>(eval_every) / static_cast<double>(steps);
+      const ControlTrace ct = sft_control(*p.model, p.codec, labelled, probe, cc, [] { return interrupted(); });
+      Result r{"sft_control", "policy", {}, ct.probe_em, greedy_eval(*p.model, p.codec, held_out), 0, ct.steps, ct.seconds};
+      // x: the samples GRPO had drawn after the same training time (its budget is spent evenly over its steps).
+      for (double s : ct.probe_seconds) r.samples.push_back(s / std::max(cc.seconds, 1e-9) * static_cast<double>(results.front().drawn));
+      std::printf("%-22s %6d samples  held-out exact match %5.1f%%  (%lld SFT steps on %d labelled long problems, %.0f CPU s)\n", "sft_control", 0,
+                  100 * r.final.exact_match, (long long)ct.steps, labelled.long_examples, ct.seconds);
+      save_policy(run.out + "/sft_control", *p.model, p.codec.tok);
+      results.push_back(std::move(r));
+    }
+
     if (!interrupted())
       run_method("ppo", "policy + reference + critic", [&](ch06::DeepSeekModel& m, const TaskCodec& codec) {
         PpoConfig pc;
@@ -196,24 +215,6 @@ int main(int argc, char** argv) {
           return rep;
         });
       });
-
-    // The control: GRPO's sampling + training CPU time, spent on SFT over the labelled set.
-    if (!interrupted()) {
-      Policy p = load_policy(from.sft_dir);
-      ControlConfig cc;
-      cc.seconds = results.front().seconds;
-      cc.lr = control_lr;
-      cc.seed = run.seed + 17;
-      cc.probe_every = cc.seconds * static_cast<double>(eval_every) / static_cast<double>(steps);
-      const ControlTrace ct = sft_control(*p.model, p.codec, labelled, probe, cc, [] { return interrupted(); });
-      Result r{"sft_control", "policy", {}, ct.probe_em, greedy_eval(*p.model, p.codec, held_out), 0, ct.steps, ct.seconds};
-      // x: the samples GRPO had drawn after the same training time (its budget is spent evenly over its steps).
-      for (double s : ct.probe_seconds) r.samples.push_back(s / std::max(cc.seconds, 1e-9) * static_cast<double>(results.front().drawn));
-      std::printf("%-22s %6d samples  held-out exact match %5.1f%%  (%lld SFT steps on %d labelled long problems, %.0f CPU s)\n", "sft_control", 0,
-                  100 * r.final.exact_match, (long long)ct.steps, labelled.long_examples, ct.seconds);
-      save_policy(run.out + "/sft_control", *p.model, p.codec.tok);
-      results.push_back(std::move(r));
-    }
 
     Table t({"method", "models held", "samples drawn", "optimizer steps", "held-out greedy exact match", "change", "format ok",
              "CPU time (sampling + training)"});
