@@ -31,6 +31,26 @@ struct Result {
   double seconds = 0;                // CPU seconds of sampling + training (probes not counted)
 };
 
+// tc with its own number of steps, batch and constant learning rate.
+TrainerConfig retuned(TrainerConfig tc, int64_t steps, int64_t batch, float lr) {
+  tc.steps = steps;
+  tc.batch_size = batch;
+  tc.lr = lr;
+  tc.min_lr = lr;
+  return tc;
+}
+
+// A step's samples, as every sampling method draws them: `group` completions per prompt at
+// `temperature`, judged; rep gets what they show and the sampling time.
+Rollouts sample_step(ch06::DeepSeekModel& m, const TaskCodec& codec, const std::vector<Problem>& p, int64_t group, float temperature,
+                     uint64_t seed, RlStepReport& rep) {
+  Timer t;
+  Rollouts r = sample_rollouts(m, codec, p, group, rl_sampling(codec, p, temperature, seed));
+  rep = sample_report(r, r.accuracy_rewards());
+  rep.sample_seconds = t.seconds();
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,9 +174,7 @@ int main(int argc, char** argv) {
         pc.prompts = prompts;
         pc.samples = group;
         pc.temperature = temperature;
-        TrainerConfig vc = tc;
-        vc.lr = critic_lr;
-        vc.min_lr = critic_lr;
+        const TrainerConfig vc = retuned(tc, tc.steps, tc.batch_size, critic_lr);
         Rng rng(run.seed + 3);
         auto learner = std::make_shared<PpoLearner>(m, codec, tc, vc, pc, rng);
         return RlStepFn([learner](const std::vector<Problem>& p, uint64_t seed) { return learner->step(p, seed); });
@@ -164,18 +182,11 @@ int main(int argc, char** argv) {
     if (!interrupted())
       run_method("rejection_sampling", "policy", [&](ch06::DeepSeekModel& m, const TaskCodec& codec) {
         // RFT online: sample, keep each prompt's distinct verified completions, a few SFT steps on them.
-        TrainerConfig sc = tc;
-        sc.steps = steps * rs_steps;
-        sc.batch_size = rs_batch;
-        sc.lr = rs_lr;
-        sc.min_lr = rs_lr;
-        auto sft = std::make_shared<SftTrainer>(m, sc);
+        auto sft = std::make_shared<SftTrainer>(m, retuned(tc, steps * rs_steps, rs_batch, rs_lr));
         auto rng = std::make_shared<Rng>(run.seed + 5);
         return RlStepFn([sft, rng, &m, &codec, group, temperature, rs_steps](const std::vector<Problem>& p, uint64_t seed) {
-          Timer t;
-          const Rollouts r = sample_rollouts(m, codec, p, group, rl_sampling(codec, p, temperature, seed));
-          RlStepReport rep = sample_report(r, r.accuracy_rewards());
-          rep.sample_seconds = t.seconds();
+          RlStepReport rep;
+          const Rollouts r = sample_step(m, codec, p, group, temperature, seed, rep);
           Timer tt;
           const Verified kept = verified_completions(r, false);
           if (!kept.completions.empty()) sft_on_examples(*sft, kept.prompts, kept.completions, codec.eot(), rs_steps, *rng);
@@ -186,21 +197,13 @@ int main(int argc, char** argv) {
     if (!interrupted())
       run_method("dpo", "policy + reference", [&](ch06::DeepSeekModel& m, const TaskCodec& codec) {
         // Online DPO: each step's (right, wrong) pairs of one prompt, against the frozen SFT model.
-        TrainerConfig dc = tc;
-        dc.steps = steps * dpo_steps;
-        dc.batch_size = dpo_batch;
-        dc.lr = dpo_lr;
-        dc.min_lr = dpo_lr;
         DpoOptions opt;
         opt.beta = dpo_beta;
-        auto dpo = std::make_shared<DpoLearner>(m, dc, opt);
+        auto dpo = std::make_shared<DpoLearner>(m, retuned(tc, steps * dpo_steps, dpo_batch, dpo_lr), opt);
         auto rng = std::make_shared<Rng>(run.seed + 7);
         return RlStepFn([dpo, rng, &m, &codec, group, temperature, dpo_steps, dpo_batch](const std::vector<Problem>& p, uint64_t seed) {
-          Timer t;
-          const Rollouts r = sample_rollouts(m, codec, p, group, rl_sampling(codec, p, temperature, seed));
-          RlStepReport rep = sample_report(r, r.accuracy_rewards());
-          std::vector<PreferencePair> pairs = preference_pairs(r);
-          rep.sample_seconds = t.seconds();
+          RlStepReport rep;
+          std::vector<PreferencePair> pairs = preference_pairs(sample_step(m, codec, p, group, temperature, seed, rep));
           Timer tt;
           if (!pairs.empty()) {
             dpo->set_pairs(std::move(pairs));
