@@ -68,6 +68,7 @@ void LabelledSet::save(const std::string& dir) const { write_file_atomic(dir + "
 
 LabelledSet LabelledSet::load(const std::string& dir) {
   const std::string path = dir + "/labelled_set.json";
+  if (!std::filesystem::exists(dir + "/config.json")) throw std::runtime_error("no checkpoint at " + dir + "; run ch07_sft first (or pass its folder)");
   if (!std::filesystem::exists(path))
     throw std::runtime_error(dir + " has no labelled_set.json (the SFT stage's labelled data); rerun ch07_sft to make the checkpoint");
   return from_json(read_text_file(path), path);

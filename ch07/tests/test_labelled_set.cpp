@@ -72,6 +72,8 @@ TEST_CASE("LabelledSet: saved into a checkpoint folder and read back, and a fold
   const fs::path dir = fs::temp_directory_path() / "ds_test_labelled_set";
   fs::remove_all(dir);
   fs::create_directories(dir);
+  CHECK_THROWS_WITH_AS(LabelledSet::load(dir.string()), doctest::Contains("no checkpoint at"), std::runtime_error);
+  write_file_atomic((dir / "config.json").string(), std::string_view("{}"));
   CHECK_THROWS_WITH_AS(LabelledSet::load(dir.string()), doctest::Contains("rerun ch07_sft"), std::runtime_error);
   LabelledSet s;
   s.task = Task::countdown;
