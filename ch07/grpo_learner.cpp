@@ -42,6 +42,39 @@ std::vector<T> pick(const std::vector<T>& v, const std::vector<int64_t>& rows) {
 }
 }  // namespace
 
+RlStepReport sample_report(const Rollouts& r, const std::vector<float>& rewards) {
+  RlStepReport rep;
+  double n_right = 0, n_wrong = 0;
+  for (int64_t i = 0; i < r.rows(); ++i) {
+    const Reward& w = r.rewards[static_cast<size_t>(i)];
+    rep.reward += rewards[static_cast<size_t>(i)];
+    rep.accuracy += w.accuracy;
+    rep.format += w.format;
+    const double len = static_cast<double>(r.completions[static_cast<size_t>(i)].size());
+    (r.correct(i) ? rep.length_correct : rep.length_wrong) += len;
+    (r.correct(i) ? n_right : n_wrong) += 1;
+  }
+  const double rows_n = static_cast<double>(r.rows());
+  rep.reward /= rows_n;
+  rep.accuracy /= rows_n;
+  rep.format /= rows_n;
+  rep.length_correct = n_right > 0 ? rep.length_correct / n_right : 0;
+  rep.length_wrong = n_wrong > 0 ? rep.length_wrong / n_wrong : 0;
+  double logp_sum = 0, tokens = 0;
+  for (int64_t i = 0; i < r.logprobs.numel(); ++i) {
+    logp_sum += r.mask.data()[i] * r.sampling_logprobs.data()[i];
+    tokens += r.mask.data()[i];
+  }
+  rep.entropy = tokens > 0 ? -logp_sum / tokens : 0;
+  const int64_t groups = static_cast<int64_t>(r.problems.size());
+  for (int64_t g = 0; g < groups; ++g) {
+    const auto first = rewards.begin() + g * r.group;
+    rep.mixed_groups += std::any_of(first, first + r.group, [&](float x) { return x != *first; });
+  }
+  rep.mixed_groups /= static_cast<double>(groups);
+  return rep;
+}
+
 GrpoLearner::GrpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& tc, const GrpoConfig& cfg)
     : trainer(policy, tc, [this](const Batch& b) { return loss(b); }, false), policy_(policy), codec_(codec), cfg_(cfg) {
   if (cfg.group < 2) throw std::invalid_argument("GRPO needs at least 2 completions per prompt (a group of 1 has no baseline)");
@@ -84,34 +117,9 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
   }
   rep.sample_seconds = timer.seconds();
 
-  // Logged from the samples.
-  double n_right = 0, n_wrong = 0;
-  for (int64_t i = 0; i < rollouts_.rows(); ++i) {
-    const Reward& r = rollouts_.rewards[static_cast<size_t>(i)];
-    rep.reward += rewards[static_cast<size_t>(i)];
-    rep.accuracy += r.accuracy;
-    rep.format += r.format;
-    const double len = static_cast<double>(rollouts_.completions[static_cast<size_t>(i)].size());
-    (rollouts_.correct(i) ? rep.length_correct : rep.length_wrong) += len;
-    (rollouts_.correct(i) ? n_right : n_wrong) += 1;
-  }
-  const double rows_n = static_cast<double>(rollouts_.rows());
-  rep.reward /= rows_n;
-  rep.accuracy /= rows_n;
-  rep.format /= rows_n;
-  rep.length_correct = n_right > 0 ? rep.length_correct / n_right : 0;
-  rep.length_wrong = n_wrong > 0 ? rep.length_wrong / n_wrong : 0;
-  double logp_sum = 0, tokens = 0;
-  for (int64_t i = 0; i < rollouts_.logprobs.numel(); ++i) {
-    logp_sum += rollouts_.mask.data()[i] * rollouts_.sampling_logprobs.data()[i];
-    tokens += rollouts_.mask.data()[i];
-  }
-  rep.entropy = tokens > 0 ? -logp_sum / tokens : 0;
-  for (size_t g = 0; g < problems.size(); ++g) {
-    const auto first = rewards.begin() + static_cast<int64_t>(g) * cfg_.group;
-    rep.mixed_groups += std::any_of(first, first + cfg_.group, [&](float r) { return r != *first; });
-  }
-  rep.mixed_groups /= static_cast<double>(problems.size());
+  const double sample_seconds = rep.sample_seconds;
+  rep = sample_report(rollouts_, rewards);
+  rep.sample_seconds = sample_seconds;
 
   // mu optimizer steps on the batch (DeepSeekMath Algorithm 1's inner loop).
   Timer train_timer;

@@ -36,6 +36,10 @@ struct RlStepReport {
   double sample_seconds = 0, train_seconds = 0;
 };
 
+// What a step saw in its samples: mean reward (`rewards`, one per row), accuracy, format,
+// entropy, the lengths of right and wrong answers and the share of mixed groups. Times are 0.
+RlStepReport sample_report(const Rollouts& r, const std::vector<float>& rewards);
+
 // Batch rows [r0, r1, ...] of rollouts as the trainer's Batch ([B, 1] of row indices).
 Batch row_batch(const std::vector<int64_t>& rows);
 // x [R, L] -> rows `rows`, columns 0..n-1: [rows.size(), n].

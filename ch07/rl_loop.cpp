@@ -1,10 +1,18 @@
 #include "ch07/rl_loop.hpp"
 
+#include <ctime>
+
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 #include "common/timer.hpp"
 
 namespace ds::ch07 {
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,
                const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop) {
@@ -20,7 +28,9 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
   Progress bar(cfg.steps, cfg.label, true);
   while (t.steps < cfg.steps) {
     const std::vector<Problem> batch = sample_train_problems(cfg.task, cfg.lengths, static_cast<int>(cfg.prompts), rng);
+    const double cpu0 = process_cpu_seconds();
     const RlStepReport r = learner(batch, cfg.seed * 1000003 + static_cast<uint64_t>(t.steps));
+    t.cpu_seconds += process_cpu_seconds() - cpu0;
     ++t.steps;
     t.sample_seconds += r.sample_seconds;
     t.train_seconds += r.train_seconds;

@@ -30,8 +30,14 @@ struct RlTrace {
   std::vector<double> step, reward, accuracy, format, kl, entropy, len_right, len_wrong, mixed, clip, samples;
   std::vector<double> eval_step, eval_em, eval_samples;   // probe: greedy exact match (%) after `step` steps / samples drawn
   double seconds = 0, sample_seconds = 0, train_seconds = 0;
+  double cpu_seconds = 0;   // the process's CPU time inside the learner's steps (probes not counted): compute, whatever the machine's load
   int64_t steps = 0;
 };
+
+// CPU time of this process so far, every thread counted (CLOCK_PROCESS_CPUTIME_ID). On a shared
+// machine wall time measures the other users as much as the work; the equal-compute controls
+// compare CPU time.
+double process_cpu_seconds();
 
 // Runs the learner; stop() is polled after every step (e.g. a Ctrl-C flag).
 RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,

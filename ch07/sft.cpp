@@ -83,11 +83,16 @@ SftTrainer::SftTrainer(ch06::DeepSeekModel& model, const TrainerConfig& cfg) : P
 
 int64_t sft_steps(SftTrainer& sft, const TaskCodec& codec, Task task, const std::vector<int>& lengths, int64_t steps, Rng& rng,
                   const std::function<bool(const StepStats&)>& on_step, const std::string& label) {
+  return sft_steps(sft, codec, [&](int n, Rng& r) { return sample_train_problems(task, lengths, n, r); }, steps, rng, on_step, label);
+}
+
+int64_t sft_steps(SftTrainer& sft, const TaskCodec& codec, const ProblemSource& draw, int64_t steps, Rng& rng,
+                  const std::function<bool(const StepStats&)>& on_step, const std::string& label) {
   const TrainerConfig& cfg = sft.trainer->config();
   Progress bar(steps, label, cfg.progress);
   int64_t done = 0;
   while (done < steps) {
-    const Batch batch = sft_batch(codec, sample_train_problems(task, lengths, static_cast<int>(cfg.batch_size), rng));
+    const Batch batch = sft_batch(codec, draw(static_cast<int>(cfg.batch_size), rng));
     const StepStats s = sft.step(batch);
     ++done;
     int64_t tokens = 0;

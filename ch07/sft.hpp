@@ -57,6 +57,11 @@ struct SftTrainer : PolicyTrainer {
 // Returns the steps taken.
 int64_t sft_steps(SftTrainer& sft, const TaskCodec& codec, Task task, const std::vector<int>& lengths, int64_t steps, Rng& rng,
                   const std::function<bool(const StepStats&)>& on_step = {}, const std::string& label = "sft");
+// The same with the batches' problems from `draw` (n problems per call), e.g. a finite labelled
+// set (labelled_set.hpp).
+using ProblemSource = std::function<std::vector<Problem>(int n, Rng& rng)>;
+int64_t sft_steps(SftTrainer& sft, const TaskCodec& codec, const ProblemSource& draw, int64_t steps, Rng& rng,
+                  const std::function<bool(const StepStats&)>& on_step = {}, const std::string& label = "sft");
 
 // `steps` SFT steps on batches of trainer.batch_size pairs drawn uniformly (with replacement)
 // from the given examples: rejection-sampling fine-tuning and distillation data. Returns the steps

@@ -140,8 +140,12 @@ Policy load_policy(const std::string& dir, const std::string& made_by) {
   return {std::move(lm.model), TaskCodec{lm.tokenizer, ChatTemplate::compact()}};
 }
 
-void save_policy(const std::string& dir, const ch06::DeepSeekModel& model, const Tokenizer& tok) {
-  ch06::write_folder_atomic(dir, [&](const std::string& tmp) { ch06::write_model_files(tmp, model, &tok); });
+void save_policy(const std::string& dir, const ch06::DeepSeekModel& model, const Tokenizer& tok,
+                 const std::function<void(const std::string& folder)>& extra) {
+  ch06::write_folder_atomic(dir, [&](const std::string& tmp) {
+    ch06::write_model_files(tmp, model, &tok);
+    if (extra) extra(tmp);
+  });
 }
 
 }  // namespace ds::ch07

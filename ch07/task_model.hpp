@@ -8,6 +8,7 @@
 // the checkpoints are ordinary ch06 checkpoints that ch06_generate reads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,7 +76,8 @@ struct Policy {
 Policy load_policy(const std::string& dir, const std::string& made_by = "ch07_sft");
 
 // A checkpoint folder ch06_generate reads: config.json, model.safetensors and the task tokenizer
-// with its special tokens, written atomically.
-void save_policy(const std::string& dir, const ch06::DeepSeekModel& model, const Tokenizer& tok);
+// with its special tokens, written atomically; `extra` may add files to the folder being written.
+void save_policy(const std::string& dir, const ch06::DeepSeekModel& model, const Tokenizer& tok,
+                 const std::function<void(const std::string& folder)>& extra = {});
 
 }  // namespace ds::ch07

@@ -2,13 +2,15 @@
 // the long operands the SFT run left half-learned: G samples per prompt, rewards from the
 // verifier, group-relative advantages, the clipped ratio, the k3 KL to the frozen SFT model.
 // Measures greedy exact match on the held-out long set before and after, against an SFT-only
-// control that continues supervised training from the same checkpoint for the same wall time.
+// control that continues supervised training from the same checkpoint, on the SFT stage's finite
+// labelled set (labelled_set.hpp), for the compute GRPO spent sampling and training.
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 
 #include "ch06/checkpoint.hpp"
 #include "ch07/rl_loop.hpp"
+#include "ch07/sft_control.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 #include "common/interrupt.hpp"
@@ -77,6 +79,7 @@ int main(int argc, char** argv) {
     const std::vector<Problem> long_set = flatten(held_out_sets(task, lengths, eval_n));
     const std::vector<Problem> probe = flatten(held_out_sets(task, lengths, std::min(eval_n, 16)));
     const std::vector<Problem> pass_set = flatten(held_out_sets(task, lengths, std::max(1, pass_problems / static_cast<int>(lengths.size()))));
+    const LabelledSet labelled = LabelledSet::load(from.sft_dir);
     const GreedyReport before = greedy_eval(policy, codec, long_set);
     const std::vector<double> pass_before = pass_at_k_curve(policy, codec, pass_set, pass_n, pass_n, 1.f, run.seed + 1);
     std::printf("SFT start: greedy exact match on the held-out long set (%zu problems) %.1f%%, pass@%lld %.1f%%\n\n", long_set.size(),
@@ -121,45 +124,31 @@ int main(int argc, char** argv) {
     const std::vector<double> pass_after = pass_at_k_curve(policy, codec, pass_set, pass_n, pass_n, 1.f, run.seed + 1);
     save_policy(from.checkpoint, policy, codec.tok);
 
-    // The control: SFT on the same lengths' worked solutions, from the same checkpoint, for the
-    // wall time GRPO took (sampling included): the same compute spent on imitation instead.
+    // The control: SFT from the same checkpoint on the SFT stage's labelled set (more epochs of the
+    // same finite data), for the CPU time GRPO spent sampling and training: the same compute spent
+    // on imitation instead.
     GreedyReport ctrl;
-    int64_t ctrl_steps = 0;
-    double ctrl_seconds = 0;
+    ControlTrace ct;
     if (control && !interrupted()) {
-      TrainerConfig sc;
-      sc.steps = 1000000;
-      sc.batch_size = 32;
-      sc.lr = 3e-4f;
-      sc.min_lr = sc.lr;
-      sc.warmup = 5;
-      sc.weight_decay = 0.f;
-      sc.progress = false;
-      SftTrainer sft(*control_model, sc);
-      Rng crng(run.seed + 17);
-      Timer ct;
-      const int64_t budget = static_cast<int64_t>(std::ceil(grpo_seconds));
-      Progress cbar(budget, "sft control (seconds)", true);
-      while (ct.seconds() < grpo_seconds && !interrupted()) {
-        sft_steps(sft, codec, task, lengths, 1, crng);
-        ++ctrl_steps;
-        cbar.update(std::min<int64_t>(budget, static_cast<int64_t>(ct.seconds())), {{"step", static_cast<double>(ctrl_steps)}, {"loss", sft.trainer->history.train.at("loss").back()}});
-      }
-      cbar.finish();
-      ctrl_seconds = ct.seconds();
+      ControlConfig cc;
+      cc.seconds = tr.cpu_seconds;   // CPU time: the machine may be shared, and its other users are not compute
+      cc.seed = run.seed + 17;
+      ct = sft_control(*control_model, codec, labelled, {}, cc, [] { return interrupted(); });
       ctrl = greedy_eval(*control_model, codec, long_set);
       save_policy(run.out + "/control_checkpoint", *control_model, codec.tok);
     }
+    const int64_t ctrl_steps = ct.steps;
+    const double ctrl_seconds = ct.seconds;
 
     Table t({"model", "greedy exact match (held-out long set)", "change", "format ok", "pass@1", "pass@" + std::to_string(pass_n), "wall time"});
     t.row({"SFT start", fmt("%.1f%%", 100 * before.exact_match), "", fmt("%.1f%%", 100 * before.format_rate), fmt("%.1f%%", 100 * pass_before.front()),
            fmt("%.1f%%", 100 * pass_before.back()), ""});
     t.row({"+ GRPO, " + std::to_string(done) + " steps", fmt("%.1f%%", 100 * after.exact_match), fmt("%+.1f", 100 * (after.exact_match - before.exact_match)),
            fmt("%.1f%%", 100 * after.format_rate), fmt("%.1f%%", 100 * pass_after.front()), fmt("%.1f%%", 100 * pass_after.back()),
-           fmt("%.0f s", grpo_seconds)});
+           fmt("%.0f CPU s (%.0f s wall with probes)", tr.cpu_seconds, grpo_seconds)});
     if (control && !interrupted())
-      t.row({"+ SFT control, " + std::to_string(ctrl_steps) + " steps", fmt("%.1f%%", 100 * ctrl.exact_match),
-             fmt("%+.1f", 100 * (ctrl.exact_match - before.exact_match)), fmt("%.1f%%", 100 * ctrl.format_rate), "", "", fmt("%.0f s", ctrl_seconds)});
+      t.row({"+ SFT-only control, " + std::to_string(ctrl_steps) + " steps on " + std::to_string(labelled.long_examples) + " labelled", fmt("%.1f%%", 100 * ctrl.exact_match),
+             fmt("%+.1f", 100 * (ctrl.exact_match - before.exact_match)), fmt("%.1f%%", 100 * ctrl.format_rate), "", "", fmt("%.0f CPU s", ctrl_seconds)});
     std::printf("\n");
     t.print();
     std::printf("\nGRPO time: %.0f s sampling, %.0f s training (%lld prompts x %lld samples per step)\n", sample_s, train_s, (long long)prompts,
@@ -185,9 +174,11 @@ int main(int argc, char** argv) {
     summary.set("grpo_exact_match", after.exact_match);
     summary.set("grpo_gain_points", 100 * (after.exact_match - before.exact_match));
     summary.set("grpo_seconds", grpo_seconds);
+    summary.set("grpo_cpu_seconds", tr.cpu_seconds);
     if (control && !interrupted()) {
       summary.set("control_exact_match", ctrl.exact_match);
       summary.set("control_steps", static_cast<double>(ctrl_steps));
+      summary.set("control_cpu_seconds", ctrl_seconds);
     }
     summary.set("pass_at_1_before", pass_before.front());
     summary.set("pass_at_1_after", pass_after.front());

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "ch06/checkpoint.hpp"
+#include "ch07/labelled_set.hpp"
 #include "ch07/rollout.hpp"
 #include "ch07/sft.hpp"
 #include "common/plot.hpp"
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     std::string task_name = "addition", model_size = "small", short_text = "1", long_text = "2", eval_text = "1-4", checkpoint;
     int64_t short_steps = 300, long_steps = 1200, batch = 32, eval_every = 100, long_eval_every = 20;
     double long_target = 50;
-    int eval_n = 100, vocab = 320;
+    int eval_n = 100, vocab = 320, long_examples = 512;
     float lr = 4e-3f;
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "which task (countdown's lengths are 3 or 4 numbers)");
     flags.add_choice("--model", model_size, {"small", "tiny"}, "policy size (task_model.hpp): small = hidden 96, 3 layers; tiny = hidden 48, 2 layers");
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
     flags.add("--eval-lengths", eval_text, "lengths of the exact-match-by-length plot");
     flags.add("--short-steps", short_steps, "optimizer steps of stage 1").min(0).max(1000000);
     flags.add("--long-steps", long_steps, "optimizer steps of stage 2 (short and long lengths mixed)").min(0).max(1000000);
+    flags.add("--long-examples", long_examples,
+              "labelled problems per long length: stage 2 and the SFT-only controls of ch07_grpo and ch07_compare see only these "
+              "(RL draws fresh prompts that only the verifier grades)").min(1).max(1000000);
     flags.add("--batch", batch, "sequences per step").min(1).max(4096);
     flags.add("--lr", lr, "peak learning rate (warmup 20 steps, cosine to a tenth over both stages' budgets)").min(1e-6).max(1);
     flags.add("--eval-every", eval_every, "greedy exact match on held-out problems every this many steps of stage 1").min(1);
@@ -62,6 +66,7 @@ int main(int argc, char** argv) {
       eval_every = 8;
       long_eval_every = 2;
       eval_n = std::min(eval_n, 4);
+      long_examples = std::min(long_examples, 16);
       eval_text = "1-4";
     }
     start_run(run);
@@ -99,8 +104,15 @@ int main(int argc, char** argv) {
     // Small validation sets while training (every probe costs a greedy decode), drawn from the
     // training split so that stopping stage 2 never looks at the test set; the test sets at the end.
     const int probe_n = run.quick ? 4 : 16;
+    LabelledSet labelled;
+    labelled.task = task;
+    labelled.short_lengths = shorts;
+    labelled.long_lengths = longs;
+    labelled.long_examples = long_examples;
+    const std::vector<Problem> pool = labelled.long_problems();
     const std::vector<Problem> short_probe = flatten(held_out_sets(task, shorts, probe_n, 1001, ch07::Split::train)),
-                               long_probe = flatten(held_out_sets(task, longs, probe_n, 1001, ch07::Split::train));
+                               long_probe = validation_set(task, longs, probe_n, pool);
+    std::printf("labelled long problems (with worked solutions): %zu; validation problems kept apart from them: %zu\n", pool.size(), long_probe.size());
     Curve curve;
     auto probe = [&] {
       curve.step.push_back(static_cast<double>(sft.trainer->step_count()));
@@ -119,11 +131,10 @@ int main(int argc, char** argv) {
     };
     Timer timer;
     probe();
-    std::vector<int> mixed = shorts;   // stage 2 keeps the short lengths in the mix so they are not forgotten
-    mixed.insert(mixed.end(), longs.begin(), longs.end());
     const int64_t s1 = sft_steps(sft, codec, task, shorts, short_steps, rng, on_step, "sft stage 1 (short)");
     stage2 = true;
-    const int64_t s2 = interrupted() ? 0 : sft_steps(sft, codec, task, mixed, long_steps, rng, on_step, "sft stage 2 (long)");
+    const int64_t s2 = interrupted() ? 0 : sft_steps(sft, codec, [&](int n, Rng& r) { return labelled.draw(pool, n, r); }, long_steps, rng, on_step,
+                                                        "sft stage 2 (long)");   // short lengths stay in the mix so they are not forgotten
     if (curve.step.back() != static_cast<double>(sft.trainer->step_count())) probe();
     const double train_s = timer.seconds();
     if (reached) std::printf("stage 2 stopped after %lld steps: the long-set probe reached %.1f%% (--long-target %.0f)\n", (long long)s2, curve.long_em.back(), long_target);
@@ -149,7 +160,7 @@ int main(int argc, char** argv) {
     std::printf("\nheld-out short set (%s): %.1f%%   held-out long set (%s): %.1f%%   (%lld steps in %.0f s)\n", lengths_text(shorts).c_str(),
                 100 * short_rep.exact_match, lengths_text(longs).c_str(), 100 * long_rep.exact_match, (long long)(s1 + s2), train_s);
 
-    save_policy(checkpoint, model, codec.tok);
+    save_policy(checkpoint, model, codec.tok, [&](const std::string& folder) { labelled.save(folder); });
     std::printf("checkpoint: %s (try: ch06_generate --checkpoint %s --prompt \"%s\")\n", checkpoint.c_str(), checkpoint.c_str(),
                 codec.tmpl.prompt(problem_set(task, longs.front(), ch07::Split::test, 1, 99)[0].question).c_str());
 
@@ -177,6 +188,7 @@ int main(int argc, char** argv) {
     summary.set("steps", static_cast<double>(s1 + s2));
     summary.set("stage1_steps", static_cast<double>(s1));
     summary.set("stage2_steps", static_cast<double>(s2));
+    summary.set("long_examples", static_cast<double>(pool.size()));
     summary.set("train_seconds", train_s);
     summary.set("short_exact_match", short_rep.exact_match);
     summary.set("long_exact_match", long_rep.exact_match);

@@ -74,6 +74,31 @@ TEST_CASE("program ch07_rejection_sampling --quick, ch07_dpo --quick, ch07_ppo -
   CHECK(fs::exists(ppo / "critic_checkpoint" / "model.safetensors"));
 }
 
+TEST_CASE("program ch07_compare --quick: every method and the control from one SFT checkpoint, one plot, the table in summary.json") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_compare";
+  REQUIRE(run_program("ch07_compare", "--sft " + sft_checkpoint("compare"), out) == 0);
+  check_files(out, {"compare.svg", "compare.csv", "summary.json"});
+  check_text_output(out);
+  const auto s = program_summary(out);
+  const double budget = s["samples_per_method"].get<double>();
+  CHECK(budget == 2 * 2 * 4);   // --quick: 2 steps of 2 prompts x 4 samples
+  for (const char* m : {"grpo", "ppo", "rejection_sampling", "dpo"}) {
+    INFO(m);
+    CHECK(s[m]["samples"].get<double>() == budget);   // the same sampling budget for every method
+    CHECK(s[m]["exact_match"].get<double>() >= 0.0);
+    check_checkpoint(out / m);
+  }
+  CHECK(s["sft_control"]["samples"].get<double>() == 0);   // the control samples nothing
+  CHECK(s["sft_control"]["steps"].get<double>() >= 1);
+  CHECK(s["labelled_long_examples"].get<double>() == 16);   // ch07_sft --quick's labelled set
+  CHECK(fs::exists(out / "sft_control" / "model.safetensors"));
+  // A checkpoint without the SFT stage's labelled set (one ch07_grpo wrote) cannot give the control its data.
+  const fs::path grpo = fs::temp_directory_path() / "ds_smoke_ch07_compare_grpo";
+  REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("compare") + " --no-control", grpo) == 0);
+  CHECK(run_program("ch07_compare", "--sft " + (grpo / "checkpoint").string(), out) == 1);
+  CHECK(ds::read_text_file(out.string() + ".log").find("labelled_set.json") != std::string::npos);
+}
+
 TEST_CASE("program ch07_memory --quick: PPO holds three models, GRPO and DPO two, SFT one") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_memory";
   REQUIRE(run_program("ch07_memory", "", out) == 0);
