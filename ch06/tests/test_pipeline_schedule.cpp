@@ -128,7 +128,8 @@ TEST_CASE("1F1B: rank r warms up with PP-1-r forwards, GPipe runs every forward 
   // ZB1P on the last rank of 4: F b F b F b F b W ... (the Ws wait until 4 micro-batches are held).
   const std::string last = format_rank(make_schedule(ScheduleKind::ZB1P, 4, 6), 3);
   CHECK(last.rfind("[r2:a0.0] F0.0 b0.0 [s2:g0.0 r2:a0.1] F0.1 b0.1 [s2:g0.1 r2:a0.2] F0.2 b0.2 [s2:g0.2 r2:a0.3] F0.3 b0.3 [s2:g0.3] W0.0", 0) == 0);
-  for (const Op& op : make_schedule(ScheduleKind::ZB1P, 4, 6).programs[1].ops)
+  const Schedule zb = make_schedule(ScheduleKind::ZB1P, 4, 6);   // named: a range-for over a temporary's member dangles (ASan)
+  for (const Op& op : zb.programs[1].ops)
     if (op.kind == OpKind::B) CHECK(op.split);
 }
 
