@@ -20,22 +20,6 @@
 
 namespace ds::ch06 {
 
-void allreduce_sum(float* data, int64_t n) { MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); }
-
-void allreduce_sum(std::vector<double>& v) {
-  MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-}
-
-double allreduce_sum(double v) {
-  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-  return v;
-}
-
-double allreduce_max(double v) {
-  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return v;
-}
-
 namespace {
 // params' gradients (zeros where undefined) laid end to end in `order`.
 std::vector<float> flat_grads(const NamedTensors& params, const std::vector<size_t>& order) {
@@ -73,7 +57,7 @@ void allreduce_mean_grads(const std::vector<Tensor>& params) {
     order.push_back(i);
   }
   std::vector<float> flat = flat_grads(named, order);
-  allreduce_sum(flat.data(), static_cast<int64_t>(flat.size()));
+  mpi::allreduce_sum(flat);
   set_grads(named, order, flat.data(), 1.f / static_cast<float>(mpi::size()));
 }
 
@@ -114,7 +98,7 @@ void GlobalBalanceHook::after_step(StepStats& s) {
   std::vector<std::vector<int64_t>> counts;
   for (size_t i = 0; i < layers_.size(); ++i) {
     std::vector<double>& load = step_load_[i];
-    allreduce_sum(load);   // Load_i of the whole global batch
+    mpi::allreduce_sum(load);   // Load_i of the whole global batch
     if (layers_[i]->gate.has_bias()) ch04::update_bias(layers_[i]->gate, load, gamma_);
     vio += ch04::max_violation(load);
     counts.emplace_back(load.begin(), load.end());
@@ -217,7 +201,7 @@ StepStats DataParallelTrainer::train_step(const Batch& global_batch) {
     for (const auto& [name, v] : l.metrics.items()) local.add(name, v / k);
   }
   for (const auto& [name, v] : local.items()) sums.push_back(v);
-  allreduce_sum(sums);
+  mpi::allreduce_sum(sums);
   for (size_t i = 0; i < sums.size(); ++i) {
     const auto& name = local.items()[i].first;
     if (name == "loss") s.loss = sums[i] / ranks;
@@ -239,7 +223,7 @@ StepStats DataParallelTrainer::train_step(const Batch& global_batch) {
     for (size_t i = 0; i < params_.size(); ++i)
       if (owner_[i] != me) Tensor(params_[i].second).zero_grad();
   } else {
-    allreduce_sum(flat.data(), static_cast<int64_t>(flat.size()));
+    mpi::allreduce_sum(flat);
     set_grads(params_, order_, flat.data(), mean);
   }
   // A rank's own experts' gradients hold the sum over every rank's mean loss: / ranks for the mean.
@@ -257,7 +241,7 @@ StepStats DataParallelTrainer::train_step(const Batch& global_batch) {
   std::vector<Tensor> counted = own_experts;
   for (size_t i = 0; i < params_.size(); ++i)
     if (zero1_ ? owner_[i] == me : me == 0) counted.push_back(params_[i].second);
-  sq = allreduce_sum(ds::grad_sq_norm(counted));
+  sq = mpi::allreduce_sum(ds::grad_sq_norm(counted));
   trainer_->optimizer_step(std::sqrt(sq), s);
   if (zero1_) {
     // Every rank gets every owner's updated weights (ZeRO's all-gather).
@@ -306,7 +290,7 @@ Metrics DataParallelTrainer::evaluate(const TokenDataset& data) const {
   std::vector<double> sums;
   for (const auto& [name, v] : m.items()) sums.push_back(v * tokens);
   sums.push_back(tokens);
-  allreduce_sum(sums);
+  mpi::allreduce_sum(sums);
   Metrics out;
   for (size_t i = 0; i < m.items().size(); ++i) out.add(m.items()[i].first, sums[i] / sums.back());
   return out;
@@ -332,7 +316,7 @@ const TrainHistory& DataParallelTrainer::run(const TokenDataset& data, const std
     bar.update(done, shown, tc.batch_size * tc.seq_len);
     // Every rank must agree to go on (a Ctrl-C may reach one rank only).
     const bool go = !on_step || on_step(s);
-    if (allreduce_sum(go ? 0.0 : 1.0) > 0) break;
+    if (mpi::allreduce_sum(go ? 0.0 : 1.0) > 0) break;
   }
   bar.finish();
   return h;

@@ -29,12 +29,6 @@
 
 namespace ds::ch06 {
 
-
-// Sums over all ranks, in place (MPI_Allreduce).
-void allreduce_sum(float* data, int64_t n);
-void allreduce_sum(std::vector<double>& v);
-double allreduce_sum(double v);
-double allreduce_max(double v);
 // The gradient of every tensor (zeros where a rank has none) averaged over ranks, in place.
 void allreduce_mean_grads(const std::vector<Tensor>& params);
 

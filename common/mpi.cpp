@@ -104,9 +104,11 @@ void allreduce_sum(std::vector<double>& v) {
   check(MPI_Allreduce(MPI_IN_PLACE, v.data(), count_of(static_cast<int64_t>(v.size())), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 }
 
-void allreduce_sum(std::vector<float>& v) {
-  check(MPI_Allreduce(MPI_IN_PLACE, v.data(), count_of(static_cast<int64_t>(v.size())), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+void allreduce_sum(float* data, int64_t n) {
+  check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 }
+
+void allreduce_sum(std::vector<float>& v) { allreduce_sum(v.data(), static_cast<int64_t>(v.size())); }
 
 void request_stop() { g_stop = 1; }
 

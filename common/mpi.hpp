@@ -48,6 +48,7 @@ double allreduce_sum(double v);
 double allreduce_max(double v);
 void allreduce_sum(std::vector<double>& v);   // in place, element-wise over all ranks
 void allreduce_sum(std::vector<float>& v);
+void allreduce_sum(float* data, int64_t n);   // n floats in place (a tensor's storage)
 
 // True on every rank once any rank got SIGINT/SIGTERM (or request_stop()); collective: every rank
 // must call it at the same point.

@@ -74,10 +74,10 @@ LimitRun train_limited(const DeepSeekConfig& base, const PretrainConfig& pc, con
   const double width = static_cast<double>(base.hidden_size + 2 * base.num_experts_per_tok) * 4.0;
   run.bytes_per_token = static_cast<double>(c.remote_copies) * width / std::max<double>(1.0, static_cast<double>(c.tokens));
   run.ranks_per_token = static_cast<double>(c.token_copies) / std::max<double>(1.0, static_cast<double>(c.tokens));
-  run.a2a_s_per_step = allreduce_max(c.dispatch_s + c.combine_s + c.backward_dispatch_s + c.backward_combine_s) / steps;
-  run.compute_s_per_step = allreduce_max(c.compute_s + c.backward_compute_s) / steps;
-  run.wait_s_per_step = allreduce_max(c.wait_s) / steps;
-  run.step_s = allreduce_max(h.seconds) / steps;
+  run.a2a_s_per_step = mpi::allreduce_max(c.dispatch_s + c.combine_s + c.backward_dispatch_s + c.backward_combine_s) / steps;
+  run.compute_s_per_step = mpi::allreduce_max(c.compute_s + c.backward_compute_s) / steps;
+  run.wait_s_per_step = mpi::allreduce_max(c.wait_s) / steps;
+  run.step_s = mpi::allreduce_max(h.seconds) / steps;
   run.final_val = h.final_val("main_ce");
   run.eval_step = h.eval_step;
   run.val = h.val.at("main_ce");
@@ -108,15 +108,15 @@ Durations time_chunks(ch02::Block& block, const Tensor& x, int reps) {
     MPI_Barrier(MPI_COMM_WORLD);
     Timer t;
     const Tensor out = block.forward(in, nullptr);
-    f.push_back(allreduce_max(t.seconds()));
+    f.push_back(mpi::allreduce_max(t.seconds()));
     MPI_Barrier(MPI_COMM_WORLD);
     Timer tb;
     WeightGradWork work = backward_inputs({out}, {gout}, {in});
-    b.push_back(allreduce_max(tb.seconds()));
+    b.push_back(mpi::allreduce_max(tb.seconds()));
     MPI_Barrier(MPI_COMM_WORLD);
     Timer tw;
     work.run();
-    w.push_back(allreduce_max(tw.seconds()));
+    w.push_back(mpi::allreduce_max(tw.seconds()));
     block.zero_grad();
   }
   auto median = [](std::vector<double> v) {
@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
         for (int64_t j = 0; j < want[i].second.numel(); ++j)
           worst = std::max(worst, static_cast<double>(std::fabs(want[i].second.data()[j] - have[i].second.data()[j])));
       }
-      worst = allreduce_max(worst);
+      worst = mpi::allreduce_max(worst);
       const double held = 4.0 * static_cast<double>(parallel.num_parameters()), whole = 4.0 * static_cast<double>(single.num_parameters());
       if (lead) {
         std::printf("Check: %lld expert-parallel steps (ZeRO-1 for the replicated weights) against one process on the same global batches\n",
@@ -300,7 +300,7 @@ int main(int argc, char** argv) {
     Durations d = time_chunks(block, micro[0], static_cast<int>(o.overlap_reps));
     const EpCounters c = ep_counters();
     const double reps = static_cast<double>(o.overlap_reps);
-    const double comm_f = allreduce_max(c.dispatch_s + c.combine_s) / reps, comm_b = allreduce_max(c.backward_dispatch_s + c.backward_combine_s) / reps;
+    const double comm_f = mpi::allreduce_max(c.dispatch_s + c.combine_s) / reps, comm_b = mpi::allreduce_max(c.backward_dispatch_s + c.backward_combine_s) / reps;
     const double comm_seq = ov.dispatch_s + ov.combine_s;
     const double hidden = comm_seq > 0 ? std::clamp((ov.sequential_s - ov.overlapped_s) / comm_seq, 0.0, 1.0) : 0.0;
     Durations measured = d, serial = d, ideal = d;

@@ -45,7 +45,7 @@ TEST_CASE("data parallel training, plain and ZeRO-1, equals one process on the s
     CHECK(state_difference(m, single) > 0);   // not the same computation: the check compares two paths
     // Every rank holds the same weights.
     const double mine = state_difference(m, single);
-    CHECK(allreduce_max(mine) == doctest::Approx(allreduce_sum(mine) / mpi::size()).epsilon(1e-3));
+    CHECK(mpi::allreduce_max(mine) == doctest::Approx(mpi::allreduce_sum(mine) / mpi::size()).epsilon(1e-3));
   }
 }
 
@@ -57,7 +57,7 @@ TEST_CASE("ZeRO-1: each rank keeps AdamW's moments of its share of the parameter
   const double unsharded = static_cast<double>(plain.optimizer_bytes());
   CHECK(unsharded == doctest::Approx(8.0 * static_cast<double>(m.num_parameters())));
   const double mine = static_cast<double>(sharded.optimizer_bytes());
-  CHECK(allreduce_sum(mine) == doctest::Approx(unsharded));
+  CHECK(mpi::allreduce_sum(mine) == doctest::Approx(unsharded));
   if (mpi::size() == 2) CHECK(mine < 0.6 * unsharded);   // balanced: largest tensors first onto the least loaded rank
   const std::vector<int> owners = zero1_owners(m.named_parameters(), 2);
   CHECK(std::count(owners.begin(), owners.end(), 0) > 0);

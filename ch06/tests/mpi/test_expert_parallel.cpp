@@ -67,7 +67,7 @@ TEST_CASE("expert-parallel MoE layer: the same outputs and gradients as the laye
     const ExpertPlacement place{8, mpi::size()};
     for (int64_t j = 0; j < 8; ++j) {
       Tensor total = single.experts[static_cast<size_t>(j)]->down_proj.weight.grad().clone();
-      allreduce_sum(total.data(), total.numel());
+      mpi::allreduce_sum(total.data(), total.numel());
       if (place.owner(j) != mpi::rank()) continue;
       const Tensor g = parallel.experts[static_cast<size_t>(j)]->down_proj.weight.grad();
       CAPTURE(j);
