@@ -42,6 +42,9 @@ struct Chunk {
   bool operator==(const Chunk&) const = default;
 };
 
+// The same micro-batch `step` stages further along its pipeline (-1: the stage feeding it).
+Chunk neighbour(Chunk c, int step);
+
 // A point-to-point message. `of` is the chunk whose op produced the tensor: an activation is
 // F(of)'s output, read by stage of.stage + 1; a gradient is B(of)'s input gradient, read by
 // stage of.stage - 1. Sends and receives on one (source, destination) pair match in order, as
@@ -113,5 +116,9 @@ std::string format_op(const Schedule& s, const Op& op);
 std::string format_rank(const Schedule& s, int rank);
 // "the backward of micro-batch 3 at stage 1 (rank 1, op 7)": how error sentences name an op.
 std::string describe_op(const Schedule& s, int rank, size_t index);
+// "micro-batch 3 at stage 1" (DualPipe adds "of direction 1") and "the gradient from the
+// backward of micro-batch 3 at stage 1": how they name a chunk and a transfer's tensor.
+std::string describe_chunk(const Schedule& s, const Chunk& c);
+std::string describe_transfer(const Schedule& s, const Transfer& t);
 
 }  // namespace ds::ch06

@@ -22,9 +22,9 @@ using namespace ds::test;
 namespace {
 
 #ifdef DS_MPIEXEC
-const std::string kMpiexec = DS_MPIEXEC;
+const std::string kMpiexec = DS_MPIEXEC, kMpiEnv = DS_MPI_ENV;
 #else
-const std::string kMpiexec;
+const std::string kMpiexec, kMpiEnv;
 #endif
 
 // False, saying why the test is skipped, where mpirun or the MPI build is missing.
@@ -43,7 +43,7 @@ int mpirun(int ranks, const std::string& args, const fs::path& out) {
   // start on a machine that reports fewer slots; CMA (single-copy) is often blocked in containers.
   std::string opts = "--oversubscribe --mca btl_vader_single_copy_mechanism none";
   if (geteuid() == 0) opts += " --allow-run-as-root";
-  const std::string cmd = kMpiexec + " " + opts + " -np " + std::to_string(ranks) + " " + DS_BIN_DIR + "/ch06_pipeline_train --quick --threads 1 --out " +
+  const std::string cmd = kMpiEnv + " " + kMpiexec + " " + opts + " -np " + std::to_string(ranks) + " " + DS_BIN_DIR + "/ch06_pipeline_train --quick --threads 1 --out " +
                           out.string() + " " + args + " > " + out.string() + ".log 2>&1";
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

@@ -26,8 +26,10 @@ double state_difference(const DeepSeekModel& a, const DeepSeekModel& b) {
 
 TEST_CASE("data parallel training, plain and ZeRO-1, equals one process on the same global batches") {
   // Tolerance: the ranks' gradients are float32 sums in another order than one process's, which
-  // AdamW's division by sqrt(v) can magnify for tiny gradients; 1e-4 on weights of size ~0.1
-  // after 4 steps of lr 2e-3 (each step moves a weight by up to 2e-3).
+  // AdamW's division by sqrt(v) magnifies for gradients near zero (m / sqrt(v) of a tiny gradient
+  // can move by a good part of 1). Each step moves a weight by up to lr = 2e-3, so 5e-4, a quarter
+  // of one step's largest move, after 4 steps; a lost or misrouted gradient moves weights by the order
+  // of a step. The asan build (no FMA, another summation order) measured 1.5e-4.
   const PretrainConfig pc = small_run(4);
   const DeepSeekConfig cfg = tiny_config();
   Rng rng0(11);
@@ -41,7 +43,7 @@ TEST_CASE("data parallel training, plain and ZeRO-1, equals one process on the s
     DeepSeekModel m(cfg, rng);
     DataParallelTrainer dp(m, pc, zero1);
     for (int i = 0; i < 4; ++i) CHECK(dp.step(small_data()).loss == doctest::Approx(single_loss[static_cast<size_t>(i)]).epsilon(1e-5));
-    CHECK(state_difference(m, single) < 1e-4);
+    CHECK(state_difference(m, single) < 5e-4);
     CHECK(state_difference(m, single) > 0);   // not the same computation: the check compares two paths
     // Every rank holds the same weights.
     const double mine = state_difference(m, single);
