@@ -68,7 +68,8 @@ TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single
   if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
   const fs::path ref = tmp / "ds_pipeline_reference", pipe = tmp / "ds_pipeline_mpi";
-  REQUIRE(run_program("ch06_pipeline_train", "--reference", ref) == 0);   // --quick: 3 steps
+  // The reference is one process of an MPI-linked program: the mpirun environment (kMpiEnv) too.
+  REQUIRE(run_program("ch06_pipeline_train", "--reference", ref, kMpiEnv) == 0);   // --quick: 3 steps
   REQUIRE_MESSAGE(mpirun(2, "", pipe) == 0, read_text_file(pipe.string() + ".log"));
   const std::string ref_weights = (ref / "reference/checkpoint/model.safetensors").string();
   const auto summary = program_summary(pipe);
@@ -80,11 +81,12 @@ TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single
     // added in another order (and the embedding's two uses, the balance losses and DualPipe's
     // copies separately), so float rounding differs, and AdamW's m / sqrt(v) magnifies it where
     // a gradient is tiny: measured, every weight within 4e-7 but a few embedding entries (rare
-    // tokens, whose gradient is the sum of the first and the last stage's parts) within 8e-6.
-    // Bound: 2e-5, 1% of the largest change one step can make.
+    // tokens, whose gradient is the sum of the first and the last stage's parts) within 8e-6;
+    // the asan build (generic x86-64, no FMA) reached 2.1e-5 on 4 ranks. Bound: 1e-4, 5% of the
+    // largest change one step can make (a lost or misrouted gradient moves weights by about lr).
     const double diff = max_weight_diff(ref_weights, ckpt + "/model.safetensors");
     MESSAGE(std::string(name) << ": largest weight difference from the single-process run after 3 steps: " << diff);
-    CHECK(diff < 2e-5);
+    CHECK(diff < 1e-4);
     const std::vector<double> loss = summary["schedules"][name]["loss"].get<std::vector<double>>();
     REQUIRE(loss.size() == ref_loss.size());
     for (size_t i = 0; i < loss.size(); ++i) CHECK(loss[i] == doctest::Approx(ref_loss[i]).epsilon(1e-5));
@@ -118,14 +120,14 @@ TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight h
   if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
   const fs::path ref = tmp / "ds_pipeline_reference_m8", pipe = tmp / "ds_pipeline_mpi_np4";
-  REQUIRE(run_program("ch06_pipeline_train", "--reference --micro-batches 8", ref) == 0);
+  REQUIRE(run_program("ch06_pipeline_train", "--reference --micro-batches 8", ref, kMpiEnv) == 0);
   // 4 ranks on however few cores: --oversubscribe (mpirun() passes it).
   REQUIRE_MESSAGE(mpirun(4, "--schedules dualpipe,1f1b", pipe) == 0, read_text_file(pipe.string() + ".log"));
   for (const char* name : {"dualpipe", "1f1b"}) {
     // Ranks 0 and 3 each hold both ends, so the embedding has four users on two ranks; the bound
-    // is the 2-rank test's (1% of one step's largest change).
+    // is the 2-rank test's (5% of one step's largest change).
     const double diff = max_weight_diff((ref / "reference/checkpoint/model.safetensors").string(), (pipe / name / "checkpoint/model.safetensors").string());
     MESSAGE(std::string(name) << " on 4 ranks: largest weight difference from the single-process run after 3 steps: " << diff);
-    CHECK(diff < 2e-5);
+    CHECK(diff < 1e-4);
   }
 }

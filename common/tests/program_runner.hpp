@@ -16,10 +16,11 @@
 
 namespace ds::test {
 
-// Runs DS_BIN_DIR/<program> with args; returns its exit status (-1 if it did not exit normally).
-inline int run_program(const std::string& program, const std::string& args, const std::filesystem::path& out) {
+// Runs DS_BIN_DIR/<program> with args (after `env`, e.g. "NAME=value ..."); returns its exit
+// status (-1 if it did not exit normally).
+inline int run_program(const std::string& program, const std::string& args, const std::filesystem::path& out, const std::string& env = "") {
   std::filesystem::remove_all(out);
-  const std::string cmd = std::string(DS_BIN_DIR) + "/" + program + " --quick --threads 1 --out " + out.string() + " " + args + " > " +
+  const std::string cmd = env + " " + DS_BIN_DIR + "/" + program + " --quick --threads 1 --out " + out.string() + " " + args + " > " +
                           out.string() + ".log 2>&1";
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
