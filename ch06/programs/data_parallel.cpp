@@ -11,6 +11,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include "ch06/checkpoint.hpp"
 #include "ch06/data_parallel.hpp"
@@ -242,7 +243,7 @@ int main(int argc, char** argv) {
 
     Table t({"what", "value"});
     t.row({"final validation loss (main head)", fmt("%.4f", h.final_val("main_ce"))});
-    t.row({"throughput, all ranks", fmt("%.0f tokens/s (measured under load on a shared machine)", h.tokens_per_second())});
+    t.row({"throughput, all ranks", fmt("%.0f tokens/s (%d ranks on %u cores)", h.tokens_per_second(), mpi::size(), std::thread::hardware_concurrency())});
     for (int r = 0; r < mpi::size(); ++r)
       t.row({fmt("rank %d: parameters it updates / AdamW moments", r),
              fmt("%.2fM / %s", params_owned[static_cast<size_t>(r)] / 1e6, memory::human_bytes(moments[static_cast<size_t>(r)]).c_str())});
