@@ -22,6 +22,7 @@ void reset_ep_counters() { ep_counters() = EpCounters{}; }
 
 namespace {
 bool g_sync_timing = false;
+thread_local std::function<void()> t_yield;   // set_all_to_all_yield's
 // With sync timing, waits for every rank and books the wait apart.
 void sync_point(MPI_Comm comm) {
   if (!g_sync_timing) return;
@@ -32,6 +33,8 @@ void sync_point(MPI_Comm comm) {
 }  // namespace
 
 void set_ep_sync_timing(bool on) { g_sync_timing = on; }
+
+void set_all_to_all_yield(std::function<void()> yield) { t_yield = std::move(yield); }
 
 namespace {
 std::vector<int> offsets(const std::vector<int>& counts) {
@@ -66,7 +69,14 @@ Scaled scaled(const Exchange& ex, int64_t width) {
 // Rows of `width` floats: send[send_at[d] .. + send[d]] go to rank d; recv is filled likewise.
 void exchange_rows(const float* send, float* recv, const Exchange& ex, int64_t width, MPI_Comm comm) {
   const Scaled s = scaled(ex, width);
-  MPI_Alltoallv(send, s.sc.data(), s.sa.data(), MPI_FLOAT, recv, s.rc.data(), s.ra.data(), MPI_FLOAT, comm);
+  if (!t_yield) {
+    MPI_Alltoallv(send, s.sc.data(), s.sa.data(), MPI_FLOAT, recv, s.rc.data(), s.ra.data(), MPI_FLOAT, comm);
+    return;
+  }
+  MPI_Request req;
+  MPI_Ialltoallv(send, s.sc.data(), s.sa.data(), MPI_FLOAT, recv, s.rc.data(), s.ra.data(), MPI_FLOAT, comm, &req);
+  t_yield();   // other work while the rows are in flight
+  MPI_Wait(&req, MPI_STATUS_IGNORE);
 }
 
 int64_t remote_rows(const std::vector<int>& rows, int me) {

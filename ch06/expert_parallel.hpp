@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ch02/transformer.hpp"
@@ -89,6 +90,13 @@ void reset_ep_counters();
 // Sync timing: an MPI_Barrier before every all-to-all, timed apart (wait_s), so the all-to-all
 // times hold the exchange itself rather than the wait for a slower rank. Numbers are unchanged.
 void set_ep_sync_timing(bool on);
+
+// Overlap, as DeepSeek-V3's F&B chunk overlaps one micro-batch's all-to-all with another's
+// compute (section 3.2.1): while set on this thread, every token all-to-all (dispatch and combine,
+// forward and backward) is started non-blocking (MPI_Ialltoallv), then `yield` runs (PipelineRank
+// hands the core to the other half of its F&B chunk there), then the all-to-all is waited for.
+// Per thread; unset (blocking all-to-alls) by default.
+void set_all_to_all_yield(std::function<void()> yield);
 
 // The routed experts of one MoE layer across the ranks (every rank must call it, in the same
 // order): u is this rank's [N, C] tokens; r their routing over all n_experts; local holds this

@@ -1,11 +1,17 @@
 #include "ch06/pipeline_mpi.hpp"
 
+#include <omp.h>
+
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "ch06/checkpoint.hpp"
 #include "ch06/expert_parallel.hpp"
@@ -325,8 +331,12 @@ StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
         slot(op.b).w = WeightGradWork();
         break;
       case OpKind::FB:
-        forward(op.f, micro);
-        backward(op.b, op.split);
+        if (overlap_) {
+          overlapped(op, micro);
+        } else {
+          forward(op.f, micro);
+          backward(op.b, op.split);
+        }
         break;
     }
     const double end = mpi::wtime();
@@ -351,6 +361,76 @@ StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
   trainer_->history.tokens += pc_.train.batch_size * pc_.train.seq_len;
   trainer_->history.seconds += mpi::wtime() - t0;
   return s;
+}
+
+void PipelineRank::set_overlap(bool on) {
+  if (on && ep_ < 2) throw std::invalid_argument("the overlapped F&B chunk hides expert all-to-alls: it needs expert parallelism (--ep 2 or more)");
+  int level = 0;
+  MPI_Query_thread(&level);
+  if (on && level < MPI_THREAD_SERIALIZED)
+    throw std::invalid_argument("the overlapped F&B chunk needs an MPI library that allows serialized threads (MPI_THREAD_SERIALIZED)");
+  overlap_ = on;
+}
+
+namespace {
+// Two threads taking turns on one core: one runs while the other waits for its turn.
+class Turns {
+ public:
+  void wait_turn(int me) {
+    std::unique_lock<std::mutex> l(m_);
+    cv_.wait(l, [&] { return turn_ == me || done_[1 - me]; });
+  }
+  void pass(int me) {   // to the other, and back when it passes again (or has finished)
+    std::unique_lock<std::mutex> l(m_);
+    if (done_[1 - me]) return;
+    turn_ = 1 - me;
+    cv_.notify_all();
+    cv_.wait(l, [&] { return turn_ == me || done_[1 - me]; });
+  }
+  void finish(int me) {
+    std::lock_guard<std::mutex> l(m_);
+    done_[me] = true;
+    turn_ = 1 - me;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  int turn_ = 0;
+  bool done_[2] = {false, false};
+};
+}  // namespace
+
+void PipelineRank::overlapped(const Op& fb, const std::vector<Batch>& micro) {
+  // Every EP rank of this pipeline rank runs the same two halves with the same hand-overs, so
+  // they start their all-to-alls on the EP group in the same order, as MPI requires.
+  Turns turns;
+  std::exception_ptr failed[2];
+  const int threads = omp_get_max_threads();
+  std::thread back([&] {
+    omp_set_num_threads(threads);
+    turns.wait_turn(1);
+    set_all_to_all_yield([&] { turns.pass(1); });
+    try {
+      backward(fb.b, fb.split);
+    } catch (...) {
+      failed[1] = std::current_exception();
+    }
+    set_all_to_all_yield({});
+    turns.finish(1);
+  });
+  set_all_to_all_yield([&] { turns.pass(0); });
+  try {
+    forward(fb.f, micro);
+  } catch (...) {
+    failed[0] = std::current_exception();
+  }
+  set_all_to_all_yield({});
+  turns.finish(0);
+  back.join();
+  for (const std::exception_ptr& e : failed)
+    if (e) std::rethrow_exception(e);
 }
 
 void PipelineRank::combine_gradients() {

@@ -10,7 +10,8 @@
 //       balance losses, each scaled by 1/M: the gradient of the mean over micro-batches, as the
 //       single-process trainer accumulates it. Split (zero bubble): backward_inputs now, W later
 //   W   the weight gradients a split B left (WeightGradWork::run)
-//   FB  F of one chunk, then B of another: on a CPU rank the two run one after the other
+//   FB  F of one chunk, then B of another: on a CPU rank the two run one after the other, or, with
+//       set_overlap(true) under EP, interleaved at the expert all-to-alls (see set_overlap)
 //
 // After the last op: parameters held on several ranks (the embedding on the first and the last
 // stage; with DualPipe every stage, held once per direction) get the sum of their copies'
@@ -85,6 +86,11 @@ class PipelineRank {
   const Schedule& schedule() const { return s_; }
   int rank() const { return rank_; }   // in the schedule
   int ep() const { return ep_; }
+  // The F&B chunk as V3 runs it (section 3.2.1), with EP: the backward runs in a second thread and
+  // the two halves take turns on this rank's core, each handing over right after starting an
+  // expert all-to-all (expert_parallel.hpp's set_all_to_all_yield), so one micro-batch's tokens are
+  // in flight while the other's attention and experts compute. Same numbers, another order in time.
+  void set_overlap(bool on);
 
  private:
   // What a chunk (micro-batch, stage, direction) keeps between its F, B and W.
@@ -107,6 +113,7 @@ class PipelineRank {
   void post(const std::vector<Transfer>& comm);
   void forward(const Chunk& c, const std::vector<Batch>& micro);
   void backward(const Chunk& c, bool split);
+  void overlapped(const Op& fb, const std::vector<Batch>& micro);
   void combine_gradients();
   void combine_loads();
   NamedTensors owned_tensors() const;
@@ -116,6 +123,7 @@ class PipelineRank {
   PretrainConfig pc_;
   int rank_;                                        // in the schedule
   int ep_ = 1, ep_rank_ = 0;                        // EP group size and this process's index in it
+  bool overlap_ = false;
   MPI_Comm ep_comm_ = MPI_COMM_NULL, pipe_comm_ = MPI_COMM_NULL;   // this pipeline rank's EP group; the ranks of this EP index
   std::set<std::string> experts_, remote_;          // routed-expert parameters (with EP): all, and those other EP ranks hold
   std::vector<Replicated> expert_copies_;           // with EP: this EP index's experts held on several pipeline ranks

@@ -39,8 +39,15 @@ struct Options {
   std::string preset = "mini", schedules = "gpipe,1f1b,zb1p,dualpipe,dualpipev", resume;
   int64_t layers = 0, corpus_kb = 300, checkpoint_every = 0, interrupt_at = 0;
   int interrupt_rank = 0, vocab = 512, ep = 1;
-  bool reference = false;
+  bool reference = false, no_overlap = false;
 };
+
+bool has_fb(const Schedule& s) {
+  for (const RankProgram& p : s.programs)
+    for (const Op& op : p.ops)
+      if (op.kind == OpKind::FB) return true;
+  return false;
+}
 
 // Op durations measured on this run (ms), by kind, from every rank: medians, since a rank that
 // shares its core with other processes now and then takes far longer for one op.
@@ -257,7 +264,6 @@ struct ScheduleResult {
   Durations d;                                        // the measured durations (ms) fed to the simulator
   double a2a_f = 0, a2a_b = 0, a2a_fb = 0;            // ms of all-to-all inside an F, a B and an F&B (medians)
   std::vector<double> peak_mb;   // per rank: live tensor bytes above the step's start, at the peak
-  bool interrupted = false;
 };
 
 }  // namespace
@@ -303,6 +309,9 @@ int main(int argc, char** argv) {
       flags.add("--ep", o.ep, "expert parallelism: processes per pipeline rank, sharing its tokens and routed experts (mpirun -np PP x EP)")
           .min(1)
           .max(64);
+      flags.add_flag("--no-overlap", o.no_overlap,
+                     "with --ep: every step runs F&B in sequence (by default DualPipe's and DualPipeV's even steps interleave F&B's "
+                     "halves at the expert all-to-alls, and both kinds of step are timed)");
       flags.parse(argc, argv);
       if (run.quick) {
         o.preset = "tiny";
@@ -383,10 +392,11 @@ int main(int argc, char** argv) {
       NamedTensors init;
       for (const auto& [name, t] : whole.state_dict()) init.push_back({name, t.clone()});
       for (const Schedule& s : schedules) {
-        ScheduleResult res;
-        res.name = schedule_name(s.kind);
-        res.title = schedule_title(s.kind);
-        const std::string ckpt = run.out + "/" + res.name + "/checkpoint";
+        const std::string name = schedule_name(s.kind), ckpt = run.out + "/" + name + "/checkpoint";
+        // With EP, a schedule with F&B chunks alternates: odd steps run F&B in sequence, even
+        // steps overlapped. Both give the same numbers, so it is one training run, and the two
+        // are timed side by side under the same load.
+        const bool ab = o.ep > 1 && !o.no_overlap && o.resume.empty() && has_fb(s) && tc.steps >= 3;
         PipelineRank pr(s, cfg, pc, o.ep);
         if (o.resume.empty()) {
           pr.load_weights(init);
@@ -400,97 +410,116 @@ int main(int argc, char** argv) {
           if (mpi::allreduce_max(err.empty() ? 0.0 : 1.0) > 0) refuse(err.empty() ? "another rank could not resume " + o.resume : err);
           std::printf("resumed %s at step %lld\n", o.resume.c_str(), (long long)pr.trainer().step_count());
         }
-        Progress bar(tc.steps, res.name, rank == 0);
-        OpTimes times;
-        StepRecord rec;
+        Progress bar(tc.steps, name, rank == 0);
+        OpTimes times[2];                  // by mode: F&B in sequence, overlapped
+        StepRecord rec, last[2];
+        std::vector<double> makespans[2];  // every step's after the first (ms), the slowest process's
+        std::vector<double> loss;
+        bool interrupted = false;
         const auto& ops = s.programs[static_cast<size_t>(pr.rank())].ops;
-        std::vector<double> makespans;   // every step's after the first (ms), the slowest process's
         while (pr.trainer().step_count() < tc.steps) {
+          const int mode = ab && pr.trainer().step_count() % 2 == 1 ? 1 : 0;
+          pr.set_overlap(mode == 1);
           const StepStats st = pr.step(cd.dataset, rec);
-          res.loss.push_back(st.loss);
-          if (st.step > 1 || tc.steps == 1)   // the first step warms the allocator and caches up; in ms
-            for (size_t i = 0; i < ops.size(); ++i) times.add(ops[i], (rec.spans[i].end - rec.spans[i].start) * 1e3, rec.all_to_all[i] * 1e3);
+          loss.push_back(st.loss);
           const double step_ms = mpi::allreduce_max(rec.end * 1e3);
-          if (st.step > 1 || tc.steps == 1) makespans.push_back(step_ms);
+          if (st.step > 1 || tc.steps == 1) {   // the first step warms the allocator and caches up; in ms
+            for (size_t i = 0; i < ops.size(); ++i)
+              times[mode].add(ops[i], (rec.spans[i].end - rec.spans[i].start) * 1e3, rec.all_to_all[i] * 1e3);
+            makespans[mode].push_back(step_ms);
+          }
+          last[mode] = rec;
           bar.update(st.step, {{"loss", st.loss}, {"makespan_ms", rec.end * 1e3}}, tc.batch_size * tc.seq_len);
           if (st.step == o.interrupt_at && rank == o.interrupt_rank) std::raise(SIGINT);
-          res.interrupted = mpi::stop_requested();
-          if (res.interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
+          interrupted = mpi::stop_requested();
+          if (interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
             pr.save(ckpt, rank == 0 ? &whole : nullptr, &cd.tokenizer);
-          if (res.interrupted) break;
+          if (interrupted) break;
         }
         bar.finish();
-        if (res.interrupted) {
+        if (interrupted) {
           std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
-                      (long long)pr.trainer().step_count(), ckpt.c_str(), res.name.c_str(), ckpt.c_str());
+                      (long long)pr.trainer().step_count(), ckpt.c_str(), name.c_str(), ckpt.c_str());
           return 130;
         }
-        times.gather();   // all ranks' ops together, into the simulator
-        const Durations d_ms = times.durations(latency * 1e3);
-        const std::vector<StepRecord> all = gather_records(rec);
-        if (rank != 0) continue;
+        double hidden_in_sequence = 0;
+        for (int mode = 0; mode < (ab ? 2 : 1); ++mode) {
+          ScheduleResult res;
+          res.name = name + (mode == 1 ? "_overlap" : "");
+          res.title = schedule_title(s.kind) + (mode == 1 ? ", F&B overlapped" : "");
+          res.loss = loss;
+          OpTimes& tm = times[mode];
+          tm.gather();   // all ranks' ops together, into the simulator
+          const Durations d_ms = tm.durations(latency * 1e3);
+          const std::vector<StepRecord> all = gather_records(last[mode]);
+          if (rank != 0) continue;
 
-        // The Gantt chart's lanes are pipeline ranks: with EP, each drawn from its EP index 0.
-        std::vector<std::vector<OpSpan>> spans;
-        double end = 0;
-        for (size_t w = 0; w < all.size(); ++w) {
-          end = std::max(end, all[w].end * 1e3);
-          if (w % static_cast<size_t>(o.ep) != 0) continue;
-          std::vector<OpSpan> ms;
-          for (const OpSpan& x : all[w].spans) ms.push_back({x.start * 1e3, x.end * 1e3});
-          spans.push_back(ms);
-        }
-        const Timeline measured = timeline_from_spans(s, spans, end);
-        const Timeline predicted = simulate(s, d_ms, SendWait::BeforeNextOp);
-        res.measured_makespan = measured.makespan;
-        res.predicted_makespan = predicted.makespan;
-        res.measured_bubble = measured.max_bubble();
-        res.predicted_bubble = predicted.max_bubble();
-        res.median_makespan = OpTimes::median_of(makespans);
-        res.hidden_makespan = simulate(s, times.hidden(latency * 1e3), SendWait::BeforeNextOp).makespan;
-        res.d = d_ms;
-        res.a2a_f = times.a2a_f();
-        res.a2a_b = times.a2a_b();
-        res.a2a_fb = times.a2a_fb();
-        Gantt g = measured_beside_simulated(
-            s, measured, predicted,
-            fmt("%s, %d stages on %d ranks%s, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp, s.ranks,
-                o.ep > 1 ? fmt(" x EP %d", o.ep).c_str() : "", s.micro_batches, measured.makespan, predicted.makespan));
-        g.caption = fmt("Each rank's measured ops (real start and end, one core per rank, measured under load) above the simulator's "
-                        "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
-                        d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
-        write_gantt(run.out + "/gantt_" + res.name + ".svg", g);
-        LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
-                      "MB", {}};
-        for (size_t r = 0; r < all.size(); ++r) {
-          Series ser{"rank " + std::to_string(r), {}, {}};
-          double peak = 0;
-          for (const auto& [t, b] : all[r].live) {
-            ser.x.push_back(t * 1e3);
-            ser.y.push_back(b / 1e6);
-            peak = std::max(peak, b / 1e6);
+          // The Gantt chart's lanes are pipeline ranks: with EP, each drawn from its EP index 0.
+          std::vector<std::vector<OpSpan>> spans;
+          double end = 0;
+          for (size_t w = 0; w < all.size(); ++w) {
+            end = std::max(end, all[w].end * 1e3);
+            if (w % static_cast<size_t>(o.ep) != 0) continue;
+            std::vector<OpSpan> ms;
+            for (const OpSpan& x : all[w].spans) ms.push_back({x.start * 1e3, x.end * 1e3});
+            spans.push_back(ms);
           }
-          res.peak_mb.push_back(peak);
-          mem.series.push_back(ser);
-        }
-        mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
-                      "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
-        write_line_chart(run.out + "/memory_" + res.name + ".svg", mem);
+          const Timeline measured = timeline_from_spans(s, spans, end);
+          const Timeline predicted = simulate(s, d_ms, SendWait::BeforeNextOp);
+          res.measured_makespan = measured.makespan;
+          res.predicted_makespan = predicted.makespan;
+          res.measured_bubble = measured.max_bubble();
+          res.predicted_bubble = predicted.max_bubble();
+          res.median_makespan = OpTimes::median_of(makespans[mode]);
+          // An overlapped step's all-to-all times include the other half's turns: its ideal is
+          // the one predicted from the in-sequence steps.
+          if (mode == 0) hidden_in_sequence = simulate(s, tm.hidden(latency * 1e3), SendWait::BeforeNextOp).makespan;
+          res.hidden_makespan = hidden_in_sequence;
+          res.d = d_ms;
+          res.a2a_f = tm.a2a_f();
+          res.a2a_b = tm.a2a_b();
+          res.a2a_fb = tm.a2a_fb();
+          Gantt g = measured_beside_simulated(
+              s, measured, predicted,
+              fmt("%s, %d stages on %d ranks%s, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp,
+                  s.ranks, o.ep > 1 ? fmt(" x EP %d", o.ep).c_str() : "", s.micro_batches, measured.makespan, predicted.makespan));
+          g.caption = fmt("Each rank's measured ops (real start and end, one core per rank, measured under load) above the simulator's "
+                          "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
+                          d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
+          write_gantt(run.out + "/gantt_" + res.name + ".svg", g);
+          LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
+                        "MB", {}};
+          for (size_t r = 0; r < all.size(); ++r) {
+            Series ser{"rank " + std::to_string(r), {}, {}};
+            double peak = 0;
+            for (const auto& [t, b] : all[r].live) {
+              ser.x.push_back(t * 1e3);
+              ser.y.push_back(b / 1e6);
+              peak = std::max(peak, b / 1e6);
+            }
+            res.peak_mb.push_back(peak);
+            mem.series.push_back(ser);
+          }
+          mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
+                        "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
+          write_line_chart(run.out + "/memory_" + res.name + ".svg", mem);
 
-        const std::string key = "schedules." + res.name;
-        summary.set(key + ".loss", res.loss);
-        summary.set(key + ".measured_makespan_ms", res.measured_makespan);
-        summary.set(key + ".measured_makespan_median_ms", res.median_makespan);
-        summary.set(key + ".predicted_makespan_fb_hidden_ms", res.hidden_makespan);
-        summary.set(key + ".all_to_all_ms", std::vector<double>{res.a2a_f, res.a2a_b, res.a2a_fb});
-        summary.set(key + ".predicted_makespan_ms", res.predicted_makespan);
-        summary.set(key + ".measured_bubble_ms", measured.bubble);
-        summary.set(key + ".predicted_bubble_ms", predicted.bubble);
-        summary.set(key + ".durations_ms", std::vector<double>{d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency});
-        summary.set(key + ".peak_live_mb", res.peak_mb);
-        summary.set(key + ".simulated_peak_activations", static_cast<double>(predicted.max_peak_activations()));
-        summary.set(key + ".checkpoint", ckpt);
-        results.push_back(res);
+          const std::string key = "schedules." + res.name;
+          summary.set(key + ".loss", res.loss);
+          summary.set(key + ".measured_makespan_ms", res.measured_makespan);
+          summary.set(key + ".measured_makespan_median_ms", res.median_makespan);
+          summary.set(key + ".measured_steps", static_cast<double>(makespans[mode].size()));
+          summary.set(key + ".predicted_makespan_fb_hidden_ms", res.hidden_makespan);
+          summary.set(key + ".all_to_all_ms", std::vector<double>{res.a2a_f, res.a2a_b, res.a2a_fb});
+          summary.set(key + ".predicted_makespan_ms", res.predicted_makespan);
+          summary.set(key + ".measured_bubble_ms", measured.bubble);
+          summary.set(key + ".predicted_bubble_ms", predicted.bubble);
+          summary.set(key + ".durations_ms", std::vector<double>{d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency});
+          summary.set(key + ".peak_live_mb", res.peak_mb);
+          summary.set(key + ".simulated_peak_activations", static_cast<double>(predicted.max_peak_activations()));
+          summary.set(key + ".checkpoint", ckpt);
+          results.push_back(res);
+        }
       }
       if (rank != 0) return 0;
 
@@ -528,14 +557,17 @@ int main(int argc, char** argv) {
       std::printf("\nlargest difference between two schedules' losses at the same step: %.2g\n", spread);
       if (o.ep > 1) {
         // The step measured on PP x EP processes beside the simulator fed with this run's chunks.
-        std::printf("\nPP %d x EP %d: the step measured (median over steps 2..%lld, under load) and simulated from this run's medians of F, B, W "
-                    "and F&B (F&B run as a forward, then a backward); the last column hides F&B's expert all-to-alls:\n",
+        std::printf("\nPP %d x EP %d: the step measured (median of steps 2..%lld, under load) and simulated from the same steps' medians of F, B, "
+                    "W and F&B. DualPipe(V) alternate: odd steps run F&B as a forward, then a backward; even steps (\"F&B overlapped\") "
+                    "interleave the two halves at the expert all-to-alls. The last column takes the all-to-all time measured inside the "
+                    "in-sequence F&B off the chunk (never below max(F, B)):\n",
                     pp_ranks, o.ep, (long long)tc.steps);
-        Table e({"schedule", "F / B / W / F&B ms", "all-to-all in F / B / F&B ms", "measured step", "simulated, F&B in sequence",
+        Table e({"schedule", "F / B / W / F&B ms", "all-to-all in F / B / F&B ms", "measured step", "simulated from these chunks",
                  "simulated, F&B's all-to-all hidden"});
         BarChart ec{fmt("PP %d x EP %d: measured step vs the simulator's prediction from measured chunks", pp_ranks, o.ep), "schedule",
                     "step time (ms)", {}, {}};
-        Series em{"measured (median of steps)", {}, {}}, es{"simulated, F&B in sequence", {}, {}}, eh{"simulated, F&B's all-to-all hidden", {}, {}};
+        Series em{"measured (median of steps)", {}, {}}, es{"simulated from the run's F, B, W, F&B", {}, {}},
+            eh{"simulated, F&B's all-to-all hidden", {}, {}};
         for (const ScheduleResult& r : results) {
           e.row({r.title, fmt("%.1f / %.1f / %.1f / %.1f", r.d.F, r.d.B, r.d.W, r.d.FB), fmt("%.1f / %.1f / %.1f", r.a2a_f, r.a2a_b, r.a2a_fb),
                  fmt("%.0f ms", r.median_makespan), fmt("%.0f ms", r.predicted_makespan), fmt("%.0f ms", r.hidden_makespan)});
@@ -547,9 +579,10 @@ int main(int argc, char** argv) {
         e.print();
         ec.series = {em, es, eh};
         ec.caption = fmt("%d processes on this machine's cores (measured under load; oversubscribed, compute is time-sliced and the all-to-alls "
-                         "are shared-memory copies). Simulated: the same op lists replayed with this run's median op durations; the third bar "
-                         "takes the all-to-all time measured inside F&B off the chunk (never below max(F, B)), which only the schedules with "
-                         "F&B chunks (DualPipe, DualPipeV) can gain.",
+                         "are shared-memory copies). Simulated: the same op lists replayed with each run's median op durations; the third bar "
+                         "takes the all-to-all time measured inside the in-sequence F&B off the chunk (never below max(F, B)), which only "
+                         "schedules with F&B chunks (DualPipe, DualPipeV) can gain; \"F&B overlapped\": the same run's even steps, whose F&B "
+                         "halves really interleave.",
                          world);
         write_bar_chart(run.out + "/ep_step.svg", ec);
         summary.set("ep", o.ep);

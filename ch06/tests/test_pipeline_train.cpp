@@ -142,13 +142,15 @@ TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight h
   }
 }
 
-TEST_CASE("pipeline x expert parallelism on 4 MPI ranks (PP 2 x EP 2) ends with the single-process trainer's weights") {
+TEST_CASE("pipeline x expert parallelism on 4 MPI ranks (PP 2 x EP 2), F&B in sequence and overlapped, ends with the single-process trainer's weights") {
   if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
   const fs::path ref = tmp / "ds_pipeline_reference_ep", pipe = tmp / "ds_pipeline_mpi_ep2";
   REQUIRE(run_program("ch06_pipeline_train", "--reference --micro-batches 4", ref) == 0);
   // Processes 0, 1 are pipeline rank 0 (EP indices 0, 1), processes 2, 3 pipeline rank 1; each
   // takes half of every micro-batch's sequences and 4 of every MoE layer's 8 routed experts.
+  // DualPipe and DualPipeV alternate: F&B in sequence on odd steps, overlapped on even ones
+  // (reported apart as <schedule>_overlap).
   REQUIRE_MESSAGE(mpirun(4, "--ep 2 --schedules dualpipe,zb1p,1f1b,dualpipev", pipe) == 0, read_text_file(pipe.string() + ".log"));
   const auto summary = program_summary(pipe);
   CHECK(summary["ep"].get<int>() == 2);
@@ -184,7 +186,19 @@ TEST_CASE("pipeline x expert parallelism on 4 MPI ranks (PP 2 x EP 2) ends with 
     CHECK(a2a[0] > 0);
     CHECK(a2a[1] > 0);
   }
-  check_files(pipe, {"ep_step.svg", "gantt_dualpipe.svg", "makespan.svg"});
+  for (const char* name : {"dualpipe_overlap", "dualpipev_overlap"}) {
+    INFO(name);
+    CHECK(summary["schedules"][name]["measured_steps"].get<double>() == 1);   // step 2 of 3
+    CHECK(summary["schedules"][name]["measured_makespan_median_ms"].get<double>() > 0);
+  }
+  check_files(pipe, {"ep_step.svg", "gantt_dualpipe.svg", "gantt_dualpipe_overlap.svg", "makespan.svg"});
+  // Overlapping F&B's halves changes when each runs, never what: every step in sequence
+  // (--no-overlap) gives the same weights bit for bit.
+  const fs::path seq_only = tmp / "ds_pipeline_mpi_ep2_seq";
+  REQUIRE_MESSAGE(mpirun(4, "--ep 2 --no-overlap --schedules dualpipe,dualpipev", seq_only) == 0, read_text_file(seq_only.string() + ".log"));
+  CHECK_FALSE(program_summary(seq_only)["schedules"].contains("dualpipe_overlap"));
+  for (const char* name : {"dualpipe", "dualpipev"})
+    CHECK(max_weight_diff((pipe / name / "checkpoint/model.safetensors").string(), (seq_only / name / "checkpoint/model.safetensors").string()) == 0);
   // Bad settings: one sentence from rank 0, status 1.
   const fs::path bad = tmp / "ds_pipeline_mpi_ep_bad";
   CHECK(mpirun(4, "--ep 3", bad) == 1);
