@@ -435,7 +435,12 @@ void PipelineRank::overlapped(const Op& fb, const std::vector<Batch>& micro) {
 
 void PipelineRank::combine_gradients() {
   sum_gradients(replicated_, params_, MPI_COMM_WORLD);
-  if (ep_ > 1) sum_gradients(expert_copies_, params_, pipe_comm_);
+  if (ep_ == 1) return;
+  sum_gradients(expert_copies_, params_, pipe_comm_);
+  // An expert no token reached on this rank has a zero gradient, as in one process (where the
+  // routed-experts op covers every expert), so AdamW still decays it and applies its momentum.
+  for (auto& [name, p] : params_)
+    if (experts_.count(name) && !p.grad().defined()) p.set_grad(Tensor::zeros(p.shape()));
 }
 
 void PipelineRank::sum_gradients(const std::vector<Replicated>& list, std::map<std::string, Tensor>& params, MPI_Comm comm) {
