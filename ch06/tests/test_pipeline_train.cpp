@@ -62,6 +62,13 @@ double max_weight_diff(const std::string& a, const std::string& b) {
   return worst;
 }
 
+// The single-process reference run (`--quick --reference args`) in TMPDIR/name.
+fs::path reference_run(const std::string& name, const std::string& args) {
+  const fs::path ref = fs::temp_directory_path() / name;
+  REQUIRE(run_program("ch06_pipeline_train", "--reference " + args, ref) == 0);
+  return ref;
+}
+
 // How many entries of two model.safetensors files differ by more than `above`, of how many.
 std::pair<int64_t, int64_t> count_weight_diffs(const std::string& a, const std::string& b, double above) {
   const SafeTensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
@@ -128,9 +135,7 @@ TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single
 
 TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight held twice) ends with the single-process trainer's weights") {
   if (!mpi_available()) return;
-  const fs::path tmp = fs::temp_directory_path();
-  const fs::path ref = tmp / "ds_pipeline_reference_m8", pipe = tmp / "ds_pipeline_mpi_np4";
-  REQUIRE(run_program("ch06_pipeline_train", "--reference --micro-batches 8", ref) == 0);
+  const fs::path ref = reference_run("ds_pipeline_reference_m8", "--micro-batches 8"), pipe = fs::temp_directory_path() / "ds_pipeline_mpi_np4";
   // 4 ranks on however few cores: --oversubscribe (mpirun() passes it).
   REQUIRE_MESSAGE(mpirun(4, "--schedules dualpipe,1f1b", pipe) == 0, read_text_file(pipe.string() + ".log"));
   for (const char* name : {"dualpipe", "1f1b"}) {
@@ -145,8 +150,7 @@ TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight h
 TEST_CASE("pipeline x expert parallelism on 4 MPI ranks (PP 2 x EP 2), F&B in sequence and overlapped, ends with the single-process trainer's weights") {
   if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
-  const fs::path ref = tmp / "ds_pipeline_reference_ep", pipe = tmp / "ds_pipeline_mpi_ep2";
-  REQUIRE(run_program("ch06_pipeline_train", "--reference --micro-batches 4", ref) == 0);
+  const fs::path ref = reference_run("ds_pipeline_reference_ep", "--micro-batches 4"), pipe = tmp / "ds_pipeline_mpi_ep2";
   // Processes 0, 1 are pipeline rank 0 (EP indices 0, 1), processes 2, 3 pipeline rank 1; each
   // takes half of every micro-batch's sequences and 4 of every MoE layer's 8 routed experts.
   // DualPipe and DualPipeV alternate: F&B in sequence on odd steps, overlapped on even ones
