@@ -438,8 +438,13 @@ int main(int argc, char** argv) {
         }
         bar.finish();
         if (interrupted) {
-          std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
-                      (long long)pr.trainer().step_count(), ckpt.c_str(), name.c_str(), ckpt.c_str());
+          if (o.ep > 1)
+            std::printf("\ninterrupted at step %lld: every process stopped after writing %s (a --ep run does not resume; ch06_generate "
+                        "reads the checkpoint)\n",
+                        (long long)pr.trainer().step_count(), ckpt.c_str());
+          else
+            std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
+                        (long long)pr.trainer().step_count(), ckpt.c_str(), name.c_str(), ckpt.c_str());
           return 130;
         }
         double hidden_in_sequence = 0;
