@@ -22,16 +22,19 @@ void reset_ep_counters() { ep_counters() = EpCounters{}; }
 
 namespace {
 bool g_sync_timing = false;
+thread_local std::function<void()> t_yield;   // set_all_to_all_yield's
 // With sync timing, waits for every rank and books the wait apart.
-void sync_point() {
+void sync_point(MPI_Comm comm) {
   if (!g_sync_timing) return;
   Timer t;
-  MPI_Barrier(MPI_COMM_WORLD);
+  MPI_Barrier(comm);
   ep_counters().wait_s += t.seconds();
 }
 }  // namespace
 
 void set_ep_sync_timing(bool on) { g_sync_timing = on; }
+
+void set_all_to_all_yield(std::function<void()> yield) { t_yield = std::move(yield); }
 
 namespace {
 std::vector<int> offsets(const std::vector<int>& counts) {
@@ -41,11 +44,11 @@ std::vector<int> offsets(const std::vector<int>& counts) {
 }
 
 // Every rank learns how many rows each other rank will send it (MPI_Alltoall of the counts).
-Exchange plan_exchange(const std::vector<int>& send_rows) {
+Exchange plan_exchange(const std::vector<int>& send_rows, MPI_Comm comm) {
   Exchange ex;
   ex.send = send_rows;
   ex.recv.assign(send_rows.size(), 0);
-  MPI_Alltoall(ex.send.data(), 1, MPI_INT, ex.recv.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  MPI_Alltoall(ex.send.data(), 1, MPI_INT, ex.recv.data(), 1, MPI_INT, comm);
   ex.send_at = offsets(ex.send);
   ex.recv_at = offsets(ex.recv);
   return ex;
@@ -64,9 +67,16 @@ Scaled scaled(const Exchange& ex, int64_t width) {
 }
 
 // Rows of `width` floats: send[send_at[d] .. + send[d]] go to rank d; recv is filled likewise.
-void exchange_rows(const float* send, float* recv, const Exchange& ex, int64_t width) {
+void exchange_rows(const float* send, float* recv, const Exchange& ex, int64_t width, MPI_Comm comm) {
   const Scaled s = scaled(ex, width);
-  MPI_Alltoallv(send, s.sc.data(), s.sa.data(), MPI_FLOAT, recv, s.rc.data(), s.ra.data(), MPI_FLOAT, MPI_COMM_WORLD);
+  if (!t_yield) {
+    MPI_Alltoallv(send, s.sc.data(), s.sa.data(), MPI_FLOAT, recv, s.rc.data(), s.ra.data(), MPI_FLOAT, comm);
+    return;
+  }
+  MPI_Request req;
+  MPI_Ialltoallv(send, s.sc.data(), s.sa.data(), MPI_FLOAT, recv, s.rc.data(), s.ra.data(), MPI_FLOAT, comm, &req);
+  t_yield();   // other work while the rows are in flight
+  MPI_Wait(&req, MPI_STATUS_IGNORE);
 }
 
 int64_t remote_rows(const std::vector<int>& rows, int me) {
@@ -78,9 +88,9 @@ int64_t remote_rows(const std::vector<int>& rows, int me) {
 }  // namespace
 
 namespace {
-int this_rank() {
+int this_rank(MPI_Comm comm = MPI_COMM_WORLD) {
   int me = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &me);
+  MPI_Comm_rank(comm, &me);
   return me;
 }
 }  // namespace
@@ -91,6 +101,7 @@ Dispatch pack_dispatch(const Tensor& u, const ch04::Routing& r, const ExpertPlac
   Dispatch d;
   d.c = c;
   d.k = k;
+  d.comm = place.comm;
   d.to.resize(static_cast<size_t>(ranks));
   // The tokens bound for each rank, each once, in token order.
   for (int64_t t = 0; t < n; ++t) {
@@ -103,7 +114,7 @@ Dispatch pack_dispatch(const Tensor& u, const ch04::Routing& r, const ExpertPlac
   }
   std::vector<int> rows(static_cast<size_t>(ranks));
   for (size_t dst = 0; dst < rows.size(); ++dst) rows[dst] = static_cast<int>(d.to[dst].size());
-  d.ex = plan_exchange(rows);
+  d.ex = plan_exchange(rows, place.comm);
   // A row: [x_t (C) | g of the slots the rank serves, 0 elsewhere (k) | their local expert id, -1 elsewhere (k)]
   const int64_t width = d.width();
   d.send.resize(static_cast<size_t>(d.ex.sent() * width));
@@ -124,13 +135,13 @@ Dispatch pack_dispatch(const Tensor& u, const ch04::Routing& r, const ExpertPlac
   return d;
 }
 
-void Dispatch::exchange() { exchange_rows(send.data(), recv.data(), ex, width()); }
+void Dispatch::exchange() { exchange_rows(send.data(), recv.data(), ex, width(), comm); }
 
 void Dispatch::start(MPI_Request* request) {
   const Scaled s = scaled(ex, width());
   counts_ = {s.sc, s.sa, s.rc, s.ra};
   MPI_Ialltoallv(send.data(), counts_[0].data(), counts_[1].data(), MPI_FLOAT, recv.data(), counts_[2].data(), counts_[3].data(), MPI_FLOAT,
-                 MPI_COMM_WORLD, request);
+                 comm, request);
 }
 
 Received Dispatch::received(int64_t per_rank) const {
@@ -160,9 +171,9 @@ Tensor Dispatch::combined(const float* returned, int64_t n) const {
 
 Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, const ch04::ExpertWeights& local, const ExpertPlacement& place) {
   const int64_t n = u.size(0), c = u.size(1), k = r.experts.size(1);
-  const int me = this_rank();
+  const int me = this_rank(place.comm);
   EpCounters& cnt = ep_counters();
-  sync_point();
+  sync_point(place.comm);
   Timer timer;
 
   // Dispatch: each token once to every rank holding one of its experts.
@@ -187,10 +198,10 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
   cnt.compute_s += timer.seconds() - t_compute;
 
   // Combine: each received row's sum of g FFN(x) goes back to its token's rank.
-  sync_point();
+  sync_point(place.comm);
   const double t_combine = timer.seconds();
   std::vector<float> ret(static_cast<size_t>(d->ex.sent() * c));
-  exchange_rows(yr.data(), ret.data(), d->ex.reversed(), c);
+  exchange_rows(yr.data(), ret.data(), d->ex.reversed(), c, place.comm);
   Tensor out = d->combined(ret.data(), n);
   cnt.combine_s += timer.seconds() - t_combine;
   cnt.bytes_sent += remote_rows(d->ex.recv, me) * c * static_cast<int64_t>(sizeof(float));
@@ -198,7 +209,7 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
   const Tensor xr = got.x, wr = got.weights;
   return record(out, {u, r.weights}, "expert_parallel_routed_experts", [=](const Tensor& gout, const std::vector<bool>& need, std::vector<Tensor>& gin) {
     EpCounters& bc = ep_counters();
-    sync_point();
+    sync_point(d->comm);
     Timer bt;
     // The output gradient of each token goes where the token went.
     const Exchange& ex = d->ex;
@@ -207,7 +218,7 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
       for (size_t i = 0; i < d->to[dst].size(); ++i)
         std::copy(gout.data() + d->to[dst][i] * c, gout.data() + (d->to[dst][i] + 1) * c, gsend.data() + (ex.send_at[dst] + static_cast<int64_t>(i)) * c);
     Tensor gr = Tensor::empty({rows, c});
-    exchange_rows(gsend.data(), gr.data(), ex, c);
+    exchange_rows(gsend.data(), gr.data(), ex, c, d->comm);
     bc.backward_dispatch_s += bt.seconds();
     // The local experts' backward: their weight gradients accumulate here; dx and dg go back.
     const double t0 = bt.seconds();
@@ -220,10 +231,10 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
       if (dwr.defined()) std::copy(dwr.data() + i * k, dwr.data() + (i + 1) * k, bsend.data() + i * bw + c);
     }
     bc.backward_compute_s += bt.seconds() - t0;
-    sync_point();
+    sync_point(d->comm);
     const double t1 = bt.seconds();
     std::vector<float> brecv(static_cast<size_t>(ex.sent() * bw));
-    exchange_rows(bsend.data(), brecv.data(), ex.reversed(), bw);
+    exchange_rows(bsend.data(), brecv.data(), ex.reversed(), bw, d->comm);
     Tensor dx = Tensor::zeros({n, c}), dw = Tensor::zeros({n, k});
     for (size_t dst = 0; dst < d->to.size(); ++dst)
       for (size_t i = 0; i < d->to[dst].size(); ++i) {
@@ -249,24 +260,28 @@ ch04::ExpertWeights rank_experts(const ch04::MoE& moe, const ExpertPlacement& pl
   return local;
 }
 
-void install_expert_parallel(ch04::MoE& moe, int rank, int ranks) {
+void install_expert_parallel(ch04::MoE& moe, int rank, int ranks, MPI_Comm comm) {
   const ch04::MoEConfig& mc = moe.config();
   if (mc.gate.n_routed_experts % ranks != 0)
     throw std::invalid_argument("expert parallelism over " + std::to_string(ranks) + " ranks needs n_routed_experts (" +
                                 std::to_string(mc.gate.n_routed_experts) + ") to be a multiple of it");
   if (mc.capacity_factor > 0) throw std::invalid_argument("expert parallelism here routes without a capacity limit, as DeepSeek-V3 does");
-  const ExpertPlacement place{mc.gate.n_routed_experts, ranks};
+  const ExpertPlacement place{mc.gate.n_routed_experts, ranks, comm};
   moe.routed_experts_fn = [local = rank_experts(moe, place, rank), place](const Tensor& u, const ch04::Routing& r) {
     return expert_parallel_routed_experts(u, r, local, place);
   };
 }
 
 ExpertShard make_expert_parallel(DeepSeekModel& model, int rank, int ranks) {
+  return make_expert_parallel(model, model.moe_layers(), rank, ranks, MPI_COMM_WORLD);
+}
+
+ExpertShard make_expert_parallel(Module& holder, const std::vector<ch04::MoE*>& moe_layers, int rank, int ranks, MPI_Comm comm) {
   std::map<const void*, std::string> name_of;
-  for (const auto& [name, p] : model.named_parameters()) name_of[p.impl()] = name;
+  for (const auto& [name, p] : holder.named_parameters()) name_of[p.impl()] = name;
   ExpertShard shard;
-  for (ch04::MoE* moe : model.moe_layers()) {
-    install_expert_parallel(*moe, rank, ranks);   // holds this rank's expert tensors
+  for (ch04::MoE* moe : moe_layers) {
+    install_expert_parallel(*moe, rank, ranks, comm);   // holds this rank's expert tensors
     const ExpertPlacement place{moe->config().gate.n_routed_experts, ranks};
     for (int64_t j = 0; j < place.n_experts; ++j) {
       ch02::SwiGLU& ex = *moe->experts[static_cast<size_t>(j)];

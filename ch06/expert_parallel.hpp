@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ch02/transformer.hpp"
@@ -28,10 +29,12 @@
 
 namespace ds::ch06 {
 
-// Where the routed experts live: contiguous blocks of n_experts / ranks.
+// Where the routed experts live: contiguous blocks of n_experts / ranks, rank r of comm holding
+// block r (comm is the EP group: the whole world, or one pipeline stage's ranks under PP x EP).
 struct ExpertPlacement {
   int64_t n_experts = 0;
   int ranks = 1;
+  MPI_Comm comm = MPI_COMM_WORLD;
   int64_t per_rank() const { return n_experts / ranks; }
   int owner(int64_t expert) const { return static_cast<int>(expert / per_rank()); }
 };
@@ -59,6 +62,7 @@ struct Dispatch {
   Exchange ex;
   std::vector<float> send, recv;
   int64_t c = 0, k = 0;
+  MPI_Comm comm = MPI_COMM_WORLD;
   int64_t width() const { return c + 2 * k; }
   void exchange();
   void start(MPI_Request* request);
@@ -87,6 +91,13 @@ void reset_ep_counters();
 // times hold the exchange itself rather than the wait for a slower rank. Numbers are unchanged.
 void set_ep_sync_timing(bool on);
 
+// Overlap, as DeepSeek-V3's F&B chunk overlaps one micro-batch's all-to-all with another's
+// compute (section 3.2.1): while set on this thread, every token all-to-all (dispatch and combine,
+// forward and backward) is started non-blocking (MPI_Ialltoallv), then `yield` runs (PipelineRank
+// hands the core to the other half of its F&B chunk there), then the all-to-all is waited for.
+// Per thread; unset (blocking all-to-alls) by default.
+void set_all_to_all_yield(std::function<void()> yield);
+
 // The routed experts of one MoE layer across the ranks (every rank must call it, in the same
 // order): u is this rank's [N, C] tokens; r their routing over all n_experts; local holds this
 // rank's per_rank() experts in expert order. Returns [N, C] = sum_s g_{t,s} FFN_{e(t,s)}(u_t),
@@ -97,8 +108,8 @@ Tensor expert_parallel_routed_experts(const Tensor& u, const ch04::Routing& r, c
 // This rank's experts of one MoE layer, in expert order.
 ch04::ExpertWeights rank_experts(const ch04::MoE& moe, const ExpertPlacement& place, int rank);
 // Makes the layer run its routed experts through expert_parallel_routed_experts with this
-// rank's experts (the others' weights stay as they are).
-void install_expert_parallel(ch04::MoE& moe, int rank, int ranks);
+// rank's experts (the others' weights stay as they are); rank and ranks are within comm.
+void install_expert_parallel(ch04::MoE& moe, int rank, int ranks, MPI_Comm comm = MPI_COMM_WORLD);
 
 // Turns this rank's model into its EP share: every MoE layer (the MTP module's too) runs its
 // routed experts through expert_parallel_routed_experts, and the other ranks' experts' weights
@@ -108,6 +119,8 @@ struct ExpertShard {
   std::vector<std::string> remote;   // parameters (now empty) of experts other ranks hold
 };
 ExpertShard make_expert_parallel(DeepSeekModel& model, int rank, int ranks);
+// The same for any module holding MoE layers (a pipeline stage), the EP group being comm.
+ExpertShard make_expert_parallel(Module& holder, const std::vector<ch04::MoE*>& moe_layers, int rank, int ranks, MPI_Comm comm);
 
 // The overlap DualPipe exists for, on one MoE block (forward, no gradients) and two
 // micro-batches [b, T, C]. Sequential: each micro-batch runs attention (with its norms and the

@@ -1,13 +1,20 @@
 #include "ch06/pipeline_mpi.hpp"
 
+#include <omp.h>
+
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "ch06/checkpoint.hpp"
+#include "ch06/expert_parallel.hpp"
 #include "common/fsutil.hpp"
 #include "common/memory.hpp"
 #include "common/mpi.hpp"
@@ -81,13 +88,24 @@ std::vector<int64_t> moe_layer_indices(Stage& st) {
 
 }  // namespace
 
-PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const PretrainConfig& pc)
-    : s_(s), cfg_(cfg), pc_(pc), rank_(mpi::rank()), cuts_(stage_layers(cfg.num_hidden_layers, s.pp)) {
-  if (mpi::size() != s.ranks)
+PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const PretrainConfig& pc, int ep)
+    : s_(s), cfg_(cfg), pc_(pc), rank_(mpi::rank() / std::max(ep, 1)), ep_(ep), ep_rank_(mpi::rank() % std::max(ep, 1)),
+      cuts_(stage_layers(cfg.num_hidden_layers, s.pp)) {
+  if (ep < 1) throw std::invalid_argument("the expert-parallel group size must be at least 1");
+  if (mpi::size() != s.ranks * ep)
     throw std::invalid_argument(schedule_title(s.kind) + " with " + std::to_string(s.pp) + " stages runs on " + std::to_string(s.ranks) +
-                                " ranks, but mpirun started " + std::to_string(mpi::size()));
-  if (pc.train.micro_batches != s.micro_batches || pc.train.batch_size % s.micro_batches != 0)
-    throw std::invalid_argument("the trainer must cut each batch into the schedule's " + std::to_string(s.micro_batches) + " micro-batches");
+                                " pipeline ranks x EP " + std::to_string(ep) + " = " + std::to_string(s.ranks * ep) +
+                                " processes, but mpirun started " + std::to_string(mpi::size()));
+  if (pc.train.micro_batches != s.micro_batches || pc.train.batch_size % (s.micro_batches * ep) != 0)
+    throw std::invalid_argument("the trainer must cut each batch into the schedule's " + std::to_string(s.micro_batches) + " micro-batches of " +
+                                std::to_string(ep) + " equal EP shares each");
+  if (ep > 1) {
+    if (cfg.n_routed_experts % ep != 0)
+      throw std::invalid_argument("expert parallelism over " + std::to_string(ep) + " ranks needs n_routed_experts (" +
+                                  std::to_string(cfg.n_routed_experts) + ") to be a multiple of it");
+    MPI_Comm_split(MPI_COMM_WORLD, rank_, ep_rank_, &ep_comm_);     // this pipeline rank's EP group
+    MPI_Comm_split(MPI_COMM_WORLD, ep_rank_, rank_, &pipe_comm_);   // the pipeline of this EP index
+  }
   // Which rank holds each stage, and the names of every stage's tensors.
   Rng rng(0);
   std::map<std::string, std::set<int>> holders;
@@ -97,12 +115,19 @@ PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const P
   for (int st = 0; st < s.pp; ++st) {
     const auto [b, e] = cuts_[static_cast<size_t>(st)];
     auto stage = std::make_unique<Stage>(cfg, b, e, rng);
+    if (ep > 1) {   // every stage, held here or not: which names are routed experts, and whose
+      const ExpertShard shard = make_expert_parallel(*stage, stage->moe_layers(), ep_rank_, ep_, ep_comm_);
+      experts_.insert(shard.local.begin(), shard.local.end());
+      experts_.insert(shard.remote.begin(), shard.remote.end());
+      remote_.insert(shard.remote.begin(), shard.remote.end());
+    }
     for (const auto& [name, t] : stage->named_parameters()) param_names.insert(name);
     int local = -1;   // a rank holds a stage at most once
     for (int dir : directions(s)) {
       const Chunk c{0, st, dir};
       const int r = s.rank_of(c);
       for (const auto& [name, t] : stage->state_dict()) {
+        if (remote_.count(name)) continue;   // held by another EP index
         holders[name].insert(r);
         numel[name] = t.numel();
       }
@@ -112,7 +137,13 @@ PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const P
   }
   for (const auto& [name, ranks] : holders) {
     owner_[name] = *ranks.begin();
-    if (ranks.size() > 1 && param_names.count(name)) replicated_.push_back({name, numel[name], ranks.count(rank_) > 0});
+    if (!param_names.count(name)) continue;
+    const Replicated r{name, numel[name], ranks.count(rank_) > 0};
+    if (experts_.count(name)) {
+      if (ranks.size() > 1) expert_copies_.push_back(r);   // summed over this EP index's pipeline only
+    } else if (ranks.size() > 1 || ep > 1) {
+      replicated_.push_back(r);   // summed over every process
+    }
   }
   // One rank holding both ends (DualPipe's first and last ranks) keeps one embedding: the MTP
   // modules share it physically, as V3 places them (section 3.2.3).
@@ -127,10 +158,11 @@ PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const P
   std::vector<ch04::MoE*> moe;
   for (auto& st : stages_) {
     for (auto& [name, t] : st->named_parameters()) {
-      if (params_.count(name)) continue;
+      if (params_.count(name) || remote_.count(name)) continue;
       params_[name] = t;
       params.push_back({name, t});
-      if (owner_.at(name) != rank_) replicas.push_back(name);   // counted in the norm by its owner
+      // Counted in the norm by its owner: the lowest pipeline rank holding it, EP index 0 for a replicated weight.
+      if (owner_.at(name) != rank_ || (ep_rank_ != 0 && !experts_.count(name))) replicas.push_back(name);
     }
     for (ch04::MoE* m : st->moe_layers()) moe.push_back(m);
     for (int64_t i : moe_layer_indices(*st)) moe_global_.push_back(i);
@@ -140,13 +172,17 @@ PipelineRank::PipelineRank(const Schedule& s, const DeepSeekConfig& cfg, const P
   trainer_->add_hook(*balance_);
 }
 
-PipelineRank::~PipelineRank() = default;
+PipelineRank::~PipelineRank() {
+  for (MPI_Comm* c : {&ep_comm_, &pipe_comm_})
+    if (*c != MPI_COMM_NULL) MPI_Comm_free(c);
+}
 
 void PipelineRank::load_weights(const NamedTensors& full) {
   std::map<std::string, Tensor> by_name(full.begin(), full.end());
   NoGradGuard ng;
   for (auto& st : stages_)
     for (auto& [name, t] : st->state_dict()) {
+      if (remote_.count(name)) continue;
       auto it = by_name.find(name);
       if (it == by_name.end()) throw std::runtime_error("the whole model has no tensor '" + name + "' for this stage");
       t.copy_(it->second);
@@ -154,6 +190,7 @@ void PipelineRank::load_weights(const NamedTensors& full) {
 }
 
 void PipelineRank::resume(const std::string& dir) {
+  if (ep_ > 1) throw std::runtime_error("resuming a pipeline run with expert parallelism (--ep) is not implemented: start it again from step 0");
   const std::string meta_path = dir + "/pipeline.json";
   if (!fs::exists(meta_path)) throw std::runtime_error(dir + " is not a pipeline checkpoint (no pipeline.json)");
   const nlohmann::json meta = nlohmann::json::parse(read_text_file(meta_path));
@@ -178,7 +215,8 @@ Stage& PipelineRank::stage_of(const Chunk& c) { return *stages_.at(static_cast<s
 
 void PipelineRank::post(const std::vector<Transfer>& comm) {
   if (comm.empty()) return;
-  const int64_t rows = pc_.train.batch_size / s_.micro_batches;
+  const int64_t rows = pc_.train.batch_size / (s_.micro_batches * ep_);
+  const auto process = [&](int peer) { return peer * ep_ + ep_rank_; };   // the peer's process of this EP index
   mpi::Requests req;
   std::vector<std::vector<float>> sent;
   sent.reserve(comm.size());
@@ -189,10 +227,10 @@ void PipelineRank::post(const std::vector<Transfer>& comm) {
       const Tensor data = t.grad ? sl.in.grad() : sl.out;
       if (!data.defined()) throw std::logic_error("nothing to send for " + format_op(s_, Op{t.grad ? OpKind::B : OpKind::F, t.of, t.of, false, {}}));
       sent.push_back(data.to_vector());
-      req.isend(sent.back().data(), static_cast<int64_t>(sent.back().size()), t.peer, tag_of(s_, t));
+      req.isend(sent.back().data(), static_cast<int64_t>(sent.back().size()), process(t.peer), tag_of(s_, t));
     } else {
       Tensor buf = Tensor::empty({rows, pc_.train.seq_len, cfg_.hidden_size});
-      req.irecv(buf.data(), buf.numel(), t.peer, tag_of(s_, t));
+      req.irecv(buf.data(), buf.numel(), process(t.peer), tag_of(s_, t));
       received_here.push_back({&t, buf});
     }
   }
@@ -224,8 +262,8 @@ void PipelineRank::forward(const Chunk& c, const std::vector<Batch>& micro) {
   if (st.is_last()) {
     const ch05::MTPLoss l = st.loss(out, mb, pc_.mtp_lambda);
     sl.loss = l.total;
-    main_ce_ += l.main.item() / s_.micro_batches;
-    mtp_ce_ += (l.depth.empty() ? 0.0 : l.depth[0]) / s_.micro_batches;
+    main_ce_ += l.main.item() / (s_.micro_batches * ep_);
+    mtp_ce_ += (l.depth.empty() ? 0.0 : l.depth[0]) / (s_.micro_batches * ep_);
   }
   sl.bal = balance_->take_balance_loss();   // this micro-batch's (the MTP modules' included), for its own backward
   sl.out = out;
@@ -233,7 +271,8 @@ void PipelineRank::forward(const Chunk& c, const std::vector<Batch>& micro) {
 
 void PipelineRank::backward(const Chunk& c, bool split) {
   Slot& sl = slot(c);
-  const float inv_m = 1.f / static_cast<float>(s_.micro_batches);   // d(mean over micro-batches)
+  // d(mean over micro-batches), each the mean of its EP shares' means
+  const float inv_m = 1.f / static_cast<float>(s_.micro_batches * ep_);
   std::vector<Tensor> roots, grads;
   if (stage_of(c).is_last()) {
     roots.push_back(sl.loss);
@@ -263,7 +302,9 @@ void PipelineRank::backward(const Chunk& c, bool split) {
 
 StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
   const Batch batch = trainer_->next_batch(data);
-  const std::vector<Batch> micro = split_batch(batch, s_.micro_batches);
+  std::vector<Batch> micro = split_batch(batch, s_.micro_batches);
+  if (ep_ > 1)
+    for (Batch& mb : micro) mb = split_batch(mb, ep_)[static_cast<size_t>(ep_rank_)];   // this EP rank's share
   step_loss_ = main_ce_ = mtp_ce_ = 0;
   slots_.clear();
   rec = StepRecord{};
@@ -271,12 +312,17 @@ StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
   const double t0 = mpi::wtime();
   const double live0 = static_cast<double>(memory::live_bytes());
   const auto live = [&] { return static_cast<double>(memory::live_bytes()) - live0; };
+  const auto a2a = [] {
+    const EpCounters& c = ep_counters();
+    return c.dispatch_s + c.combine_s + c.backward_dispatch_s + c.backward_combine_s;
+  };
   for (const Op& op : s_.programs.at(static_cast<size_t>(rank_)).ops) {
     const double posted = mpi::wtime();
     post(op.comm);
     const double start = mpi::wtime();
     rec.wait.push_back(start - posted);
     rec.live.push_back({start - t0, live()});
+    const double a2a0 = a2a();
     switch (op.kind) {
       case OpKind::F: forward(op.f, micro); break;
       case OpKind::B: backward(op.b, op.split); break;
@@ -285,12 +331,17 @@ StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
         slot(op.b).w = WeightGradWork();
         break;
       case OpKind::FB:
-        forward(op.f, micro);
-        backward(op.b, op.split);
+        if (overlap_) {
+          overlapped(op, micro);
+        } else {
+          forward(op.f, micro);
+          backward(op.b, op.split);
+        }
         break;
     }
     const double end = mpi::wtime();
     rec.spans.push_back({start - t0, end - t0});
+    rec.all_to_all.push_back(a2a() - a2a0);
     rec.live.push_back({end - t0, live()});
   }
   post(s_.programs.at(static_cast<size_t>(rank_)).tail);
@@ -312,24 +363,104 @@ StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
   return s;
 }
 
+void PipelineRank::set_overlap(bool on) {
+  if (on && ep_ < 2) throw std::invalid_argument("the overlapped F&B chunk hides expert all-to-alls: it needs expert parallelism (--ep 2 or more)");
+  int level = 0;
+  MPI_Query_thread(&level);
+  if (on && level < MPI_THREAD_SERIALIZED)
+    throw std::invalid_argument("the overlapped F&B chunk needs an MPI library that allows serialized threads (MPI_THREAD_SERIALIZED)");
+  overlap_ = on;
+}
+
+namespace {
+// Two threads taking turns on one core: one runs while the other waits for its turn.
+class Turns {
+ public:
+  void wait_turn(int me) {
+    std::unique_lock<std::mutex> l(m_);
+    cv_.wait(l, [&] { return turn_ == me || done_[1 - me]; });
+  }
+  void pass(int me) {   // to the other, and back when it passes again (or has finished)
+    std::unique_lock<std::mutex> l(m_);
+    if (done_[1 - me]) return;
+    turn_ = 1 - me;
+    cv_.notify_all();
+    cv_.wait(l, [&] { return turn_ == me || done_[1 - me]; });
+  }
+  void finish(int me) {
+    std::lock_guard<std::mutex> l(m_);
+    done_[me] = true;
+    turn_ = 1 - me;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  int turn_ = 0;
+  bool done_[2] = {false, false};
+};
+}  // namespace
+
+void PipelineRank::overlapped(const Op& fb, const std::vector<Batch>& micro) {
+  // Every EP rank of this pipeline rank runs the same two halves with the same hand-overs, so
+  // they start their all-to-alls on the EP group in the same order, as MPI requires.
+  Turns turns;
+  std::exception_ptr failed[2];
+  const int threads = omp_get_max_threads();
+  std::thread back([&] {
+    omp_set_num_threads(threads);
+    turns.wait_turn(1);
+    set_all_to_all_yield([&] { turns.pass(1); });
+    try {
+      backward(fb.b, fb.split);
+    } catch (...) {
+      failed[1] = std::current_exception();
+    }
+    set_all_to_all_yield({});
+    turns.finish(1);
+  });
+  set_all_to_all_yield([&] { turns.pass(0); });
+  try {
+    forward(fb.f, micro);
+  } catch (...) {
+    failed[0] = std::current_exception();
+  }
+  set_all_to_all_yield({});
+  turns.finish(0);
+  back.join();
+  for (const std::exception_ptr& e : failed)
+    if (e) std::rethrow_exception(e);
+}
+
 void PipelineRank::combine_gradients() {
+  sum_gradients(replicated_, params_, MPI_COMM_WORLD);
+  if (ep_ == 1) return;
+  sum_gradients(expert_copies_, params_, pipe_comm_);
+  // An expert no token reached on this rank has a zero gradient, as in one process (where the
+  // routed-experts op covers every expert), so AdamW still decays it and applies its momentum.
+  for (auto& [name, p] : params_)
+    if (experts_.count(name) && !p.grad().defined()) p.set_grad(Tensor::zeros(p.shape()));
+}
+
+void PipelineRank::sum_gradients(const std::vector<Replicated>& list, std::map<std::string, Tensor>& params, MPI_Comm comm) {
   int64_t total = 0;
-  for (const Replicated& r : replicated_) total += r.numel;
+  for (const Replicated& r : list) total += r.numel;
   if (total == 0) return;
   std::vector<float> buf(static_cast<size_t>(total), 0.f);
   int64_t at = 0;
-  for (const Replicated& r : replicated_) {
+  for (const Replicated& r : list) {
     if (r.held) {
-      const Tensor g = params_.at(r.name).grad();
+      const Tensor g = params.at(r.name).grad();
       if (g.defined()) std::memcpy(buf.data() + at, g.data(), static_cast<size_t>(r.numel) * sizeof(float));
     }
     at += r.numel;
   }
-  mpi::allreduce_sum(buf);   // every copy's part of the gradient, added up
+  MPI_Allreduce(MPI_IN_PLACE, buf.data(), static_cast<int>(buf.size()), MPI_FLOAT, MPI_SUM, comm);   // every copy's part, added up
   at = 0;
-  for (const Replicated& r : replicated_) {
+  for (const Replicated& r : list) {
     if (r.held) {
-      Tensor& p = params_.at(r.name);
+      Tensor& p = params.at(r.name);
       p.set_grad(Tensor::from(std::vector<float>(buf.begin() + at, buf.begin() + at + r.numel), p.shape()));
     }
     at += r.numel;
@@ -353,37 +484,38 @@ NamedTensors PipelineRank::owned_tensors() const {
   std::set<std::string> seen;
   for (const auto& st : stages_)
     for (auto& [name, t] : st->state_dict())
-      if (owner_.at(name) == rank_ && seen.insert(name).second) out.push_back({name, t});
+      if (owner_.count(name) && owner_.at(name) == rank_ && (ep_rank_ == 0 || experts_.count(name)) && seen.insert(name).second)
+        out.push_back({name, t});
   return out;
 }
 
 void PipelineRank::save(const std::string& dir, DeepSeekModel* whole, const Tokenizer* tokenizer) const {
   const fs::path staging = dir + ".ranks";
-  if (rank_ == 0) fs::remove_all(staging);
+  if (mpi::rank() == 0) fs::remove_all(staging);
   mpi::barrier();
-  const fs::path mine = staging / ("pipeline_rank" + std::to_string(rank_));
+  const fs::path mine = staging / ("pipeline_rank" + std::to_string(mpi::rank()));   // one per process
   fs::create_directories(mine);
   trainer_->save_state(mine.string());
   constexpr int kTag = 1 << 20;
   const std::string bytes = serialize(owned_tensors());
-  if (rank_ != 0) {
+  if (mpi::rank() != 0) {
     mpi::send_bytes(bytes, 0, kTag);
   } else {
     if (!whole) throw std::logic_error("PipelineRank::save: rank 0 needs the whole model to write into");
     std::map<std::string, std::vector<float>> all = deserialize(bytes);
-    for (int r = 1; r < s_.ranks; ++r) all.merge(deserialize(mpi::recv_bytes(r, kTag)));
+    for (int r = 1; r < mpi::size(); ++r) all.merge(deserialize(mpi::recv_bytes(r, kTag)));
     NoGradGuard ng;
     for (auto& [name, t] : whole->state_dict()) {
       auto it = all.find(name);
       if (it == all.end()) throw std::logic_error("no rank sent '" + name + "'");
       t.copy_(Tensor::from(it->second, t.shape()));
     }
-    nlohmann::json meta = {{"schedule", schedule_name(s_.kind)}, {"ranks", s_.ranks}, {"stages", s_.pp}, {"micro_batches", s_.micro_batches}};
+    nlohmann::json meta = {{"schedule", schedule_name(s_.kind)}, {"ranks", s_.ranks}, {"stages", s_.pp}, {"micro_batches", s_.micro_batches}, {"ep", ep_}};
     for (const auto& [b, e] : cuts_) meta["stage_layers"].push_back({b, e});
     write_folder_atomic(dir, [&](const std::string& tmp) {
       write_model_files(tmp, *whole, tokenizer);
       write_file_atomic(tmp + "/pipeline.json", meta.dump(2));
-      for (int r = 0; r < s_.ranks; ++r) {
+      for (int r = 0; r < mpi::size(); ++r) {
         const std::string name = "pipeline_rank" + std::to_string(r);
         fs::rename(staging / name, fs::path(tmp) / name);
       }
@@ -395,7 +527,8 @@ void PipelineRank::save(const std::string& dir, DeepSeekModel* whole, const Toke
 
 std::vector<StepRecord> gather_records(const StepRecord& mine) {
   std::vector<double> flat = {static_cast<double>(mine.spans.size()), static_cast<double>(mine.live.size()), mine.end};
-  for (size_t i = 0; i < mine.spans.size(); ++i) flat.insert(flat.end(), {mine.spans[i].start, mine.spans[i].end, mine.wait[i]});
+  for (size_t i = 0; i < mine.spans.size(); ++i)
+    flat.insert(flat.end(), {mine.spans[i].start, mine.spans[i].end, mine.wait[i], i < mine.all_to_all.size() ? mine.all_to_all[i] : 0.0});
   for (const auto& [t, b] : mine.live) flat.insert(flat.end(), {t, b});
   const std::string bytes(reinterpret_cast<const char*>(flat.data()), flat.size() * sizeof(double));
   constexpr int kTag = (1 << 20) + 1;
@@ -412,9 +545,10 @@ std::vector<StepRecord> gather_records(const StepRecord& mine) {
     const size_t n = static_cast<size_t>(v[0]), m = static_cast<size_t>(v[1]);
     rec.end = v[2];
     size_t at = 3;
-    for (size_t i = 0; i < n; ++i, at += 3) {
+    for (size_t i = 0; i < n; ++i, at += 4) {
       rec.spans.push_back({v[at], v[at + 1]});
       rec.wait.push_back(v[at + 2]);
+      rec.all_to_all.push_back(v[at + 3]);
     }
     for (size_t i = 0; i < m; ++i, at += 2) rec.live.push_back({v[at], v[at + 1]});
     all.push_back(rec);

@@ -28,7 +28,10 @@ Session::Session(int& argc, char**& argv) {
   // On a machine shared with other work a rank waiting in MPI should give its core away rather
   // than spin (OpenMPI's mpi_yield_when_idle; other MPIs ignore it). An explicit setting wins.
   setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
-  check(MPI_Init(&argc, &argv), "MPI_Init");
+  // Serialized threads: ch06's overlapped F&B chunk runs its backward in a second thread, the two
+  // taking turns, so only one thread of a process is in MPI at a time.
+  int provided = 0;
+  check(MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
   // After MPI_Init, which may install its own handlers: ours only set the flag.
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -6,6 +6,10 @@
 // draws the measured Gantt chart beside the simulator's, fed with the op durations measured on
 // this run. `--reference` (one process, no mpirun needed) trains the same model on the same
 // batches with the plain single-process trainer: the pipelined runs must end with its weights.
+// `--ep 2` (e.g. mpirun -np 4 --oversubscribe ... --ep 2) adds expert parallelism: each pipeline
+// rank is two processes sharing its micro-batches' tokens and its MoE layers' routed experts
+// (pipeline_mpi.hpp's PP x EP), and the measured step is set beside the simulator's prediction
+// with the F&B chunk run in sequence and with its expert all-to-alls hidden.
 #include <algorithm>
 #include <cmath>
 #include <csignal>
@@ -34,21 +38,31 @@ const char* kProgram = "ch06_pipeline_train";
 struct Options {
   std::string preset = "mini", schedules = "gpipe,1f1b,zb1p,dualpipe,dualpipev", resume;
   int64_t layers = 0, corpus_kb = 300, checkpoint_every = 0, interrupt_at = 0;
-  int interrupt_rank = 0, vocab = 512;
-  bool reference = false;
+  int interrupt_rank = 0, vocab = 512, ep = 1;
+  bool reference = false, no_overlap = false;
 };
+
+bool has_fb(const Schedule& s) {
+  for (const RankProgram& p : s.programs)
+    for (const Op& op : p.ops)
+      if (op.kind == OpKind::FB) return true;
+  return false;
+}
 
 // Op durations measured on this run (ms), by kind, from every rank: medians, since a rank that
 // shares its core with other processes now and then takes far longer for one op.
 struct OpTimes {
-  std::vector<double> ms[6];   // F, B full, B split, W, F&B full, F&B split
-  void add(const Op& op, double t) {
+  std::vector<double> ms[6];    // F, B full, B split, W, F&B full, F&B split
+  std::vector<double> a2a[6];   // of which in expert all-to-alls (with --ep)
+  void add(const Op& op, double t, double all_to_all) {
     const int k = op.kind == OpKind::F ? 0 : op.kind == OpKind::B ? (op.split ? 2 : 1) : op.kind == OpKind::W ? 3 : (op.split ? 5 : 4);
     ms[k].push_back(t);
+    a2a[k].push_back(all_to_all);
   }
   // Every rank's samples on every rank.
   void gather() {
-    for (std::vector<double>& v : ms) {
+    for (int i = 0; i < 12; ++i) {
+      std::vector<double>& v = i < 6 ? ms[i] : a2a[i - 6];
       std::vector<double> all;
       for (int r = 0; r < mpi::size(); ++r) {
         std::vector<double> len = {r == mpi::rank() ? static_cast<double>(v.size()) : 0.0};
@@ -61,11 +75,26 @@ struct OpTimes {
       v = all;
     }
   }
-  double median(int k) const {
-    std::vector<double> v = ms[k];
+  static double median_of(std::vector<double> v) {
     if (v.empty()) return 0;
     std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
     return v[v.size() / 2];
+  }
+  double median(int k) const { return median_of(ms[k]); }
+  // The median all-to-all time inside an F, a B (full or split) and an F&B.
+  double a2a_f() const { return median_of(a2a[0]); }
+  double a2a_b() const { return median_of(!a2a[1].empty() ? a2a[1] : a2a[2]); }
+  double a2a_fb() const { return median_of(!a2a[4].empty() ? a2a[4] : a2a[5]); }
+  // The same durations with every all-to-all of an F&B chunk hidden behind the other half's
+  // compute, as V3's overlap aims for (never below max(F, B)).
+  Durations hidden(double latency) const {
+    Durations d = durations(latency);
+    const int k = !ms[4].empty() ? 4 : 5;
+    std::vector<double> compute;   // each F&B's time outside the all-to-alls
+    for (size_t i = 0; i < ms[k].size(); ++i) compute.push_back(ms[k][i] - a2a[k][i]);
+    const double fb = compute.empty() ? d.F + d.B - a2a_f() - a2a_b() : median_of(compute) + (k == 5 ? d.W : 0.0);
+    d.FB = std::clamp(fb, std::max(d.F, d.B), d.F + d.B);
+    return d;
   }
   // V3 Table 2's F, B (full), W and F&B from them: a split B took B - W, a split F&B took F&B - W.
   Durations durations(double latency) const {
@@ -82,14 +111,15 @@ struct OpTimes {
   }
 };
 
-// One activation message's one-way time between ranks 0 and 1 (half a round trip, best of 20).
-double measure_latency(int64_t floats) {
-  if (mpi::size() < 2 || mpi::rank() > 1) {
+// One activation message's one-way time between process 0 and process `other` (pipeline ranks 0
+// and 1), half a round trip, best of 20.
+double measure_latency(int64_t floats, int other) {
+  if (mpi::size() <= other || (mpi::rank() != 0 && mpi::rank() != other)) {
     mpi::barrier();
     return mpi::allreduce_max(0.0);
   }
   std::vector<float> buf(static_cast<size_t>(floats), 1.f);
-  const int peer = 1 - mpi::rank();
+  const int peer = mpi::rank() == 0 ? other : 0;
   double best = 1e9;
   for (int i = 0; i < 20; ++i) {
     const double t0 = mpi::wtime();
@@ -230,8 +260,10 @@ struct ScheduleResult {
   std::string name, title;
   std::vector<double> loss;
   double measured_makespan = 0, predicted_makespan = 0, measured_bubble = 0, predicted_bubble = 0;
+  double median_makespan = 0, hidden_makespan = 0;   // measured over the steps after the first; simulated with F&B's all-to-alls hidden
+  Durations d;                                        // the measured durations (ms) fed to the simulator
+  double a2a_f = 0, a2a_b = 0, a2a_fb = 0;            // ms of all-to-all inside an F, a B and an F&B (medians)
   std::vector<double> peak_mb;   // per rank: live tensor bytes above the step's start, at the peak
-  bool interrupted = false;
 };
 
 }  // namespace
@@ -274,6 +306,12 @@ int main(int argc, char** argv) {
       flags.add_flag("--reference", o.reference, "train single-process (no mpirun) on the same batches instead: the weights pipelines must match");
       flags.add("--interrupt-at", o.interrupt_at, "Ctrl-C (SIGINT) one rank after this step, to try the clean stop of all ranks (0 = never)").min(0);
       flags.add("--interrupt-rank", o.interrupt_rank, "the rank --interrupt-at interrupts").min(0);
+      flags.add("--ep", o.ep, "expert parallelism: processes per pipeline rank, sharing its tokens and routed experts (mpirun -np PP x EP)")
+          .min(1)
+          .max(64);
+      flags.add_flag("--no-overlap", o.no_overlap,
+                     "with --ep: every step runs F&B in sequence (by default DualPipe's and DualPipeV's even steps interleave F&B's "
+                     "halves at the expert all-to-alls, and both kinds of step are timed)");
       flags.parse(argc, argv);
       if (run.quick) {
         o.preset = "tiny";
@@ -285,10 +323,17 @@ int main(int argc, char** argv) {
         o.vocab = std::min(o.vocab, 300);
       }
       tc.seed = run.seed;
-      if (tc.micro_batches == 0) tc.micro_batches = 2 * std::max(world, 2);
-      if (tc.batch_size % tc.micro_batches != 0) refuse("--batch must be a multiple of --micro-batches");
       if (o.reference && world != 1) refuse("--reference trains in one process: run it without mpirun (or with -np 1)");
-      if (!o.reference && world < 2) refuse("pipeline parallelism needs at least 2 ranks: run it as mpirun -np 2 " + std::string(argv[0]));
+      if (o.reference) o.ep = 1;
+      if (world % o.ep != 0) refuse(fmt("--ep %d needs a multiple of %d processes, but mpirun started %d", o.ep, o.ep, world));
+      const int pp_ranks = world / o.ep;   // pipeline ranks
+      if (!o.reference && pp_ranks < 2)
+        refuse(o.ep > 1 ? fmt("pipeline parallelism with --ep %d needs at least %d processes (2 pipeline ranks)", o.ep, 2 * o.ep)
+                        : "pipeline parallelism needs at least 2 ranks: run it as mpirun -np 2 " + std::string(argv[0]));
+      if (tc.micro_batches == 0) tc.micro_batches = 2 * std::max(pp_ranks, 2);
+      if (tc.batch_size % (tc.micro_batches * o.ep) != 0)
+        refuse(o.ep > 1 ? "--batch must be a multiple of --micro-batches x --ep (each EP rank takes an equal share of every micro-batch)"
+                        : "--batch must be a multiple of --micro-batches");
 
       // The schedules that fit: GPipe, 1F1B, ZB1P and DualPipe with one stage per rank, DualPipeV two.
       DeepSeekConfig cfg = preset(o.preset);
@@ -297,7 +342,7 @@ int main(int argc, char** argv) {
       std::vector<std::string> left_out;
       if (!o.reference) {
         for (ScheduleKind k : parse_list(o.schedules)) {
-          const int pp = k == ScheduleKind::DualPipeV ? 2 * world : world;
+          const int pp = k == ScheduleKind::DualPipeV ? 2 * pp_ranks : pp_ranks;
           try {
             if (pp > cfg.num_hidden_layers)
               throw std::invalid_argument(fmt("it needs %d stages but the model has %lld layers (--layers)", pp, (long long)cfg.num_hidden_layers));
@@ -320,16 +365,22 @@ int main(int argc, char** argv) {
       cfg.vocab_size = cd.tokenizer.vocab_size();
       if (tc.seq_len > cfg.max_position_embeddings) refuse("--seq exceeds the model's max_position_embeddings");
       if (o.reference) return run_reference(run, cfg, pc, cd.dataset, cd.tokenizer);
+      if (o.ep > 1 && cfg.n_routed_experts % o.ep != 0)
+        refuse(fmt("--ep %d needs n_routed_experts (%lld) to be a multiple of it", o.ep, (long long)cfg.n_routed_experts));
 
       const ParamCount pcount = count_parameters(cfg);
-      std::printf("%d ranks (one core each), model %s with %lld layers (%.2fM parameters), batch %lld x %lld tokens in M = %lld micro-batches, "
+      if (o.ep > 1)
+        std::printf("PP x EP: %d pipeline ranks x %d expert-parallel processes each (process w is EP index w %% %d of pipeline rank w / %d); "
+                    "each EP process takes 1/%d of every micro-batch's sequences and %lld of every MoE layer's %lld routed experts\n",
+                    pp_ranks, o.ep, o.ep, o.ep, o.ep, (long long)(cfg.n_routed_experts / o.ep), (long long)cfg.n_routed_experts);
+      std::printf("%d processes (one core each), model %s with %lld layers (%.2fM parameters), batch %lld x %lld tokens in M = %lld micro-batches, "
                   "%lld steps per schedule\n",
                   world, o.preset.c_str(), (long long)cfg.num_hidden_layers, pcount.total / 1e6, (long long)tc.batch_size, (long long)tc.seq_len,
                   (long long)tc.micro_batches, (long long)tc.steps);
       for (const std::string& l : left_out) std::printf("left out: %s\n", l.c_str());
-      const int64_t rows = tc.batch_size / tc.micro_batches;
-      const double latency = measure_latency(rows * tc.seq_len * cfg.hidden_size);
-      std::printf("one activation message (%lld x %lld x %lld floats) between ranks 0 and 1: %.3f ms one way\n\n", (long long)rows,
+      const int64_t rows = tc.batch_size / (tc.micro_batches * o.ep);
+      const double latency = measure_latency(rows * tc.seq_len * cfg.hidden_size, o.ep);
+      std::printf("one activation message (%lld x %lld x %lld floats) between pipeline ranks 0 and 1: %.3f ms one way\n\n", (long long)rows,
                   (long long)tc.seq_len, (long long)cfg.hidden_size, latency * 1e3);
 
       Summary summary;
@@ -341,9 +392,12 @@ int main(int argc, char** argv) {
       NamedTensors init;
       for (const auto& [name, t] : whole.state_dict()) init.push_back({name, t.clone()});
       for (const Schedule& s : schedules) {
-        ScheduleResult res{schedule_name(s.kind), schedule_title(s.kind), {}, 0, 0, 0, 0, {}, false};
-        const std::string ckpt = run.out + "/" + res.name + "/checkpoint";
-        PipelineRank pr(s, cfg, pc);
+        const std::string name = schedule_name(s.kind), ckpt = run.out + "/" + name + "/checkpoint";
+        // With EP, a schedule with F&B chunks alternates: odd steps run F&B in sequence, even
+        // steps overlapped. Both give the same numbers, so it is one training run, and the two
+        // are timed side by side under the same load.
+        const bool ab = o.ep > 1 && !o.no_overlap && o.resume.empty() && has_fb(s) && tc.steps >= 3;
+        PipelineRank pr(s, cfg, pc, o.ep);
         if (o.resume.empty()) {
           pr.load_weights(init);
         } else {
@@ -356,83 +410,121 @@ int main(int argc, char** argv) {
           if (mpi::allreduce_max(err.empty() ? 0.0 : 1.0) > 0) refuse(err.empty() ? "another rank could not resume " + o.resume : err);
           std::printf("resumed %s at step %lld\n", o.resume.c_str(), (long long)pr.trainer().step_count());
         }
-        Progress bar(tc.steps, res.name, rank == 0);
-        OpTimes times;
-        StepRecord rec;
-        const auto& ops = s.programs[static_cast<size_t>(rank)].ops;
+        Progress bar(tc.steps, name, rank == 0);
+        OpTimes times[2];                  // by mode: F&B in sequence, overlapped
+        StepRecord rec, last[2];
+        std::vector<double> makespans[2];  // every step's after the first (ms), the slowest process's
+        std::vector<double> loss;
+        bool interrupted = false;
+        const auto& ops = s.programs[static_cast<size_t>(pr.rank())].ops;
         while (pr.trainer().step_count() < tc.steps) {
+          const int mode = ab && pr.trainer().step_count() % 2 == 1 ? 1 : 0;
+          pr.set_overlap(mode == 1);
           const StepStats st = pr.step(cd.dataset, rec);
-          res.loss.push_back(st.loss);
-          if (st.step > 1 || tc.steps == 1)   // the first step warms the allocator and caches up; in ms
-            for (size_t i = 0; i < ops.size(); ++i) times.add(ops[i], (rec.spans[i].end - rec.spans[i].start) * 1e3);
+          loss.push_back(st.loss);
+          const double step_ms = mpi::allreduce_max(rec.end * 1e3);
+          if (st.step > 1 || tc.steps == 1) {   // the first step warms the allocator and caches up; in ms
+            for (size_t i = 0; i < ops.size(); ++i)
+              times[mode].add(ops[i], (rec.spans[i].end - rec.spans[i].start) * 1e3, rec.all_to_all[i] * 1e3);
+            makespans[mode].push_back(step_ms);
+          }
+          last[mode] = rec;
           bar.update(st.step, {{"loss", st.loss}, {"makespan_ms", rec.end * 1e3}}, tc.batch_size * tc.seq_len);
           if (st.step == o.interrupt_at && rank == o.interrupt_rank) std::raise(SIGINT);
-          res.interrupted = mpi::stop_requested();
-          if (res.interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
+          interrupted = mpi::stop_requested();
+          if (interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
             pr.save(ckpt, rank == 0 ? &whole : nullptr, &cd.tokenizer);
-          if (res.interrupted) break;
+          if (interrupted) break;
         }
         bar.finish();
-        if (res.interrupted) {
-          std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
-                      (long long)pr.trainer().step_count(), ckpt.c_str(), res.name.c_str(), ckpt.c_str());
+        if (interrupted) {
+          if (o.ep > 1)
+            std::printf("\ninterrupted at step %lld: every process stopped after writing %s (a --ep run does not resume; ch06_generate "
+                        "reads the checkpoint)\n",
+                        (long long)pr.trainer().step_count(), ckpt.c_str());
+          else
+            std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
+                        (long long)pr.trainer().step_count(), ckpt.c_str(), name.c_str(), ckpt.c_str());
           return 130;
         }
-        times.gather();   // all ranks' ops together, into the simulator
-        const Durations d_ms = times.durations(latency * 1e3);
-        const std::vector<StepRecord> all = gather_records(rec);
-        if (rank != 0) continue;
+        double hidden_in_sequence = 0;
+        for (int mode = 0; mode < (ab ? 2 : 1); ++mode) {
+          ScheduleResult res;
+          res.name = name + (mode == 1 ? "_overlap" : "");
+          res.title = schedule_title(s.kind) + (mode == 1 ? ", F&B overlapped" : "");
+          res.loss = loss;
+          OpTimes& tm = times[mode];
+          tm.gather();   // all ranks' ops together, into the simulator
+          const Durations d_ms = tm.durations(latency * 1e3);
+          const std::vector<StepRecord> all = gather_records(last[mode]);
+          if (rank != 0) continue;
 
-        std::vector<std::vector<OpSpan>> spans;
-        double end = 0;
-        for (const StepRecord& r : all) {
-          std::vector<OpSpan> ms;
-          for (const OpSpan& x : r.spans) ms.push_back({x.start * 1e3, x.end * 1e3});
-          spans.push_back(ms);
-          end = std::max(end, r.end * 1e3);
-        }
-        const Timeline measured = timeline_from_spans(s, spans, end);
-        const Timeline predicted = simulate(s, d_ms, SendWait::BeforeNextOp);
-        res.measured_makespan = measured.makespan;
-        res.predicted_makespan = predicted.makespan;
-        res.measured_bubble = measured.max_bubble();
-        res.predicted_bubble = predicted.max_bubble();
-        Gantt g = measured_beside_simulated(
-            s, measured, predicted,
-            fmt("%s, %d stages on %d ranks, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp, s.ranks,
-                s.micro_batches, measured.makespan, predicted.makespan));
-        g.caption = fmt("Each rank's measured ops (real start and end, one core per rank, measured under load) above the simulator's "
-                        "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
-                        d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
-        write_gantt(run.out + "/gantt_" + res.name + ".svg", g);
-        LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
-                      "MB", {}};
-        for (size_t r = 0; r < all.size(); ++r) {
-          Series ser{"rank " + std::to_string(r), {}, {}};
-          double peak = 0;
-          for (const auto& [t, b] : all[r].live) {
-            ser.x.push_back(t * 1e3);
-            ser.y.push_back(b / 1e6);
-            peak = std::max(peak, b / 1e6);
+          // The Gantt chart's lanes are pipeline ranks: with EP, each drawn from its EP index 0.
+          std::vector<std::vector<OpSpan>> spans;
+          double end = 0;
+          for (size_t w = 0; w < all.size(); ++w) {
+            end = std::max(end, all[w].end * 1e3);
+            if (w % static_cast<size_t>(o.ep) != 0) continue;
+            std::vector<OpSpan> ms;
+            for (const OpSpan& x : all[w].spans) ms.push_back({x.start * 1e3, x.end * 1e3});
+            spans.push_back(ms);
           }
-          res.peak_mb.push_back(peak);
-          mem.series.push_back(ser);
-        }
-        mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
-                      "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
-        write_line_chart(run.out + "/memory_" + res.name + ".svg", mem);
+          const Timeline measured = timeline_from_spans(s, spans, end);
+          const Timeline predicted = simulate(s, d_ms, SendWait::BeforeNextOp);
+          res.measured_makespan = measured.makespan;
+          res.predicted_makespan = predicted.makespan;
+          res.measured_bubble = measured.max_bubble();
+          res.predicted_bubble = predicted.max_bubble();
+          res.median_makespan = OpTimes::median_of(makespans[mode]);
+          // An overlapped step's all-to-all times include the other half's turns: its ideal is
+          // the one predicted from the in-sequence steps.
+          if (mode == 0) hidden_in_sequence = simulate(s, tm.hidden(latency * 1e3), SendWait::BeforeNextOp).makespan;
+          res.hidden_makespan = hidden_in_sequence;
+          res.d = d_ms;
+          res.a2a_f = tm.a2a_f();
+          res.a2a_b = tm.a2a_b();
+          res.a2a_fb = tm.a2a_fb();
+          Gantt g = measured_beside_simulated(
+              s, measured, predicted,
+              fmt("%s, %d stages on %d ranks%s, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp,
+                  s.ranks, o.ep > 1 ? fmt(" x EP %d", o.ep).c_str() : "", s.micro_batches, measured.makespan, predicted.makespan));
+          g.caption = fmt("Each rank's measured ops (real start and end, one core per rank, measured under load) above the simulator's "
+                          "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
+                          d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
+          write_gantt(run.out + "/gantt_" + res.name + ".svg", g);
+          LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
+                        "MB", {}};
+          for (size_t r = 0; r < all.size(); ++r) {
+            Series ser{"rank " + std::to_string(r), {}, {}};
+            double peak = 0;
+            for (const auto& [t, b] : all[r].live) {
+              ser.x.push_back(t * 1e3);
+              ser.y.push_back(b / 1e6);
+              peak = std::max(peak, b / 1e6);
+            }
+            res.peak_mb.push_back(peak);
+            mem.series.push_back(ser);
+          }
+          mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
+                        "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
+          write_line_chart(run.out + "/memory_" + res.name + ".svg", mem);
 
-        const std::string key = "schedules." + res.name;
-        summary.set(key + ".loss", res.loss);
-        summary.set(key + ".measured_makespan_ms", res.measured_makespan);
-        summary.set(key + ".predicted_makespan_ms", res.predicted_makespan);
-        summary.set(key + ".measured_bubble_ms", measured.bubble);
-        summary.set(key + ".predicted_bubble_ms", predicted.bubble);
-        summary.set(key + ".durations_ms", std::vector<double>{d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency});
-        summary.set(key + ".peak_live_mb", res.peak_mb);
-        summary.set(key + ".simulated_peak_activations", static_cast<double>(predicted.max_peak_activations()));
-        summary.set(key + ".checkpoint", ckpt);
-        results.push_back(res);
+          const std::string key = "schedules." + res.name;
+          summary.set(key + ".loss", res.loss);
+          summary.set(key + ".measured_makespan_ms", res.measured_makespan);
+          summary.set(key + ".measured_makespan_median_ms", res.median_makespan);
+          summary.set(key + ".measured_steps", static_cast<double>(makespans[mode].size()));
+          summary.set(key + ".predicted_makespan_fb_hidden_ms", res.hidden_makespan);
+          summary.set(key + ".all_to_all_ms", std::vector<double>{res.a2a_f, res.a2a_b, res.a2a_fb});
+          summary.set(key + ".predicted_makespan_ms", res.predicted_makespan);
+          summary.set(key + ".measured_bubble_ms", measured.bubble);
+          summary.set(key + ".predicted_bubble_ms", predicted.bubble);
+          summary.set(key + ".durations_ms", std::vector<double>{d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency});
+          summary.set(key + ".peak_live_mb", res.peak_mb);
+          summary.set(key + ".simulated_peak_activations", static_cast<double>(predicted.max_peak_activations()));
+          summary.set(key + ".checkpoint", ckpt);
+          results.push_back(res);
+        }
       }
       if (rank != 0) return 0;
 
@@ -444,7 +536,8 @@ int main(int argc, char** argv) {
       BarChart pk{"Peak live tensor memory per rank during a step", "schedule", "MB above the step's start", {}, {}};
       Series m1{"measured", {}, {}}, p1{"simulated", {}, {}}, m2{"measured", {}, {}}, p2{"simulated", {}, {}};
       std::vector<Series> ranks(static_cast<size_t>(world));
-      for (int r = 0; r < world; ++r) ranks[static_cast<size_t>(r)].name = "rank " + std::to_string(r);
+      for (int r = 0; r < world; ++r)
+        ranks[static_cast<size_t>(r)].name = o.ep > 1 ? fmt("process %d (PP %d, EP %d)", r, r / o.ep, r % o.ep) : "rank " + std::to_string(r);
       LineChart losses{"Training loss of every schedule (identical up to float rounding)", "step", "loss (main + MTP + balance)", {}};
       double spread = 0;
       for (const ScheduleResult& r : results) {
@@ -467,6 +560,38 @@ int main(int argc, char** argv) {
       }
       t.print();
       std::printf("\nlargest difference between two schedules' losses at the same step: %.2g\n", spread);
+      if (o.ep > 1) {
+        // The step measured on PP x EP processes beside the simulator fed with this run's chunks.
+        std::printf("\nPP %d x EP %d: the step measured (median of steps 2..%lld, under load) and simulated from the same steps' medians of F, B, "
+                    "W and F&B. DualPipe(V) alternate: odd steps run F&B as a forward, then a backward; even steps (\"F&B overlapped\") "
+                    "interleave the two halves at the expert all-to-alls. The last column takes the all-to-all time measured inside the "
+                    "in-sequence F&B off the chunk (never below max(F, B)):\n",
+                    pp_ranks, o.ep, (long long)tc.steps);
+        Table e({"schedule", "F / B / W / F&B ms", "all-to-all in F / B / F&B ms", "measured step", "simulated from these chunks",
+                 "simulated, F&B's all-to-all hidden"});
+        BarChart ec{fmt("PP %d x EP %d: measured step vs the simulator's prediction from measured chunks", pp_ranks, o.ep), "schedule",
+                    "step time (ms)", {}, {}};
+        Series em{"measured (median of steps)", {}, {}}, es{"simulated from the run's F, B, W, F&B", {}, {}},
+            eh{"simulated, F&B's all-to-all hidden", {}, {}};
+        for (const ScheduleResult& r : results) {
+          e.row({r.title, fmt("%.1f / %.1f / %.1f / %.1f", r.d.F, r.d.B, r.d.W, r.d.FB), fmt("%.1f / %.1f / %.1f", r.a2a_f, r.a2a_b, r.a2a_fb),
+                 fmt("%.0f ms", r.median_makespan), fmt("%.0f ms", r.predicted_makespan), fmt("%.0f ms", r.hidden_makespan)});
+          ec.categories.push_back(r.title);
+          em.y.push_back(std::round(r.median_makespan));   // whole ms: the labels stay apart
+          es.y.push_back(std::round(r.predicted_makespan));
+          eh.y.push_back(std::round(r.hidden_makespan));
+        }
+        e.print();
+        ec.series = {em, es, eh};
+        ec.caption = fmt("%d processes on this machine's cores (measured under load; oversubscribed, compute is time-sliced and the all-to-alls "
+                         "are shared-memory copies). Simulated: the same op lists replayed with each run's median op durations; the third bar "
+                         "takes the all-to-all time measured inside the in-sequence F&B off the chunk (never below max(F, B)), which only "
+                         "schedules with F&B chunks (DualPipe, DualPipeV) can gain; \"F&B overlapped\": the same run's even steps, whose F&B "
+                         "halves really interleave.",
+                         world);
+        write_bar_chart(run.out + "/ep_step.svg", ec);
+        summary.set("ep", o.ep);
+      }
       mk.series = {m1, p1};
       bb.series = {m2, p2};
       pk.series = ranks;
@@ -490,9 +615,9 @@ int main(int argc, char** argv) {
       summary.set("latency_ms", latency * 1e3);
       summary.set("loss_spread", spread);
       summary.write(run.out + "/summary.json");
-      std::printf("\nwrote %s/{gantt,memory}_<schedule>.svg, makespan.svg, bubble.svg, memory_peak.svg, memory_step.svg, loss.svg (+ .csv), "
+      std::printf("\nwrote %s/{gantt,memory}_<schedule>.svg, makespan.svg, bubble.svg, memory_peak.svg, memory_step.svg, loss.svg%s (+ .csv), "
                   "summary.json and a checkpoint per schedule (<schedule>/checkpoint, ch06_generate reads it)\n",
-                  run.out.c_str());
+                  run.out.c_str(), o.ep > 1 ? ", ep_step.svg" : "");
       return 0;
     } catch (const Refused&) {
       if (rank == 0) throw;   // run_main prints it

@@ -62,14 +62,32 @@ double max_weight_diff(const std::string& a, const std::string& b) {
   return worst;
 }
 
+// The single-process reference run (`--quick --reference args`) in TMPDIR/name. One process of
+// an MPI-linked program: the mpirun environment (kMpiEnv) too.
+fs::path reference_run(const std::string& name, const std::string& args) {
+  const fs::path ref = fs::temp_directory_path() / name;
+  REQUIRE(run_program("ch06_pipeline_train", "--reference " + args, ref, kMpiEnv) == 0);
+  return ref;
+}
+
+// How many entries of two model.safetensors files differ by more than `above`, of how many.
+std::pair<int64_t, int64_t> count_weight_diffs(const std::string& a, const std::string& b, double above) {
+  const SafeTensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
+  int64_t n = 0, total = 0;
+  for (const std::string& name : fa.names()) {
+    const std::vector<float> x = fa.to_tensor(name).to_vector(), y = fb.to_tensor(name).to_vector();
+    total += static_cast<int64_t>(x.size());
+    for (size_t i = 0; i < x.size(); ++i) n += std::abs(x[i] - y[i]) > above;
+  }
+  return {n, total};
+}
+
 }  // namespace
 
 TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single-process trainer's weights, a Ctrl-C resumes exactly") {
   if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
-  const fs::path ref = tmp / "ds_pipeline_reference", pipe = tmp / "ds_pipeline_mpi";
-  // The reference is one process of an MPI-linked program: the mpirun environment (kMpiEnv) too.
-  REQUIRE(run_program("ch06_pipeline_train", "--reference", ref, kMpiEnv) == 0);   // --quick: 3 steps
+  const fs::path ref = reference_run("ds_pipeline_reference", ""), pipe = tmp / "ds_pipeline_mpi";   // --quick: 3 steps
   REQUIRE_MESSAGE(mpirun(2, "", pipe) == 0, read_text_file(pipe.string() + ".log"));
   const std::string ref_weights = (ref / "reference/checkpoint/model.safetensors").string();
   const auto summary = program_summary(pipe);
@@ -118,9 +136,7 @@ TEST_CASE("pipeline training on 2 MPI ranks: every schedule ends with the single
 
 TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight held twice) ends with the single-process trainer's weights") {
   if (!mpi_available()) return;
-  const fs::path tmp = fs::temp_directory_path();
-  const fs::path ref = tmp / "ds_pipeline_reference_m8", pipe = tmp / "ds_pipeline_mpi_np4";
-  REQUIRE(run_program("ch06_pipeline_train", "--reference --micro-batches 8", ref, kMpiEnv) == 0);
+  const fs::path ref = reference_run("ds_pipeline_reference_m8", "--micro-batches 8"), pipe = fs::temp_directory_path() / "ds_pipeline_mpi_np4";
   // 4 ranks on however few cores: --oversubscribe (mpirun() passes it).
   REQUIRE_MESSAGE(mpirun(4, "--schedules dualpipe,1f1b", pipe) == 0, read_text_file(pipe.string() + ".log"));
   for (const char* name : {"dualpipe", "1f1b"}) {
@@ -130,4 +146,68 @@ TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight h
     MESSAGE(std::string(name) << " on 4 ranks: largest weight difference from the single-process run after 3 steps: " << diff);
     CHECK(diff < 1e-4);
   }
+}
+
+TEST_CASE("pipeline x expert parallelism on 4 MPI ranks (PP 2 x EP 2), F&B in sequence and overlapped, ends with the single-process trainer's weights") {
+  if (!mpi_available()) return;
+  const fs::path tmp = fs::temp_directory_path();
+  const fs::path ref = reference_run("ds_pipeline_reference_ep", "--micro-batches 4"), pipe = tmp / "ds_pipeline_mpi_ep2";
+  // Processes 0, 1 are pipeline rank 0 (EP indices 0, 1), processes 2, 3 pipeline rank 1; each
+  // takes half of every micro-batch's sequences and 4 of every MoE layer's 8 routed experts.
+  // DualPipe and DualPipeV alternate: F&B in sequence on odd steps, overlapped on even ones
+  // (reported apart as <schedule>_overlap).
+  REQUIRE_MESSAGE(mpirun(4, "--ep 2 --schedules dualpipe,zb1p,1f1b,dualpipev", pipe) == 0, read_text_file(pipe.string() + ".log"));
+  const auto summary = program_summary(pipe);
+  CHECK(summary["ep"].get<int>() == 2);
+  const std::vector<double> ref_loss = program_summary(ref)["reference"]["loss"].get<std::vector<double>>();
+  for (const char* name : {"dualpipe", "zb1p", "1f1b", "dualpipev"}) {
+    INFO(name);
+    const std::string ckpt = (pipe / name / "checkpoint").string();
+    // Each weight's gradient is now also the sum of the two EP ranks' halves of every micro-batch
+    // (an expert's, of the rows both ranks sent it), added in yet another order. Measured: 16 of
+    // the tiny model's 398K weights differ by more than 1e-6, at most 2.7e-5 (an embedding row of
+    // a rare token; experts that few tokens reached), all entries whose gradient is near zero,
+    // where AdamW's m / sqrt(v) turns rounding into a step of up to lr. A wrong sum or scale
+    // would move whole tensors by about lr (2e-3). Bounds: 1e-4 (the one-process EP step test's,
+    // 5% of one step's largest change), and at most 0.01% of the weights beyond 1e-6.
+    const std::string ref_weights = (ref / "reference/checkpoint/model.safetensors").string();
+    const double diff = max_weight_diff(ref_weights, ckpt + "/model.safetensors");
+    const auto [beyond, total] = count_weight_diffs(ref_weights, ckpt + "/model.safetensors", 1e-6);
+    MESSAGE(std::string(name) << " on PP 2 x EP 2 after 3 steps: largest weight difference from the single-process run " << diff << ", "
+                              << beyond << " of " << total << " weights differ by more than 1e-6");
+    CHECK(diff < 1e-4);
+    CHECK(beyond * 10000 <= total);
+    const std::vector<double> loss = summary["schedules"][name]["loss"].get<std::vector<double>>();
+    REQUIRE(loss.size() == ref_loss.size());
+    for (size_t i = 0; i < loss.size(); ++i) CHECK(loss[i] == doctest::Approx(ref_loss[i]).epsilon(1e-5));
+    CHECK_NOTHROW(ch06::load_model(ckpt));
+    CHECK(summary["schedules"][name]["measured_makespan_median_ms"].get<double>() > 0);
+    const double seq = summary["schedules"][name]["predicted_makespan_ms"].get<double>();
+    const double hidden = summary["schedules"][name]["predicted_makespan_fb_hidden_ms"].get<double>();
+    CHECK(seq > 0);
+    CHECK(hidden <= seq);   // taking the all-to-all off F&B never lengthens the step
+    // Every F and B ran expert all-to-alls (the 2 MoE layers of the tiny model).
+    const std::vector<double> a2a = summary["schedules"][name]["all_to_all_ms"].get<std::vector<double>>();
+    CHECK(a2a[0] > 0);
+    CHECK(a2a[1] > 0);
+  }
+  for (const char* name : {"dualpipe_overlap", "dualpipev_overlap"}) {
+    INFO(name);
+    CHECK(summary["schedules"][name]["measured_steps"].get<double>() == 1);   // step 2 of 3
+    CHECK(summary["schedules"][name]["measured_makespan_median_ms"].get<double>() > 0);
+  }
+  check_files(pipe, {"ep_step.svg", "gantt_dualpipe.svg", "gantt_dualpipe_overlap.svg", "makespan.svg"});
+  // Overlapping F&B's halves changes when each runs, never what: every step in sequence
+  // (--no-overlap) gives the same weights bit for bit.
+  const fs::path seq_only = tmp / "ds_pipeline_mpi_ep2_seq";
+  REQUIRE_MESSAGE(mpirun(4, "--ep 2 --no-overlap --schedules dualpipe,dualpipev", seq_only) == 0, read_text_file(seq_only.string() + ".log"));
+  CHECK_FALSE(program_summary(seq_only)["schedules"].contains("dualpipe_overlap"));
+  for (const char* name : {"dualpipe", "dualpipev"})
+    CHECK(max_weight_diff((pipe / name / "checkpoint/model.safetensors").string(), (seq_only / name / "checkpoint/model.safetensors").string()) == 0);
+  // Bad settings: one sentence from rank 0, status 1.
+  const fs::path bad = tmp / "ds_pipeline_mpi_ep_bad";
+  CHECK(mpirun(4, "--ep 3", bad) == 1);
+  CHECK(read_text_file(bad.string() + ".log").find("--ep 3 needs a multiple of 3 processes") != std::string::npos);
+  CHECK(mpirun(4, "--ep 4", bad) == 1);
+  CHECK(read_text_file(bad.string() + ".log").find("needs at least 8 processes") != std::string::npos);
 }
