@@ -1,5 +1,6 @@
 #include "common/mpi.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <csignal>
@@ -52,6 +53,12 @@ int size() {
 }
 
 double wtime() { return MPI_Wtime(); }
+
+std::string placement() {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::string out = std::to_string(size()) + " ranks on " + std::to_string(cores) + (cores == 1 ? " core" : " cores");
+  return static_cast<unsigned>(size()) > cores ? out + ", time-sliced" : out;
+}
 void barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
 void Requests::isend(const float* data, int64_t n, int peer, int tag) {

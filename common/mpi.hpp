@@ -26,6 +26,9 @@ int rank();   // in MPI_COMM_WORLD
 int size();
 double wtime();   // seconds (MPI_Wtime)
 void barrier();
+// "2 ranks on 2 cores", or "4 ranks on 2 cores, time-sliced": the setting a measured time was
+// taken in, with every rank on this machine (as in this project's runs).
+std::string placement();
 
 // Requests posted together and completed together (MPI_Waitall), as a pipeline op's transfers are.
 // The buffers must stay alive and unchanged until wait() returns.

@@ -238,8 +238,8 @@ int main(int argc, char** argv) {
       if (cfg.num_experts_per_tok <= m * cfg.n_routed_experts / ranks) runs.push_back(train_limited(cfg, pc, data, m, run.seed));
     runs.push_back(train_limited(cfg, pc, data, 0, run.seed));
     if (lead) {
-      std::printf("\nNode-limited routing (ranks as nodes: n_group = %d, topk_group = M), %lld steps each, %d ranks, measured under load\n", ranks,
-                  (long long)tc.steps, ranks);
+      std::printf("\nNode-limited routing (ranks as nodes: n_group = %d, topk_group = M), %lld steps each, %s\n", ranks,
+                  (long long)tc.steps, mpi::placement().c_str());
       Table t({"routing", "ranks per token", "dispatch bytes per token", "all-to-all ms per step", "waiting ms per step", "experts ms per step",
                "step ms", "validation loss"});
       for (const LimitRun& r : runs)
@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
       bytes.caption = fmt("Each token crosses to a rank once however many of its %lld experts live there; M caps the ranks (V3: 4 nodes)",
                           (long long)cfg.num_experts_per_tok);
       a2a.series = {at, ex};
-      a2a.caption = fmt("%d ranks on one machine (shared memory, measured under load): the copy is cheap next to a real network", ranks);
+      a2a.caption = fmt("%s of one machine (shared memory): the copy is cheap next to a real network", mpi::placement().c_str());
       val.caption = "Same data and seed in every run: what the node limit costs in validation loss";
       write_bar_chart(run.out + "/limit_bytes.svg", bytes);
       write_bar_chart(run.out + "/limit_time.svg", a2a);
@@ -312,8 +312,8 @@ int main(int argc, char** argv) {
     const Schedule dual = make_schedule(ScheduleKind::DualPipe, static_cast<int>(o.pp), static_cast<int>(o.pipeline_micro));
     const double t_serial = simulate(dual, serial).makespan, t_measured = simulate(dual, measured).makespan, t_ideal = simulate(dual, ideal).makespan;
     if (lead) {
-      std::printf("\nOverlap on MoE block %zu, two micro-batches of %lld x %lld tokens per rank (forward, slowest rank, median of %lld, measured under load)\n",
-                  block_index, (long long)rows, (long long)tc.seq_len, (long long)o.overlap_reps);
+      std::printf("\nOverlap on MoE block %zu, two micro-batches of %lld x %lld tokens per rank (forward, slowest rank, median of %lld, %s)\n",
+                  block_index, (long long)rows, (long long)tc.seq_len, (long long)o.overlap_reps, mpi::placement().c_str());
       Table t({"piece (both micro-batches)", "ms"});
       t.row({"attention + norms + gate", fmt("%.2f", 1e3 * ov.attention_s)});
       t.row({"dispatch all-to-all", fmt("%.2f", 1e3 * ov.dispatch_s)});
@@ -336,7 +336,7 @@ int main(int argc, char** argv) {
                       {"attention+gate", "dispatch", "experts", "combine", "shared expert", "sequential total", "overlapped total"},
                       {{"ms", {}, {1e3 * ov.attention_s, 1e3 * ov.dispatch_s, 1e3 * ov.experts_s, 1e3 * ov.combine_s, 1e3 * ov.shared_s,
                                    1e3 * ov.sequential_s, 1e3 * ov.overlapped_s}}}};
-      pieces.caption = "Overlapped: micro-batch 1's attention runs while micro-batch 0's dispatch is in flight (MPI_Ialltoallv); measured under load";
+      pieces.caption = "Overlapped: micro-batch 1's attention runs while micro-batch 0's dispatch is in flight (MPI_Ialltoallv); " + mpi::placement();
       write_bar_chart(run.out + "/overlap.svg", pieces);
       BarChart sim{"Simulated DualPipe step from the measured chunk times", "F&B chunk", "step ms", {"F + B (no overlap)", "measured overlap", "all-to-all hidden"},
                    {{"step ms", {}, {1e3 * t_serial, 1e3 * t_measured, 1e3 * t_ideal}}}};

@@ -488,9 +488,9 @@ int main(int argc, char** argv) {
               s, measured, predicted,
               fmt("%s, %d stages on %d ranks%s, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp,
                   s.ranks, o.ep > 1 ? fmt(" x EP %d", o.ep).c_str() : "", s.micro_batches, measured.makespan, predicted.makespan));
-          g.caption = fmt("Each rank's measured ops (real start and end, one core per rank, measured under load) above the simulator's "
+          g.caption = fmt("Each rank's measured ops (real start and end, %s) above the simulator's "
                           "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
-                          d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
+                          mpi::placement().c_str(), d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
           write_gantt(run.out + "/gantt_" + res.name + ".svg", g);
           LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
                         "MB", {}};
@@ -529,7 +529,8 @@ int main(int argc, char** argv) {
       if (rank != 0) return 0;
 
       // Every schedule against the simulator, and the losses against each other.
-      std::printf("\nThe last step of each schedule, measured (under load) and predicted by the simulator from this run's op durations:\n");
+      std::printf("\nThe last step of each schedule, measured (%s) and predicted by the simulator from this run's op durations:\n",
+                  mpi::placement().c_str());
       Table t({"schedule", "ranks", "measured makespan", "predicted", "busiest rank's bubble", "predicted", "peak live MB per rank", "final loss"});
       BarChart mk{"Step time: measured vs simulated from measured op durations", "schedule", "makespan of the last step (ms)", {}, {}};
       BarChart bb{"Bubble of the busiest rank: measured vs simulated", "schedule", "idle time in the last step (ms)", {}, {}};
@@ -562,11 +563,11 @@ int main(int argc, char** argv) {
       std::printf("\nlargest difference between two schedules' losses at the same step: %.2g\n", spread);
       if (o.ep > 1) {
         // The step measured on PP x EP processes beside the simulator fed with this run's chunks.
-        std::printf("\nPP %d x EP %d: the step measured (median of steps 2..%lld, under load) and simulated from the same steps' medians of F, B, "
+        std::printf("\nPP %d x EP %d: the step measured (median of steps 2..%lld, %s) and simulated from the same steps' medians of F, B, "
                     "W and F&B. DualPipe(V) alternate: odd steps run F&B as a forward, then a backward; even steps (\"F&B overlapped\") "
                     "interleave the two halves at the expert all-to-alls. The last column takes the all-to-all time measured inside the "
                     "in-sequence F&B off the chunk (never below max(F, B)):\n",
-                    pp_ranks, o.ep, (long long)tc.steps);
+                    pp_ranks, o.ep, (long long)tc.steps, mpi::placement().c_str());
         Table e({"schedule", "F / B / W / F&B ms", "all-to-all in F / B / F&B ms", "measured step", "simulated from these chunks",
                  "simulated, F&B's all-to-all hidden"});
         BarChart ec{fmt("PP %d x EP %d: measured step vs the simulator's prediction from measured chunks", pp_ranks, o.ep), "schedule",
@@ -583,12 +584,12 @@ int main(int argc, char** argv) {
         }
         e.print();
         ec.series = {em, es, eh};
-        ec.caption = fmt("%d processes on this machine's cores (measured under load; oversubscribed, compute is time-sliced and the all-to-alls "
+        ec.caption = fmt("%s (compute shares the cores and the all-to-alls "
                          "are shared-memory copies). Simulated: the same op lists replayed with each run's median op durations; the third bar "
                          "takes the all-to-all time measured inside the in-sequence F&B off the chunk (never below max(F, B)), which only "
                          "schedules with F&B chunks (DualPipe, DualPipeV) can gain; \"F&B overlapped\": the same run's even steps, whose F&B "
                          "halves really interleave.",
-                         world);
+                         mpi::placement().c_str());
         write_bar_chart(run.out + "/ep_step.svg", ec);
         summary.set("ep", o.ep);
       }
