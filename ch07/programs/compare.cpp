@@ -116,14 +116,7 @@ int main(int argc, char** argv) {
     rc.prompts = prompts;
     rc.eval_every = eval_every;
     rc.seed = run.seed;   // every method sees the same prompts in the same order
-    TrainerConfig tc;
-    tc.steps = steps;
-    tc.batch_size = per_step;
-    tc.lr = lr;
-    tc.min_lr = lr;
-    tc.warmup = std::min<int64_t>(5, steps);
-    tc.weight_decay = 0.f;
-    tc.progress = false;
+    const TrainerConfig tc = post_training_config(steps, per_step, lr, lr);
 
     std::vector<Result> results;
     GreedyReport start_report;

@@ -33,17 +33,6 @@ struct StageRow {
   double seconds = 0;
 };
 
-TrainerConfig constant_lr(int64_t steps, int64_t batch, float lr, float min_lr) {
-  TrainerConfig tc;
-  tc.steps = steps;
-  tc.batch_size = batch;
-  tc.lr = lr;
-  tc.min_lr = min_lr;
-  tc.warmup = std::min<int64_t>(5, steps);
-  tc.weight_decay = 0.f;
-  tc.progress = false;
-  return tc;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,7 +116,7 @@ int main(int argc, char** argv) {
     } else {
       base.codec = TaskCodec{task_tokenizer(task, vocab), ChatTemplate::compact()};
       base.model = std::make_unique<ch06::DeepSeekModel>(task_model_config(model_size, base.codec.tok.vocab_size()), rng);
-      TrainerConfig tc = constant_lr(pretrain_steps, pretrain_batch, pretrain_lr, pretrain_lr / 10);
+      TrainerConfig tc = post_training_config(pretrain_steps, pretrain_batch, pretrain_lr, pretrain_lr / 10);
       tc.warmup = std::min<int64_t>(20, std::max<int64_t>(pretrain_steps / 10, 1));
       tc.progress = true;
       SftTrainer pre(*base.model, tc);
@@ -152,7 +141,7 @@ int main(int argc, char** argv) {
       gc.format_weight = format_weight;
       gc.temperature = temperature;
       gc.loss.beta = beta;
-      GrpoLearner grpo(policy, codec, constant_lr(rl_steps, prompts * group, lr, lr), gc);
+      GrpoLearner grpo(policy, codec, post_training_config(rl_steps, prompts * group, lr, lr), gc);
       RlRunConfig rc;
       rc.task = task;
       rc.lengths = lengths;
@@ -166,7 +155,7 @@ int main(int argc, char** argv) {
     };
     auto sft_stage = [&](ch06::DeepSeekModel& m, const std::vector<std::vector<int32_t>>& ps, const std::vector<std::vector<int32_t>>& cs,
                          int64_t steps, float peak) {
-      SftTrainer sft(m, constant_lr(steps, batch, peak, peak / 10));
+      SftTrainer sft(m, post_training_config(steps, batch, peak, peak / 10));
       sft_on_examples(sft, ps, cs, codec.eot(), steps, rng, [] { return interrupted(); });
     };
 
@@ -251,18 +240,22 @@ int main(int argc, char** argv) {
     bars.series.push_back({"format compliance", xs, fmt_ok});
     bars.caption = "The base never saw the template; R1-Zero from it, then with a small format warm-up; the kept answers become cold-start data for the final RL.";
     write_bar_chart(run.out + "/stages.svg", bars);
-    LineChart lc{"Greedy exact match on the validation probe during the RL stages", "GRPO step", "%", {}};
-    lc.series.push_back({"R1-Zero (from the base)", t_zero.eval_step, t_zero.eval_em});
-    if (warm) lc.series.push_back({"R1-Zero after the warm-up", t_warm.eval_step, t_warm.eval_em});
-    lc.series.push_back({"final RL (from cold-start SFT)", t_final.eval_step, t_final.eval_em});
-    lc.caption = "Each RL stage starts where the stage before left its model; a flat line at 0 is a stage whose groups all scored alike (no gradient).";
-    write_line_chart(run.out + "/rl_stages.svg", lc);
-    LineChart fc{"Format compliance of the sampled completions during the RL stages", "GRPO step", "well-formed samples (%)", {}};
-    fc.series.push_back({"R1-Zero (from the base)", t_zero.step, t_zero.format});
-    if (warm) fc.series.push_back({"R1-Zero after the warm-up", t_warm.step, t_warm.format});
-    fc.series.push_back({"final RL (from cold-start SFT)", t_final.step, t_final.format});
-    fc.caption = "R1-Zero learns the format only if some samples are well formed: the format reward needs a first success to reinforce.";
-    write_line_chart(run.out + "/format.svg", fc);
+    // One line per RL stage of a trace's series: the probe's exact match, and the samples' format.
+    auto stage_chart = [&](const std::string& file, const std::string& title, const std::string& ylabel, bool probe_em, const std::string& caption) {
+      LineChart c{title, "GRPO step", ylabel, {}};
+      auto add = [&](const std::string& name, const RlTrace& t) {
+        c.series.push_back({name, probe_em ? t.eval_step : t.step, probe_em ? t.eval_em : t.format});
+      };
+      add("R1-Zero (from the base)", t_zero);
+      if (warm) add("R1-Zero after the warm-up", t_warm);
+      add("final RL (from cold-start SFT)", t_final);
+      c.caption = caption;
+      write_line_chart(run.out + "/" + file, c);
+    };
+    stage_chart("rl_stages.svg", "Greedy exact match on the validation probe during the RL stages", "%", true,
+                "Each RL stage starts where the stage before left its model; a flat line at 0 is a stage whose groups all scored alike (no gradient).");
+    stage_chart("format.svg", "Format compliance of the sampled completions during the RL stages", "well-formed samples (%)", false,
+                "R1-Zero learns the format only if some samples are well formed: the format reward needs a first success to reinforce.");
     if (base_plain >= 0) summary.set("base.plain_exact_match", base_plain);
     summary.set("kept_completions", static_cast<double>(kept.completions.size()));
     summary.set("rejection_sampling_source", use_warm ? "r1_zero_warm" : "r1_zero");

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "ch07_sft");
     std::string task_name = "addition", model_size = "small", short_text = "1", long_text = "2", eval_text = "1-4", checkpoint;
     int64_t short_steps = 300, long_steps = 1200, batch = 32, eval_every = 100, long_eval_every = 40;
-    double long_target = 0;
+    double long_target = 0, fitted_loss = 0.02;
     int eval_n = 100, vocab = 320, long_examples = 192, patience = 8, probe_n = 64;
     float lr = 4e-3f;
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "which task (countdown's lengths are 3 or 4 numbers)");
@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
     flags.add("--patience", patience,
               "stage 2 stops once this many probes in a row have not beaten the best validation exact match, and keeps the best "
               "probe's weights (0: no convergence stop)").min(0).max(100000);
+    flags.add("--fitted-loss", fitted_loss,
+              "the stop may end stage 2 only once the labelled set is fitted: mean training loss since the last probe below this "
+              "(nats per completion token); before that a flat validation curve is the slow start of learning, not a plateau").min(0).max(100);
     flags.add("--probe-n", probe_n, "validation problems per length of stage 2's probe (training split minus the labelled set)").min(1).max(2000);
     flags.add("--long-target", long_target,
               "also end stage 2 at the first probe whose validation exact match (%) reaches this (0: off; the old limited-budget stop)")
@@ -133,13 +136,20 @@ int main(int argc, char** argv) {
     PlateauStop plateau;
     plateau.patience = patience;
     Snapshot best;
+    double loss_sum = 0;
+    int64_t loss_n = 0;
     auto on_step = [&](const StepStats& s) {
+      loss_sum += s.loss;
+      ++loss_n;
       if (s.step % (stage2 ? long_eval_every : eval_every) == 0) {
+        const double recent_loss = loss_sum / static_cast<double>(loss_n);
+        loss_sum = 0;
+        loss_n = 0;
         probe();
         if (stage2) {
           // Convergence: the labelled set is exhausted once validation stops improving; keep the best.
           if (plateau.observe(curve.long_em.back(), s.step)) best.take(model);
-          if (patience > 0 && plateau.done()) reached = true;
+          if (patience > 0 && plateau.done() && recent_loss < fitted_loss) reached = true;
           if (cfg_progress) std::printf("\n  validation probe after step %lld: %.1f%% (best %.1f%% at step %lld)\n", (long long)s.step,
                                         curve.long_em.back(), plateau.best, (long long)plateau.best_step);
           if (long_target > 0 && curve.long_em.back() >= long_target) reached = true;
@@ -162,8 +172,8 @@ int main(int argc, char** argv) {
     if (keep_best) best.restore(model);
     const double train_s = timer.seconds();
     if (reached && plateau.done())
-      std::printf("stage 2 stopped after %lld steps: no better validation probe in the last %d (every %lld steps)\n", (long long)s2, patience,
-                  (long long)long_eval_every);
+      std::printf("stage 2 stopped after %lld steps: the labelled set is fitted (training loss under %g) and no validation probe in the last %d "
+                  "(every %lld steps) beat the best\n", (long long)s2, fitted_loss, patience, (long long)long_eval_every);
     else if (reached)
       std::printf("stage 2 stopped after %lld steps: the validation probe reached %.1f%% (--long-target %.0f)\n", (long long)s2, curve.long_em.back(), long_target);
     if (keep_best)

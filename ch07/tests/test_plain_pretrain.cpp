@@ -71,15 +71,7 @@ TEST_CASE("pretrain_plain lowers the loss and plain_exact_match reads the base's
   const TaskCodec codec{task_tokenizer(Task::addition, 300, 4), ChatTemplate::compact()};
   Rng init(2);
   ch06::DeepSeekModel model(task_model_config("tiny", codec.tok.vocab_size()), init);
-  TrainerConfig tc;
-  tc.steps = 60;
-  tc.batch_size = 16;
-  tc.lr = 5e-3f;
-  tc.min_lr = 5e-4f;
-  tc.warmup = 5;
-  tc.weight_decay = 0.f;
-  tc.progress = false;
-  SftTrainer pre(model, tc);
+  SftTrainer pre(model, post_training_config(60, 16, 5e-3f, 5e-4f));
   Rng rng(4);
   CHECK(pretrain_plain(pre, codec, Task::addition, {1}, 60, rng) == 60);
   const std::vector<double>& loss = pre.trainer->history.train.at("loss");

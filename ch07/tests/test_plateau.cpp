@@ -46,15 +46,7 @@ TEST_CASE("the convergence stop on real SFT: it stops at the plateau and the mod
   const TaskCodec codec{task_tokenizer(Task::addition, 300, 4), ChatTemplate::compact()};
   Rng init(5);
   ch06::DeepSeekModel model(task_model_config("tiny", codec.tok.vocab_size()), init);
-  TrainerConfig tc;
-  tc.steps = 20;
-  tc.batch_size = 4;
-  tc.lr = 3e-3f;
-  tc.min_lr = 3e-3f;
-  tc.warmup = 1;
-  tc.weight_decay = 0.f;
-  tc.progress = false;
-  SftTrainer sft(model, tc);
+  SftTrainer sft(model, post_training_config(20, 4, 3e-3f, 3e-3f));
   // The validation scores of probes after steps 2, 4, 6, ...: best at step 4, then a plateau.
   const std::vector<double> scores = {10, 40, 35, 40, 20, 39, 50};
   PlateauStop plateau;
