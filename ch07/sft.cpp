@@ -57,6 +57,18 @@ LossFn sft_loss(ch02::LanguageModel& model) {
   };
 }
 
+TrainerConfig post_training_config(int64_t steps, int64_t batch, float lr, float min_lr) {
+  TrainerConfig tc;
+  tc.steps = steps;
+  tc.batch_size = batch;
+  tc.lr = lr;
+  tc.min_lr = min_lr;
+  tc.warmup = std::min<int64_t>(5, steps);
+  tc.weight_decay = 0.f;
+  tc.progress = false;
+  return tc;
+}
+
 std::vector<Problem> sample_train_problems(Task task, const std::vector<int>& lengths, int n, Rng& rng) {
   if (lengths.empty()) throw std::invalid_argument("sample_train_problems needs at least one length");
   std::vector<Problem> out;

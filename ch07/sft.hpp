@@ -31,6 +31,11 @@ Batch sft_batch(const TaskCodec& codec, const std::vector<Problem>& problems);
 // them. Metric "token_acc": the fraction of completion tokens the model's argmax gets right.
 LossFn sft_loss(ch02::LanguageModel& model);
 
+// The trainer settings of a post-training run: `steps` steps of `batch` sequences, the learning
+// rate warming up over min(5, steps) steps and then cosine from lr to min_lr (min_lr = lr: constant),
+// no weight decay, no progress bar of its own.
+TrainerConfig post_training_config(int64_t steps, int64_t batch, float lr, float min_lr);
+
 // n problems of the training split, each of a length drawn uniformly from `lengths`.
 std::vector<Problem> sample_train_problems(Task task, const std::vector<int>& lengths, int n, Rng& rng);
 

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, "ch07_compare");
     ch07::FromSftFlags from;
-    int64_t steps = 30, prompts = 16, group = 8, eval_every = 5, rs_steps = 2, rs_batch = 32, dpo_steps = 2, dpo_batch = 16;
+    int64_t steps = 200, prompts = 16, group = 8, eval_every = 20, rs_steps = 2, rs_batch = 32, dpo_steps = 2, dpo_batch = 16;
     int eval_n = 200, probe_n = 48;
     float lr = 5e-5f, critic_lr = 1e-3f, beta = 0.04f, temperature = 0.7f, rs_lr = 3e-4f, dpo_lr = 5e-5f, dpo_beta = 0.1f, control_lr = 3e-4f;
     from.add(flags, "operand lengths of the training prompts and of the held-out set (ch07_sft's --long)",
@@ -116,14 +116,7 @@ int main(int argc, char** argv) {
     rc.prompts = prompts;
     rc.eval_every = eval_every;
     rc.seed = run.seed;   // every method sees the same prompts in the same order
-    TrainerConfig tc;
-    tc.steps = steps;
-    tc.batch_size = per_step;
-    tc.lr = lr;
-    tc.min_lr = lr;
-    tc.warmup = std::min<int64_t>(5, steps);
-    tc.weight_decay = 0.f;
-    tc.progress = false;
+    const TrainerConfig tc = post_training_config(steps, per_step, lr, lr);
 
     std::vector<Result> results;
     GreedyReport start_report;

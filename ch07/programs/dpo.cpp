@@ -70,13 +70,7 @@ int main(int argc, char** argv) {
                 100 * r.mean_accuracy(), pairs.size(), pairs.size());
     if (pairs.empty()) fail("ch07_dpo", "no prompt had both a right and a wrong sample; use more --prompts or --k");
 
-    TrainerConfig tc;
-    tc.steps = steps;
-    tc.batch_size = batch;
-    tc.lr = lr;
-    tc.min_lr = lr;
-    tc.warmup = std::min<int64_t>(5, steps);
-    tc.weight_decay = 0.f;
+    const TrainerConfig tc = post_training_config(steps, batch, lr, lr);   // the program draws its own progress bar
     DpoOptions opt;
     opt.beta = beta;
     opt.nll_weight = nll;

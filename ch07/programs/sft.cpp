@@ -1,14 +1,17 @@
 // ch07_sft: supervised fine-tuning of a small DeepSeek model on worked solutions, the start of
 // every post-training method in this chapter. Stage 1 trains on short operands until the model
-// adds them almost perfectly; stage 2 gives longer operands a limited budget, so that greedy
-// accuracy on the held-out long set lands in the middle (RL needs groups with mixed outcomes: a
-// group that is all right or all wrong has advantage 0 and teaches GRPO nothing). The loss is on
-// completion tokens only, averaged per token. Saves the checkpoint every ch07 program starts from.
+// adds them almost perfectly; stage 2 trains on a small fixed set of labelled long problems until
+// validation accuracy stops improving and keeps the best weights: the labelled data is then
+// exhausted, and the set is small enough that greedy accuracy on the held-out long set lands in
+// the middle (RL needs groups with mixed outcomes: a group that is all right or all wrong has
+// advantage 0 and teaches GRPO nothing). The loss is on completion tokens only, averaged per
+// token. Saves the checkpoint every ch07 program starts from.
 #include <csignal>
 #include <cstdio>
 
 #include "ch06/checkpoint.hpp"
 #include "ch07/labelled_set.hpp"
+#include "ch07/plateau.hpp"
 #include "ch07/rollout.hpp"
 #include "ch07/sft.hpp"
 #include "common/plot.hpp"
@@ -34,9 +37,9 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, "ch07_sft");
     std::string task_name = "addition", model_size = "small", short_text = "1", long_text = "2", eval_text = "1-4", checkpoint;
-    int64_t short_steps = 300, long_steps = 1200, batch = 32, eval_every = 100, long_eval_every = 20;
-    double long_target = 50;
-    int eval_n = 100, vocab = 320, long_examples = 512;
+    int64_t short_steps = 300, long_steps = 1200, batch = 32, eval_every = 100, long_eval_every = 40;
+    double long_target = 0, fitted_loss = 0.02;
+    int eval_n = 100, vocab = 320, long_examples = 192, patience = 8, probe_n = 64;
     float lr = 4e-3f;
     flags.add_choice("--task", task_name, {"addition", "countdown"}, "which task (countdown's lengths are 3 or 4 numbers)");
     flags.add_choice("--model", model_size, {"small", "tiny"}, "policy size (task_model.hpp): small = hidden 96, 3 layers; tiny = hidden 48, 2 layers");
@@ -51,9 +54,17 @@ int main(int argc, char** argv) {
     flags.add("--batch", batch, "sequences per step").min(1).max(4096);
     flags.add("--lr", lr, "peak learning rate (warmup 20 steps, cosine to a tenth over both stages' budgets)").min(1e-6).max(1);
     flags.add("--eval-every", eval_every, "greedy exact match on held-out problems every this many steps of stage 1").min(1);
-    flags.add("--long-eval-every", long_eval_every, "the same in stage 2, which may stop at a probe").min(1);
+    flags.add("--long-eval-every", long_eval_every, "the validation probe of stage 2 every this many steps (it may stop there)").min(1);
+    flags.add("--patience", patience,
+              "stage 2 stops once this many probes in a row have not beaten the best validation exact match, and keeps the best "
+              "probe's weights (0: no convergence stop)").min(0).max(100000);
+    flags.add("--fitted-loss", fitted_loss,
+              "the stop may end stage 2 only once the labelled set is fitted: mean training loss since the last probe below this "
+              "(nats per completion token); before that a flat validation curve is the slow start of learning, not a plateau").min(0).max(100);
+    flags.add("--probe-n", probe_n, "validation problems per length of stage 2's probe (training split minus the labelled set)").min(1).max(2000);
     flags.add("--long-target", long_target,
-              "stage 2 ends at the first probe whose long-set exact match (%) reaches this (0: run all --long-steps)").min(0).max(100);
+              "also end stage 2 at the first probe whose validation exact match (%) reaches this (0: off; the old limited-budget stop)")
+        .min(0).max(100);
     flags.add("--eval-n", eval_n, "held-out test problems per length for the final evaluation").min(1).max(2000);
     flags.add("--vocab", vocab, "task tokenizer vocabulary (byte-level BPE, digits kept apart)").min(262).max(4096);
     flags.add("--checkpoint", checkpoint, "where to save the model (default OUT/checkpoint)");
@@ -65,6 +76,7 @@ int main(int argc, char** argv) {
       batch = std::min<int64_t>(batch, 8);
       eval_every = 8;
       long_eval_every = 2;
+      probe_n = std::min(probe_n, 4);
       eval_n = std::min(eval_n, 4);
       long_examples = std::min(long_examples, 16);
       eval_text = "1-4";
@@ -101,16 +113,15 @@ int main(int argc, char** argv) {
     tc.seed = run.seed;
     SftTrainer sft(model, tc);
 
-    // Small validation sets while training (every probe costs a greedy decode), drawn from the
-    // training split so that stopping stage 2 never looks at the test set; the test sets at the end.
-    const int probe_n = run.quick ? 4 : 16;
+    // Validation sets while training (every probe costs a greedy decode), drawn from the training
+    // split so that stopping stage 2 never looks at the test set; the test sets at the end.
     LabelledSet labelled;
     labelled.task = task;
     labelled.short_lengths = shorts;
     labelled.long_lengths = longs;
     labelled.long_examples = long_examples;
     const std::vector<Problem> pool = labelled.long_problems();
-    const std::vector<Problem> short_probe = flatten(held_out_sets(task, shorts, probe_n, 1001, ch07::Split::train)),
+    const std::vector<Problem> short_probe = flatten(held_out_sets(task, shorts, std::min(probe_n, 16), 1001, ch07::Split::train)),
                                long_probe = validation_set(task, longs, probe_n, pool);
     std::printf("labelled long problems (with worked solutions): %zu; validation problems kept apart from them: %zu\n", pool.size(), long_probe.size());
     Curve curve;
@@ -121,11 +132,28 @@ int main(int argc, char** argv) {
     };
     catch_interrupt();
     bool stage2 = false, reached = false;
+    const bool cfg_progress = !run.quick;
+    PlateauStop plateau;
+    plateau.patience = patience;
+    Snapshot best;
+    double loss_sum = 0;
+    int64_t loss_n = 0;
     auto on_step = [&](const StepStats& s) {
+      loss_sum += s.loss;
+      ++loss_n;
       if (s.step % (stage2 ? long_eval_every : eval_every) == 0) {
+        const double recent_loss = loss_sum / static_cast<double>(loss_n);
+        loss_sum = 0;
+        loss_n = 0;
         probe();
-        // The limited budget: stop once the long set is part-learned (RL needs mixed groups).
-        if (stage2 && long_target > 0 && curve.long_em.back() >= long_target) reached = true;
+        if (stage2) {
+          // Convergence: the labelled set is exhausted once validation stops improving; keep the best.
+          if (plateau.observe(curve.long_em.back(), s.step)) best.take(model);
+          if (patience > 0 && plateau.done() && recent_loss < fitted_loss) reached = true;
+          if (cfg_progress) std::printf("\n  validation probe after step %lld: %.1f%% (best %.1f%% at step %lld)\n", (long long)s.step,
+                                        curve.long_em.back(), plateau.best, (long long)plateau.best_step);
+          if (long_target > 0 && curve.long_em.back() >= long_target) reached = true;
+        }
       }
       return !interrupted() && !reached;
     };
@@ -135,9 +163,22 @@ int main(int argc, char** argv) {
     stage2 = true;
     const int64_t s2 = interrupted() ? 0 : sft_steps(sft, codec, [&](int n, Rng& r) { return labelled.draw(pool, n, r); }, long_steps, rng, on_step,
                                                         "sft stage 2 (long)");   // short lengths stay in the mix so they are not forgotten
-    if (curve.step.back() != static_cast<double>(sft.trainer->step_count())) probe();
+    if (curve.step.back() != static_cast<double>(sft.trainer->step_count())) {
+      probe();
+      if (plateau.observe(curve.long_em.back(), sft.trainer->step_count())) best.take(model);
+    }
+    // Keep the best probe's weights (the convergence stop), unless the target stop ended stage 2 first.
+    const bool keep_best = patience > 0 && !best.empty() && !(long_target > 0 && curve.long_em.back() >= long_target);
+    if (keep_best) best.restore(model);
     const double train_s = timer.seconds();
-    if (reached) std::printf("stage 2 stopped after %lld steps: the long-set probe reached %.1f%% (--long-target %.0f)\n", (long long)s2, curve.long_em.back(), long_target);
+    if (reached && plateau.done())
+      std::printf("stage 2 stopped after %lld steps: the labelled set is fitted (training loss under %g) and no validation probe in the last %d "
+                  "(every %lld steps) beat the best\n", (long long)s2, fitted_loss, patience, (long long)long_eval_every);
+    else if (reached)
+      std::printf("stage 2 stopped after %lld steps: the validation probe reached %.1f%% (--long-target %.0f)\n", (long long)s2, curve.long_em.back(), long_target);
+    if (keep_best)
+      std::printf("kept the weights of step %lld, the best validation probe (%.1f%% of %zu problems)\n", (long long)plateau.best_step, plateau.best,
+                  long_probe.size());
     if (interrupted()) std::printf("\ninterrupted after %lld steps: saving what was trained\n", (long long)(s1 + s2));
 
     // Final: exact match by length on the held-out sets.
@@ -174,7 +215,10 @@ int main(int argc, char** argv) {
     LineChart em{"Greedy exact match on validation problems during SFT", "optimizer step", "exact match (%)", {}};
     em.series.push_back({"short (" + lengths_text(shorts) + ")", curve.step, curve.short_em});
     em.series.push_back({"long (" + lengths_text(longs) + ")", curve.step, curve.long_em});
-    em.caption = "Short operands reach ~100% in stage 1; the long set climbs only in stage 2 and stops part-way: the start RL needs.";
+    if (keep_best) em.series.push_back({"kept: the best long probe", {static_cast<double>(plateau.best_step)}, {plateau.best}});
+    em.caption = keep_best ? fmt("Short operands reach ~100%% in stage 1; the long set climbs in stage 2 until it plateaus on its %d labelled problems; "
+                                 "the checkpoint keeps step %lld, the best probe.", long_examples, (long long)plateau.best_step)
+                           : std::string("Short operands reach ~100% in stage 1; the long set climbs only in stage 2.");
     write_line_chart(run.out + "/exact_match.svg", em);
     BarChart by{"Greedy exact match by operand length after SFT (held-out test problems)", "operand length (digits)", "exact match (%)", {}, {}};
     for (double x : xs) by.categories.push_back(fmt("%d", static_cast<int>(x)));
@@ -188,6 +232,8 @@ int main(int argc, char** argv) {
     summary.set("steps", static_cast<double>(s1 + s2));
     summary.set("stage1_steps", static_cast<double>(s1));
     summary.set("stage2_steps", static_cast<double>(s2));
+    summary.set("kept_step", static_cast<double>(keep_best ? plateau.best_step : sft.trainer->step_count()));
+    summary.set("best_validation_exact_match", plateau.best / 100);
     summary.set("long_examples", static_cast<double>(pool.size()));
     summary.set("train_seconds", train_s);
     summary.set("short_exact_match", short_rep.exact_match);

@@ -34,8 +34,10 @@ TEST_CASE("program ch07_sft --quick: plots, summary, a checkpoint ch06_generate 
   check_text_output(out);
   const auto s = program_summary(out);
   CHECK(s["long_exact_match"].get<double>() >= 0.0);
-  CHECK(s["steps"].get<double>() >= 12);   // stage 2 may stop at its validation target
+  CHECK(s["steps"].get<double>() >= 12);   // stage 2 may stop at its convergence stop
   CHECK(s["steps"].get<double>() <= 16);
+  CHECK(s["kept_step"].get<double>() >= 12);   // the best validation probe's step, in stage 2
+  CHECK(s["kept_step"].get<double>() <= s["steps"].get<double>());
   check_checkpoint(out / "checkpoint");
   CHECK(run_program("ch07_sft", "--short 0-3", out) == 1);
   CHECK(run_program("ch07_sft", "--task countdown --short 1 --long 4", out) == 1);
@@ -111,15 +113,22 @@ TEST_CASE("program ch07_memory --quick: PPO holds three models, GRPO and DPO two
   CHECK(s["models_bytes"]["DPO"].get<double>() == doctest::Approx(grpo));
 }
 
-TEST_CASE("program ch07_r1_recipe --quick: four stages, their checkpoints, the table's numbers in summary.json") {
+TEST_CASE("program ch07_r1_recipe --quick: a base pretrained without the template, every stage, their checkpoints, the table in summary.json") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_r1";
-  REQUIRE(run_program("ch07_r1_recipe", "--base " + sft_checkpoint("r1"), out) == 0);
-  check_files(out, {"stages.svg", "rl_stages.svg", "summary.json"});
+  REQUIRE(run_program("ch07_r1_recipe", "", out) == 0);
+  check_files(out, {"stages.svg", "rl_stages.svg", "format.svg", "summary.json"});
   const auto s = program_summary(out);
-  for (const char* stage : {"base", "r1_zero", "cold_start_sft", "final_rl"}) {
+  for (const char* stage : {"base", "r1_zero", "warmup", "r1_zero_warm", "cold_start_sft", "final_rl"}) {
     INFO(stage);
     CHECK(s[stage]["format_rate"].get<double>() >= 0.0);
+    CHECK(s[stage]["exact_match"].get<double>() <= 1.0);
   }
-  for (const char* dir : {"r1_zero", "cold_start_sft", "final"}) check_checkpoint(out / dir);
+  CHECK(s["base"]["plain_exact_match"].get<double>() >= 0.0);
+  for (const char* dir : {"base", "r1_zero", "warmup", "r1_zero_warm", "cold_start_sft", "final"}) check_checkpoint(out / dir);
+  // An earlier run's base, without the warm-up arm.
+  const fs::path again = fs::temp_directory_path() / "ds_smoke_ch07_r1_again";
+  REQUIRE(run_program("ch07_r1_recipe", "--base " + (out / "base").string() + " --warmup-examples 0", again) == 0);
+  CHECK_FALSE(program_summary(again).contains("warmup"));
   CHECK(run_program("ch07_r1_recipe", "--base /nonexistent", out) == 1);
+  CHECK(run_program("ch07_r1_recipe", "--task countdown --lengths 2", out) == 1);
 }
