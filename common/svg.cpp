@@ -36,13 +36,12 @@ std::string tick_label(double v) {
   const double a = std::abs(v);
   char b[32];
   if (a >= 1e6 || a < 1e-3) {
-    std::snprintf(b, sizeof b, "%.0e", v);   // "1e+06" -> "1e6", "5e-04" -> "5e-4"
-    std::string s(b);
-    for (const char* junk : {"+0", "+", "-0"}) {
-      const size_t at = s.find(junk, s.find('e'));
-      if (at != std::string::npos) s.replace(at, std::string(junk).size(), junk[0] == '-' ? "-" : "");
-    }
-    return s;
+    // One mantissa digit and a bare exponent: "1e6", "5e-4" (printf's "%.0e" says "1e+06").
+    int e = static_cast<int>(std::floor(std::log10(a)));
+    double m = v / std::pow(10.0, e);
+    if (std::abs(std::round(m)) >= 10) { m /= 10; ++e; }
+    std::snprintf(b, sizeof b, "%.0fe%d", m, e);
+    return b;
   }
   std::snprintf(b, sizeof b, "%g", v);
   return b;
@@ -85,17 +84,27 @@ Axis Axis::make(double dmin, double dmax, double p0, double p1, bool log, bool i
   if (!std::isfinite(dmin) || !std::isfinite(dmax)) { dmin = 0; dmax = 1; }
   if (log) {
     dmin = std::max(dmin, 1e-300);
-    double lo = std::floor(std::log10(dmin)), hi = std::ceil(std::log10(std::max(dmax, dmin)));
+    dmax = std::max(dmax, dmin);
+    double lo = std::floor(std::log10(dmin)), hi = std::ceil(std::log10(dmax));
     if (hi <= lo) hi = lo + 1;
-    a.lo = lo;
-    a.hi = hi;
     const int decades = static_cast<int>(hi - lo);
     const int stride = std::max(1, decades / 8);
-    for (double e = lo; e <= hi + 1e-9; e += stride) a.ticks.push_back(std::pow(10.0, e));
+    std::vector<double> ticks;
+    for (double e = lo; e <= hi + 1e-9; e += stride) ticks.push_back(std::pow(10.0, e));
     if (decades <= 2)   // few decades: add 2x and 5x ticks so the axis is readable
       for (double e = lo; e < hi; ++e)
-        for (double m : {2.0, 5.0}) a.ticks.push_back(m * std::pow(10.0, e));
-    std::sort(a.ticks.begin(), a.ticks.end());
+        for (double m : {2.0, 5.0}) ticks.push_back(m * std::pow(10.0, e));
+    std::sort(ticks.begin(), ticks.end());
+    // The axis ends at the ticks around the data, not at whole decades: data ending at k = 16
+    // is drawn up to 20, not across an empty stretch to 100.
+    const double tol = 1 + 1e-9;
+    double top = ticks.back(), bottom = ticks.front();
+    for (double t : ticks) if (t * tol >= dmax) { top = t; break; }
+    for (auto it = ticks.rbegin(); it != ticks.rend(); ++it) if (*it <= dmin * tol) { bottom = *it; break; }
+    if (top <= bottom) top = ticks.back();
+    for (double t : ticks) if (t >= bottom / tol && t <= top * tol) a.ticks.push_back(t);
+    a.lo = std::log10(bottom);
+    a.hi = std::log10(top);
     return a;
   }
   if (include_zero) { dmin = std::min(dmin, 0.0); dmax = std::max(dmax, 0.0); }

@@ -10,7 +10,7 @@ namespace ds::svg {
 
 std::string esc(const std::string& s);              // XML-escape text
 std::string num(double v);                          // compact number for coordinates
-std::string tick_label(double v);                   // "0.5", "1e+04", "2K"? -> plain, short
+std::string tick_label(double v);                   // short: "0.5", "250", "1e6", "5e-4"
 
 struct Doc {
   std::ostringstream o;

@@ -5,6 +5,7 @@
 
 #include "common/fsutil.hpp"
 #include "common/plot.hpp"
+#include "common/svg.hpp"
 #include "test_helpers.hpp"
 
 using namespace ds;
@@ -47,6 +48,21 @@ TEST_CASE("line chart: log axes use powers of ten, an empty chart still renders"
   LineChart empty;
   write_line_chart(d.file("empty.svg"), empty);
   CHECK(read_text_file(d.file("empty.svg")).find("(no data)") != std::string::npos);
+}
+
+TEST_CASE("a log axis ends at the 1-2-5 ticks around the data; tick labels are short") {
+  const svg::Axis a = svg::Axis::make(1, 16, 0, 100, true, false);
+  CHECK(std::pow(10.0, a.lo) == doctest::Approx(1));
+  CHECK(std::pow(10.0, a.hi) == doctest::Approx(20));   // not 100: data ending at 16
+  CHECK(a.ticks.back() == doctest::Approx(20));
+  const svg::Axis b = svg::Axis::make(0.03, 700, 0, 100, true, false);
+  CHECK(std::pow(10.0, b.lo) == doctest::Approx(0.01));   // five decades: ticks at powers of ten only
+  CHECK(std::pow(10.0, b.hi) == doctest::Approx(1000));
+  CHECK(svg::tick_label(1e6) == "1e6");
+  CHECK(svg::tick_label(5e-4) == "5e-4");
+  CHECK(svg::tick_label(-2e7) == "-2e7");
+  CHECK(svg::tick_label(9.7e6) == "1e7");
+  CHECK(svg::tick_label(250) == "250");
 }
 
 TEST_CASE("bar chart, heatmap and Gantt write their shapes and CSVs") {
