@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     bool control = true;
     from.add(flags, "operand lengths of the RL prompts and of the held-out long set (ch07_sft's --long)",
              "where to save the GRPO model (default OUT/checkpoint)");
-    flags.add("--steps", steps, "GRPO steps (each samples --prompts x --group completions); the README's run is 100").min(1).max(1000000);
+    flags.add("--steps", steps, "GRPO steps (each samples --prompts x --group completions); the README's run is 200").min(1).max(1000000);
     flags.add("--prompts", prompts, "prompts per step").min(1).max(4096);
     flags.add("--group", group, "G, completions per prompt").min(2).max(256);
     flags.add("--mu", mu, "optimizer steps per sampled batch (1 = on-policy)").min(1).max(64);
