@@ -50,7 +50,7 @@ TEST_CASE("line chart: log axes use powers of ten, an empty chart still renders"
   CHECK(read_text_file(d.file("empty.svg")).find("(no data)") != std::string::npos);
 }
 
-TEST_CASE("a log axis ends at the 1-2-5 ticks around the data; tick labels are short") {
+TEST_CASE("a log axis ends at the 1-2-5 ticks around the data, tick labels are short") {
   const svg::Axis a = svg::Axis::make(1, 16, 0, 100, true, false);
   CHECK(std::pow(10.0, a.lo) == doctest::Approx(1));
   CHECK(std::pow(10.0, a.hi) == doctest::Approx(20));   // not 100: data ending at 16
