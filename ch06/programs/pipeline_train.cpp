@@ -16,10 +16,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "ch06/checkpoint.hpp"
 #include "ch06/pipeline_mpi.hpp"
+#include "ch06/pipeline_op_times.hpp"
 #include "ch06/pipeline_report.hpp"
 #include "ch06/pipeline_sim.hpp"
 #include "common/memory.hpp"
@@ -41,75 +43,6 @@ struct Options {
   int64_t layers = 0, corpus_kb = 300, checkpoint_every = 0, interrupt_at = 0;
   int interrupt_rank = 0, vocab = 512, ep = 1;
   bool reference = false, no_overlap = false;
-};
-
-bool has_fb(const Schedule& s) {
-  for (const RankProgram& p : s.programs)
-    for (const Op& op : p.ops)
-      if (op.kind == OpKind::FB) return true;
-  return false;
-}
-
-// Op durations measured on this run (ms), by kind, from every rank: medians, since a rank that
-// shares its core with other processes now and then takes far longer for one op.
-struct OpTimes {
-  std::vector<double> ms[6];    // F, B full, B split, W, F&B full, F&B split
-  std::vector<double> a2a[6];   // of which in expert all-to-alls (with --ep)
-  void add(const Op& op, double t, double all_to_all) {
-    const int k = op.kind == OpKind::F ? 0 : op.kind == OpKind::B ? (op.split ? 2 : 1) : op.kind == OpKind::W ? 3 : (op.split ? 5 : 4);
-    ms[k].push_back(t);
-    a2a[k].push_back(all_to_all);
-  }
-  // Every rank's samples on every rank.
-  void gather() {
-    for (int i = 0; i < 12; ++i) {
-      std::vector<double>& v = i < 6 ? ms[i] : a2a[i - 6];
-      std::vector<double> all;
-      for (int r = 0; r < mpi::size(); ++r) {
-        std::vector<double> len = {r == mpi::rank() ? static_cast<double>(v.size()) : 0.0};
-        mpi::allreduce_sum(len);
-        std::vector<double> part(static_cast<size_t>(len[0]), 0.0);
-        if (r == mpi::rank()) part = v;
-        mpi::allreduce_sum(part);
-        all.insert(all.end(), part.begin(), part.end());
-      }
-      v = all;
-    }
-  }
-  static double median_of(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-  }
-  double median(int k) const { return median_of(ms[k]); }
-  // The median all-to-all time inside an F, a B (full or split) and an F&B.
-  double a2a_f() const { return median_of(a2a[0]); }
-  double a2a_b() const { return median_of(!a2a[1].empty() ? a2a[1] : a2a[2]); }
-  double a2a_fb() const { return median_of(!a2a[4].empty() ? a2a[4] : a2a[5]); }
-  // The same durations with every all-to-all of an F&B chunk hidden behind the other half's
-  // compute, as V3's overlap aims for (never below max(F, B)).
-  Durations hidden(double latency) const {
-    Durations d = durations(latency);
-    const int k = !ms[4].empty() ? 4 : 5;
-    std::vector<double> compute;   // each F&B's time outside the all-to-alls
-    for (size_t i = 0; i < ms[k].size(); ++i) compute.push_back(ms[k][i] - a2a[k][i]);
-    const double fb = compute.empty() ? d.F + d.B - a2a_f() - a2a_b() : median_of(compute) + (k == 5 ? d.W : 0.0);
-    d.FB = std::clamp(fb, std::max(d.F, d.B), d.F + d.B);
-    return d;
-  }
-  // V3 Table 2's F, B (full), W and F&B from them: a split B took B - W, a split F&B took F&B - W.
-  Durations durations(double latency) const {
-    Durations d;
-    d.F = median(0);
-    d.W = median(3);
-    d.B = !ms[1].empty() ? median(1) : !ms[2].empty() ? median(2) + d.W : d.F;
-    // A measured F&B outside [max(F, B), F + B] (timing noise) is held to the nearest bound the
-    // simulator accepts: on one core the two halves run one after the other anyway.
-    const double fb = !ms[4].empty() ? median(4) : !ms[5].empty() ? median(5) + d.W : d.F + d.B;
-    d.FB = std::clamp(fb, std::max(d.F, d.B), d.F + d.B);
-    d.latency = latency;
-    return d;
-  }
 };
 
 // One activation message's one-way time between process 0 and process `other` (pipeline ranks 0
@@ -257,6 +190,127 @@ int run_reference(const RunOptions& run, const DeepSeekConfig& cfg, PretrainConf
   return 0;
 }
 
+// What one schedule's training leaves for its report, by mode (0: F&B in sequence, 1: overlapped).
+struct ScheduleRun {
+  OpTimes times[2];
+  StepRecord last[2];
+  std::vector<double> makespans[2];   // every step's after the first (ms), the slowest process's
+  std::vector<double> loss;
+  bool interrupted = false;
+};
+
+// Trains one schedule to tc.steps (or Ctrl-C), checkpointing into ckpt through rank 0's `whole`.
+// With `ab`, odd steps run F&B overlapped: the same numbers, so one run times both modes.
+ScheduleRun train_schedule(PipelineRank& pr, const Schedule& s, const Options& o, const TrainerConfig& tc, const CorpusData& cd,
+                           const std::string& ckpt, DeepSeekModel& whole, bool ab) {
+  Progress bar(tc.steps, schedule_name(s.kind), mpi::rank() == 0);
+  ScheduleRun r;
+  StepRecord rec;
+  const auto& ops = s.programs[static_cast<size_t>(pr.rank())].ops;
+  while (pr.trainer().step_count() < tc.steps) {
+    const int mode = ab && pr.trainer().step_count() % 2 == 1 ? 1 : 0;
+    pr.set_overlap(mode == 1);
+    const StepStats st = pr.step(cd.dataset, rec);
+    r.loss.push_back(st.loss);
+    const double step_ms = mpi::allreduce_max(rec.end * 1e3);
+    if (st.step > 1 || tc.steps == 1) {   // the first step warms the allocator and caches up; in ms
+      for (size_t i = 0; i < ops.size(); ++i)
+        r.times[mode].add(ops[i], (rec.spans[i].end - rec.spans[i].start) * 1e3, rec.all_to_all[i] * 1e3);
+      r.makespans[mode].push_back(step_ms);
+    }
+    r.last[mode] = rec;
+    bar.update(st.step, {{"loss", st.loss}, {"makespan_ms", rec.end * 1e3}}, tc.batch_size * tc.seq_len);
+    if (st.step == o.interrupt_at && mpi::rank() == o.interrupt_rank) std::raise(SIGINT);
+    r.interrupted = mpi::stop_requested();
+    if (r.interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
+      pr.save(ckpt, mpi::rank() == 0 ? &whole : nullptr, &cd.tokenizer);
+    if (r.interrupted) break;
+  }
+  bar.finish();
+  return r;
+}
+
+// One mode's figures: every rank joins the gathers; rank 0 draws the measured Gantt chart beside
+// the simulator's and the live memory per rank, fills the summary and returns the result.
+std::optional<ScheduleResult> report_mode(const Schedule& s, ScheduleRun& r, int mode, int ep, double latency, const std::string& out,
+                                          const std::string& ckpt, double& hidden_in_sequence, Summary& summary) {
+  ScheduleResult res;
+  res.name = schedule_name(s.kind) + (mode == 1 ? "_overlap" : "");
+  res.title = schedule_title(s.kind) + (mode == 1 ? ", F&B overlapped" : "");
+  res.loss = r.loss;
+  OpTimes& tm = r.times[mode];
+  tm.gather();   // all ranks' ops together, into the simulator
+  const Durations d_ms = tm.durations(latency * 1e3);
+  const std::vector<StepRecord> all = gather_records(r.last[mode]);
+  if (mpi::rank() != 0) return std::nullopt;
+
+  // The Gantt chart's lanes are pipeline ranks: with EP, each drawn from its EP index 0.
+  std::vector<std::vector<OpSpan>> spans;
+  double end = 0;
+  for (size_t w = 0; w < all.size(); ++w) {
+    end = std::max(end, all[w].end * 1e3);
+    if (w % static_cast<size_t>(ep) != 0) continue;
+    std::vector<OpSpan> ms;
+    for (const OpSpan& x : all[w].spans) ms.push_back({x.start * 1e3, x.end * 1e3});
+    spans.push_back(ms);
+  }
+  const Timeline measured = timeline_from_spans(s, spans, end);
+  const Timeline predicted = simulate(s, d_ms, SendWait::BeforeNextOp);
+  res.measured_makespan = measured.makespan;
+  res.predicted_makespan = predicted.makespan;
+  res.measured_bubble = measured.max_bubble();
+  res.predicted_bubble = predicted.max_bubble();
+  res.median_makespan = OpTimes::median_of(r.makespans[mode]);
+  // An overlapped step's all-to-all times include the other half's turns: its ideal is
+  // the one predicted from the in-sequence steps.
+  if (mode == 0) hidden_in_sequence = simulate(s, tm.hidden(latency * 1e3), SendWait::BeforeNextOp).makespan;
+  res.hidden_makespan = hidden_in_sequence;
+  res.d = d_ms;
+  res.a2a_f = tm.a2a_f();
+  res.a2a_b = tm.a2a_b();
+  res.a2a_fb = tm.a2a_fb();
+  Gantt g = measured_beside_simulated(
+      s, measured, predicted,
+      fmt("%s, %d stages on %d ranks%s, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp,
+          s.ranks, ep > 1 ? fmt(" x EP %d", ep).c_str() : "", s.micro_batches, measured.makespan, predicted.makespan));
+  g.caption = fmt("Each rank's measured ops (real start and end, %s) above the simulator's "
+                  "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
+                  mpi::placement().c_str(), d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
+  write_gantt(out + "/gantt_" + res.name + ".svg", g);
+  LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
+                "MB", {}};
+  for (size_t r = 0; r < all.size(); ++r) {
+    Series ser{"rank " + std::to_string(r), {}, {}};
+    double peak = 0;
+    for (const auto& [t, b] : all[r].live) {
+      ser.x.push_back(t * 1e3);
+      ser.y.push_back(b / 1e6);
+      peak = std::max(peak, b / 1e6);
+    }
+    res.peak_mb.push_back(peak);
+    mem.series.push_back(ser);
+  }
+  mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
+                "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
+  write_line_chart(out + "/memory_" + res.name + ".svg", mem);
+
+  const std::string key = "schedules." + res.name;
+  summary.set(key + ".loss", res.loss);
+  summary.set(key + ".measured_makespan_ms", res.measured_makespan);
+  summary.set(key + ".measured_makespan_median_ms", res.median_makespan);
+  summary.set(key + ".measured_steps", static_cast<double>(r.makespans[mode].size()));
+  summary.set(key + ".predicted_makespan_fb_hidden_ms", res.hidden_makespan);
+  summary.set(key + ".all_to_all_ms", std::vector<double>{res.a2a_f, res.a2a_b, res.a2a_fb});
+  summary.set(key + ".predicted_makespan_ms", res.predicted_makespan);
+  summary.set(key + ".measured_bubble_ms", measured.bubble);
+  summary.set(key + ".predicted_bubble_ms", predicted.bubble);
+  summary.set(key + ".durations_ms", std::vector<double>{d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency});
+  summary.set(key + ".peak_live_mb", res.peak_mb);
+  summary.set(key + ".simulated_peak_activations", static_cast<double>(predicted.max_peak_activations()));
+  summary.set(key + ".checkpoint", ckpt);
+  return res;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -401,34 +455,8 @@ int main(int argc, char** argv) {
           if (mpi::allreduce_max(err.empty() ? 0.0 : 1.0) > 0) refuse(err.empty() ? "another rank could not resume " + o.resume : err);
           std::printf("resumed %s at step %lld\n", o.resume.c_str(), (long long)pr.trainer().step_count());
         }
-        Progress bar(tc.steps, name, rank == 0);
-        OpTimes times[2];                  // by mode: F&B in sequence, overlapped
-        StepRecord rec, last[2];
-        std::vector<double> makespans[2];  // every step's after the first (ms), the slowest process's
-        std::vector<double> loss;
-        bool interrupted = false;
-        const auto& ops = s.programs[static_cast<size_t>(pr.rank())].ops;
-        while (pr.trainer().step_count() < tc.steps) {
-          const int mode = ab && pr.trainer().step_count() % 2 == 1 ? 1 : 0;
-          pr.set_overlap(mode == 1);
-          const StepStats st = pr.step(cd.dataset, rec);
-          loss.push_back(st.loss);
-          const double step_ms = mpi::allreduce_max(rec.end * 1e3);
-          if (st.step > 1 || tc.steps == 1) {   // the first step warms the allocator and caches up; in ms
-            for (size_t i = 0; i < ops.size(); ++i)
-              times[mode].add(ops[i], (rec.spans[i].end - rec.spans[i].start) * 1e3, rec.all_to_all[i] * 1e3);
-            makespans[mode].push_back(step_ms);
-          }
-          last[mode] = rec;
-          bar.update(st.step, {{"loss", st.loss}, {"makespan_ms", rec.end * 1e3}}, tc.batch_size * tc.seq_len);
-          if (st.step == o.interrupt_at && rank == o.interrupt_rank) std::raise(SIGINT);
-          interrupted = mpi::stop_requested();
-          if (interrupted || st.step == tc.steps || (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0))
-            pr.save(ckpt, rank == 0 ? &whole : nullptr, &cd.tokenizer);
-          if (interrupted) break;
-        }
-        bar.finish();
-        if (interrupted) {
+        ScheduleRun r = train_schedule(pr, s, o, tc, cd, ckpt, whole, ab);
+        if (r.interrupted) {
           if (o.ep > 1)
             std::printf("\ninterrupted at step %lld: every process stopped after writing %s (a --ep run does not resume; ch06_generate "
                         "reads the checkpoint)\n",
@@ -440,81 +468,7 @@ int main(int argc, char** argv) {
         }
         double hidden_in_sequence = 0;
         for (int mode = 0; mode < (ab ? 2 : 1); ++mode) {
-          ScheduleResult res;
-          res.name = name + (mode == 1 ? "_overlap" : "");
-          res.title = schedule_title(s.kind) + (mode == 1 ? ", F&B overlapped" : "");
-          res.loss = loss;
-          OpTimes& tm = times[mode];
-          tm.gather();   // all ranks' ops together, into the simulator
-          const Durations d_ms = tm.durations(latency * 1e3);
-          const std::vector<StepRecord> all = gather_records(last[mode]);
-          if (rank != 0) continue;
-
-          // The Gantt chart's lanes are pipeline ranks: with EP, each drawn from its EP index 0.
-          std::vector<std::vector<OpSpan>> spans;
-          double end = 0;
-          for (size_t w = 0; w < all.size(); ++w) {
-            end = std::max(end, all[w].end * 1e3);
-            if (w % static_cast<size_t>(o.ep) != 0) continue;
-            std::vector<OpSpan> ms;
-            for (const OpSpan& x : all[w].spans) ms.push_back({x.start * 1e3, x.end * 1e3});
-            spans.push_back(ms);
-          }
-          const Timeline measured = timeline_from_spans(s, spans, end);
-          const Timeline predicted = simulate(s, d_ms, SendWait::BeforeNextOp);
-          res.measured_makespan = measured.makespan;
-          res.predicted_makespan = predicted.makespan;
-          res.measured_bubble = measured.max_bubble();
-          res.predicted_bubble = predicted.max_bubble();
-          res.median_makespan = OpTimes::median_of(makespans[mode]);
-          // An overlapped step's all-to-all times include the other half's turns: its ideal is
-          // the one predicted from the in-sequence steps.
-          if (mode == 0) hidden_in_sequence = simulate(s, tm.hidden(latency * 1e3), SendWait::BeforeNextOp).makespan;
-          res.hidden_makespan = hidden_in_sequence;
-          res.d = d_ms;
-          res.a2a_f = tm.a2a_f();
-          res.a2a_b = tm.a2a_b();
-          res.a2a_fb = tm.a2a_fb();
-          Gantt g = measured_beside_simulated(
-              s, measured, predicted,
-              fmt("%s, %d stages on %d ranks%s, M = %d, last step: measured makespan %.0f ms, simulated %.0f ms", res.title.c_str(), s.pp,
-                  s.ranks, o.ep > 1 ? fmt(" x EP %d", o.ep).c_str() : "", s.micro_batches, measured.makespan, predicted.makespan));
-          g.caption = fmt("Each rank's measured ops (real start and end, %s) above the simulator's "
-                          "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
-                          mpi::placement().c_str(), d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
-          write_gantt(run.out + "/gantt_" + res.name + ".svg", g);
-          LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
-                        "MB", {}};
-          for (size_t r = 0; r < all.size(); ++r) {
-            Series ser{"rank " + std::to_string(r), {}, {}};
-            double peak = 0;
-            for (const auto& [t, b] : all[r].live) {
-              ser.x.push_back(t * 1e3);
-              ser.y.push_back(b / 1e6);
-              peak = std::max(peak, b / 1e6);
-            }
-            res.peak_mb.push_back(peak);
-            mem.series.push_back(ser);
-          }
-          mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
-                        "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
-          write_line_chart(run.out + "/memory_" + res.name + ".svg", mem);
-
-          const std::string key = "schedules." + res.name;
-          summary.set(key + ".loss", res.loss);
-          summary.set(key + ".measured_makespan_ms", res.measured_makespan);
-          summary.set(key + ".measured_makespan_median_ms", res.median_makespan);
-          summary.set(key + ".measured_steps", static_cast<double>(makespans[mode].size()));
-          summary.set(key + ".predicted_makespan_fb_hidden_ms", res.hidden_makespan);
-          summary.set(key + ".all_to_all_ms", std::vector<double>{res.a2a_f, res.a2a_b, res.a2a_fb});
-          summary.set(key + ".predicted_makespan_ms", res.predicted_makespan);
-          summary.set(key + ".measured_bubble_ms", measured.bubble);
-          summary.set(key + ".predicted_bubble_ms", predicted.bubble);
-          summary.set(key + ".durations_ms", std::vector<double>{d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency});
-          summary.set(key + ".peak_live_mb", res.peak_mb);
-          summary.set(key + ".simulated_peak_activations", static_cast<double>(predicted.max_peak_activations()));
-          summary.set(key + ".checkpoint", ckpt);
-          results.push_back(res);
+          if (auto res = report_mode(s, r, mode, o.ep, latency, run.out, ckpt, hidden_in_sequence, summary)) results.push_back(*res);
         }
       }
       if (rank != 0) return 0;
