@@ -9,6 +9,29 @@
 
 namespace ds::ch06 {
 
+// The measured lanes and the simulated ones interleaved: rank r measured above rank r simulated.
+Gantt measured_beside_simulated(const Schedule& s, const Timeline& measured, const Timeline& simulated, const std::string& title) {
+  Gantt m = timeline_gantt(s, measured, title), p = timeline_gantt(s, simulated, title);
+  Gantt g = m;
+  g.lanes.clear();
+  g.boxes.clear();
+  for (size_t r = 0; r < m.lanes.size(); ++r) {
+    g.lanes.push_back(m.lanes[r] + ", measured");
+    g.lanes.push_back(m.lanes[r] + ", simulated");
+  }
+  for (GanttBox b : m.boxes) {
+    b.lane *= 2;
+    g.boxes.push_back(b);
+  }
+  for (GanttBox b : p.boxes) {
+    b.lane = 2 * b.lane + 1;
+    g.boxes.push_back(b);
+  }
+  g.xlabel = "time (ms)";
+  g.width = 1400;
+  return g;
+}
+
 double report_schedules(const std::vector<ScheduleResult>& results, int processes, int ep, const std::string& out,
                         const std::string& placement) {
   // Every schedule against the simulator, and the losses against each other.

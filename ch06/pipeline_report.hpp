@@ -22,6 +22,10 @@ struct ScheduleResult {
   std::vector<double> peak_mb;   // per rank: live tensor bytes above the step's start, at the peak
 };
 
+// One schedule's Gantt chart with two lanes per rank: the measured ops (real start and end) above
+// the simulator's replay of the same op list.
+Gantt measured_beside_simulated(const Schedule& s, const Timeline& measured, const Timeline& simulated, const std::string& title);
+
 // The table of every schedule and out/{makespan,bubble,memory_peak,loss}.svg; `processes` is
 // the number of MPI processes (ep of them per pipeline rank), `placement` how they shared the
 // cores (mpi::placement()). Returns the largest difference between two schedules' losses.

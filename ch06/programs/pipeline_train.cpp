@@ -121,29 +121,6 @@ LineChart memory_through_step(const DeepSeekConfig& cfg, const PretrainConfig& p
   return c;
 }
 
-// The measured lanes and the simulated ones interleaved: rank r measured above rank r simulated.
-Gantt measured_beside_simulated(const Schedule& s, const Timeline& measured, const Timeline& simulated, const std::string& title) {
-  Gantt m = timeline_gantt(s, measured, title), p = timeline_gantt(s, simulated, title);
-  Gantt g = m;
-  g.lanes.clear();
-  g.boxes.clear();
-  for (size_t r = 0; r < m.lanes.size(); ++r) {
-    g.lanes.push_back(m.lanes[r] + ", measured");
-    g.lanes.push_back(m.lanes[r] + ", simulated");
-  }
-  for (GanttBox b : m.boxes) {
-    b.lane *= 2;
-    g.boxes.push_back(b);
-  }
-  for (GanttBox b : p.boxes) {
-    b.lane = 2 * b.lane + 1;
-    g.boxes.push_back(b);
-  }
-  g.xlabel = "time (ms)";
-  g.width = 1400;
-  return g;
-}
-
 // Bad settings: every rank finds the same problem before any message, so each ends normally
 // (MPI_Finalize included) with status 1 and rank 0 says why in one sentence.
 struct Refused : std::invalid_argument {
