@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
       auto step = make_step(*p.model, p.codec);
       rc.label = name;
       const RlTrace tr = run_rl(step, *p.model, p.codec, probe, rc, per_step, [] { return interrupted(); });
-      Result r{name, holds, tr.eval_samples, tr.eval_em, greedy_eval(*p.model, p.codec, held_out), tr.steps * per_step, tr.steps, tr.cpu_seconds};
+      Result r{name, holds, tr.eval_samples, tr.eval_em, greedy_eval(*p.model, p.codec, held_out), tr.drawn, tr.steps, tr.cpu_seconds};
       std::printf("%-22s %6lld samples  held-out exact match %5.1f%%  (%.0f CPU s sampling + training)\n", name.c_str(), (long long)r.drawn,
                   100 * r.final.exact_match, r.seconds);
       save_policy(run.out + "/" + name, *p.model, p.codec.tok);
