@@ -25,6 +25,12 @@ std::vector<Problem> draw_rl_prompts(const RlRunConfig& cfg, int n, Rng& rng) {
   return out;
 }
 
+std::vector<Problem> keep_validation_apart(RlRunConfig& cfg, const LabelledSet& labelled) {
+  std::vector<Problem> v = validation_set(cfg.task, cfg.lengths, kRlValidationProblems, labelled.long_problems(), kRlValidationSeed);
+  for (const Problem& p : v) cfg.exclude.insert(problem_key(p));
+  return v;
+}
+
 RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,
                const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop) {
   RlTrace t;

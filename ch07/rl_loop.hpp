@@ -10,6 +10,7 @@
 #include <string>
 
 #include "ch07/grpo_learner.hpp"
+#include "ch07/labelled_set.hpp"
 
 namespace ds::ch07 {
 
@@ -45,6 +46,11 @@ double process_cpu_seconds();
 
 // n training prompts of cfg's task and lengths, none of them in cfg.exclude.
 std::vector<Problem> draw_rl_prompts(const RlRunConfig& cfg, int n, Rng& rng);
+
+// The RL validation problems of cfg's task and lengths (kRlValidationProblems per length from the
+// training split minus the labelled set, labelled_set.hpp), added to cfg.exclude so that RL
+// prompts never include them: settings chosen on them are chosen on problems no run trained on.
+std::vector<Problem> keep_validation_apart(RlRunConfig& cfg, const LabelledSet& labelled);
 
 // Runs the learner (samples_per_step: completions a step draws when its report does not say); stop() is polled after every step (e.g. a Ctrl-C flag).
 RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,

@@ -29,8 +29,9 @@ int main(int argc, char** argv) {
     std::string loss_type = "grpo", scale = "group", eval_on = "test";
     int64_t steps = 12, prompts = 16, group = 8, mu = 1, eval_every = 4, pass_n = 16, max_draws = 4;
     int eval_n = 40, pass_problems = 24;
-    float lr = 5e-5f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 0.7f, format_weight = 0.f;
-    bool control = true, dynamic_sampling = false;
+    // T = 1, dynamic sampling and lr 1e-4 were chosen on the validation set (README, "Choosing GRPO's settings").
+    float lr = 1e-4f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 1.f, format_weight = 0.f;
+    bool control = true, no_dynamic_sampling = false;
     from.add(flags, "operand lengths of the RL prompts and of the held-out long set (ch07_sft's --long)",
              "where to save the GRPO model (default OUT/checkpoint)");
     flags.add("--steps", steps, "GRPO steps (each samples --prompts x --group completions); the README's run is 200").min(1).max(1000000);
@@ -43,10 +44,13 @@ int main(int argc, char** argv) {
     flags.add("--eps-high", eps_high, "upper clip of the ratio, 1 + eps_high (DAPO's clip-higher: 0.28)").min(0).max(10);
     flags.add_choice("--loss-type", loss_type, {"grpo", "dapo", "dr_grpo"}, "normalisation of the loss (grpo.hpp)");
     flags.add_choice("--scale-rewards", scale, {"group", "batch", "none"}, "what the advantages are divided by");
-    flags.add("--temperature", temperature, "sampling temperature of the rollouts; the policy trained is logits / T, as TRL does").min(0.05).max(5);
-    flags.add_flag("--dynamic-sampling", dynamic_sampling,
-                   "DAPO's dynamic sampling: keep only groups whose rewards differ, drawing more prompts until --prompts such groups fill the step "
-                   "(every sample drawn counts, and the control gets the CPU time they took)");
+    flags.add("--temperature", temperature,
+              "sampling temperature of the rollouts (DeepSeek-R1 samples its RL rollouts at 1); the policy trained is logits / T, as TRL does")
+        .min(0.05)
+        .max(5);
+    flags.add_flag("--no-dynamic-sampling", no_dynamic_sampling,
+                   "turn off DAPO's dynamic sampling (on by default: keep only groups whose rewards differ, drawing more prompts until --prompts "
+                   "such groups fill the step; every sample drawn counts, and the control gets the CPU time they took)");
     flags.add("--max-draws", max_draws, "dynamic sampling: at most this many batches of --prompts prompts drawn per step").min(1).max(64);
     flags.add("--format-weight", format_weight, "reward = accuracy + this x format reward").min(0).max(10);
     flags.add("--eval-every", eval_every, "greedy exact match on a probe of the long set every this many steps").min(1);
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
     flags.add_flag("--no-control", no_control, "skip the SFT-only control run");
     flags.parse(argc, argv);
     control = !no_control;
+    const bool dynamic_sampling = !no_dynamic_sampling;
     if (run.quick) {
       steps = std::min<int64_t>(steps, 2);
       prompts = std::min<int64_t>(prompts, 2);
@@ -76,7 +81,7 @@ int main(int argc, char** argv) {
     print_header("ch07_grpo: GRPO with verifiable rewards",
                  "From the SFT model, GRPO samples " + std::to_string(group) + " answers per long-operand prompt, rewards the verified ones "
                  "relative to their group and pushes the policy toward them. Watch greedy exact match on the held-out long set rise above "
-                 "its SFT start and above an SFT-only control given the same wall time.");
+                 "its SFT start and above an SFT-only control given the same CPU time.");
 
     Policy start = load_policy(from.sft_dir);
     const TaskCodec& codec = start.codec;
@@ -84,10 +89,12 @@ int main(int argc, char** argv) {
     std::unique_ptr<ch06::DeepSeekModel> control_model = policy.clone();
 
     const LabelledSet labelled = LabelledSet::load(from.sft_dir);
-    // Validation problems: the training split minus the labelled set, kept out of GRPO's prompts
-    // whatever --eval-on says, so runs that choose settings on them and runs that report the test
-    // split train on the same prompts.
-    const std::vector<Problem> validation = validation_set(task, lengths, kRlValidationProblems, labelled.long_problems(), kRlValidationSeed);
+    // Validation problems are kept out of GRPO's prompts whatever --eval-on says, so runs that
+    // choose settings on them and runs that report the test split train on the same prompts.
+    RlRunConfig rc;
+    rc.task = task;
+    rc.lengths = lengths;
+    const std::vector<Problem> validation = keep_validation_apart(rc, labelled);
     const bool on_test = eval_on == "test";
     auto held_out = [&](int n) {
       if (on_test) return flatten(held_out_sets(task, lengths, n));
@@ -133,15 +140,11 @@ int main(int argc, char** argv) {
     GrpoLearner grpo(policy, codec, tc, gc);
 
     catch_interrupt();
-    RlRunConfig rc;
-    rc.task = task;
-    rc.lengths = lengths;
     rc.steps = steps;
     rc.prompts = prompts;
     rc.eval_every = eval_every;
     rc.seed = run.seed;
     rc.label = "grpo";
-    for (const Problem& p : validation) rc.exclude.insert(problem_key(p));
     grpo.refill = [&rc](int64_t n, uint64_t seed) {
       Rng rng(seed);
       return draw_rl_prompts(rc, static_cast<int>(n), rng);
@@ -174,7 +177,7 @@ int main(int argc, char** argv) {
     Table t({"model", "greedy exact match (" + eval_on + " long set, " + std::to_string(long_set.size()) + ")", "change", "format ok", "pass@1", "pass@" + std::to_string(pass_n), "wall time"});
     t.row({"SFT start", fmt("%.1f%%", 100 * before.exact_match), "", fmt("%.1f%%", 100 * before.format_rate), fmt("%.1f%%", 100 * pass_before.front()),
            fmt("%.1f%%", 100 * pass_before.back()), ""});
-    t.row({"+ GRPO, " + std::to_string(done) + " steps", fmt("%.1f%%", 100 * after.exact_match), fmt("%+.1f", 100 * (after.exact_match - before.exact_match)),
+    t.row({"+ GRPO, " + std::to_string(done) + " steps, " + std::to_string(tr.drawn) + " samples", fmt("%.1f%%", 100 * after.exact_match), fmt("%+.1f", 100 * (after.exact_match - before.exact_match)),
            fmt("%.1f%%", 100 * after.format_rate), fmt("%.1f%%", 100 * pass_after.front()), fmt("%.1f%%", 100 * pass_after.back()),
            fmt("%.0f CPU s (%.0f s wall with probes)", tr.cpu_seconds, grpo_seconds)});
     if (control && !interrupted())
@@ -206,6 +209,8 @@ int main(int argc, char** argv) {
     summary.set("eval_on", eval_on);
     summary.set("eval_problems", static_cast<double>(long_set.size()));
     summary.set("samples_drawn", static_cast<double>(tr.drawn));
+    summary.set("temperature", static_cast<double>(temperature));
+    summary.set("dynamic_sampling", dynamic_sampling ? 1.0 : 0.0);
     summary.set("sft_exact_match", before.exact_match);
     summary.set("grpo_exact_match", after.exact_match);
     summary.set("grpo_gain_points", 100 * (after.exact_match - before.exact_match));
