@@ -142,6 +142,7 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
     if (static_cast<int64_t>(picks.size()) >= cfg_.prompts || d + 1 >= cfg_.max_draws) break;
     if (!refill) throw std::logic_error("GRPO's dynamic sampling needs a prompt source (GrpoLearner::refill)");
     batch = refill(cfg_.prompts, draw_seed + 1);
+    if (batch.empty()) break;   // the source has no more (a sampling budget is spent)
   }
   const RlStepReport seen = sample_report(draws.front(), draw_rewards.front());   // the policy as sampled, before the filter
   if (cfg_.dynamic_sampling) {

@@ -68,7 +68,8 @@ class GrpoLearner {
   // none when beta is 0 (DAPO, Dr. GRPO drop the KL term).
   GrpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& tc, const GrpoConfig& cfg);
   // One step on these prompts; seed makes the sampling reproducible. With dynamic sampling, the
-  // further prompts come from `refill` (n prompts for a seed), which must then be set.
+  // further prompts come from `refill` (n prompts for a seed), which must then be set; an empty
+  // refill ends the step's drawing.
   RlStepReport step(const std::vector<Problem>& problems, uint64_t seed);
   std::function<std::vector<Problem>(int64_t n, uint64_t seed)> refill;
   const GrpoConfig& config() const { return cfg_; }

@@ -152,13 +152,20 @@ int main(int argc, char** argv) {
       gc.dynamic_sampling = dynamic_sampling;
       gc.max_draws = max_draws;
       auto learner = std::make_shared<GrpoLearner>(m, codec, post_training_config(steps, per_step, grpo_lr, grpo_lr), gc);
-      learner->refill = [&rc](int64_t n, uint64_t seed) {
+      // The same sampling budget as every other method: with dynamic sampling a step draws more,
+      // so refills stop when the budget is spent and so does the run (rc.max_samples).
+      auto left = std::make_shared<int64_t>(steps * per_step);
+      learner->refill = [&rc, left, group](int64_t n, uint64_t seed) {
+        if (*left < n * group) return std::vector<Problem>{};
+        *left -= n * group;
         Rng rng(seed);
         return draw_rl_prompts(rc, static_cast<int>(n), rng);
       };
-      // The same sampling budget as every other method: with dynamic sampling a step draws more.
       rc.max_samples = dynamic_sampling ? steps * per_step : 0;
-      return RlStepFn([learner](const std::vector<Problem>& p, uint64_t seed) { return learner->step(p, seed); });
+      return RlStepFn([learner, left, group](const std::vector<Problem>& p, uint64_t seed) {
+        *left -= static_cast<int64_t>(p.size()) * group;
+        return learner->step(p, seed);
+      });
     });
     rc.max_samples = 0;
     // The control: GRPO's sampling + training CPU time, spent on SFT over the labelled set.

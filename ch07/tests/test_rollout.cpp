@@ -186,6 +186,9 @@ TEST_CASE("GRPO step with dynamic sampling: refills until max_draws when no grou
   const NamedTensors after = f.model.named_parameters();
   for (size_t i = 0; i < after.size(); ++i)
     for (int64_t j = 0; j < after[i].second.numel(); ++j) REQUIRE(after[i].second[j] == before[i].second[j]);
+  // A source with nothing left (a spent sampling budget) ends the step's drawing after the first draw.
+  grpo.refill = [](int64_t, uint64_t) { return std::vector<Problem>{}; };
+  CHECK(grpo.step(f.problems, 2).samples == 3 * 2);
 }
 
 TEST_CASE("GRPO step without dynamic sampling trains on its one draw and says how many samples it drew") {
