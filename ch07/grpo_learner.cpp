@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
 
 #include "ch02/score.hpp"
 #include "common/autograd.hpp"
@@ -101,12 +102,61 @@ Loss GrpoLearner::loss(const Batch& b) {
   return l;
 }
 
+std::vector<float> row_rewards(const Rollouts& r, float format_weight) {
+  std::vector<float> out;
+  for (const Reward& w : r.rewards) out.push_back(w.accuracy + format_weight * w.format);
+  return out;
+}
+
+std::vector<std::pair<size_t, int64_t>> mixed_group_picks(const std::vector<std::vector<float>>& rewards_per_draw, int64_t group, int64_t want) {
+  if (group < 1) throw std::invalid_argument("mixed_group_picks needs a group size of at least 1");
+  std::vector<std::pair<size_t, int64_t>> picks;
+  for (size_t d = 0; d < rewards_per_draw.size(); ++d) {
+    const std::vector<float>& r = rewards_per_draw[d];
+    if (static_cast<int64_t>(r.size()) % group != 0) throw std::invalid_argument("mixed_group_picks: a draw's rewards are not whole groups");
+    for (int64_t g = 0; g * group < static_cast<int64_t>(r.size()); ++g) {
+      if (static_cast<int64_t>(picks.size()) == want) return picks;
+      const auto first = r.begin() + g * group;
+      if (std::any_of(first, first + group, [&](float x) { return x != *first; })) picks.emplace_back(d, g);
+    }
+  }
+  return picks;
+}
+
 RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t seed) {
   RlStepReport rep;
   Timer timer;
-  rollouts_ = sample_rollouts(policy_, codec_, problems, cfg_.group, rl_sampling(codec_, problems, cfg_.temperature, seed));
-  std::vector<float> rewards;
-  for (const Reward& r : rollouts_.rewards) rewards.push_back(r.accuracy + cfg_.format_weight * r.format);
+  // Draw 0 is the prompts given; with dynamic sampling, further draws until enough mixed groups.
+  std::vector<Rollouts> draws;
+  std::vector<std::vector<float>> draw_rewards;
+  std::vector<std::pair<size_t, int64_t>> picks;
+  int64_t drawn = 0;
+  std::vector<Problem> batch = problems;
+  for (int64_t d = 0;; ++d) {
+    const uint64_t draw_seed = seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(d));   // draw 0 samples with `seed` itself
+    draws.push_back(sample_rollouts(policy_, codec_, batch, cfg_.group, rl_sampling(codec_, batch, cfg_.temperature, draw_seed)));
+    draw_rewards.push_back(row_rewards(draws.back(), cfg_.format_weight));
+    drawn += draws.back().rows();
+    if (!cfg_.dynamic_sampling) break;
+    picks = mixed_group_picks(draw_rewards, cfg_.group, cfg_.prompts);
+    if (static_cast<int64_t>(picks.size()) >= cfg_.prompts || d + 1 >= cfg_.max_draws) break;
+    if (!refill) throw std::logic_error("GRPO's dynamic sampling needs a prompt source (GrpoLearner::refill)");
+    batch = refill(cfg_.prompts, draw_seed + 1);
+    if (batch.empty()) break;   // the source has no more (a sampling budget is spent)
+  }
+  const RlStepReport seen = sample_report(draws.front(), draw_rewards.front());   // the policy as sampled, before the filter
+  if (cfg_.dynamic_sampling) {
+    rollouts_ = gather_groups(draws, picks);
+  } else {
+    rollouts_ = std::move(draws.front());
+  }
+  const std::vector<float> rewards = row_rewards(rollouts_, cfg_.format_weight);
+  if (rollouts_.rows() == 0) {   // no mixed group in max_draws batches: nothing to learn from
+    rep = seen;
+    rep.samples = drawn;
+    rep.sample_seconds = timer.seconds();
+    return rep;
+  }
   advantages_ = group_advantages(rewards, cfg_.group, cfg_.scale);
   std::vector<int64_t> rows(static_cast<size_t>(rollouts_.rows()));
   std::iota(rows.begin(), rows.end(), 0);
@@ -118,8 +168,10 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
   rep.sample_seconds = timer.seconds();
 
   const double sample_seconds = rep.sample_seconds;
-  rep = sample_report(rollouts_, rewards);
+  rep = seen;
   rep.sample_seconds = sample_seconds;
+  rep.samples = drawn;
+  rep.groups_trained = static_cast<int64_t>(rollouts_.problems.size());
 
   // mu optimizer steps on the batch (DeepSeekMath Algorithm 1's inner loop).
   Timer train_timer;

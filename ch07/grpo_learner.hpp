@@ -8,7 +8,9 @@
 // (ch02/score.hpp) and compares them with what was recorded at sampling time.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <utility>
 
 #include "ch07/grpo.hpp"
 #include "ch07/rollout.hpp"
@@ -22,6 +24,11 @@ struct GrpoConfig {
   int64_t mu = 1;              // optimizer steps on each sampled batch (DeepSeekMath's mu; 1 = on-policy)
   float temperature = 1.f;     // sampling temperature; the policy trained is the tempered one, logits / T (TRL's choice)
   float format_weight = 0.f;   // reward = accuracy + format_weight * format (R1-Zero uses both rules)
+  // DAPO's dynamic sampling (Yu et al. 2025, sec. 3.2, eq. 11's 0 < |correct| < G): keep only
+  // groups whose rewards differ, drawing further batches of `prompts` fresh prompts (at most
+  // max_draws batches per step) until `prompts` such groups fill the batch. Every draw's samples count.
+  bool dynamic_sampling = false;
+  int64_t max_draws = 4;
   ScaleRewards scale = ScaleRewards::group;
   GrpoOptions loss;            // eps, eps_high, beta, loss_type
 };
@@ -32,13 +39,23 @@ struct RlStepReport {
   double entropy = 0;             // mean -log pi_old of the sampled tokens: a Monte Carlo estimate of the sampled (tempered) policy's entropy
   double kl = 0, clip_low = 0, clip_high = 0, loss = 0;   // the loss function's, mean over the mu steps
   double length_correct = 0, length_wrong = 0;            // mean completion tokens of right and of wrong answers (0 if none)
-  double mixed_groups = 0;        // fraction of groups whose rewards differ (the only ones with a gradient)
+  double mixed_groups = 0;        // fraction of groups whose rewards differ (the only ones with a gradient), in the step's first draw
+  int64_t samples = 0;            // completions drawn in the step (more than prompts x G with dynamic sampling)
+  int64_t groups_trained = 0;     // groups in the batch the optimizer saw
   double sample_seconds = 0, train_seconds = 0;
 };
 
 // What a step saw in its samples: mean reward (`rewards`, one per row), accuracy, format,
 // entropy, the lengths of right and wrong answers and the share of mixed groups. Times are 0.
 RlStepReport sample_report(const Rollouts& r, const std::vector<float>& rewards);
+
+// The reward of each row: accuracy + format_weight x format.
+std::vector<float> row_rewards(const Rollouts& r, float format_weight);
+
+// DAPO's dynamic-sampling filter (Yu et al. 2025, sec. 3.2): the groups of G consecutive rewards
+// that are not all equal, as (draw, group) pairs in draw order, at most `want` of them. A group
+// whose rewards are all equal has advantage 0 and adds no gradient.
+std::vector<std::pair<size_t, int64_t>> mixed_group_picks(const std::vector<std::vector<float>>& rewards_per_draw, int64_t group, int64_t want);
 
 // Batch rows [r0, r1, ...] of rollouts as the trainer's Batch ([B, 1] of row indices).
 Batch row_batch(const std::vector<int64_t>& rows);
@@ -50,8 +67,11 @@ class GrpoLearner {
   // The reference is a frozen copy of the policy as it is now (R1: the model RL starts from);
   // none when beta is 0 (DAPO, Dr. GRPO drop the KL term).
   GrpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& tc, const GrpoConfig& cfg);
-  // One step on these prompts; seed makes the sampling reproducible.
+  // One step on these prompts; seed makes the sampling reproducible. With dynamic sampling, the
+  // further prompts come from `refill` (n prompts for a seed), which must then be set; an empty
+  // refill ends the step's drawing.
   RlStepReport step(const std::vector<Problem>& problems, uint64_t seed);
+  std::function<std::vector<Problem>(int64_t n, uint64_t seed)> refill;
   const GrpoConfig& config() const { return cfg_; }
   PolicyTrainer trainer;
 

@@ -44,4 +44,10 @@ struct LabelledSet {
 // problem_key): choices made on them never look at the test set, nor at the data trained on.
 std::vector<Problem> validation_set(Task task, const std::vector<int>& lengths, int n, const std::vector<Problem>& exclude, uint64_t seed = 1001);
 
+// The RL programs' validation set, per length: validation_set with this size and seed (not the
+// SFT stop's 1001, so it is drawn apart from the problems that chose the SFT checkpoint). RL
+// settings are chosen on it, and RL prompts never include it (RlRunConfig::exclude).
+inline constexpr int kRlValidationProblems = 400;
+inline constexpr uint64_t kRlValidationSeed = 2002;
+
 }  // namespace ds::ch07

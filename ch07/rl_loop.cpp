@@ -1,6 +1,7 @@
 #include "ch07/rl_loop.hpp"
 
 #include <ctime>
+#include <stdexcept>
 
 #include "common/plot.hpp"
 #include "common/progress.hpp"
@@ -14,20 +15,36 @@ double process_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+std::vector<Problem> draw_rl_prompts(const RlRunConfig& cfg, int n, Rng& rng) {
+  std::vector<Problem> out;
+  for (int tries = 0; static_cast<int>(out.size()) < n; ++tries) {
+    if (tries > 1000 * n) throw std::runtime_error("the training split has (almost) no problems outside the excluded validation set");
+    Problem p = sample_train_problems(cfg.task, cfg.lengths, 1, rng).front();
+    if (!cfg.exclude.count(problem_key(p))) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<Problem> keep_validation_apart(RlRunConfig& cfg, const LabelledSet& labelled) {
+  std::vector<Problem> v = validation_set(cfg.task, cfg.lengths, kRlValidationProblems, labelled.long_problems(), kRlValidationSeed);
+  for (const Problem& p : v) cfg.exclude.insert(problem_key(p));
+  return v;
+}
+
 RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,
                const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop) {
   RlTrace t;
   Rng rng(cfg.seed);
   auto probe_em = [&] {
     t.eval_step.push_back(static_cast<double>(t.steps));
-    t.eval_samples.push_back(static_cast<double>(t.steps * samples_per_step));
+    t.eval_samples.push_back(static_cast<double>(t.drawn));
     t.eval_em.push_back(100 * greedy_eval(policy, codec, probe).exact_match);
   };
   probe_em();
   Timer timer;
   Progress bar(cfg.steps, cfg.label, true);
   while (t.steps < cfg.steps) {
-    const std::vector<Problem> batch = sample_train_problems(cfg.task, cfg.lengths, static_cast<int>(cfg.prompts), rng);
+    const std::vector<Problem> batch = draw_rl_prompts(cfg, static_cast<int>(cfg.prompts), rng);
     const double cpu0 = process_cpu_seconds();
     const RlStepReport r = learner(batch, cfg.seed * 1000003 + static_cast<uint64_t>(t.steps));
     t.cpu_seconds += process_cpu_seconds() - cpu0;
@@ -35,7 +52,8 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
     t.sample_seconds += r.sample_seconds;
     t.train_seconds += r.train_seconds;
     t.step.push_back(static_cast<double>(t.steps));
-    t.samples.push_back(static_cast<double>(t.steps * samples_per_step));
+    t.drawn += r.samples > 0 ? r.samples : samples_per_step;
+    t.samples.push_back(static_cast<double>(t.drawn));
     t.reward.push_back(r.reward);
     t.accuracy.push_back(100 * r.accuracy);
     t.format.push_back(100 * r.format);
@@ -45,7 +63,7 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
     t.len_wrong.push_back(r.length_wrong);
     t.mixed.push_back(100 * r.mixed_groups);
     t.clip.push_back(100 * (r.clip_low + r.clip_high));
-    const bool out_of_time = cfg.max_seconds > 0 && timer.seconds() >= cfg.max_seconds;
+    const bool out_of_time = (cfg.max_seconds > 0 && timer.seconds() >= cfg.max_seconds) || (cfg.max_samples > 0 && t.drawn >= cfg.max_samples);
     const bool stopping = out_of_time || (stop && stop());
     if (t.steps % cfg.eval_every == 0 || t.steps == cfg.steps || stopping) probe_em();
     bar.update(t.steps, {{"acc", r.accuracy}, {"kl", r.kl}, {"probe_em", t.eval_em.back() / 100}});

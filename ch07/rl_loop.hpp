@@ -6,9 +6,11 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 
 #include "ch07/grpo_learner.hpp"
+#include "ch07/labelled_set.hpp"
 
 namespace ds::ch07 {
 
@@ -21,6 +23,8 @@ struct RlRunConfig {
   int64_t prompts = 16;         // prompts per step
   int64_t eval_every = 5;       // probe every this many steps (and after the last)
   double max_seconds = 0;       // > 0: also stop once this much wall time is spent
+  int64_t max_samples = 0;      // > 0: also stop once this many completions are drawn (a sampling budget)
+  std::set<std::string> exclude;   // problem_key()s the training prompts never take: a validation set kept apart
   uint64_t seed = 1234;
   std::string label = "rl";
 };
@@ -32,6 +36,7 @@ struct RlTrace {
   double seconds = 0, sample_seconds = 0, train_seconds = 0;
   double cpu_seconds = 0;   // the process's CPU time inside the learner's steps (probes not counted): compute, whatever the machine's load
   int64_t steps = 0;
+  int64_t drawn = 0;        // completions sampled over all steps
 };
 
 // CPU time of this process so far, every thread counted (CLOCK_PROCESS_CPUTIME_ID). On a shared
@@ -39,7 +44,15 @@ struct RlTrace {
 // compare CPU time.
 double process_cpu_seconds();
 
-// Runs the learner; stop() is polled after every step (e.g. a Ctrl-C flag).
+// n training prompts of cfg's task and lengths, none of them in cfg.exclude.
+std::vector<Problem> draw_rl_prompts(const RlRunConfig& cfg, int n, Rng& rng);
+
+// The RL validation problems of cfg's task and lengths (kRlValidationProblems per length from the
+// training split minus the labelled set, labelled_set.hpp), added to cfg.exclude so that RL
+// prompts never include them: settings chosen on them are chosen on problems no run trained on.
+std::vector<Problem> keep_validation_apart(RlRunConfig& cfg, const LabelledSet& labelled);
+
+// Runs the learner (samples_per_step: completions a step draws when its report does not say); stop() is polled after every step (e.g. a Ctrl-C flag).
 RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,
                const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop = {});
 

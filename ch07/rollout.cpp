@@ -49,6 +49,40 @@ void put_rows(Tensor& out, const Tensor& part, int64_t first) {
 }
 }  // namespace
 
+Rollouts gather_groups(const std::vector<Rollouts>& draws, const std::vector<std::pair<size_t, int64_t>>& picks) {
+  Rollouts out;
+  if (draws.empty()) throw std::invalid_argument("gather_groups needs at least one draw");
+  out.group = draws.front().group;
+  int64_t width = 0;
+  for (const auto& [d, g] : picks) {
+    if (d >= draws.size() || g < 0 || g >= static_cast<int64_t>(draws[d].problems.size()) || draws[d].group != out.group)
+      throw std::invalid_argument("gather_groups: a pick names no group of a draw with the same group size");
+    width = std::max(width, draws[d].logprobs.size(1));
+  }
+  const int64_t rows = static_cast<int64_t>(picks.size()) * out.group;
+  out.logprobs = Tensor::zeros({rows, width});
+  out.sampling_logprobs = Tensor::zeros({rows, width});
+  out.mask = Tensor::zeros({rows, width});
+  int64_t at = 0;
+  for (const auto& [d, g] : picks) {
+    const Rollouts& r = draws[d];
+    out.problems.push_back(r.problems[static_cast<size_t>(g)]);
+    for (int64_t i = g * r.group; i < (g + 1) * r.group; ++i, ++at) {
+      const size_t si = static_cast<size_t>(i);
+      out.prompts.push_back(r.prompts[si]);
+      out.completions.push_back(r.completions[si]);
+      out.texts.push_back(r.texts[si]);
+      out.rewards.push_back(r.rewards[si]);
+      for (int64_t j = 0; j < r.logprobs.size(1); ++j) {
+        out.logprobs.data()[at * width + j] = r.logprobs.data()[i * r.logprobs.size(1) + j];
+        out.sampling_logprobs.data()[at * width + j] = r.sampling_logprobs.data()[i * r.logprobs.size(1) + j];
+        out.mask.data()[at * width + j] = r.mask.data()[i * r.logprobs.size(1) + j];
+      }
+    }
+  }
+  return out;
+}
+
 Rollouts sample_rollouts(ch06::DeepSeekModel& model, const TaskCodec& codec, const std::vector<Problem>& problems, int64_t group,
                          ch02::SamplingConfig sc, int64_t rows_per_call) {
   if (group < 1 || rows_per_call < 1) throw std::invalid_argument("sample_rollouts needs a group size and rows per call of at least 1");

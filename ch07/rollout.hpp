@@ -43,6 +43,11 @@ int64_t completion_budget(const TaskCodec& codec, const std::vector<Problem>& pr
 Rollouts sample_rollouts(ch06::DeepSeekModel& model, const TaskCodec& codec, const std::vector<Problem>& problems, int64_t group,
                          ch02::SamplingConfig sc, int64_t rows_per_call = 128);
 
+// Groups of several rollouts as one: picks are (index into `draws`, group index) pairs, in the
+// order wanted; every draw has the same G, and the tensors are zero-padded to the widest draw.
+// DAPO's dynamic sampling keeps the mixed groups of several draws this way.
+Rollouts gather_groups(const std::vector<Rollouts>& draws, const std::vector<std::pair<size_t, int64_t>>& picks);
+
 // The policy at temperature T: logits / T. Sampling at T and training this model (TRL's GRPOTrainer
 // does the same) optimises the distribution the samples come from, so log pi_old is the sampling
 // log-prob and the ratio starts at 1.

@@ -59,17 +59,25 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, "ch07_compare");
     ch07::FromSftFlags from;
-    int64_t steps = 200, prompts = 16, group = 8, eval_every = 20, rs_steps = 2, rs_batch = 32, dpo_steps = 2, dpo_batch = 16;
+    int64_t steps = 200, prompts = 16, group = 8, eval_every = 20, rs_steps = 2, rs_batch = 32, dpo_steps = 2, dpo_batch = 16, max_draws = 4;
+    bool no_dynamic_sampling = false;
     int eval_n = 200, probe_n = 48;
     float lr = 5e-5f, critic_lr = 1e-3f, beta = 0.04f, temperature = 0.7f, rs_lr = 3e-4f, dpo_lr = 5e-5f, dpo_beta = 0.1f, control_lr = 3e-4f;
+    float grpo_lr = 1e-4f, grpo_temperature = 1.f;   // ch07_grpo's defaults, chosen on the validation set
     from.add(flags, "operand lengths of the training prompts and of the held-out set (ch07_sft's --long)",
              "unused by this program (each method's model goes to OUT/METHOD/)");
     flags.add("--steps", steps, "steps of every sampling method; each draws --prompts x --group completions").min(1).max(100000);
     flags.add("--prompts", prompts, "fresh training prompts per step").min(1).max(4096);
     flags.add("--group", group, "completions per prompt (GRPO's G; PPO's samples; RFT's k; DPO's k)").min(2).max(256);
-    flags.add("--temperature", temperature, "sampling temperature of every method").min(0.05).max(5);
-    flags.add("--lr", lr, "learning rate of the GRPO and PPO policies (as ch07_grpo, ch07_ppo)").min(1e-7).max(1);
+    flags.add("--temperature", temperature, "sampling temperature of every method but GRPO").min(0.05).max(5);
+    flags.add("--lr", lr, "learning rate of the PPO policy (as ch07_ppo)").min(1e-7).max(1);
+    flags.add("--grpo-temperature", grpo_temperature, "GRPO's sampling temperature (as ch07_grpo)").min(0.05).max(5);
+    flags.add("--grpo-lr", grpo_lr, "GRPO's learning rate (as ch07_grpo)").min(1e-7).max(1);
     flags.add("--beta", beta, "GRPO's k3 KL weight").min(0).max(10);
+    flags.add_flag("--no-dynamic-sampling", no_dynamic_sampling,
+                   "GRPO without DAPO's dynamic sampling (on by default, as ch07_grpo: only groups whose rewards differ, more prompts drawn to "
+                   "fill a step; GRPO then stops when it has drawn the others' --steps x --prompts x --group samples, so it takes fewer steps)");
+    flags.add("--max-draws", max_draws, "dynamic sampling: at most this many batches of --prompts prompts per GRPO step").min(1).max(64);
     flags.add("--critic-lr", critic_lr, "PPO's value model learning rate").min(1e-7).max(1);
     flags.add("--rs-steps", rs_steps, "rejection sampling: SFT steps on each step's verified samples").min(1).max(1000);
     flags.add("--rs-batch", rs_batch, "rejection sampling: sequences per SFT step").min(1).max(4096);
@@ -83,6 +91,7 @@ int main(int argc, char** argv) {
     flags.add("--probe-n", probe_n, "held-out test problems per length of the curve's probe").min(1).max(2000);
     flags.add("--eval-n", eval_n, "held-out test problems per length of the final table").min(1).max(2000);
     flags.parse(argc, argv);
+    const bool dynamic_sampling = !no_dynamic_sampling;
     if (run.quick) {
       steps = std::min<int64_t>(steps, 2);
       prompts = std::min<int64_t>(prompts, 2);
@@ -116,6 +125,7 @@ int main(int argc, char** argv) {
     rc.prompts = prompts;
     rc.eval_every = eval_every;
     rc.seed = run.seed;   // every method sees the same prompts in the same order
+    keep_validation_apart(rc, labelled);   // as ch07_grpo, whose settings were chosen on them
     const TrainerConfig tc = post_training_config(steps, per_step, lr, lr);
 
     std::vector<Result> results;
@@ -126,7 +136,7 @@ int main(int argc, char** argv) {
       auto step = make_step(*p.model, p.codec);
       rc.label = name;
       const RlTrace tr = run_rl(step, *p.model, p.codec, probe, rc, per_step, [] { return interrupted(); });
-      Result r{name, holds, tr.eval_samples, tr.eval_em, greedy_eval(*p.model, p.codec, held_out), tr.steps * per_step, tr.steps, tr.cpu_seconds};
+      Result r{name, holds, tr.eval_samples, tr.eval_em, greedy_eval(*p.model, p.codec, held_out), tr.drawn, tr.steps, tr.cpu_seconds};
       std::printf("%-22s %6lld samples  held-out exact match %5.1f%%  (%.0f CPU s sampling + training)\n", name.c_str(), (long long)r.drawn,
                   100 * r.final.exact_match, r.seconds);
       save_policy(run.out + "/" + name, *p.model, p.codec.tok);
@@ -137,11 +147,27 @@ int main(int argc, char** argv) {
       GrpoConfig gc;
       gc.prompts = prompts;
       gc.group = group;
-      gc.temperature = temperature;
+      gc.temperature = grpo_temperature;
       gc.loss.beta = beta;
-      auto learner = std::make_shared<GrpoLearner>(m, codec, tc, gc);
-      return RlStepFn([learner](const std::vector<Problem>& p, uint64_t seed) { return learner->step(p, seed); });
+      gc.dynamic_sampling = dynamic_sampling;
+      gc.max_draws = max_draws;
+      auto learner = std::make_shared<GrpoLearner>(m, codec, post_training_config(steps, per_step, grpo_lr, grpo_lr), gc);
+      // The same sampling budget as every other method: with dynamic sampling a step draws more,
+      // so refills stop when the budget is spent and so does the run (rc.max_samples).
+      auto left = std::make_shared<int64_t>(steps * per_step);
+      learner->refill = [&rc, left, group](int64_t n, uint64_t seed) {
+        if (*left < n * group) return std::vector<Problem>{};
+        *left -= n * group;
+        Rng rng(seed);
+        return draw_rl_prompts(rc, static_cast<int>(n), rng);
+      };
+      rc.max_samples = dynamic_sampling ? steps * per_step : 0;
+      return RlStepFn([learner, left, group](const std::vector<Problem>& p, uint64_t seed) {
+        *left -= static_cast<int64_t>(p.size()) * group;
+        return learner->step(p, seed);
+      });
     });
+    rc.max_samples = 0;
     // The control: GRPO's sampling + training CPU time, spent on SFT over the labelled set.
     // Run right after GRPO, whose compute it matches.
     if (!interrupted()) {

@@ -5,6 +5,7 @@
 #include "ch02/score.hpp"
 #include "ch07/dpo_learner.hpp"
 #include "ch07/ppo_learner.hpp"
+#include "ch07/rl_loop.hpp"
 #include "ch07/rollout.hpp"
 #include "common/autograd.hpp"
 
@@ -109,6 +110,123 @@ TEST_CASE("GRPO step with beta > 0 keeps the policy at the reference when nothin
   const RlStepReport r = grpo.step(f.problems, 1);
   CHECK(r.kl == doctest::Approx(0.0).epsilon(1e-6));   // pi_theta = pi_ref at the first step (k3 KL of equal policies)
   CHECK(std::isfinite(r.loss));
+}
+
+TEST_CASE("mixed_group_picks: DAPO's filter drops groups whose rewards are all equal, keeps draw order and stops at the batch size") {
+  // Draw 0: groups (1, 1) all right, (0, 1) mixed, (0, 0) all wrong. Draw 1: (0.1, 0.1) equal, (1, 0) and (0, 1) mixed.
+  const std::vector<std::vector<float>> rewards{{1, 1, 0, 1, 0, 0}, {0.1f, 0.1f, 1, 0, 0, 1}};
+  using Pick = std::pair<size_t, int64_t>;
+  CHECK(mixed_group_picks(rewards, 2, 10) == std::vector<Pick>{{0, 1}, {1, 1}, {1, 2}});
+  CHECK(mixed_group_picks(rewards, 2, 2) == std::vector<Pick>{{0, 1}, {1, 1}});   // the batch is full: the rest are not taken
+  CHECK(mixed_group_picks({{1, 1, 1}}, 3, 4).empty());
+  CHECK_THROWS_AS(mixed_group_picks({{1, 0, 1}}, 2, 4), std::invalid_argument);   // not whole groups
+}
+
+TEST_CASE("gather_groups: the picked groups' rows in pick order, tensors zero-padded to the widest draw") {
+  Rng rng(3);
+  auto draw = [&](int64_t width, float base) {
+    Rollouts r;
+    r.problems = sample_train_problems(Task::addition, {2}, 2, rng);
+    r.group = 2;
+    r.logprobs = Tensor::zeros({4, width});
+    r.sampling_logprobs = Tensor::zeros({4, width});
+    r.mask = Tensor::zeros({4, width});
+    for (int64_t i = 0; i < 4; ++i) {
+      r.prompts.push_back({static_cast<int32_t>(base) + static_cast<int32_t>(i)});
+      r.completions.push_back({static_cast<int32_t>(i)});
+      r.texts.push_back(std::to_string(i));
+      r.rewards.push_back({static_cast<float>(i % 2), 1});
+      for (int64_t j = 0; j < width; ++j) {
+        r.logprobs.data()[i * width + j] = base + static_cast<float>(10 * i + j);
+        r.sampling_logprobs.data()[i * width + j] = -(base + static_cast<float>(10 * i + j));
+        r.mask.data()[i * width + j] = 1;
+      }
+    }
+    return r;
+  };
+  const std::vector<Rollouts> draws{draw(2, 100), draw(3, 200)};
+  const Rollouts g = gather_groups(draws, {{1, 0}, {0, 1}});   // draw 1's group 0 (rows 0, 1), then draw 0's group 1 (rows 2, 3)
+  REQUIRE(g.rows() == 4);
+  CHECK(g.group == 2);
+  CHECK(problem_key(g.problems[0]) == problem_key(draws[1].problems[0]));
+  CHECK(problem_key(g.problems[1]) == problem_key(draws[0].problems[1]));
+  CHECK(g.prompts == std::vector<std::vector<int32_t>>{{200}, {201}, {102}, {103}});
+  CHECK(g.logprobs.shape() == Shape{4, 3});
+  CHECK(std::vector<float>(g.logprobs.data(), g.logprobs.data() + 12) ==
+        std::vector<float>{200, 201, 202, 210, 211, 212, 120, 121, 0, 130, 131, 0});
+  CHECK(g.sampling_logprobs.data()[6] == -120.f);
+  CHECK(std::vector<float>(g.mask.data() + 6, g.mask.data() + 12) == std::vector<float>{1, 1, 0, 1, 1, 0});
+  CHECK(g.rewards[3].accuracy == 1.f);
+  CHECK_THROWS_AS(gather_groups(draws, {{2, 0}}), std::invalid_argument);
+  CHECK_THROWS_AS(gather_groups(draws, {{0, 2}}), std::invalid_argument);
+}
+
+TEST_CASE("GRPO step with dynamic sampling: refills until max_draws when no group is mixed, counts every sample, learns nothing") {
+  Fixture f;
+  GrpoConfig gc;
+  gc.prompts = 3;
+  gc.group = 2;
+  gc.loss.beta = 0;
+  gc.dynamic_sampling = true;
+  gc.max_draws = 3;
+  const NamedTensors before = f.model.clone()->named_parameters();
+  GrpoLearner grpo(f.model, f.codec, one_step(6), gc);
+  CHECK_THROWS_AS(grpo.step(f.problems, 1), std::logic_error);   // a refill is needed and there is no prompt source
+  int refills = 0;
+  grpo.refill = [&](int64_t n, uint64_t seed) {
+    ++refills;
+    Rng rng(seed);
+    return sample_train_problems(Task::addition, {2, 3}, static_cast<int>(n), rng);
+  };
+  const RlStepReport r = grpo.step(f.problems, 1);
+  CHECK(refills == 2);                 // draws 2 and 3 of the step
+  CHECK(r.samples == 3 * 3 * 2);       // every draw's samples count, though none was trained on
+  CHECK(r.groups_trained == 0);
+  CHECK(r.mixed_groups == 0.0);
+  const NamedTensors after = f.model.named_parameters();
+  for (size_t i = 0; i < after.size(); ++i)
+    for (int64_t j = 0; j < after[i].second.numel(); ++j) REQUIRE(after[i].second[j] == before[i].second[j]);
+  // A source with nothing left (a spent sampling budget) ends the step's drawing after the first draw.
+  grpo.refill = [](int64_t, uint64_t) { return std::vector<Problem>{}; };
+  CHECK(grpo.step(f.problems, 2).samples == 3 * 2);
+}
+
+TEST_CASE("GRPO step without dynamic sampling trains on its one draw and says how many samples it drew") {
+  Fixture f;
+  GrpoConfig gc;
+  gc.prompts = 3;
+  gc.group = 2;
+  GrpoLearner grpo(f.model, f.codec, one_step(6), gc);
+  const RlStepReport r = grpo.step(f.problems, 1);
+  CHECK(r.samples == 6);
+  CHECK(r.groups_trained == 3);
+}
+
+TEST_CASE("run_rl: counts the samples each step reports, stops at a sample budget, never draws an excluded prompt") {
+  Fixture f;
+  RlRunConfig rc;
+  rc.lengths = {1};   // 44 training problems: an exclusion of most of them is tested on every draw
+  rc.steps = 10;
+  rc.prompts = 4;
+  rc.eval_every = 100;
+  rc.max_samples = 20;
+  const std::vector<Problem> excluded = problem_set(Task::addition, 1, ch07::Split::train, 40, 5);
+  for (const Problem& p : excluded) rc.exclude.insert(problem_key(p));
+  int64_t prompts_seen = 0;
+  const RlTrace t = run_rl(
+      [&](const std::vector<Problem>& batch, uint64_t) {
+        for (const Problem& p : batch) CHECK(rc.exclude.count(problem_key(p)) == 0);
+        prompts_seen += static_cast<int64_t>(batch.size());
+        RlStepReport r;
+        r.samples = 7;
+        return r;
+      },
+      f.model, f.codec, {f.problems.front()}, rc, 99);
+  CHECK(t.steps == 3);   // 7, 14, 21 >= 20
+  CHECK(t.drawn == 21);
+  CHECK(t.samples == std::vector<double>{7, 14, 21});
+  CHECK(t.eval_samples == std::vector<double>{0, 21});
+  CHECK(prompts_seen == 12);
 }
 
 TEST_CASE("take_rows and row_batch: rows in the order asked, columns cut or zero-padded") {
