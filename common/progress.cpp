@@ -39,7 +39,8 @@ std::string Progress::line() const {
                   "]  " + std::to_string(done_) + "/" + std::to_string(total_);
   char buf[64];
   for (const auto& [name, v] : metrics_) {
-    std::snprintf(buf, sizeof buf, (std::abs(v) < 1e-2 && v != 0) ? "  %s %.1e" : "  %s %.3f", name.c_str(), v);
+    const bool count = v == std::floor(v) && std::abs(v) >= 10 && std::abs(v) < 1e15;   // a step or sample count, not "369.000"
+    std::snprintf(buf, sizeof buf, count ? "  %s %.0f" : (std::abs(v) < 1e-2 && v != 0) ? "  %s %.1e" : "  %s %.3f", name.c_str(), v);
     s += buf;
   }
   const double el = timer_.seconds();

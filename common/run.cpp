@@ -68,7 +68,7 @@ std::string fmt(const char* format, ...) {
 
 namespace {
 bool numeric(const std::string& s) {
-  return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || ((s[0] == '-' || s[0] == '.') && s.size() > 1));
+  return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || ((s[0] == '-' || s[0] == '+' || s[0] == '.') && s.size() > 1));
 }
 }  // namespace
 

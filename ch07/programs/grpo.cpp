@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
     std::string loss_type = "grpo", scale = "group", eval_on = "test";
     int64_t steps = 12, prompts = 16, group = 8, mu = 1, eval_every = 4, pass_n = 16, max_draws = 4;
     int eval_n = 40, pass_problems = 24;
-    // T = 1, dynamic sampling and lr 1e-4 were chosen on the validation set (README, "Choosing GRPO's settings").
+    // T = 1, dynamic sampling and lr 1e-4 were chosen on the validation set (ch07/README.md, the
+    // validation table under `ch07_grpo`); T = 1 is also R1-Zero's rollout temperature.
     float lr = 1e-4f, beta = 0.04f, eps = 0.2f, eps_high = 0.2f, temperature = 1.f, format_weight = 0.f;
     bool control = true, no_dynamic_sampling = false;
     from.add(flags, "operand lengths of the RL prompts and of the held-out long set (ch07_sft's --long)",

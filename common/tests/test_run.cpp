@@ -22,6 +22,11 @@ TEST_CASE("table: aligned columns, numbers right-aligned") {
   u.row({"\xc4\xa0upon", "686"});
   u.row({"Once", "685"});
   CHECK(u.str().find("  \xc4\xa0upon  686\n  Once   685\n") != std::string::npos);
+  // A signed change lines up whichever its sign.
+  Table c({"method", "change"});
+  c.row({"grpo", "+9.5"});
+  c.row({"rs", "-10.5"});
+  CHECK(c.str().find("  grpo      +9.5\n  rs       -10.5\n") != std::string::npos);
 }
 
 TEST_CASE("summary: dotted keys nest, non-finite numbers become null") {
@@ -58,6 +63,11 @@ TEST_CASE("progress: a log gets one line per 10%, a terminal one redrawn line") 
   const std::string s = log.str();
   CHECK(std::count(s.begin(), s.end(), '\n') == 11);   // 10%, 20%, ... 90%, first, and the final line
   CHECK(s.find("loss 2.500") != std::string::npos);
+  std::ostringstream counts;
+  Progress c(2, "control", true, &counts, 0);
+  c.update(1, {{"step", 369.0}, {"loss", 1.0}});
+  CHECK(counts.str().find("step 369 ") != std::string::npos);   // a count prints whole
+  CHECK(counts.str().find("loss 1.000") != std::string::npos);  // a small whole value stays a value
   CHECK(s.find("tok/s") != std::string::npos);
   CHECK(s.find("done in") != std::string::npos);
   std::ostringstream tty;
