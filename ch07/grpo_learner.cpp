@@ -123,20 +123,18 @@ std::vector<std::pair<size_t, int64_t>> mixed_group_picks(const std::vector<std:
   return picks;
 }
 
-RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t seed) {
-  RlStepReport rep;
-  Timer timer;
+GrpoLearner::Drawn GrpoLearner::draw(const std::vector<Problem>& problems, uint64_t seed) {
   // Draw 0 is the prompts given; with dynamic sampling, further draws until enough mixed groups.
   std::vector<Rollouts> draws;
   std::vector<std::vector<float>> draw_rewards;
   std::vector<std::pair<size_t, int64_t>> picks;
-  int64_t drawn = 0;
+  Drawn out;
   std::vector<Problem> batch = problems;
   for (int64_t d = 0;; ++d) {
     const uint64_t draw_seed = seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(d));   // draw 0 samples with `seed` itself
     draws.push_back(sample_rollouts(policy_, codec_, batch, cfg_.group, rl_sampling(codec_, batch, cfg_.temperature, draw_seed)));
     draw_rewards.push_back(row_rewards(draws.back(), cfg_.format_weight));
-    drawn += draws.back().rows();
+    out.samples += draws.back().rows();
     if (!cfg_.dynamic_sampling) break;
     picks = mixed_group_picks(draw_rewards, cfg_.group, cfg_.prompts);
     if (static_cast<int64_t>(picks.size()) >= cfg_.prompts || d + 1 >= cfg_.max_draws) break;
@@ -144,16 +142,21 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
     batch = refill(cfg_.prompts, draw_seed + 1);
     if (batch.empty()) break;   // the source has no more (a sampling budget is spent)
   }
-  const RlStepReport seen = sample_report(draws.front(), draw_rewards.front());   // the policy as sampled, before the filter
-  if (cfg_.dynamic_sampling) {
-    rollouts_ = gather_groups(draws, picks);
-  } else {
-    rollouts_ = std::move(draws.front());
-  }
+  out.first = sample_report(draws.front(), draw_rewards.front());
+  out.groups = cfg_.dynamic_sampling ? gather_groups(draws, picks) : std::move(draws.front());
+  return out;
+}
+
+RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t seed) {
+  RlStepReport rep;
+  Timer timer;
+  Drawn drawn = draw(problems, seed);
+  const RlStepReport seen = drawn.first;
+  rollouts_ = std::move(drawn.groups);
   const std::vector<float> rewards = row_rewards(rollouts_, cfg_.format_weight);
   if (rollouts_.rows() == 0) {   // no mixed group in max_draws batches: nothing to learn from
     rep = seen;
-    rep.samples = drawn;
+    rep.samples = drawn.samples;
     rep.sample_seconds = timer.seconds();
     return rep;
   }
@@ -170,7 +173,7 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
   const double sample_seconds = rep.sample_seconds;
   rep = seen;
   rep.sample_seconds = sample_seconds;
-  rep.samples = drawn;
+  rep.samples = drawn.samples;
   rep.groups_trained = static_cast<int64_t>(rollouts_.problems.size());
 
   // mu optimizer steps on the batch (DeepSeekMath Algorithm 1's inner loop).

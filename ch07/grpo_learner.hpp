@@ -76,6 +76,16 @@ class GrpoLearner {
   PolicyTrainer trainer;
 
  private:
+  // What a step drew: the groups to train on, how many completions were sampled in all, and the
+  // report of the first draw (the policy as it samples, before any filter).
+  struct Drawn {
+    Rollouts groups;
+    int64_t samples = 0;
+    RlStepReport first;
+  };
+  // Samples G completions per prompt; with dynamic sampling (DAPO sec. 3.2) draws further batches
+  // from `refill` until cfg_.prompts groups with differing rewards are found or max_draws is hit.
+  Drawn draw(const std::vector<Problem>& problems, uint64_t seed);
   Loss loss(const Batch& b);
   ch06::DeepSeekModel& policy_;
   const TaskCodec& codec_;
