@@ -41,11 +41,11 @@ struct AbsorbedMode {
   ch03::MLAMode saved;
 };
 
-// Copies generate()'s [b, n] rows into out [rows, L] at row offset `first`.
-void put_rows(Tensor& out, const Tensor& part, int64_t first) {
-  const int64_t b = part.size(0), n = part.size(1), l = out.size(1);
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t j = 0; j < n; ++j) out.data()[(first + i) * l + j] = part.data()[i * n + j];
+// Copies rows [from, from + count) of src [R, n] into out [rows, L >= n] from row `at`; the rest of
+// each out row is left as it is (zero padding).
+void copy_rows(Tensor& out, int64_t at, const Tensor& src, int64_t from, int64_t count) {
+  const int64_t n = src.size(1), l = out.size(1);
+  for (int64_t i = 0; i < count; ++i) std::copy_n(src.data() + (from + i) * n, n, out.data() + (at + i) * l);
 }
 }  // namespace
 
@@ -67,18 +67,18 @@ Rollouts gather_groups(const std::vector<Rollouts>& draws, const std::vector<std
   for (const auto& [d, g] : picks) {
     const Rollouts& r = draws[d];
     out.problems.push_back(r.problems[static_cast<size_t>(g)]);
-    for (int64_t i = g * r.group; i < (g + 1) * r.group; ++i, ++at) {
+    const int64_t first = g * r.group;
+    for (int64_t i = first; i < first + r.group; ++i) {
       const size_t si = static_cast<size_t>(i);
       out.prompts.push_back(r.prompts[si]);
       out.completions.push_back(r.completions[si]);
       out.texts.push_back(r.texts[si]);
       out.rewards.push_back(r.rewards[si]);
-      for (int64_t j = 0; j < r.logprobs.size(1); ++j) {
-        out.logprobs.data()[at * width + j] = r.logprobs.data()[i * r.logprobs.size(1) + j];
-        out.sampling_logprobs.data()[at * width + j] = r.sampling_logprobs.data()[i * r.logprobs.size(1) + j];
-        out.mask.data()[at * width + j] = r.mask.data()[i * r.logprobs.size(1) + j];
-      }
     }
+    copy_rows(out.logprobs, at, r.logprobs, first, r.group);
+    copy_rows(out.sampling_logprobs, at, r.sampling_logprobs, first, r.group);
+    copy_rows(out.mask, at, r.mask, first, r.group);
+    at += r.group;
   }
   return out;
 }
@@ -109,9 +109,9 @@ Rollouts sample_rollouts(ch06::DeepSeekModel& model, const TaskCodec& codec, con
     sc.first_row = static_cast<int64_t>(first_row) + at;
     const ch02::Generation g = ch02::generate(model, part, sc, true);
     for (const auto& t : g.tokens) r.completions.push_back(t);
-    put_rows(r.logprobs, g.logprobs, at);
-    put_rows(r.mask, g.completion_mask, at);
-    put_rows(r.sampling_logprobs, g.sampling_logprobs, at);
+    copy_rows(r.logprobs, at, g.logprobs, 0, n);
+    copy_rows(r.mask, at, g.completion_mask, 0, n);
+    copy_rows(r.sampling_logprobs, at, g.sampling_logprobs, 0, n);
   }
   for (int64_t i = 0; i < rows; ++i) {
     r.texts.push_back(codec.text(r.completions[static_cast<size_t>(i)]));
