@@ -7,6 +7,7 @@
 
 #include "ch02/attention.hpp"
 #include "ch02/kv_cache.hpp"
+#include "ch03/mla_keys.hpp"
 #include "common/ops.hpp"
 #include "common/recompute.hpp"
 
@@ -70,6 +71,10 @@ Tensor MultiHeadLatentAttention::rotate(const Tensor& x, int64_t pos, const ch02
   return padding ? rope(x, rope_.cos, rope_.sin, padding->position_ids) : rope(x, rope_.cos, rope_.sin, pos);
 }
 
+Tensor MultiHeadLatentAttention::rotate_tail(const Tensor& x, int64_t pos, const ch02::Padding* padding) const {
+  return padding ? rope_tail(x, rope_.cos, rope_.sin, padding->position_ids) : rope_tail(x, rope_.cos, rope_.sin, pos);
+}
+
 MultiHeadLatentAttention::Latents MultiHeadLatentAttention::down(const Tensor& x) const {
   return {wq ? wq->forward(x) : wq_a->forward(x), wkv_a.forward(x)};
 }
@@ -78,19 +83,16 @@ MultiHeadLatentAttention::Projected MultiHeadLatentAttention::up(const Latents& 
   const int64_t b = l.kv.size(0), t = l.kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim, r = cfg_.qk_rope_head_dim;
   const Tensor q = reshape(wq ? l.q : wq_b->forward(q_norm->forward(l.q)), {b, t, h, nope + r});
   Projected p;
-  p.q_nope = slice(q, 3, 0, nope);
-  p.q_pe = rotate(slice(q, 3, nope, nope + r), pos, padding);
+  p.q = rotate_tail(q, pos, padding);   // [q^C; RoPE(q^R)] per head (eqs. 14, 16)
   p.c_kv = kv_norm.forward(slice(l.kv, 2, 0, cfg_.kv_lora_rank));
   p.k_pe = rotate(slice(l.kv, 2, cfg_.kv_lora_rank, cfg_.kv_lora_rank + r), pos, padding);
   return p;
 }
 
 MultiHeadLatentAttention::Heads MultiHeadLatentAttention::heads(const Projected& p) const {
-  const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim,
-                r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim;
+  const int64_t b = p.c_kv.size(0), t = p.c_kv.size(1), h = cfg_.num_heads, nope = cfg_.qk_nope_head_dim, dv = cfg_.v_head_dim;
   const Tensor kvb = reshape(wkv_b.forward(p.c_kv), {b, t, h, nope + dv});
-  const Tensor k_pe = broadcast_to(reshape(p.k_pe, {b, t, 1, r}), {b, t, h, r});   // one RoPE key shared by all heads
-  return {concat({p.q_nope, p.q_pe}, 3), concat({slice(kvb, 3, 0, nope), k_pe}, 3), slice(kvb, 3, nope, nope + dv)};
+  return {p.q, mla_keys(kvb, p.k_pe, nope), slice(kvb, 3, nope, nope + dv)};   // k: one RoPE key shared by all heads
 }
 
 std::vector<Tensor> MultiHeadLatentAttention::up_params() const {
@@ -146,9 +148,10 @@ Tensor MultiHeadLatentAttention::absorbed(const Projected& p, ch02::LayerCache* 
                 r = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim, c = cfg_.kv_lora_rank;
   const Tensor w = reshape(wkv_b.weight, {h, nope + dv, c});
   const Tensor w_uk = slice(w, 1, 0, nope), w_uv = transpose(slice(w, 1, nope, nope + dv), 1, 2);   // [H, nope, c], [H, c, dv]
+  const Tensor q_nope = slice(p.q, 3, 0, nope), q_pe = slice(p.q, 3, nope, nope + r);
   // q_nope [B, T, H, nope] -> per head [H, B*T, nope] x W_UK [H, nope, c] -> [B, H, T, c]
-  const Tensor q_abs = permute(reshape(matmul(reshape(permute(p.q_nope, {2, 0, 1, 3}), {h, b * t, nope}), w_uk), {h, b, t, c}), {1, 0, 2, 3});
-  const Tensor q = concat({q_abs, permute(p.q_pe, {0, 2, 1, 3})}, 3);   // [B, H, T, c + r]
+  const Tensor q_abs = permute(reshape(matmul(reshape(permute(q_nope, {2, 0, 1, 3}), {h, b * t, nope}), w_uk), {h, b, t, c}), {1, 0, 2, 3});
+  const Tensor q = concat({q_abs, permute(q_pe, {0, 2, 1, 3})}, 3);   // [B, H, T, c + r]
   const Tensor latent = reshape(concat({p.c_kv, p.k_pe}, 2), {b, 1, t, c + r});
   AttentionOptions opt;
   opt.scale = scale_;

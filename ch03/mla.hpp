@@ -2,8 +2,8 @@
 //
 // Keys and values come from one low-rank latent c_KV = kv_norm(W_DKV x) of kv_lora_rank numbers
 // per token (eq. 9); per-head keys and values are up-projections of it (eqs. 10-11). Position
-// enters through a separate small key k_pe = RoPE(W_KR x), shared by all heads (eq. 14), and a
-// per-head query part q_pe (eq. 13); queries are low-rank too (eqs. 12, q_lora_rank).
+// enters through a separate small key k_pe = RoPE(W_KR x), shared by all heads (eq. 15), and a
+// per-head query part q_pe (eq. 14); queries are low-rank too (eqs. 12-13, q_lora_rank).
 //
 // Two decoding paths:
 //   naive:    materialise per-head K = [k_nope; k_pe] and V, cache them (like MHA);
@@ -80,7 +80,7 @@ class MultiHeadLatentAttention : public ch02::AttentionLayer {
     Tensor kv;               // [B, T, kv_lora_rank + rope] = wkv_a x
   };
   struct Projected {
-    Tensor q_nope, q_pe;     // [B, T, H, nope], [B, T, H, rope] (RoPE applied)
+    Tensor q;                // [B, T, H, nope + rope]: [q_nope; q_pe], RoPE applied to q_pe
     Tensor c_kv, k_pe;       // [B, T, kv_lora_rank] (normed), [B, T, rope] (RoPE applied)
   };
   struct Heads {
@@ -92,6 +92,7 @@ class MultiHeadLatentAttention : public ch02::AttentionLayer {
   Heads heads(const Projected& p) const;   // per-head K and V from the latent (naive)
   std::vector<Tensor> up_params() const;   // the weights up() and heads() read
   Tensor rotate(const Tensor& x, int64_t pos, const ch02::Padding* padding) const;
+  Tensor rotate_tail(const Tensor& x, int64_t pos, const ch02::Padding* padding) const;   // RoPE on each head's last rope dims
   // Both return the heads merged, [B, T, H*dv], ready for wo.
   Tensor naive(const Heads& hd, ch02::LayerCache* cache, const ch02::Padding* padding) const;
   Tensor absorbed(const Projected& p, ch02::LayerCache* cache, const ch02::Padding* padding) const;

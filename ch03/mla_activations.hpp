@@ -10,8 +10,8 @@ namespace ds::ch03 {
 // Numbers per token that MultiHeadLatentAttention::recompute keeps out. This core's tape holds
 // every op's inputs until backward, so that is every tensor between the latents and the
 // attention's inputs: q_norm's and wq_b's outputs (with query compression), the raw and normed
-// c_KV, wkv_b's output, the q and k slices, both RoPE inputs and outputs, k_pe broadcast to the
-// heads (and the zeros it is added to), and the heads q, k, v themselves.
+// c_KV, k_pe before and after RoPE, wkv_b's output, and the heads q (wq_b's output with its
+// tail rotated), k and v themselves.
 int64_t mla_recompute_elements_per_token(const MLAConfig& cfg);
 
 // The same for a whole block (set_recompute(Block&)): MLA's share plus the two block norms'

@@ -111,6 +111,11 @@ Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_o
 // The same with a position per token, positions [B, T]: rows of a left-padded batch each count
 // from their own first real token.
 Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin, const IntTensor& positions);
+// RoPE on the last R = 2 cos.size(1) entries of every head only, the leading D - R copied:
+// MLA's query heads [q_nope; q_pe] in one pass (DeepSeek-V2 eq. 13 rotates q_pe alone), instead
+// of slicing q_pe out, rotating it and concatenating it back.
+Tensor rope_tail(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset = 0);
+Tensor rope_tail(const Tensor& x, const Tensor& cos, const Tensor& sin, const IntTensor& positions);
 
 // ---- indexing (ops_index.cpp) -----------------------------------------------------------
 // weight [V, C], ids of any shape  ->  ids.shape + [C]

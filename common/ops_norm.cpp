@@ -1,4 +1,6 @@
 // RMSNorm (DeepSeek's every norm) and LayerNorm (GPT-2), forward and backward side by side.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -40,18 +42,23 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
       }
     }
     if (need[1]) {
-      // Parallel over blocks of columns, each summed over the rows in order: the same numbers
-      // for any thread count.
+      // Each column summed over the rows in order, in double: the same numbers for any thread
+      // count. One block of columns per thread, rows outer and the block's columns inner, so each
+      // row's loads are contiguous and the sums vectorise.
       std::vector<double> dw(static_cast<size_t>(c), 0.0);
+      double* pdw = dw.data();
+      const int64_t width = std::max<int64_t>(16, (c / omp_get_max_threads() + 15) / 16 * 16);
 #pragma omp parallel for if (xd.numel() > kParallelMin)
-      for (int64_t j0 = 0; j0 < c; j0 += 16) {
-        const int64_t j1 = std::min<int64_t>(c, j0 + 16);
+      for (int64_t j0 = 0; j0 < c; j0 += width) {
+        const int64_t j1 = std::min<int64_t>(c, j0 + width);
         for (int64_t r = 0; r < rows; ++r) {
           const float rs = rstd[static_cast<size_t>(r)];
-          for (int64_t j = j0; j < j1; ++j) dw[static_cast<size_t>(j)] += static_cast<double>(pg[r * c + j]) * px[r * c + j] * rs;
+          const float *gr = pg + r * c, *xr = px + r * c;
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) pdw[j] += static_cast<double>(gr[j]) * xr[j] * rs;
         }
       }
-      gin[1] = Tensor::zeros(wd.shape());
+      gin[1] = Tensor::empty(wd.shape());
       for (int64_t j = 0; j < c; ++j) gin[1].data()[j] = static_cast<float>(dw[static_cast<size_t>(j)]);
     }
   });

@@ -4,6 +4,7 @@
 
 #include "ch02/kv_budget.hpp"
 #include "ch03/mla.hpp"
+#include "ch03/mla_keys.hpp"
 #include "common/autograd.hpp"
 #include "common/gradcheck.hpp"
 #include "common/memory.hpp"
@@ -132,4 +133,14 @@ TEST_CASE("mla: recomputing the norms and up-projections (V3 section 3.2.3) chan
       const auto wrt_x = gradcheck([&](const std::vector<Tensor>& in) { return m.forward(in[0], nullptr, p); }, {x});
       CHECK_MESSAGE(wrt_x.ok, wrt_x.worst);
     }
+}
+
+TEST_CASE("mla_keys: equals slicing k^C out, broadcasting k^R to the heads and concatenating, and its gradients") {
+  Rng rng(11);
+  const Tensor kvb = randn({2, 3, 4, 7}, rng), k_pe = randn({2, 3, 2}, rng);   // 4 heads, nope 5 + dv 2, rope 2
+  const Tensor by_parts = concat({slice(kvb, 3, 0, 5), broadcast_to(reshape(k_pe, {2, 3, 1, 2}), {2, 3, 4, 2})}, 3);
+  CHECK(test::max_abs_diff(mla_keys(kvb, k_pe, 5), by_parts) == 0.f);
+  CHECK_GRAD([](auto& v) { return mla_keys(v[0], v[1], 5); }, (std::vector<Tensor>{kvb, k_pe}));
+  CHECK_THROWS_AS(mla_keys(kvb, randn({2, 4, 2}, rng), 5), std::invalid_argument);   // k_pe for other tokens
+  CHECK_THROWS_AS(mla_keys(kvb, k_pe, 8), std::invalid_argument);                    // nope wider than the head
 }

@@ -25,9 +25,10 @@ TEST_CASE("mla activations: with recomputation the forward keeps the latents, no
     // 3 x 5 tokens, less the one float the region's node hangs off.
     CHECK(plain - recomputed == 3 * 5 * mla_recompute_elements_per_token(c) * 4 - 4);
   }
-  // hidden 16, 2 heads, kv_lora 6, nope 4, rope 4, v 3: 120 numbers per token, and q_norm's and
-  // wq_b's outputs (8 + 2 x 8) with query compression.
-  CHECK(mla_recompute_elements_per_token(tiny_mla(0)) == 120);
-  CHECK(mla_recompute_elements_per_token(tiny_mla(8)) == 144);
-  CHECK(block_recompute_elements_per_token(tiny_mla(8), 16) == 144 + 32);
+  // hidden 16, 2 heads, kv_lora 6, nope 4, rope 4, v 3: 72 numbers per token (q 16, c_KV 2 x 6,
+  // k_pe 2 x 4, wkv_b's output 14, k 16, v 6), and q_norm's and wq_b's outputs (8 + 2 x 8) with
+  // query compression.
+  CHECK(mla_recompute_elements_per_token(tiny_mla(0)) == 72);
+  CHECK(mla_recompute_elements_per_token(tiny_mla(8)) == 96);
+  CHECK(block_recompute_elements_per_token(tiny_mla(8), 16) == 96 + 32);
 }

@@ -53,3 +53,19 @@ TEST_CASE("rope: a position per token equals the offset form row by row, and its
   CHECK_THROWS_AS(rope(x, c, s, IntTensor({0, 1, 2, 5, 6, 12}, {2, 3})), std::invalid_argument);   // past the table
   CHECK_THROWS_AS(rope(x, c, s, IntTensor({0, 1, 2}, {1, 3})), std::invalid_argument);             // not [B, T]
 }
+
+TEST_CASE("rope_tail: equals slicing the tail out, rotating it and concatenating it back, and its gradients") {
+  Tensor c, s;
+  tables(12, 4, c, s);   // R = 4 of D = 7: an odd number of leading entries
+  const Tensor x = rnd({2, 3, 2, 7}, 5);
+  const IntTensor pos({0, 1, 2, 5, 6, 7}, {2, 3});
+  const Tensor by_parts = concat({slice(x, 3, 0, 3), rope(slice(x, 3, 3, 7), c, s, 2)}, 3);
+  CHECK(test::max_abs_diff(rope_tail(x, c, s, 2), by_parts) == 0.f);
+  const Tensor by_parts_pos = concat({slice(x, 3, 0, 3), rope(slice(x, 3, 3, 7), c, s, pos)}, 3);
+  CHECK(test::max_abs_diff(rope_tail(x, c, s, pos), by_parts_pos) == 0.f);
+  CHECK(test::max_abs_diff(rope_tail(slice(x, 3, 3, 7), c, s, 2), rope(slice(x, 3, 3, 7), c, s, 2)) == 0.f);   // R = D: plain rope
+  CHECK_GRAD([c, s](auto& v) { return rope_tail(v[0], c, s, 4); }, (std::vector<Tensor>{x}));
+  CHECK_GRAD([c, s, pos](auto& v) { return rope_tail(v[0], c, s, pos); }, (std::vector<Tensor>{x}));
+  CHECK_THROWS_AS(rope_tail(rnd({1, 2, 3}, 6), c, s, 0), std::invalid_argument);   // R = 4 > D = 3
+  CHECK_THROWS_AS(rope_tail(x, c, s, 10), std::invalid_argument);                   // positions past the table
+}
