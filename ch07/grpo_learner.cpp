@@ -148,19 +148,17 @@ GrpoLearner::Drawn GrpoLearner::draw(const std::vector<Problem>& problems, uint6
 }
 
 RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t seed) {
-  RlStepReport rep;
   Timer timer;
   Drawn drawn = draw(problems, seed);
-  const RlStepReport seen = drawn.first;
+  RlStepReport rep = drawn.first;   // the policy as it sampled, before any filter
+  rep.samples = drawn.samples;
   rollouts_ = std::move(drawn.groups);
-  const std::vector<float> rewards = row_rewards(rollouts_, cfg_.format_weight);
+  rep.groups_trained = static_cast<int64_t>(rollouts_.problems.size());
   if (rollouts_.rows() == 0) {   // no mixed group in max_draws batches: nothing to learn from
-    rep = seen;
-    rep.samples = drawn.samples;
     rep.sample_seconds = timer.seconds();
     return rep;
   }
-  advantages_ = group_advantages(rewards, cfg_.group, cfg_.scale);
+  advantages_ = group_advantages(row_rewards(rollouts_, cfg_.format_weight), cfg_.group, cfg_.scale);
   std::vector<int64_t> rows(static_cast<size_t>(rollouts_.rows()));
   std::iota(rows.begin(), rows.end(), 0);
   if (reference_) {
@@ -169,12 +167,6 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
     ref_logp_ = ch02::score_completions(ref, rollouts_.prompts, rollouts_.completions).log_probs;
   }
   rep.sample_seconds = timer.seconds();
-
-  const double sample_seconds = rep.sample_seconds;
-  rep = seen;
-  rep.sample_seconds = sample_seconds;
-  rep.samples = drawn.samples;
-  rep.groups_trained = static_cast<int64_t>(rollouts_.problems.size());
 
   // mu optimizer steps on the batch (DeepSeekMath Algorithm 1's inner loop).
   Timer train_timer;

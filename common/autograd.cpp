@@ -45,19 +45,18 @@ void run_node_backward(Node& node, const Tensor& g, const std::vector<bool>& nee
   g_profiler.backward(node.name, start);
 }
 
+// d[i] += src[i], large sums on every core.
+void add_into(float* d, const float* src, int64_t n) {
+#pragma omp parallel for simd if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) d[i] += src[i];
+}
+
 // Non-leaf gradients: a backward may hand the same tensor to two inputs, so a sum is written in
 // place only into a gradient nothing else refers to (one pass less than a new tensor), else out
 // of place. The same float additions either way.
 void accumulate(Tensor& acc, const Tensor& g) {
   if (!acc.defined()) { acc = g; return; }
-  if (acc.sole_owner() && acc.shape() == g.shape()) {
-    float* d = acc.data();
-    const float* src = g.data();
-    const int64_t n = acc.numel();
-#pragma omp parallel for simd if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) d[i] += src[i];
-    return;
-  }
+  if (acc.sole_owner() && acc.shape() == g.shape()) return add_into(acc.data(), g.data(), acc.numel());
   NoGradGuard ng;
   acc = add(acc, g);
 }
@@ -67,7 +66,7 @@ void accumulate(Tensor& acc, const Tensor& g) {
 // micro-batches and in-place clipping are safe.
 void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
   if (g.shape() != leaf->shape) shape_error("backward", "gradient shape differs from its tensor", leaf->shape, g.shape());
-  // Weight gradients are the largest tensors a backward touches: both loops use every core.
+  // Weight gradients are the largest tensors a backward touches: the copy and the sum use every core.
   const int64_t n = g.numel();
   const float* src = g.data();
   if (!leaf->grad && g.sole_owner() && !g.grad_fn()) {
@@ -81,9 +80,7 @@ void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
     for (int64_t i = 0; i < n; ++i) d[i] = src[i];
     return;
   }
-  float* d = leaf->grad->data();
-#pragma omp parallel for simd if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) d[i] += src[i];
+  add_into(leaf->grad->data(), src, n);
 }
 
 std::vector<Node*> topo_order(const std::vector<Tensor>& roots) {

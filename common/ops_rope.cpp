@@ -36,9 +36,7 @@ Tensor rotate(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos
     }
   return out;
 }
-}  // namespace
 
-namespace {
 void check_rope_shapes(const Tensor& x, const Tensor& cos, const Tensor& sin, bool tail = false) {
   if ((x.dim() != 3 && x.dim() != 4) || (!tail && x.size(-1) % 2 != 0))
     shape_error("rope", "x must be [B, T, H, D] or [B, T, D] with D even", x.shape());
@@ -61,12 +59,11 @@ void check_positions(const Tensor& x, const Tensor& cos, const IntTensor& positi
 
 // The op: rotate forward, rotate back in backward (a rotation's transpose is its inverse).
 Tensor rope_op(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset, const IntTensor* positions) {
-  const int32_t* pos = positions ? positions->data.data() : nullptr;
-  Tensor out = rotate(x, cos, sin, pos_offset, pos, 1.f);
+  Tensor out = rotate(x, cos, sin, pos_offset, positions ? positions->data.data() : nullptr, 1.f);
   const Tensor c = cos.detach(), s = sin.detach();
-  const std::shared_ptr<const IntTensor> kept = positions ? std::make_shared<IntTensor>(*positions) : nullptr;
-  return record(out, {x}, "rope", [c, s, pos_offset, kept](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
-    gin[0] = rotate(g, c, s, pos_offset, kept ? kept->data.data() : nullptr, -1.f);
+  const std::vector<int32_t> pos = positions ? positions->data : std::vector<int32_t>{};   // empty: pos_offset counts
+  return record(out, {x}, "rope", [c, s, pos_offset, pos](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
+    gin[0] = rotate(g, c, s, pos_offset, pos.empty() ? nullptr : pos.data(), -1.f);
   });
 }
 }  // namespace
