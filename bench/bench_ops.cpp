@@ -1,11 +1,13 @@
 // bench/ops: how close the core's kernels run to this machine's roof.
 // GEMM GFLOP/s at a large square size (the roof) and at the shapes the mini preset's training
 // step uses, forward and backward, on one thread and on all; then each GEMM back end (Eigen,
-// OpenBLAS) with ds::gemm's threading and with the library's own threads; then the fused causal
+// OpenBLAS) with ds::gemm's threading and with the library's own threads; then a few of those
+// products with their operands coming from memory instead of cache; then the fused causal
 // attention.
 #include <omp.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -30,6 +32,29 @@ struct Gemm {
   std::string name;
   int64_t m, k, n;   // [m, k] x [k, n]; as a Linear: m tokens, k in, n out
 };
+
+// GFLOP/s of a Linear forward (x [m, k] times w [n, k] transposed) whose operands come from
+// memory: it cycles through enough distinct (x, w) pairs to fill pool_bytes, so each call finds
+// its operands evicted by the calls before it, as a product inside the training step does
+// (activations written a layer or a whole forward earlier, weights read a layer ago). The mean
+// of the second pass over the pool; the first pass faults the pages in.
+double gflops_from_memory(const Gemm& g, int64_t pool_bytes) {
+  const int64_t pair_bytes = 4 * (g.m * g.k + g.n * g.k);
+  const int64_t count = std::max<int64_t>(2, pool_bytes / pair_bytes);
+  std::vector<Tensor> xs, ws;
+  for (int64_t i = 0; i < count; ++i) {
+    xs.push_back(Tensor::full({g.m, g.k}, 0.5f));
+    ws.push_back(Tensor::full({g.n, g.k}, 0.25f));
+  }
+  NoGradGuard ng;
+  double seconds = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    const Timer t;
+    for (int64_t i = 0; i < count; ++i) linear(xs[static_cast<size_t>(i)], ws[static_cast<size_t>(i)]);
+    seconds = t.seconds();
+  }
+  return 2.0 * g.m * g.k * g.n * static_cast<double>(count) / seconds / 1e9;
+}
 
 }  // namespace
 
@@ -119,6 +144,33 @@ int main(int argc, char** argv) {
   set_gemm_backend(chosen);
   std::printf("\n");
   bt.print();
+
+  // The same kernels with their operands in cache (the same x and w every call, as above) and
+  // from memory: the gap between the roof and a training step's GFLOP/s (bench/README.md).
+  const int64_t pool_bytes = run.quick ? (16 << 20) : (256 << 20);
+  std::vector<Gemm> cold_shapes;
+  for (const auto& g : shapes)
+    if (g.name.starts_with("o_proj") || g.name.starts_with("expert 128") || g.name.starts_with("lm_head")) cold_shapes.push_back(g);
+  if (cold_shapes.empty()) cold_shapes.push_back(shapes.back());
+  Table ct({"GEMM (m x k -> n)", "in cache 1 thr", "from memory 1 thr", "in cache " + std::to_string(all) + " thr",
+            "from memory " + std::to_string(all) + " thr"});
+  for (const auto& g : cold_shapes) {
+    const Tensor x = Tensor::full({g.m, g.k}, 0.5f), w = Tensor::full({g.n, g.k}, 0.25f);
+    std::vector<std::string> row{g.name};
+    for (int threads : {1, all}) {
+      set_threads(threads);
+      const double hot = 2.0 * g.m * g.k * g.n / seconds_per_call([&] { NoGradGuard ng; linear(x, w); }, budget) / 1e9;
+      const double cold = gflops_from_memory(g, pool_bytes);
+      row.insert(row.end(), {fmt("%.0f", hot), fmt("%.0f", cold)});
+      const std::string key = "from_memory." + g.name + (threads == 1 ? ".1t" : "");
+      summary.set(key + ".in_cache_gflops", hot);
+      summary.set(key + ".from_memory_gflops", cold);
+    }
+    ct.row(row);
+  }
+  std::printf("\nthe same products with their operands in cache and from memory (%lld MB of distinct operands, cycled):\n",
+              static_cast<long long>(pool_bytes >> 20));
+  ct.print();
 
   // mini preset: batch 8, 8 heads, 128 tokens, q/k head dim 32 + 16, v head dim 32
   const int64_t b = run.quick ? 2 : 8, h = 8, t = 128, d = 48, dv = 32;
