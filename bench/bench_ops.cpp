@@ -37,7 +37,7 @@ struct Gemm {
 // memory: it cycles through enough distinct (x, w) pairs to fill pool_bytes, so each call finds
 // its operands evicted by the calls before it, as a product inside the training step does
 // (activations written a layer or a whole forward earlier, weights read a layer ago). The mean
-// of the second pass over the pool; the first pass faults the pages in.
+// of the second pass over the pool; the first warms up the allocator's output block.
 double gflops_from_memory(const Gemm& g, int64_t pool_bytes) {
   const int64_t pair_bytes = 4 * (g.m * g.k + g.n * g.k);
   const int64_t count = std::max<int64_t>(2, pool_bytes / pair_bytes);
