@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     Options o;
     PretrainConfig pc;
     TrainerConfig& tc = pc.train;
-    tc.steps = 2800;   // 2.9M tokens: val loss 0.605 where 3,500 steps gave 0.594-0.602, in 20% less time (ch06/README.md)
+    tc.steps = 2400;   // 2.5M tokens: val loss 0.608 where 3,500 steps gave 0.594-0.602, in 31% less time (ch06/README.md)
     flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny");
     flags.add("--config", o.config_path, "a config.json to train instead of the preset (vocab_size is set by the tokenizer)");
     flags.add("--steps", tc.steps, "training steps (the schedule's length)").min(1);
