@@ -2,6 +2,7 @@
 // q_pe/k_pe only). Pairs are adjacent (x[2i], x[2i+1]), as in DeepSeek-V3's inference/model.py,
 // which views the last dimension as complex numbers.
 #include <algorithm>
+#include <utility>
 
 #include "common/autograd.hpp"
 #include "common/ops.hpp"
@@ -61,8 +62,8 @@ void check_positions(const Tensor& x, const Tensor& cos, const IntTensor& positi
 Tensor rope_op(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t pos_offset, const IntTensor* positions) {
   Tensor out = rotate(x, cos, sin, pos_offset, positions ? positions->data.data() : nullptr, 1.f);
   const Tensor c = cos.detach(), s = sin.detach();
-  const std::vector<int32_t> pos = positions ? positions->data : std::vector<int32_t>{};   // empty: pos_offset counts
-  return record(out, {x}, "rope", [c, s, pos_offset, pos](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
+  std::vector<int32_t> pos = positions ? positions->data : std::vector<int32_t>{};   // empty: pos_offset counts
+  return record(out, {x}, "rope", [c, s, pos_offset, pos = std::move(pos)](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
     gin[0] = rotate(g, c, s, pos_offset, pos.empty() ? nullptr : pos.data(), -1.f);
   });
 }
