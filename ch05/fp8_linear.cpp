@@ -4,6 +4,7 @@
 
 #include "common/autograd.hpp"
 #include "common/dtype.hpp"
+#include "common/gemm.hpp"
 #include "common/ops.hpp"
 
 namespace ds::ch05 {
@@ -33,7 +34,10 @@ Tensor rounded_linear(const Tensor& x, const Tensor& w, const OperandRounding& q
     const Tensor dy = reshape(g, {rows, g.size(-1)});
     if (need[0]) gin[0] = reshape(matmul(q(dy, Granularity::Tile1x128), wq), xs);   // Dgrad: dy W, inner dim = out
     if (need[1]) {   // Wgrad: dy^T x, inner dim = tokens, so both operands in 128x1 tiles (the stored xq re-quantised)
-      gin[1] = matmul(transpose(q(dy, Granularity::Tile128x1), 0, 1), q(xq, Granularity::Tile128x1));
+      const Tensor dyq = q(dy, Granularity::Tile128x1), xq2 = q(xq, Granularity::Tile128x1);
+      const int64_t out_f = dyq.size(1), in_f = xq2.size(1);
+      gin[1] = Tensor::empty({out_f, in_f});   // read dy^T in place, as linear's Wgrad does, instead of copying a transpose
+      gemm(true, false, out_f, in_f, rows, 1.f, dyq.data(), out_f, xq2.data(), in_f, 0.f, gin[1].data(), in_f);
     }
   });
 }

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     Flags flags("ch04_moe_vs_dense", "DeepSeekMoE vs a conventional top-2 MoE vs a dense FFN, matched in parameters, trained identically.");
     RunOptions run;
     add_run_flags(flags, run, "ch04_moe_vs_dense");
-    int64_t steps = 250, top_k = 3, fine = 16;
+    int64_t steps = 200, top_k = 3, fine = 16;
     std::string data_path;
     flags.add("--steps", steps, "training steps of each model").min(1);
     flags.add("--top-k", top_k, "routed experts per token in DeepSeekMoE (odd, so the conventional MoE's experts divide evenly)")

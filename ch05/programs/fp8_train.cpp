@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
                 "Float32 vs BF16 vs fine-grained FP8 vs per-tensor FP8 training of the same model: loss curves and the gaps.");
     RunOptions run;
     add_run_flags(flags, run, "ch05_fp8_train");
-    int64_t steps = 180;
+    int64_t steps = 130;
     std::string format = "e4m3", data_path;
     bool moe = false;
     flags.add("--steps", steps, "training steps of each run").min(1);

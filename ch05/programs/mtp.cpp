@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     Flags flags("ch05_mtp", "One model trained with and without multi-token prediction; the MTP module as a speculative drafter.");
     RunOptions run;
     add_run_flags(flags, run, "ch05_mtp");
-    int64_t steps = 300, depth = 1, prompts = 8, prompt_len = 16, new_tokens = 64;
+    int64_t steps = 240, depth = 1, prompts = 8, prompt_len = 16, new_tokens = 64;
     float lambda = 0.3f;
     std::string data_path;
     flags.add("--steps", steps, "training steps of each run").min(1);

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, "ch07_r1_recipe");
     std::string base_dir, task_name = "addition", lengths_text = "2", pretrain_text = "1-2", warmup_text = "1-2", model_size = "small";
-    int64_t pretrain_steps = 800, pretrain_batch = 32, rl_steps = 30, prompts = 16, group = 8, rs_prompts = 128, rs_k = 8, sft_steps = 60,
+    int64_t pretrain_steps = 800, pretrain_batch = 32, rl_steps = 20, prompts = 16, group = 8, rs_prompts = 128, rs_k = 8, sft_steps = 60,
             batch = 32, eval_every = 5, warmup_examples = 64, warmup_steps = 150;
     int eval_n = 100, vocab = 320;
     float pretrain_lr = 4e-3f, warmup_lr = 4e-3f, lr = 5e-5f, sft_lr = 5e-4f, temperature = 0.7f, beta = 0.04f, format_weight = 0.5f;
