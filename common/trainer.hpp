@@ -162,7 +162,9 @@ class Trainer {
   // saved with the state, and a resume whose settings differ is refused naming the flag (a
   // different corpus, seed or loss weight would quietly make a different run). Added to those
   // given before; set before load_state.
-  void add_run_settings(const nlohmann::json& settings) { run_settings_.update(settings); }
+  void add_run_settings(const nlohmann::json& settings) {
+    if (settings.is_object()) run_settings_.update(settings);
+  }
   // The folder save_state last wrote, as its final name (a save into DIR.tmp is DIR); "" before.
   const std::string& last_saved() const { return last_saved_; }
 

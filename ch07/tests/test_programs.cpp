@@ -56,6 +56,34 @@ TEST_CASE("program ch07_grpo --quick: from the SFT checkpoint, plots, the contro
   CHECK(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo") + " --loss-type dr_grpo --scale-rewards none --beta 0 --mu 2 --no-control", out) == 0);
 }
 
+TEST_CASE("program ch07_sft and ch07_grpo --checkpoint: only a new, empty or checkpoint folder is written, never the --sft it starts from") {
+  const fs::path tmp = fs::temp_directory_path();
+  const fs::path mine = tmp / "ds_smoke_ch07_readers_folder";
+  fs::remove_all(mine);
+  fs::create_directories(mine);
+  ds::write_file_atomic((mine / "notes.txt").string(), std::string_view("mine"));
+  ds::write_file_atomic((mine / "config.json").string(), std::string_view("{}"));
+  const fs::path out = tmp / "ds_smoke_ch07_checkpoint_rules";
+  auto refused = [&](const std::string& program, const std::string& args, const std::string& sentence) {
+    INFO(program << " " << args);
+    CHECK(run_program(program, args, out) == 1);
+    const std::string log = ds::read_text_file(out.string() + ".log");
+    INFO(log);
+    CHECK(log.find(sentence) != std::string::npos);
+    CHECK_FALSE(fs::exists(out / "loss.svg"));   // refused before any work
+    CHECK(ds::read_text_file((mine / "notes.txt").string()) == "mine");
+  };
+  refused("ch07_sft", "--checkpoint " + mine.string(), "--checkpoint '" + mine.string() + "' holds '" + (mine / "notes.txt").string() + "'");
+  refused("ch07_sft", "--checkpoint " + (mine / "notes.txt").string(), "is an existing file, not a folder");
+  const std::string sft = sft_checkpoint("rules");
+  refused("ch07_grpo", "--sft " + sft + " --checkpoint " + mine.string(), "which is not part of a checkpoint");
+  refused("ch07_grpo", "--sft " + sft + " --checkpoint " + sft, "is the folder --sft reads from");
+  CHECK(fs::exists(fs::path(sft) / "labelled_set.json"));
+  // its own earlier checkpoint is replaced
+  REQUIRE(run_program("ch07_grpo", "--sft " + sft + " --no-control --checkpoint " + (tmp / "ds_smoke_ch07_rules_ckpt").string(), out) == 0);
+  CHECK(run_program("ch07_grpo", "--sft " + sft + " --no-control --checkpoint " + (tmp / "ds_smoke_ch07_rules_ckpt").string(), out) == 0);
+}
+
 TEST_CASE("program ch07_rejection_sampling --quick, ch07_dpo --quick, ch07_ppo --quick: each from the SFT checkpoint") {
   const fs::path rs = fs::temp_directory_path() / "ds_smoke_ch07_rs";
   REQUIRE(run_program("ch07_rejection_sampling", "--sft " + sft_checkpoint("rl"), rs) == 0);

@@ -141,6 +141,7 @@ TEST_CASE("interrupted save: kill -9 between the two renames leaves DIR.old and 
   TempDir dir("ds_recover");
   const fs::path ck = dir.path / "checkpoint";
   touch(dir.path / "checkpoint.old" / "trainer_state.json");
+  fs::create_directories(dir.path / "checkpoint.tmp");
   write_file_atomic((dir.path / "checkpoint.tmp" / "trainer_state.json").string(), std::string_view("new"));
   CHECK(recover_interrupted_save(ck.string()));
   CHECK(read_text_file((ck / "trainer_state.json").string()) == "new");

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/autograd.hpp"
+#include "common/fsutil.hpp"
 #include "common/ops.hpp"
 #include "common/trainer.hpp"
 #include "test_helpers.hpp"
@@ -254,6 +255,7 @@ TEST_CASE("trainer: a non-finite loss or gradient norm stops the run naming the 
   Trainer t(m.params(), tc, m.loss());
   test::TempDir dir("ds_diverge");
   t.step(data);
+  std::filesystem::create_directories(dir.path / "checkpoint.tmp");
   t.save_state(dir.path.string() + "/checkpoint.tmp");   // as write_folder_atomic fills it
   std::string e;
   int64_t finished = 1;
@@ -294,7 +296,7 @@ TEST_CASE("trainer: a resume with other run settings is refused naming the flag,
     t.add_run_settings(settings);
     return test::error_of([&] { t.load_state(d); });
   };
-  CHECK(resume_error(tc, {{"--seed", 7}, {"--data", "a.txt"}}).empty());
+  CHECK(resume_error(tc, {{"--seed", 7}, {"--data", "a.txt"}}) == "(no std::runtime_error)");
   CHECK(resume_error(tc, {{"--seed", 8}, {"--data", "a.txt"}}).find("was trained with --seed 7, not 8") != std::string::npos);
   CHECK(resume_error(tc, {{"--seed", 7}, {"--data", "b.txt"}}).find("was trained with --data 'a.txt', not 'b.txt'") != std::string::npos);
   TrainerConfig longer = tc;
