@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "common/fsutil.hpp"
 #include "common/memory.hpp"
 
 namespace ds::ch06 {
@@ -50,6 +51,16 @@ void check_resume_config(const std::string& config_path, const DeepSeekConfig& s
   if (to_json(given) != to_json(saved))
     throw std::runtime_error("--config " + config_path + " is not the model of the checkpoint being resumed; leave --config out to continue "
                              "that run (its config.json is used), or start a new run without --resume");
+}
+
+DeepSeekConfig planned_model(const std::string& preset_name, const std::string& config_path, const std::string& resume) {
+  if (!resume.empty()) {
+    recover_interrupted_save(resume);
+    return load_config(resume + "/config.json");
+  }
+  DeepSeekConfig c = config_path.empty() ? preset(preset_name) : load_config(config_path);
+  c.vocab_size = 256;
+  return c;
 }
 
 void check_training_fits(const DeepSeekConfig& model, const TrainerConfig& train) {

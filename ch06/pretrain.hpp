@@ -43,6 +43,11 @@ void add_data_settings(Trainer& trainer, uint64_t seed, const std::string& data_
 // checkpoint's own (vocab_size aside, which the tokenizer sets), or the resume is refused.
 void check_resume_config(const std::string& config_path, const DeepSeekConfig& saved);
 
+// The model a run will train, known before its corpus is read: the checkpoint's when resuming,
+// else the --config file's or the preset's, with vocab_size at least 256 (a byte-level BPE's
+// floor; the tokenizer trained later sets the exact size).
+DeepSeekConfig planned_model(const std::string& preset_name, const std::string& config_path, const std::string& resume);
+
 // Refuses, before the step allocates it, a batch whose training step cannot fit in this
 // machine's memory (training_bytes_floor against memory::available_bytes), naming both numbers.
 void check_training_fits(const DeepSeekConfig& model, const TrainerConfig& train);

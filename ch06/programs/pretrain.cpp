@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<DeepSeekModel> model;
     Tokenizer tok;
     std::unique_ptr<TokenDataset> data;
+    check_training_fits(planned_model(o.preset, o.config_path, o.resume), tc);
     const auto docs = load_or_generate_documents(o.data_path, static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
     if (!o.resume.empty()) {
       LoadedModel lm = load_model(o.resume);
@@ -174,7 +175,6 @@ int main(int argc, char** argv) {
     }
     if (tc.batch_size % tc.micro_batches != 0) fail("ch06_pretrain", "--batch must be a multiple of --micro-batches");
     model->set_recompute(o.recompute);   // a training setting, not saved with the model
-    check_training_fits(model->config(), tc);
     Pretrainer p(*model, pc);
     Trainer& trainer = p.trainer;
     add_data_settings(trainer, run.seed, o.data_path, o.corpus_kb);
