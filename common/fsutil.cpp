@@ -191,7 +191,11 @@ std::string foreign_entry(const fs::path& dir, FolderUse use, int depth) {
     } else {
       if (is_file && is_run_file(name)) continue;
       if (is_dir && foreign_entry(it->path(), FolderUse::Checkpoint, 0).empty()) continue;   // a checkpoint (or its .tmp/.old)
-      if (is_dir && depth > 0 && foreign_entry(it->path(), FolderUse::Run, depth - 1).empty()) continue;
+      if (is_dir && depth > 0) {   // a run's folder of runs (seeds, stages), or else the file inside that is not a run's
+        const std::string inner = foreign_entry(it->path(), FolderUse::Run, depth - 1);
+        if (inner.empty()) continue;
+        return inner;
+      }
     }
     return (it->path()).string() + (is_dir ? "/" : "");
   }
