@@ -36,15 +36,17 @@ size_t transfers(const Schedule& s) {
   return n / 2;   // each message has a send and a receive
 }
 
-// Which of the conditions under which the simulated bubbles equal Table 2 the durations meet
-// (tests/test_pipeline_sim.cpp checks each).
-void print_assumptions(const Durations& d) {
-  const bool zb = d.W <= d.F && d.W <= d.B - d.W;
+// Which of the conditions under which the simulated bubbles equal Table 2 the durations and the
+// send mode meet (tests/test_pipeline_sim.cpp checks each). ZB1P fills its bubble with W only
+// while its sends are in flight: a blocking send holds the rank until the receiver takes it.
+void print_assumptions(const Durations& d, bool blocking) {
+  const bool zb = d.W <= d.F && d.W <= d.B - d.W && !blocking;
   const bool dual = std::abs(d.F - (d.B - d.W)) < 1e-12 && d.W <= d.F;
   const bool every = dual && std::abs(d.FB - (d.F + d.B)) < 1e-12;
   std::printf("When the simulated bubble equals Table 2's formula (checked by tests/test_pipeline_sim.cpp):\n"
               "  1F1B, GPipe  any durations                                                      -> yes\n"
-              "  ZB1P         a W fits in an F's and an input backward's gap: W <= F, W <= B - W -> %s\n"
+              "  ZB1P         a W fits in an F's and an input backward's gap: W <= F, W <= B - W,\n"
+              "               and sends stay in flight (no --blocking-sends)                      -> %s\n"
               "  DualPipe(V)  forward as long as backward for input (F = B - W) and W <= F: the\n"
               "               busiest rank's bubble; every rank's when also F&B = F + B           -> %s\n"
               "V3 Figure 5 draws F = W = 1, B = 2, F&B = 3, which meets all of them (the defaults).\n\n",
@@ -174,7 +176,7 @@ int main(int argc, char** argv) {
                 pp, m);
     t.print();
     std::printf("\n");
-    print_assumptions(d);
+    print_assumptions(d, blocking);
 
     // Table 2 across pipeline depths: the bubble of the busiest rank against the formula.
     std::vector<int> depths = run.quick ? std::vector<int>{4, 8} : std::vector<int>{4, 8, 16};

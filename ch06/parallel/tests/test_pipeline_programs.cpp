@@ -2,6 +2,7 @@
 // are Table 2's; impossible settings end with one sentence and status 1.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/fsutil.hpp"
@@ -27,6 +28,17 @@ TEST_CASE("program ch06_pipeline_schedules --quick: Gantt charts, bubble and mem
   const std::string log = ds::read_text_file(out.string() + ".log");
   CHECK(log.find("rank 0: F0.0 [s1:a0.0] F0.1") != std::string::npos);   // --print-ops
   CHECK(ds::read_text_file((out / "gantt_dualpipe.csv").string()).find("overlapped forward & backward") != std::string::npos);
+
+  // Blocking sends: ZB1P's deferred Ws wait, its bubble exceeds Table 2's, and the conditions block says so.
+  const fs::path blocking = fs::temp_directory_path() / "ds_smoke_ch06_pipeline_schedules_blocking";
+  REQUIRE(run_program("ch06_pipeline_schedules", "--blocking-sends", blocking) == 0);
+  const auto zb = program_summary(blocking)["schedules"]["zb1p"];
+  double worst = 0;
+  for (const auto& b : zb["bubble_per_rank"]) worst = std::max(worst, b.get<double>());
+  CHECK(worst > zb["table2_bubble"].get<double>());
+  const std::string blog = ds::read_text_file(blocking.string() + ".log");
+  CHECK(blog.find("and sends stay in flight (no --blocking-sends)                      -> no") != std::string::npos);
+  CHECK(log.find("and sends stay in flight (no --blocking-sends)                      -> yes") != std::string::npos);
 
   const fs::path bad = fs::temp_directory_path() / "ds_smoke_ch06_pipeline_schedules_bad";
   CHECK(run_program("ch06_pipeline_schedules", "--pp 8 --micro-batches 10", bad) == 0);   // --quick caps PP at 4

@@ -10,6 +10,9 @@
 
 #include "ch06/parallel/pipeline_schedule.hpp"
 #include "ch06/parallel/pipeline_sim.hpp"
+#include "common/fsutil.hpp"
+#include "common/plot.hpp"
+#include "common/tests/test_helpers.hpp"
 
 using namespace ds::ch06;
 
@@ -237,4 +240,22 @@ TEST_CASE("timeline_gantt: one lane per rank, every op a box, F&B boxes name bot
   for (const ds::GanttBox& b : g.boxes)
     if (b.category == "overlapped forward & backward") overlapped = b.label.find('|') != std::string::npos;
   CHECK(overlapped);
+}
+
+TEST_CASE("timeline_gantt drawn: every box of every schedule carries its label at PP 8, M 20 (the chart widens instead of dropping them)") {
+  ds::test::TempDir dir("ds_gantt_labels");
+  for (ScheduleKind k : {ScheduleKind::GPipe, ScheduleKind::OneFOneB, ScheduleKind::ZB1P, ScheduleKind::DualPipe, ScheduleKind::DualPipeV}) {
+    CAPTURE(schedule_name(k));
+    const Schedule s = make_schedule(k, 8, 20);
+    const ds::Gantt g = timeline_gantt(s, simulate(s, figure5(1)), schedule_title(k));
+    const std::string path = dir.file("gantt.svg");
+    ds::write_gantt(path, g);
+    const std::string svg = ds::read_text_file(path);
+    size_t boxes = 0, labels = 0;
+    for (size_t at = svg.find("stroke=\"#fff\""); at != std::string::npos; at = svg.find("stroke=\"#fff\"", at + 1)) ++boxes;
+    for (const char* font : {"font-size=\"10\"", "font-size=\"8\""})
+      for (size_t at = svg.find(font); at != std::string::npos; at = svg.find(font, at + 1)) ++labels;
+    CHECK(boxes == g.boxes.size());
+    CHECK(labels == boxes);
+  }
 }
