@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     pc.train.warmup = 1;
     pc.train.batch_size = batch;
     pc.train.seq_len = seq;
+    ch06::check_training_fits(cfg, pc.train);
     ch06::Pretrainer p(model, pc);
     std::vector<int32_t> ids(static_cast<size_t>(batch * seq)), tg(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
