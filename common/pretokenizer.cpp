@@ -155,7 +155,11 @@ void PreTokenizer::apply(const Step& s, std::vector<std::string_view>& pieces, s
   std::vector<std::string_view> next;
   next.reserve(pieces.size() * 2);
   for (std::string_view piece : pieces) {
-    if (s.add_prefix_space && (piece.empty() || piece[0] != ' ')) piece = storage.emplace_back(" " + std::string(piece));
+    if (s.add_prefix_space && (piece.empty() || piece[0] != ' ')) {
+      std::string& spaced = storage.emplace_back(1, ' ');
+      spaced.append(piece.data(), piece.size());
+      piece = spaced;
+    }
     if (s.pattern) split_by(piece, *s.pattern, s.behavior, s.invert, next);
     else if (!piece.empty()) next.push_back(piece);
   }
