@@ -92,7 +92,7 @@ for entry in "${programs[@]}"; do
   rc=$?
   set -e
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-  wall=$(awk -v s="$secs" 'BEGIN { if (s < 10) printf "%.1f s", s; else if (s < 60) printf "%.0f s", s; else printf "%d min %02d s", int(s / 60), int(s) % 60 }')
+  wall=$(awk -v s="$secs" 'BEGIN { if (s < 1) printf "%.2f s", s; else if (s < 10) printf "%.1f s", s; else if (s < 60) printf "%.0f s", s; else printf "%d min %02d s", int(s / 60), int(s) % 60 }')
   echo "| \`$name\` | $wall | $rc |" >> "$out/times.md"
   echo "   $wall (exit $rc)"
 done
