@@ -176,6 +176,7 @@ void PipelineRank::forward(const Chunk& c, const std::vector<Batch>& micro) {
   Slot& sl = slot(c);
   Stage& st = stage_of(c);
   const Batch& mb = micro.at(static_cast<size_t>(c.mb));
+  if (trace_) trace_->set_micro_batch(c.mb, ep_rank_ * mb.inputs.size(0));
   Tensor out;
   if (c.stage == 0) {
     out = st.forward(mb.inputs);
@@ -236,6 +237,7 @@ StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
   step_loss_ = main_ce_ = mtp_ce_ = 0;
   slots_.clear();
   rec = StepRecord{};
+  if (trace_) trace_->begin_step(trainer_->step_count() + 1);
   mpi::barrier();
   const double t0 = mpi::wtime();
   const double live0 = static_cast<double>(memory::live_bytes());
@@ -289,6 +291,13 @@ StepStats PipelineRank::step(const TokenDataset& data, StepRecord& rec) {
   trainer_->history.tokens += pc_.train.batch_size * pc_.train.seq_len;
   trainer_->history.seconds += mpi::wtime() - t0;
   return s;
+}
+
+void PipelineRank::trace_routing(const std::string& path) {
+  std::vector<ch04::MoE*> layers;
+  for (auto& st : stages_)
+    for (ch04::MoE* m : st->moe_layers()) layers.push_back(m);   // the order moe_global_ was built in
+  trace_ = std::make_unique<RoutingTrace>(layers, moe_global_, path);
 }
 
 void PipelineRank::set_overlap(bool on) {

@@ -43,6 +43,7 @@
 #include "ch06/parallel/expert_parallel.hpp"
 #include "ch06/parallel/pipeline_schedule.hpp"
 #include "ch06/parallel/pipeline_sim.hpp"
+#include "ch06/parallel/routing_trace.hpp"
 #include "ch06/pretrain.hpp"
 #include "ch06/parallel/stage.hpp"
 #include "common/autograd.hpp"
@@ -92,6 +93,9 @@ class PipelineRank {
   // expert all-to-all (expert_parallel.hpp's EpRuntime::set_yield), so one micro-batch's tokens are
   // in flight while the other's attention and experts compute. Same numbers, another order in time.
   void set_overlap(bool on);
+  // Writes every training token's chosen experts in this process's MoE layers to path
+  // (routing_trace.hpp), keyed by step, micro-batch and the token's place in the global batch.
+  void trace_routing(const std::string& path);
 
  private:
   // What a chunk (micro-batch, stage, direction) keeps between its F, B and W.
@@ -138,6 +142,7 @@ class PipelineRank {
   std::unique_ptr<ch04::BalanceHook> balance_;
   std::unique_ptr<Trainer> trainer_;
   std::map<std::tuple<int, int, int>, Slot> slots_;   // by (direction, stage, micro-batch)
+  std::unique_ptr<RoutingTrace> trace_;             // null unless trace_routing()
   double step_loss_ = 0, main_ce_ = 0, mtp_ce_ = 0;   // this rank's share of the step's means
 };
 

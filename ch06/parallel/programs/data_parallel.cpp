@@ -17,7 +17,6 @@
 #include "ch06/parallel/data_parallel.hpp"
 #include "common/memory.hpp"
 #include "common/plot.hpp"
-#include "common/interrupt.hpp"
 #include "common/run.hpp"
 
 using namespace ds;
@@ -26,7 +25,7 @@ using namespace ds::ch06;
 namespace {
 
 struct Options {
-  std::string preset = "mini", resume;
+  std::string preset = "mini", resume, interrupt_signal = "INT";
   int64_t checkpoint_every = 1000, corpus_kb = 1500, verify_steps = 4, interrupt_at = 0;
   bool plain = false;
 };
@@ -107,7 +106,8 @@ int main(int argc, char** argv) {
     flags.add("--checkpoint-every", o.checkpoint_every, "write <out>/checkpoint every this many steps (and at the end)").min(1);
     flags.add("--resume", o.resume, "continue the run saved in this checkpoint folder (this program's or ch06_pretrain's)");
     flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000);
-    flags.add("--interrupt-at", o.interrupt_at, "send rank 0 Ctrl-C (SIGINT) after this step, to try the clean stop (0 = never)").min(0);
+    flags.add("--interrupt-at", o.interrupt_at, "send rank 0 --interrupt-signal after this step, to try the clean stop (0 = never)").min(0);
+    flags.add_choice("--interrupt-signal", o.interrupt_signal, {"INT", "TERM"}, "the signal --interrupt-at sends: INT (Ctrl-C) or TERM (a scheduler's stop)");
     flags.parse(argc, argv);
     if (run.quick) {
       o.preset = "tiny";
@@ -203,12 +203,13 @@ int main(int argc, char** argv) {
                   memory::human_bytes(unsharded).c_str(), memory::human_bytes(static_cast<double>(trainer_bytes)).c_str());
     }
 
+    // SIGINT or SIGTERM on any rank (mpirun forwards both): every rank finishes its step, and all
+    // agree to stop at the same one (mpi::stop_requested), save and exit 130.
     auto save = [&] { dp.save(ckpt, &tok); };
-    catch_interrupt();
     const TrainHistory& h = dp.run(*data, [&](const StepStats& s) {
       if (s.step % o.checkpoint_every == 0 || s.step == tc.steps) save();
-      if (lead && s.step == o.interrupt_at) std::raise(SIGINT);
-      return !interrupted();
+      if (lead && s.step == o.interrupt_at) std::raise(o.interrupt_signal == "TERM" ? SIGTERM : SIGINT);
+      return !mpi::stop_requested();
     });
     if (dp.step_count() < tc.steps) {
       save();

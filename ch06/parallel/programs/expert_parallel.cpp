@@ -45,6 +45,8 @@ struct LimitRun {
   double step_s = 0;
   double final_val = 0;
   std::vector<double> eval_step, val;
+  int64_t steps_done = 0;
+  bool interrupted = false;   // SIGINT or SIGTERM on some rank stopped it after its last full step
 };
 
 DeepSeekConfig limited(DeepSeekConfig cfg, int ranks, int64_t m) {
@@ -66,9 +68,12 @@ LimitRun train_limited(const DeepSeekConfig& base, const PretrainConfig& pc, con
   PretrainConfig p = pc;
   p.train.label = "EP, " + run.label;
   DataParallelTrainer trainer(model, p, true, shard.local, shard.remote);
-  const TrainHistory& h = trainer.run(data);
+  // SIGINT or SIGTERM on any rank: every rank finishes the step and all stop at the same one.
+  const TrainHistory& h = trainer.run(data, [](const StepStats&) { return !mpi::stop_requested(); });
+  run.steps_done = trainer.step_count();
+  run.interrupted = run.steps_done < p.train.steps;
   const EpCounters c = rt.counters;
-  const double steps = static_cast<double>(p.train.steps);
+  const double steps = static_cast<double>(std::max<int64_t>(1, trainer.step_count()));
   // Forward dispatch bytes only: x plus its routing metadata per row sent away.
   const double width = static_cast<double>(base.hidden_size + 2 * base.num_experts_per_tok) * 4.0;
   run.bytes_per_token = static_cast<double>(c.remote_copies) * width / std::max<double>(1.0, static_cast<double>(c.tokens));
@@ -81,6 +86,24 @@ LimitRun train_limited(const DeepSeekConfig& base, const PretrainConfig& pc, con
   run.eval_step = h.eval_step;
   run.val = h.val.at("main_ce");
   return run;
+}
+
+// A stop during the node-limited runs: the finished runs' figures go to summary.json (this
+// program keeps no checkpoint: its runs are measurements), rank 0 says where; every rank exits 130.
+int report_interrupted(const std::vector<LimitRun>& runs, const std::string& out, Summary& summary) {
+  const LimitRun& cut = runs.back();
+  for (const LimitRun& r : runs) {
+    const std::string key = r.m > 0 ? fmt("limit.M%lld", (long long)r.m) : "limit.unlimited";
+    summary.set(key + ".steps", static_cast<double>(r.steps_done));
+    summary.set(key + ".final_val_loss", r.final_val);
+  }
+  summary.set("interrupted", 1.0);
+  if (mpi::rank() == 0) {
+    summary.write(out + "/summary.json");
+    std::printf("\ninterrupted during the %s run after step %lld: every rank stopped; the runs so far are in %s/summary.json "
+                "(this program keeps no checkpoint)\n", cut.label.c_str(), (long long)cut.steps_done, out.c_str());
+  }
+  return 130;
 }
 
 // The first MoE block's input for a batch: the embeddings through the dense blocks before it.
@@ -233,10 +256,15 @@ int main(int argc, char** argv) {
     }
 
     // 2. Node-limited routing: M = 1..EP ranks per token, and unlimited.
-    std::vector<LimitRun> runs;
+    std::vector<int64_t> limits;
     for (int64_t m = 1; m <= ranks; ++m)
-      if (cfg.num_experts_per_tok <= m * cfg.n_routed_experts / ranks) runs.push_back(train_limited(cfg, pc, data, m, run.seed));
-    runs.push_back(train_limited(cfg, pc, data, 0, run.seed));
+      if (cfg.num_experts_per_tok <= m * cfg.n_routed_experts / ranks) limits.push_back(m);
+    limits.push_back(0);
+    std::vector<LimitRun> runs;
+    for (int64_t m : limits) {
+      runs.push_back(train_limited(cfg, pc, data, m, run.seed));
+      if (runs.back().interrupted) return report_interrupted(runs, run.out, summary);
+    }
     if (lead) {
       std::printf("\nNode-limited routing (ranks as nodes: n_group = %d, topk_group = M), %lld steps each, %s\n", ranks,
                   (long long)tc.steps, mpi::placement().c_str());

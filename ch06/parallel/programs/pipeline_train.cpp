@@ -42,7 +42,7 @@ struct Options {
   std::string preset = "mini", schedules = "gpipe,1f1b,zb1p,dualpipe,dualpipev", resume;
   int64_t layers = 0, corpus_kb = 300, checkpoint_every = 0, interrupt_at = 0;
   int interrupt_rank = 0, vocab = 512, ep = 1;
-  bool reference = false, no_overlap = false;
+  bool reference = false, no_overlap = false, trace_routing = false;
 };
 
 // One activation message's one-way time between process 0 and process `other` (pipeline ranks 0
@@ -141,13 +141,28 @@ std::vector<ScheduleKind> parse_list(const std::string& list) {
 }
 
 // The single-process run on the same batches: the plain trainer with M micro-batches.
-int run_reference(const RunOptions& run, const DeepSeekConfig& cfg, PretrainConfig pc, const TokenDataset& data, const Tokenizer& tok) {
+int run_reference(const RunOptions& run, const Options& o, const DeepSeekConfig& cfg, PretrainConfig pc, const TokenDataset& data, const Tokenizer& tok) {
   Rng rng(run.seed);
   DeepSeekModel model(cfg, rng);
   Pretrainer p(model, pc);
+  std::unique_ptr<RoutingTrace> trace;
+  if (o.trace_routing) {
+    fs::create_directories(run.out + "/reference");
+    std::vector<ch04::MoE*> layers;
+    std::vector<int64_t> index;   // each MoE layer's index in the model, the MTP modules' after the main layers
+    for (size_t j = 0; j < model.main->layers.size() + model.mtp.size(); ++j) {
+      ch02::Block* b = j < model.main->layers.size() ? model.main->layers[j].get() : model.mtp[j - model.main->layers.size()].get();
+      for (ch04::MoE* m : ch04::moe_layers({b})) {
+        layers.push_back(m);
+        index.push_back(static_cast<int64_t>(j));
+      }
+    }
+    trace = std::make_unique<RoutingTrace>(layers, index, run.out + "/reference/routing_0.txt");
+  }
   Progress bar(pc.train.steps, "reference", true);
   std::vector<double> losses;
   for (int64_t i = 0; i < pc.train.steps; ++i) {
+    if (trace) trace->begin_step(i + 1);
     const StepStats s = p.trainer.step(data);
     losses.push_back(s.loss);
     bar.update(s.step, {{"loss", s.loss}}, pc.train.batch_size * pc.train.seq_len);
@@ -331,6 +346,9 @@ int main(int argc, char** argv) {
       flags.add("--ep", o.ep, "expert parallelism: processes per pipeline rank, sharing its tokens and routed experts (mpirun -np PP x EP)")
           .min(1)
           .max(64);
+      flags.add_flag("--trace-routing", o.trace_routing,
+                     "write every training token's chosen experts and routing margin per MoE layer to OUT/<schedule>/routing_<process>.txt "
+                     "(OUT/reference/routing_0.txt with --reference), to compare runs token by token");
       flags.add_flag("--no-overlap", o.no_overlap,
                      "with --ep: every step runs F&B in sequence (by default DualPipe's and DualPipeV's even steps interleave F&B's "
                      "halves at the expert all-to-alls, and both kinds of step are timed)");
@@ -386,7 +404,7 @@ int main(int argc, char** argv) {
       CorpusData cd = corpus_dataset(docs, o.vocab, run.seed);
       cfg.vocab_size = cd.tokenizer.vocab_size();
       if (tc.seq_len > cfg.max_position_embeddings) refuse("--seq exceeds the model's max_position_embeddings");
-      if (o.reference) return run_reference(run, cfg, pc, cd.dataset, cd.tokenizer);
+      if (o.reference) return run_reference(run, o, cfg, pc, cd.dataset, cd.tokenizer);
       if (o.ep > 1 && cfg.n_routed_experts % o.ep != 0)
         refuse(fmt("--ep %d needs n_routed_experts (%lld) to be a multiple of it", o.ep, (long long)cfg.n_routed_experts));
 
@@ -420,6 +438,10 @@ int main(int argc, char** argv) {
         // are timed side by side under the same load.
         const bool ab = o.ep > 1 && !o.no_overlap && o.resume.empty() && has_fb(s) && tc.steps >= 3;
         PipelineRank pr(s, cfg, pc, o.ep);
+        if (o.trace_routing) {
+          fs::create_directories(run.out + "/" + name);
+          pr.trace_routing(fmt("%s/%s/routing_%d.txt", run.out.c_str(), name.c_str(), rank));
+        }
         if (o.resume.empty()) {
           pr.load_weights(init);
         } else {

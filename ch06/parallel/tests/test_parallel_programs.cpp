@@ -50,6 +50,12 @@ TEST_CASE("program ch06_data_parallel --quick on 2 ranks: the check, plots, chec
   const fs::path single = fs::temp_directory_path() / "ds_smoke_ch06_dp_single";
   REQUIRE(run_program("ch06_pretrain", "--steps 8 --sample-tokens 0 --resume " + (cut / "checkpoint").string(), single) == 0);
   CHECK(program_summary(single)["final_val_loss"].get<double>() == doctest::Approx(full).epsilon(1e-4));
+  // SIGTERM (what schedulers and mpirun send) on rank 0: every rank finishes the step, the
+  // checkpoint is written, rank 0 says where, and the job exits 130.
+  const fs::path term = fs::temp_directory_path() / "ds_smoke_ch06_dp_sigterm";
+  CHECK(run_mpi(2, "ch06_data_parallel", "--interrupt-at 3 --interrupt-signal TERM", term) == 130);
+  CHECK(fs::exists(term / "checkpoint" / "trainer_state.json"));
+  CHECK(ds::read_text_file(term.string() + ".log").find("interrupted at step 3: checkpoint written to") != std::string::npos);
   CHECK(run_mpi(2, "ch06_data_parallel", "--batch 3", out) == 1);   // does not split over 2 ranks
 }
 

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "ch06/checkpoint.hpp"
+#include "ch06/parallel/routing_trace.hpp"
 #include "common/safetensors.hpp"
 #include "common/tests/program_runner.hpp"
 
@@ -151,35 +152,55 @@ TEST_CASE("pipeline training on 4 MPI ranks: DualPipe on 4 stages (each weight h
 TEST_CASE("pipeline x expert parallelism on 4 MPI ranks (PP 2 x EP 2), F&B in sequence and overlapped, ends with the single-process trainer's weights") {
   if (!mpi_available()) return;
   const fs::path tmp = fs::temp_directory_path();
-  const fs::path ref = reference_run("ds_pipeline_reference_ep", "--micro-batches 4"), pipe = tmp / "ds_pipeline_mpi_ep2";
+  const fs::path ref = reference_run("ds_pipeline_reference_ep", "--micro-batches 4 --trace-routing"), pipe = tmp / "ds_pipeline_mpi_ep2";
   // Processes 0, 1 are pipeline rank 0 (EP indices 0, 1), processes 2, 3 pipeline rank 1; each
   // takes half of every micro-batch's sequences and 4 of every MoE layer's 8 routed experts.
   // DualPipe and DualPipeV alternate: F&B in sequence on odd steps, overlapped on even ones
   // (reported apart as <schedule>_overlap).
-  REQUIRE_MESSAGE(mpirun(4, "--ep 2 --schedules dualpipe,zb1p,1f1b,dualpipev", pipe) == 0, read_text_file(pipe.string() + ".log"));
+  REQUIRE_MESSAGE(mpirun(4, "--ep 2 --schedules dualpipe,zb1p,1f1b,dualpipev --trace-routing", pipe) == 0, read_text_file(pipe.string() + ".log"));
   const auto summary = program_summary(pipe);
   CHECK(summary["ep"].get<int>() == 2);
   const std::vector<double> ref_loss = program_summary(ref)["reference"]["loss"].get<std::vector<double>>();
+  const std::vector<ch06::RoutedToken> ref_routing = ch06::read_routing_trace({(ref / "reference/routing_0.txt").string()});
   for (const char* name : {"dualpipe", "zb1p", "1f1b", "dualpipev"}) {
     INFO(name);
     const std::string ckpt = (pipe / name / "checkpoint").string();
-    // Each weight's gradient is now also the sum of the two EP ranks' halves of every micro-batch
-    // (an expert's, of the rows both ranks sent it), added in yet another order. Measured: 16 of
-    // the tiny model's 398K weights differ by more than 1e-6, at most 2.7e-5 (an embedding row of
-    // a rare token; experts that few tokens reached), all entries whose gradient is near zero,
-    // where AdamW's m / sqrt(v) turns rounding into a step of up to lr. A wrong sum or scale
-    // would move whole tensors by about lr (2e-3). Bounds: 1e-4 (the one-process EP step test's,
-    // 5% of one step's largest change), and at most 0.01% of the weights beyond 1e-6.
-    const std::string ref_weights = (ref / "reference/checkpoint/model.safetensors").string();
-    const double diff = max_weight_diff(ref_weights, ckpt + "/model.safetensors");
-    const auto [beyond, total] = count_weight_diffs(ref_weights, ckpt + "/model.safetensors", 1e-6);
-    MESSAGE(std::string(name) << " on PP 2 x EP 2 after 3 steps: largest weight difference from the single-process run " << diff << ", "
-                              << beyond << " of " << total << " weights differ by more than 1e-6");
-    CHECK(diff < 1e-4);
-    CHECK(beyond * 10000 <= total);
     const std::vector<double> loss = summary["schedules"][name]["loss"].get<std::vector<double>>();
     REQUIRE(loss.size() == ref_loss.size());
-    for (size_t i = 0; i < loss.size(); ++i) CHECK(loss[i] == doctest::Approx(ref_loss[i]).epsilon(1e-5));
+    // Every token's experts, layer by layer, against the single-process run's.
+    std::vector<std::string> traces;
+    for (int w = 0; w < 4; ++w) traces.push_back((pipe / name / ("routing_" + std::to_string(w) + ".txt")).string());
+    const ch06::RoutingComparison routing = ch06::compare_routing(ref_routing, ch06::read_routing_trace(traces));
+    CHECK(routing.tokens > 0);
+    CHECK(routing.missing == 0);
+    if (routing.flips > 0) {
+      // A token chose other experts: from that step on the two runs train different models, and
+      // only the steps before it can be compared. The choice must have been a near tie in both
+      // runs (selection margin within float32 rounding of scores near 1), never a real disagreement.
+      const ch06::RoutedToken &a = *routing.first_flip_a, &b = *routing.first_flip_b;
+      MESSAGE(std::string(name) << ": " << routing.flips << " of " << routing.tokens << " routings differ, the first at step " << a.step
+                                << " (layer " << a.layer << "), selection margins " << a.margin << " and " << b.margin);
+      CHECK(std::abs(a.margin) < 1e-5);
+      CHECK(std::abs(b.margin) < 1e-5);
+      for (size_t i = 0; i + 1 < static_cast<size_t>(a.step); ++i) CHECK(loss[i] == doctest::Approx(ref_loss[i]).epsilon(1e-5));
+    } else {
+      // The same routing throughout: each weight's gradient is the sum of the two EP ranks' halves
+      // of every micro-batch (an expert's, of the rows both ranks sent it), added in yet another
+      // order. Measured: 16 of the tiny model's 398K weights differ by more than 1e-6, at most
+      // 2.7e-5 (an embedding row of a rare token; experts that few tokens reached), all entries
+      // whose gradient is near zero, where AdamW's m / sqrt(v) turns rounding into a step of up to
+      // lr. A wrong sum or scale would move whole tensors by about lr (2e-3). Bounds: 1e-4 (the
+      // one-process EP step test's, 5% of one step's largest change), and at most 0.01% of the
+      // weights beyond 1e-6.
+      const std::string ref_weights = (ref / "reference/checkpoint/model.safetensors").string();
+      const double diff = max_weight_diff(ref_weights, ckpt + "/model.safetensors");
+      const auto [beyond, total] = count_weight_diffs(ref_weights, ckpt + "/model.safetensors", 1e-6);
+      MESSAGE(std::string(name) << " on PP 2 x EP 2 after 3 steps, every routing equal: largest weight difference from the single-process run "
+                                << diff << ", " << beyond << " of " << total << " weights differ by more than 1e-6");
+      CHECK(diff < 1e-4);
+      CHECK(beyond * 10000 <= total);
+      for (size_t i = 0; i < loss.size(); ++i) CHECK(loss[i] == doctest::Approx(ref_loss[i]).epsilon(1e-5));
+    }
     CHECK_NOTHROW(ch06::load_model(ckpt));
     CHECK(summary["schedules"][name]["measured_makespan_median_ms"].get<double>() > 0);
     const double seq = summary["schedules"][name]["predicted_makespan_ms"].get<double>();
