@@ -117,6 +117,6 @@ TEST_CASE("program ch01_tokenizer_compare --quick: V3 spends fewer tokens on Chi
   CHECK(s["numbers"]["DeepSeek-V3"].get<double>() < s["numbers"]["V3"].get<double>());
   CHECK(s["English"]["mini"].get<double>() > s["English"]["DeepSeek-V3"].get<double>());
   const std::string log = read_text_file(out.string() + ".log");
-  CHECK(log.find("\"1234567\"  \"123|456|7\"") != std::string::npos);
+  CHECK(log.find("\"123|456|7\"") != std::string::npos);   // V3: 1234567 in groups of three from the left
   check_captions(out);
 }
