@@ -3,6 +3,7 @@
 #include "common/pretokenizer.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -87,6 +88,30 @@ std::string type_of(const json& j) { return j.is_object() && j.contains("type") 
 
 bool flag(const json& j, const char* key, bool otherwise) { return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : otherwise; }
 
+// A pattern as tokenizer.json writes it: control and non-ASCII characters as \n, \r, \t, \uXXXX.
+std::string printable(const std::string& pattern) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    const auto c = static_cast<unsigned char>(pattern[i]);
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      const size_t n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      uint32_t cp = c & (0x7F >> n);
+      for (size_t k = 1; k < n && i + k < pattern.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(pattern[i + k]) & 0x3Fu);
+      char buf[16];
+      std::snprintf(buf, sizeof buf, cp > 0xFFFF ? "\\U%08X" : "\\u%04X", cp);
+      out += buf;
+      i += n;
+    }
+  }
+  return out;
+}
+
 std::shared_ptr<const Regex> compiled(const std::string& pattern, const std::string& where) {
   try {
     return std::make_shared<const Regex>(pattern);
@@ -122,10 +147,10 @@ PreTokenizer PreTokenizer::from_json(const json& j, const std::string& where) {
       const json& pat = s.at("pattern");
       if (pat.contains("Regex")) {
         step->pattern = compiled(pat["Regex"].get<std::string>(), where);
-        step->name = "Split /" + pat["Regex"].get<std::string>() + "/";
+        step->name = "Split /" + printable(pat["Regex"].get<std::string>()) + "/";
       } else if (pat.contains("String")) {
         step->pattern = std::make_shared<const Regex>(Regex::literal(pat["String"].get<std::string>()));
-        step->name = "Split \"" + pat["String"].get<std::string>() + "\"";
+        step->name = "Split \"" + printable(pat["String"].get<std::string>()) + "\"";
       } else {
         throw std::runtime_error(where + ": a Split pattern is neither {\"Regex\": ...} nor {\"String\": ...}");
       }

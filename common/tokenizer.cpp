@@ -242,6 +242,12 @@ std::vector<int32_t> Tokenizer::add_special_tokens(const std::vector<std::string
 
 bool Tokenizer::is_added(int32_t id) const { return id >= 0 && id < vocab_size() && is_added_[static_cast<size_t>(id)]; }
 
+void Tokenizer::set_pre_tokenizer(PreTokenizer pre) {
+  pre_ = std::move(pre);
+  std::lock_guard<std::mutex> lock(cache_.mu);
+  cache_.ids.clear();   // pieces cut differently are other words
+}
+
 void Tokenizer::set_template(std::vector<int32_t> before, std::vector<int32_t> after) {
   for (const int32_t id : before) token_str(id);   // throws for an id outside the vocabulary
   for (const int32_t id : after) token_str(id);

@@ -88,6 +88,9 @@ class Tokenizer {
   // "single", or a tokenizer_config.json's add_bos_token / add_eos_token).
   void set_template(std::vector<int32_t> before, std::vector<int32_t> after);
   const PreTokenizer& pre_tokenizer() const { return pre_; }
+  // The same vocabulary and merges behind another pre-tokenizer (to measure what a split rule
+  // buys); the ids it gives are no longer those the model was trained on.
+  void set_pre_tokenizer(PreTokenizer pre);
   // The text of ids: the inverse of encode for UTF-8 text. Bytes that are not UTF-8 (a model can
   // emit half a character) become U+FFFD, as Hugging Face's decode does (common/utf8.hpp).
   std::string decode(const std::vector<int32_t>& ids) const;

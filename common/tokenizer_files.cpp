@@ -51,4 +51,9 @@ Tokenizer load_gpt2_tokenizer() {
   return Tokenizer::load_gpt2(dir + "/vocab.json", dir + "/merges.txt");
 }
 
+int64_t deepseek_v3_token_count(const std::string& text) {
+  static const Tokenizer tok = load_deepseek_v3().tokenizer;   // 128k tokens: read once per program
+  return static_cast<int64_t>(tok.encode(text, true).size());
+}
+
 }  // namespace ds

@@ -21,6 +21,9 @@ struct DeepSeekTokenizer {
   std::string bos_token, eos_token, chat_template;
 };
 DeepSeekTokenizer load_deepseek_v3();
-Tokenizer load_gpt2_tokenizer();   // vocab.json + merges.txt with GPT-2's pre-tokenizer
+Tokenizer load_gpt2_tokenizer();
+
+// How many tokens DeepSeek-V3 reads for text: its real tokenizer, the BOS token included.
+int64_t deepseek_v3_token_count(const std::string& text);   // vocab.json + merges.txt with GPT-2's pre-tokenizer
 
 }  // namespace ds

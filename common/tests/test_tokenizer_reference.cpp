@@ -4,7 +4,6 @@
 // The files come from scripts/fetch-tokenizers.sh; with CI=true their absence is a failure.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +11,7 @@
 #include "common/fsutil.hpp"
 #include "common/tokenizer_files.hpp"
 #include "test_helpers.hpp"
+#include "tokenizer_files_check.hpp"
 
 using namespace ds;
 using nlohmann::json;
@@ -23,14 +23,7 @@ const json& reference() {
   return j;
 }
 
-// True when the files are there; otherwise a message, and in CI a failure.
-bool available(const std::string& name) {
-  if (have_tokenizer(name)) return true;
-  const char* ci = std::getenv("CI");
-  if (ci && std::string(ci) == "true") FAIL("the " << name << " tokenizer files are missing in CI; scripts/install-deps.sh runs scripts/fetch-tokenizers.sh");
-  MESSAGE("skipped: the " << name << " tokenizer files are not fetched (./scripts/fetch-tokenizers.sh)");
-  return false;
-}
+bool available(const std::string& name) { return test::tokenizer_files_present(name); }
 
 const DeepSeekTokenizer& v3() {
   static const DeepSeekTokenizer t = load_deepseek_v3();
