@@ -1,5 +1,6 @@
 #include "ch06/checkpoint.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
@@ -62,7 +63,7 @@ void write_model_files(const std::string& dir, const DeepSeekConfig& cfg, const 
   if (tokenizer && tokenizer->vocab_size() > 0) tokenizer->save(dir + "/tokenizer.json");
 }
 
-LoadedModel load_model(const std::string& dir) {
+LoadedModel load_model(const std::string& dir, const std::vector<std::string>& extra_prefixes) {
   recover_interrupted_save(dir);
   if (!fs::is_directory(dir)) throw std::runtime_error("checkpoint folder '" + dir + "' does not exist");
   for (const char* f : {"config.json", "model.safetensors"})
@@ -83,7 +84,15 @@ LoadedModel load_model(const std::string& dir) {
                                "', but the MTP module shares that tensor with the main model");
     state.erase(it);
   }
-  if (state.count("v_head.summary.weight")) out.model->add_value_head(rng);   // a policy saved with its critic
+  for (auto it = state.begin(); it != state.end();) {
+    const bool extra = std::any_of(extra_prefixes.begin(), extra_prefixes.end(), [&](const std::string& p) { return it->first.starts_with(p); });
+    if (!extra) {
+      ++it;
+      continue;
+    }
+    out.extra.push_back({it->first, it->second});
+    it = state.erase(it);
+  }
   out.model->load_state_dict(state, dir + "/model.safetensors");
   if (fs::exists(fs::path(dir) / "tokenizer.json")) {
     out.tokenizer = Tokenizer::load(dir + "/tokenizer.json");

@@ -131,6 +131,8 @@ int main(int argc, char** argv) {
     flags.add("--top-k", o.top_k, "top-k of the sample (0 = off)").min(0);
     flags.add_flag("--recompute", o.recompute, "recompute every block's RMSNorms and the MLA up-projections in backward instead of keeping their outputs (V3 section 3.2.3): less memory, a little more time");
     flags.add("--interrupt-at", o.interrupt_at, "send this process Ctrl-C (SIGINT) after this step, to try the clean stop (0 = never)").min(0);
+    flags.add_choice("--precision", pc.precision, {"float32", "bf16", "auto"},
+                     "GEMM precision: float32, bf16 (BF16 inputs, float32 accumulation, weights and AdamW state) or auto (bf16 where the CPU has BF16 instructions)");
     flags.parse(argc, argv);
     if (run.quick) {
       o.preset = "tiny";
@@ -182,6 +184,7 @@ int main(int argc, char** argv) {
       trainer.load_state(o.resume);
       std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)tc.steps);
     }
+    std::printf("%s\n", apply_precision(pc.precision).c_str());
     const ParamCount pcount = count_parameters(model->config());
     std::printf("model: %s, %.2fM parameters (%.2fM in the MTP module), %.2fM active per token; %lld training tokens, %lld validation\n",
                 o.config_path.empty() ? o.preset.c_str() : o.config_path.c_str(), pcount.total / 1e6, pcount.mtp / 1e6, pcount.active / 1e6,
@@ -219,6 +222,9 @@ int main(int argc, char** argv) {
     if (model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.final_val("mtp_ce"))});
     t.row({"final MaxVio_batch", fmt("%.3f", h.train.at("maxvio").back())});
     t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", h.tokens_per_second(), run.threads)});
+    const StepUtilisation util = step_utilisation(model->config(), tc.seq_len, h.tokens_per_second());
+    t.row({"share of the machine (model FLOPs / GEMM roof)", describe(util)});
+    t.row({"model FLOPs per token", util.formula});
     t.row({"memory: parameters / gradients / AdamW / step peak above them",
            memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
                memory::human_bytes(mem.activations)});
@@ -238,6 +244,7 @@ int main(int argc, char** argv) {
     summary.set("memory.optimizer_bytes", mem.optimizer);
     summary.set("memory.peak_activation_bytes", mem.activations);
     summary.set("recompute", o.recompute ? 1.0 : 0.0);
+    add_to_summary(summary, util);
     summary.write(run.out + "/summary.json");
     std::printf("\nwrote %s/{loss,lr,maxvio,expert_load,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", run.out.c_str(),
                 ckpt.c_str());

@@ -124,7 +124,7 @@ TEST_CASE("program ch06_pretrain refuses, in one sentence and before any work, a
   CHECK(last_line(refused).find("needs at least") != std::string::npos);
 }
 
-TEST_CASE("program ch06_pretrain --resume continues only the same run; a damaged or diverged checkpoint is refused, a save cut by kill -9 recovered") {
+TEST_CASE("program ch06_pretrain --resume continues only the same run, a damaged or diverged checkpoint is refused, a save cut by kill -9 recovered") {
   const fs::path tmp = fs::temp_directory_path();
   const fs::path run = tmp / "ds_smoke_ch06_resume_rules";
   REQUIRE(run_program("ch06_pretrain", "--sample-tokens 0", run) == 0);

@@ -90,7 +90,7 @@ void touch(const fs::path& p) {
 }
 }  // namespace
 
-TEST_CASE("output folders: new, empty and a program's own are written; a file or a reader's folder is refused naming the flag") {
+TEST_CASE("output folders: new, empty and a program's own are written, a file or a reader's folder is refused naming the flag") {
   TempDir dir("ds_claim");
   const fs::path root = dir.path;
   CHECK(folder_refusal((root / "new").string(), FolderUse::Run).empty());
