@@ -254,7 +254,11 @@ std::string shown(const json& v) {
 uint64_t rng_word(const json& v) {
   const std::string t = v.get<std::string>();
   if (t.empty() || t.size() > 20 || t.find_first_not_of("0123456789") != std::string::npos) throw std::invalid_argument("data_rng holds '" + t + "', not a number");
-  return std::stoull(t);
+  try {
+    return std::stoull(t);
+  } catch (const std::out_of_range&) {
+    throw std::invalid_argument("data_rng holds '" + t + "', more than 64 bits");
+  }
 }
 }  // namespace
 
@@ -310,7 +314,7 @@ void Trainer::load_state(const std::string& dir) {
     }
   } catch (const json::exception& e) {
     throw std::runtime_error(path + " is damaged or from an older version (" + json_error_text(e) + "); resume from another checkpoint");
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::logic_error& e) {   // a step out of range, an RNG word that is not a uint64
     throw std::runtime_error(path + " is damaged (" + std::string(e.what()) + "); resume from another checkpoint");
   }
 }
