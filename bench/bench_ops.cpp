@@ -19,7 +19,7 @@
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
 #include "common/gemm.hpp"
-#include "common/gemm_bf16.hpp"
+#include "common/gemm_onednn.hpp"
 #include "common/ops.hpp"
 #include "common/rng.hpp"
 #include "common/run.hpp"
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   std::vector<Gemm> few = {shapes[0], shapes.back(), shapes[shapes.size() > 8 ? 8 : 1]};
   if (run.quick) few.resize(1);
   Table bt({"back end", "GEMM (m x k -> n)", "1 thr", std::to_string(all) + " thr (ds::gemm split)", std::to_string(all) + " thr (library's)"});
-  for (GemmBackend be : {GemmBackend::Eigen, GemmBackend::OpenBLAS}) {
+  for (GemmBackend be : {GemmBackend::Eigen, GemmBackend::OpenBLAS, GemmBackend::OneDNN}) {
     if (!gemm_backend_available(be)) {
       bt.row({gemm_backend_name(be), "(not in this build)", "", "", ""});
       continue;

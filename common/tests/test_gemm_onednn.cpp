@@ -1,4 +1,4 @@
-#include "common/gemm_bf16.hpp"
+#include "common/gemm_onednn.hpp"
 
 #include <omp.h>
 
