@@ -98,7 +98,7 @@ TEST_CASE("program ch06_pretrain refuses, in one sentence and before any work, a
   CHECK(run_program("ch06_pretrain", "--out " + mine.string(), refused) == 1);   // the later --out wins
   CHECK(last_line(refused).find("--out '" + mine.string() + "' holds '" + (mine / "thesis.tex").string() + "'") != std::string::npos);
   CHECK(ds::read_text_file((mine / "thesis.tex").string()) == "my thesis");
-  CHECK(fs::directory_iterator(mine) != fs::directory_iterator() && std::distance(fs::directory_iterator(mine), fs::directory_iterator()) == 1);
+  CHECK(std::distance(fs::directory_iterator(mine), fs::directory_iterator()) == 1);
   CHECK(run_program("ch06_pretrain", "--out " + (mine / "thesis.tex").string(), refused) == 1);
   CHECK(last_line(refused).find("is an existing file, not a folder") != std::string::npos);
   CHECK(ds::read_text_file((mine / "thesis.tex").string()) == "my thesis");

@@ -174,7 +174,7 @@ void report_run(const Setup& st, const TrainHistory& h, const OptimizerMemory& m
   write_line_chart(run.out + "/loss.svg", loss);
   BarChart mb{"Memory per rank: weights, gradients, AdamW moments", "", "MB", {}, {}};
   Series w{"weights", {}, {}}, g{"gradients", {}, {}}, m{"AdamW moments", {}, {}};
-  mb.categories.push_back("mem.unsharded (plain DP)");
+  mb.categories.push_back("unsharded (plain DP)");
   w.y.push_back(mem.param_bytes / 1e6);
   g.y.push_back(mem.param_bytes / 1e6);
   m.y.push_back(mem.unsharded / 1e6);
@@ -194,7 +194,7 @@ void report_run(const Setup& st, const TrainHistory& h, const OptimizerMemory& m
   for (int r = 0; r < mpi::size(); ++r)
     t.row({fmt("rank %d: parameters it updates / AdamW moments", r),
            fmt("%.2fM / %s", mem.params_owned[static_cast<size_t>(r)] / 1e6, memory::human_bytes(mem.moments[static_cast<size_t>(r)]).c_str())});
-  t.row({"mem.unsharded AdamW moments", memory::human_bytes(mem.unsharded)});
+  t.row({"unsharded AdamW moments", memory::human_bytes(mem.unsharded)});
   t.print();
   summary.set("ranks", static_cast<double>(mpi::size()));
   summary.set("zero1", o.plain ? 0.0 : 1.0);
@@ -202,7 +202,7 @@ void report_run(const Setup& st, const TrainHistory& h, const OptimizerMemory& m
   summary.set("tokens_per_second", h.tokens_per_second());
   summary.set("steps", static_cast<double>(steps));
   summary.set("memory.optimizer_bytes_per_rank", mem.moments);
-  summary.set("memory.optimizer_bytes_mem.unsharded", mem.unsharded);
+  summary.set("memory.optimizer_bytes_unsharded", mem.unsharded);
   summary.set("memory.parameter_bytes", mem.param_bytes);
   summary.set("checkpoint", ckpt);
   summary.write(run.out + "/summary.json");
