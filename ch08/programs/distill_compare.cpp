@@ -46,7 +46,7 @@ struct Options {
   std::string rl_sft_data = "answers";
   int64_t rl_sft_steps = 100, rl_prompts = 16, rl_group = 8;
   float rl_lr = 3e-4f, rl_beta = 0.04f, rl_temperature = 1.f;
-  int seeds = 1;
+  int seeds = 3;
 };
 
 // The teacher: DeepSeek-V3's architecture at small scale (MLA, a dense first layer, then
@@ -123,7 +123,7 @@ ModelFacts facts(ch06::DeepSeekModel& m, const ch07::TaskCodec& codec, const std
 
 
 void add_options(Flags& flags, Options& o, RunConfig& rc) {
-  flags.add("--seeds", o.seeds, "runs of the whole comparison (teacher, sampling, every student) with seeds --seed .. --seed + N - 1; "
+  flags.add("--seeds", o.seeds, "runs of the whole comparison (--quick: 1), teacher, sampling and every student, with seeds --seed .. --seed + N - 1; "
                                 "accuracies as mean and spread").min(1).max(20);
   flags.add("--max-digits", o.max_digits, "addends have 1 to this many digits").min(1).max(6);
   flags.add("--train-problems", o.train_problems, "labelled training problems (prompt + worked solution), shared by every method").min(8);
@@ -157,6 +157,7 @@ void add_options(Flags& flags, Options& o, RunConfig& rc) {
 }
 
 void make_quick(Options& o) {
+  o.seeds = 1;
   o.max_digits = std::min<int64_t>(o.max_digits, 2);
   o.train_problems = std::min<int64_t>(o.train_problems, 200);
   o.test_problems = std::min<int64_t>(o.test_problems, 16);
