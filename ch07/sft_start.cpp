@@ -33,6 +33,7 @@ SftStart train_sft_start(const SftStartConfig& cfg, uint64_t seed, const std::fu
   Rng rng(seed);
   out.policy.model = std::make_unique<ch06::DeepSeekModel>(task_model_config(cfg.model_size, codec.tok.vocab_size()), rng);
   ch06::DeepSeekModel& model = *out.policy.model;
+  out.example = sample_problem(cfg.task, cfg.long_lengths.back(), Split::train, rng);   // drawn here: the batches that follow depend on it
   SftTrainer sft(model, sft_trainer_config(cfg, seed));
 
   // Probes while training come from the training split minus the labelled set, so stopping

@@ -41,6 +41,7 @@ struct SftStart {
   double best_validation = 0;         // the best stage-2 probe, exact match in %
   size_t validation_problems = 0;     // problems of each stage-2 probe
   std::vector<double> probe_step, short_em, long_em;   // the validation curve (exact match in %)
+  Problem example;                    // a training problem of the longest long length, to show the template
   TrainHistory history;               // the training loss per step
   double seconds = 0;                 // wall time of training
 };

@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
                 (long long)count_parameters(task_model_config(c.model_size, task_tokenizer(c.task, c.vocab).vocab_size())).total);
     catch_interrupt();
     SftStart s = train_sft_start(c, run.seed, [] { return interrupted(); });
+    std::printf("example: %s|%s\n\n", s.policy.codec.tmpl.prompt(s.example.question).c_str(), format_completion(s.example.reasoning, s.example.answer).c_str());
     report_stop(c, s);
     if (interrupted()) std::printf("\ninterrupted after %lld steps: saving what was trained\n", (long long)(s.stage1_steps + s.stage2_steps));
     Summary summary;
