@@ -91,7 +91,7 @@ void write_rl_plots(const std::string& dir, const std::string& method, const RlT
   clip.series.push_back({"tokens clipped (%)", t.step, t.clip, false, 5});
   std::vector<double> approx_milli;
   for (double x : t.approx_kl) approx_milli.push_back(1000 * x);
-  clip.series.push_back({"approx KL to the sampling policy (millinats per token)", t.step, approx_milli, true, 5});
+  clip.series.push_back({"approx KL to pi_old (millinats/token)", t.step, approx_milli, true, 5});
   clip.caption = "With one pass per batch both are 0 (the ratio is 1); each further pass moves the policy from the one that sampled, "
                  "and the clip stops tokens whose ratio left [1 - eps, 1 + eps].";
   write_line_chart(dir + "/clip.svg", clip);

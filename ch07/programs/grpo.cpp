@@ -187,7 +187,7 @@ void report_seeds(const Settings& s, const std::vector<Outcome>& os, Summary& su
     lead.push_back(100 * (o.after.exact_match - std::max(o.control.exact_match, o.answers.exact_match)));
   }
   const bool controls = !os.empty() && os.front().control_trace.steps > 0;
-  Table t({"over " + std::to_string(os.size()) + " start(s)", "mean ± sd (min to max), points"});
+  Table t({"over " + std::to_string(os.size()) + " start(s)", "mean ± sd (min to max)"});
   t.row({"SFT start exact match (%)", spread_text(spread_of(start))});
   t.row({"after GRPO (%)", spread_text(spread_of(grpo))});
   t.row({"GRPO's gain", spread_text(spread_of(g_gain), "%+.1f")});
