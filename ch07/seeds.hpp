@@ -21,7 +21,7 @@ Spread spread_of(const std::vector<double>& xs);
 // "24.1 ± 3.2 (20.0 to 27.5)" with each number printed by `number` (e.g. "%.1f", "%+.1f"); one value prints alone.
 std::string spread_text(const Spread& s, const char* number = "%.1f");
 
-// The SFT starts of a `--seeds n` run. n = 1: the checkpoint of from.sft_dir, as ch07_sft wrote
+// The SFT starts of a `--seeds n` run. n = 1: the checkpoint of from.sft_dir (--sft), as ch07_sft wrote
 // it. n > 1: n starts trained here with ch07_sft's default recipe (sft_start.hpp) on from's task
 // and lengths, with seeds seed, seed + 1, ... (the first is the default ch07_sft run's when
 // seed is its default), saved to out/start-K/sft (K = 1..n) and returned as folders.

@@ -65,7 +65,7 @@ struct Settings {
 };
 
 void add_compare_flags(Flags& flags, Settings& s) {
-  flags.add("--seeds", s.seeds, "SFT starts (--quick: 1): 1 = the --sft-dir checkpoint; N > 1 trains N starts with ch07_sft's recipe (seeds --seed .. "
+  flags.add("--seeds", s.seeds, "SFT starts (--quick: 1): 1 = the --sft checkpoint; N > 1 trains N starts with ch07_sft's recipe (seeds --seed .. "
                                 "--seed + N - 1), runs every method from each and reports mean and spread").min(1).max(20);
   flags.add("--steps", s.steps, "steps of every sampling method; each draws --prompts x --group completions").min(1).max(100000);
   flags.add("--prompts", s.prompts, "fresh training prompts per step").min(1).max(4096);

@@ -32,7 +32,7 @@ struct Settings {
 };
 
 void add_grpo_flags(Flags& flags, Settings& s) {
-  flags.add("--seeds", s.seeds, "SFT starts and GRPO runs: 1 = the --sft-dir checkpoint; N > 1 trains N starts with ch07_sft's recipe "
+  flags.add("--seeds", s.seeds, "SFT starts and GRPO runs: 1 = the --sft checkpoint; N > 1 trains N starts with ch07_sft's recipe "
                                 "(seeds --seed .. --seed + N - 1) and reports mean and spread").min(1).max(20);
   flags.add("--steps", s.steps, "GRPO steps (each samples --prompts x --group completions); the README's runs are 200").min(1).max(1000000);
   flags.add("--prompts", s.prompts, "prompts per step").min(1).max(4096);
