@@ -46,12 +46,22 @@ TEST_CASE("program ch07_sft --quick: plots, summary, a checkpoint ch06_generate 
 TEST_CASE("program ch07_grpo --quick: from the SFT checkpoint, plots, the control, a checkpoint, a missing start refused") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_grpo";
   REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo"), out) == 0);
-  check_files(out, {"accuracy.svg", "kl.svg", "entropy.svg", "length.svg", "pass_at_k.svg", "summary.json"});
+  check_files(out, {"accuracy.svg", "kl.svg", "clip.svg", "entropy.svg", "length.svg", "pass_at_k.svg", "summary.json"});
   const auto s = program_summary(out);
   CHECK(s["steps"].get<double>() == 2);
   CHECK(s.contains("control_exact_match"));
+  CHECK(s.contains("answers_control_exact_match"));
   check_checkpoint(out / "checkpoint");
   CHECK(fs::exists(out / "control_checkpoint" / "model.safetensors"));
+  CHECK(fs::exists(out / "answers_control_checkpoint" / "model.safetensors"));
+  // --seeds 2: two SFT starts trained here, one run from each, mean and spread in the summary.
+  const fs::path seeds = fs::temp_directory_path() / "ds_smoke_ch07_grpo_seeds";
+  REQUIRE(run_program("ch07_grpo", "--seeds 2 --no-control", seeds) == 0);
+  const auto ss = program_summary(seeds);
+  CHECK(ss["seeds"].get<double>() == 2);
+  CHECK(ss["grpo_gain_points_sd"].get<double>() >= 0.0);
+  check_checkpoint(seeds / "start-2" / "sft");
+  check_checkpoint(seeds / "start-2" / "checkpoint");
   CHECK(run_program("ch07_grpo", "--sft /nonexistent", out) == 1);
   CHECK(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo") + " --loss-type dr_grpo --scale-rewards none --beta 0 --mu 2 --no-control", out) == 0);
 }
@@ -122,6 +132,9 @@ TEST_CASE("program ch07_compare --quick: every method and the control from one S
   CHECK(s["sft_control"]["steps"].get<double>() >= 1);
   CHECK(s["labelled_long_examples"].get<double>() == 16);   // ch07_sft --quick's labelled set
   CHECK(fs::exists(out / "sft_control" / "model.safetensors"));
+  CHECK(s["answers_control"]["samples"].get<double>() == 0);   // answers-only SFT on RL's prompts samples nothing either
+  CHECK(fs::exists(out / "answers_control" / "model.safetensors"));
+  CHECK(s["grpo"]["change_points_sd"].get<double>() == 0);   // one start: no spread
   // A checkpoint without the SFT stage's labelled set (one ch07_grpo wrote) cannot give the control its data.
   const fs::path grpo = fs::temp_directory_path() / "ds_smoke_ch07_compare_grpo";
   REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("compare") + " --no-control", grpo) == 0);
