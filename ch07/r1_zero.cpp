@@ -5,6 +5,29 @@
 
 namespace ds::ch07 {
 
+void add_grpo_flags(Flags& flags, R1ZeroConfig& cfg) {
+  flags.add("--prompts", cfg.prompts, "prompts per GRPO step").min(1).max(4096);
+  flags.add("--group", cfg.group, "G, completions per prompt").min(2).max(256);
+  flags.add("--lr", cfg.lr, "GRPO learning rate").min(1e-7).max(1);
+  flags.add("--temperature", cfg.temperature, "sampling temperature of the rollouts and of pass@k (R1-Zero: 1)").min(0.05).max(5);
+  flags.add("--beta", cfg.beta, "weight of the k3 KL to the RL's starting model (R1-Zero: 0.001)").min(0).max(10);
+  flags.add("--format-weight", cfg.format_weight, "reward = accuracy + this x format").min(0).max(10);
+}
+
+void quick_settings(R1ZeroConfig& cfg) {
+  cfg.model_size = "tiny";
+  cfg.pretrain_steps = std::min<int64_t>(cfg.pretrain_steps, 4);
+  cfg.pretrain_batch = std::min<int64_t>(cfg.pretrain_batch, 4);
+  cfg.rl_steps = std::min<int64_t>(cfg.rl_steps, 2);
+  cfg.prompts = std::min<int64_t>(cfg.prompts, 2);
+  cfg.group = std::min<int64_t>(cfg.group, 2);
+  cfg.eval_n = std::min(cfg.eval_n, 3);
+  cfg.probe_n = 2;
+  cfg.pass_problems = 2;
+  cfg.pass_n = 4;
+  cfg.eval_every = 1;
+}
+
 Policy pretrain_r1_zero_base(const R1ZeroConfig& cfg, const std::set<std::string>& exclude, uint64_t seed, const std::function<bool()>& stop) {
   Rng rng(seed);
   Policy base;

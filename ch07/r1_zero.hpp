@@ -33,6 +33,11 @@ struct R1ZeroConfig {
   int64_t pass_n = 16;       // samples per problem for pass@k
 };
 
+// The flags of R1-Zero's GRPO: --prompts, --group, --lr, --temperature, --beta, --format-weight.
+void add_grpo_flags(Flags& flags, R1ZeroConfig& cfg);
+// --quick: a tiny base, a few pretraining and RL steps on 2 x 2 samples, a few problems.
+void quick_settings(R1ZeroConfig& cfg);
+
 // The base: a fresh model with the corpus tokenizer and R1-Zero's template, pretrained on
 // cfg.pretrain_steps batches of corpus documents (never a problem in `exclude`). Progress bar on.
 Policy pretrain_r1_zero_base(const R1ZeroConfig& cfg, const std::set<std::string>& exclude, uint64_t seed, const std::function<bool()>& stop = {});

@@ -174,19 +174,11 @@ int main(int argc, char** argv) {
     flags.add("--sft-lr", cfg.sft_lr, "stage 3: SFT learning rate").min(1e-7).max(1);
     flags.add("--stage4-steps", cfg.stage4_steps, "stage 4: GRPO steps").min(1).max(100000);
     flags.add("--batch", cfg.batch, "sequences per SFT step (stages 1 and 3)").min(1).max(4096);
-    flags.add("--prompts", cfg.rl.prompts, "prompts per GRPO step").min(1).max(4096);
-    flags.add("--group", cfg.rl.group, "G, completions per prompt").min(2).max(256);
-    flags.add("--lr", cfg.rl.lr, "GRPO learning rate").min(1e-7).max(1);
-    flags.add("--beta", cfg.rl.beta, "weight of the k3 KL to each RL stage's start").min(0).max(10);
+    add_grpo_flags(flags, cfg.rl);
     flags.parse(argc, argv);
     if (run.quick) {
       if (cfg.base_dir == RecipeConfig{}.base_dir) cfg.base_dir.clear();   // pretrain a tiny base unless one is named
-      cfg.rl.model_size = "tiny";
-      cfg.rl.pretrain_steps = 3;
-      cfg.rl.pretrain_batch = 4;
-      cfg.rl.prompts = cfg.rl.group = 2;
-      cfg.rl.probe_n = 2;
-      cfg.rl.eval_every = 1;
+      quick_settings(cfg.rl);
       cfg.cold_examples = cfg.cold_steps = cfg.sft_steps = 2;
       cfg.stage2_steps = cfg.stage4_steps = 1;
       cfg.rs_prompts = cfg.rs_k = 2;

@@ -171,28 +171,11 @@ int main(int argc, char** argv) {
     flags.add("--markup", cfg.mix.markup, "share of markup documents in the corpus").min(0).max(1);
     flags.add("--lengths", lengths, "operand lengths of the RL prompts and of the held-out sets");
     flags.add("--rl-steps", cfg.rl_steps, "GRPO steps").min(1).max(100000);
-    flags.add("--prompts", cfg.prompts, "prompts per GRPO step").min(1).max(4096);
-    flags.add("--group", cfg.group, "G, completions per prompt").min(2).max(256);
-    flags.add("--lr", cfg.lr, "GRPO learning rate").min(1e-7).max(1);
-    flags.add("--temperature", cfg.temperature, "sampling temperature of the rollouts and of pass@k (R1-Zero: 1)").min(0.05).max(5);
-    flags.add("--beta", cfg.beta, "weight of the k3 KL to the base (R1-Zero: 0.001)").min(0).max(10);
-    flags.add("--format-weight", cfg.format_weight, "reward = accuracy + this x format").min(0).max(10);
+    add_grpo_flags(flags, cfg);
     flags.add("--eval-every", cfg.eval_every, "probe greedy exact match on the validation problems every this many steps").min(1);
     flags.add("--eval-n", cfg.eval_n, "held-out test problems per length").min(1).max(2000);
     flags.parse(argc, argv);
-    if (run.quick) {
-      cfg.model_size = "tiny";
-      cfg.pretrain_steps = std::min<int64_t>(cfg.pretrain_steps, 4);
-      cfg.pretrain_batch = std::min<int64_t>(cfg.pretrain_batch, 4);
-      cfg.rl_steps = std::min<int64_t>(cfg.rl_steps, 2);
-      cfg.prompts = std::min<int64_t>(cfg.prompts, 2);
-      cfg.group = std::min<int64_t>(cfg.group, 2);
-      cfg.eval_n = std::min(cfg.eval_n, 3);
-      cfg.probe_n = 2;
-      cfg.pass_problems = 2;
-      cfg.pass_n = 4;
-      cfg.eval_every = 1;
-    }
+    if (run.quick) quick_settings(cfg);
     cfg.lengths = parse_lengths(lengths, 8);
     cfg.pretrain_lengths = parse_lengths(pretrain_lengths, 8);
     start_run(run);
