@@ -56,10 +56,25 @@ std::string quiz_doc(Rng& rng) {
   return std::string("Quiz. ") + x.q + "? <answer> " + x.a + " </answer>";
 }
 
-// Two people's names for a chat log, different.
+// A made-up name of two or three syllables ("Tomi", "Relakan"): chat logs have many speakers, so
+// a model learns "Name: question. Name:" as a pattern, not six names.
+std::string made_up_name(Rng& rng) {
+  static const std::string consonants = "bdfghklmnprstvz", vowels = "aeiou";
+  std::string n;
+  for (int64_t i = 0, syllables = 2 + rng.randint(2); i < syllables; ++i) {
+    n += consonants[static_cast<size_t>(rng.randint(static_cast<int64_t>(consonants.size())))];
+    n += vowels[static_cast<size_t>(rng.randint(static_cast<int64_t>(vowels.size())))];
+  }
+  if (rng.randint(2)) n += consonants[static_cast<size_t>(rng.randint(static_cast<int64_t>(consonants.size())))];
+  n[0] = static_cast<char>(n[0] - 'a' + 'A');
+  return n;
+}
+
+// Two speakers of a chat log, different.
 std::pair<std::string, std::string> speakers(Rng& rng) {
-  const int64_t a = rng.randint(6), b = (a + 1 + rng.randint(5)) % 6;
-  return {kNames[static_cast<size_t>(a)], kNames[static_cast<size_t>(b)]};
+  std::string a = made_up_name(rng), b = made_up_name(rng);
+  while (b == a) b = made_up_name(rng);
+  return {a, b};
 }
 
 // A chat log in which the reply is marked up: the reasoning in <think>, the word or code it ends

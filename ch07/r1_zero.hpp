@@ -18,13 +18,13 @@ struct R1ZeroConfig {
   // The base.
   std::string model_size = "small";
   int vocab = 384;
-  std::vector<int> pretrain_lengths = {1, 2, 3, 4};
+  std::vector<int> pretrain_lengths = {1, 2, 3};
   int64_t pretrain_steps = 1500, pretrain_batch = 32;
   float pretrain_lr = 3e-3f;
   CorpusMix mix;
   // R1-Zero's RL: GRPO on prompts of `lengths`, reward = accuracy + format_weight x format.
-  std::vector<int> lengths = {3, 4};
-  int64_t rl_steps = 60, prompts = 16, group = 8, eval_every = 10;
+  std::vector<int> lengths = {2, 3};
+  int64_t rl_steps = 40, prompts = 16, group = 8, eval_every = 10;
   float lr = 1e-4f, temperature = 1.f, beta = 0.001f, format_weight = 1.f;
   // Measurements.
   int eval_n = 100;          // held-out problems per length

@@ -28,7 +28,7 @@ struct RecipeConfig {
   int64_t stage2_steps = 20, stage4_steps = 20;
   int64_t rs_prompts = 64, rs_k = 4, sft_steps = 60;
   float sft_lr = 1e-3f;
-  std::vector<int> eval_lengths = {2, 3, 4, 5};
+  std::vector<int> eval_lengths = {1, 2, 3, 4};
   int eval_n = 50;
 };
 
@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, "ch07_r1_recipe");
     RecipeConfig cfg;
-    std::string lengths = "3-4", eval_lengths = "2-5";
+    std::string lengths = "2-3", eval_lengths = "1-4";
     flags.add("--base", cfg.base_dir, "R1-Zero's base (ch07_r1_zero's OUT/base); empty: pretrain one here (ch07_r1_zero's settings)");
     flags.add("--lengths", lengths, "operand lengths of the RL prompts and of the rejection-sampling prompts");
     flags.add("--eval-lengths", eval_lengths, "operand lengths of the held-out test sets, one column each");

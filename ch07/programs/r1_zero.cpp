@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "ch07_r1_zero");
     R1ZeroConfig cfg;
     int64_t seeds = 1;
-    std::string lengths = "3-4", pretrain_lengths = "1-4", base_dir;
+    std::string lengths = "2-3", pretrain_lengths = "1-3", base_dir;
     flags.add("--base", base_dir, "start RL from this base (an earlier run's OUT/base) instead of pretraining one");
     flags.add("--seeds", seeds, "runs with seeds --seed, --seed+1, ...: each pretrains its own base and runs its own RL").min(1).max(100);
     flags.add_choice("--model", cfg.model_size, {"small", "tiny"}, "size of the base (task_model.hpp)");

@@ -38,9 +38,9 @@ TEST_CASE("the base corpus: sums plainly, worked in the textbook, tags only arou
     textbook += d.find("Column by column") != std::string::npos;
     plain += sum && d.find("Column by column") == std::string::npos;
   }
-  CHECK(plain > 150);
-  CHECK(textbook > 150);
-  CHECK(tagged > 100);
+  CHECK(plain > 80);   // the shares of CorpusMix{}: 0.2, 0.45, 0.35
+  CHECK(textbook > 200);
+  CHECK(tagged > 140);
 }
 
 TEST_CASE("the corpus's sums come from the training split and skip excluded problems, and the textbook's worked form") {
