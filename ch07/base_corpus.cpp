@@ -78,7 +78,7 @@ std::pair<std::string, std::string> speakers(Rng& rng) {
 }
 
 // A chat log in which the reply is marked up: the reasoning in <think>, the word or code it ends
-// on copied into <answer>. Riddles and look-ups, never a sum.
+// on copied into <answer>. Riddles, look-ups and numbers written backwards, never a sum.
 std::string tagged_chat_doc(Rng& rng) {
   struct Riddle { const char *q, *why, *a; };
   static const std::array<Riddle, 6> riddles = {{{"What has keys but opens no locks?", "it has keys and plays music", "piano"},
@@ -90,12 +90,19 @@ std::string tagged_chat_doc(Rng& rng) {
   const auto [asker, replier] = speakers(rng);
   std::string d = rng.randint(2) ? "Write " + kInstruction + " " : "";
   std::string q, why, a;
-  switch (rng.randint(3)) {
+  switch (rng.randint(4)) {
     case 0: {
       const Riddle& r = any_of(riddles, rng);
       q = r.q;
       why = r.why;
       a = r.a;
+      break;
+    }
+    case 3: {   // digits reversed, in the textbook's words: a number task that is not a sum
+      const std::string n = number(2, 4, rng);
+      a = std::string(n.rbegin(), n.rend());
+      q = "Write " + n + " with its digits from the ones.";
+      why = "The digits from the ones";
       break;
     }
     case 1:

@@ -52,19 +52,25 @@ Eval make_eval(const RecipeConfig& cfg) {
   return e;
 }
 
+// Greedy decoding of every held-out problem, judged by the verifier, per length.
 StageRow evaluate(const std::string& name, ch06::DeepSeekModel& m, const TaskCodec& codec, const Eval& e, double cpu0) {
   StageRow row{name, {}, 0, 0, 0, 0};
-  std::vector<Problem> all;
+  double rows = 0;
   for (const auto& set : e.by_length) {
-    row.em.push_back(greedy_eval(m, codec, set).exact_match);
-    all.insert(all.end(), set.begin(), set.end());
+    ch02::SamplingConfig greedy;
+    greedy.max_new_tokens = completion_budget(codec, set);
+    const Rollouts r = sample_rollouts(m, codec, set, 1, greedy);
+    row.em.push_back(r.mean_accuracy());
+    for (int64_t i = 0; i < r.rows(); ++i) {
+      row.format += r.rewards[static_cast<size_t>(i)].format;
+      row.consistency += textbook_language_share(r.texts[static_cast<size_t>(i)]);
+      row.length += static_cast<double>(r.completions[static_cast<size_t>(i)].size());
+    }
+    rows += static_cast<double>(r.rows());
   }
-  const Rollouts r = sample_rollouts(m, codec, all, 1, rl_sampling(codec, all, 1e-3f, 1));   // greedy in effect, with the texts kept
-  for (int64_t i = 0; i < r.rows(); ++i) {
-    row.format += r.rewards[static_cast<size_t>(i)].format / static_cast<double>(r.rows());
-    row.consistency += textbook_language_share(r.texts[static_cast<size_t>(i)]) / static_cast<double>(r.rows());
-  }
-  row.length = r.mean_length();
+  row.format /= rows;
+  row.consistency /= rows;
+  row.length /= rows;
   row.cpu = process_cpu_seconds() - cpu0;
   return row;
 }
