@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "ch07/grpo.hpp"
@@ -29,6 +30,8 @@ struct GrpoConfig {
   // max_draws batches per step) until `prompts` such groups fill the batch. Every draw's samples count.
   bool dynamic_sampling = false;
   int64_t max_draws = 4;
+  // When set, added to each row's reward (e.g. R1's language-consistency reward, sec. 2.3.2).
+  std::function<float(const Problem& p, std::string_view completion)> extra_reward;
   ScaleRewards scale = ScaleRewards::group;
   GrpoOptions loss;            // eps, eps_high, beta, loss_type
 };
@@ -52,6 +55,8 @@ RlStepReport sample_report(const Rollouts& r, const std::vector<float>& rewards)
 
 // The reward of each row: accuracy + format_weight x format.
 std::vector<float> row_rewards(const Rollouts& r, float format_weight);
+// The same plus cfg.extra_reward when set.
+std::vector<float> row_rewards(const Rollouts& r, const GrpoConfig& cfg);
 
 // DAPO's dynamic-sampling filter (Yu et al. 2025, sec. 3.2): the groups of G consecutive rewards
 // that are not all equal, as (draw, group) pairs in draw order, at most `want` of them. A group
@@ -73,6 +78,9 @@ class GrpoLearner {
   // refill ends the step's drawing.
   RlStepReport step(const std::vector<Problem>& problems, uint64_t seed);
   std::function<std::vector<Problem>(int64_t n, uint64_t seed)> refill;
+  // When set, sees each step's first draw (every completion sampled for the given prompts) before
+  // training: measurements of the samples beyond the step report (e.g. R1-Zero's worked solutions).
+  std::function<void(const Rollouts& first_draw)> observe;
   const GrpoConfig& config() const { return cfg_; }
   PolicyTrainer trainer;
 

@@ -154,22 +154,31 @@ TEST_CASE("program ch07_memory --quick: PPO holds three models, GRPO and DPO two
   CHECK(s["models_bytes"]["DPO"].get<double>() == doctest::Approx(grpo));
 }
 
-TEST_CASE("program ch07_r1_recipe --quick: a base pretrained without the template, every stage, their checkpoints, the table in summary.json") {
+TEST_CASE("program ch07_r1_zero --quick: the base's skills, RL's trace over two seeds, the Figure 3 plots, checkpoints") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_r1_zero";
+  REQUIRE(run_program("ch07_r1_zero", "--seeds 2", out) == 0);
+  check_files(out, {"figure3.svg", "worked.svg", "accuracy.svg", "pass_at_k.svg", "summary.json"});
+  const auto s = program_summary(out);
+  CHECK(s["seeds"].get<double>() == 2.0);
+  CHECK(s["after"]["exact_match"]["mean"].get<double>() <= 1.0);
+  CHECK(s["base"]["pass_at_n"]["mean"].get<double>() >= 0.0);
+  for (const char* dir : {"base", "r1_zero"}) check_checkpoint(out / dir);
+  const fs::path again = fs::temp_directory_path() / "ds_smoke_ch07_r1_zero_again";
+  CHECK(run_program("ch07_r1_zero", "--base " + (out / "base").string(), again) == 0);
+  CHECK(run_program("ch07_r1_zero", "--base /nonexistent", again) == 1);
+  CHECK(run_program("ch07_r1_zero", "--lengths 0", again) == 1);
+}
+
+TEST_CASE("program ch07_r1_recipe --quick: R1's four stages from a base, a row per stage in summary.json, checkpoints") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_r1";
   REQUIRE(run_program("ch07_r1_recipe", "", out) == 0);
-  check_files(out, {"stages.svg", "rl_stages.svg", "format.svg", "summary.json"});
+  check_files(out, {"stages.svg", "summary.json"});
   const auto s = program_summary(out);
-  for (const char* stage : {"base", "r1_zero", "warmup", "r1_zero_warm", "cold_start_sft", "final_rl"}) {
+  for (const char* stage : {"stage0", "stage1", "stage2", "stage3", "stage4"}) {
     INFO(stage);
     CHECK(s[stage]["format_rate"].get<double>() >= 0.0);
-    CHECK(s[stage]["exact_match"].get<double>() <= 1.0);
+    CHECK(s[stage]["exact_match"]["len2"].get<double>() <= 1.0);
   }
-  CHECK(s["base"]["plain_exact_match"].get<double>() >= 0.0);
-  for (const char* dir : {"base", "r1_zero", "warmup", "r1_zero_warm", "cold_start_sft", "final"}) check_checkpoint(out / dir);
-  // An earlier run's base, without the warm-up arm.
-  const fs::path again = fs::temp_directory_path() / "ds_smoke_ch07_r1_again";
-  REQUIRE(run_program("ch07_r1_recipe", "--base " + (out / "base").string() + " --warmup-examples 0", again) == 0);
-  CHECK_FALSE(program_summary(again).contains("warmup"));
-  CHECK(run_program("ch07_r1_recipe", "--base /nonexistent", out) == 1);
-  CHECK(run_program("ch07_r1_recipe", "--task countdown --lengths 2", out) == 1);
+  for (const char* dir : {"stage2", "final"}) check_checkpoint(out / dir);
+  CHECK(run_program("ch07_r1_recipe", "--base /nonexistent --stage2-steps 1", out) == 1);
 }
