@@ -15,6 +15,7 @@
 #include "common/flags.hpp"
 #include "common/gemm.hpp"
 #include "common/gemm_onednn.hpp"
+#include "common/memory.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
     pc.train.warmup = 1;
     pc.train.batch_size = batch;
     pc.train.seq_len = seq;
+    memory::require_fits(training_bytes_floor(cfg, batch, 1, seq), fmt("a training step of %lld x %lld tokens", (long long)batch, (long long)seq),
+                         "lower --batch or --seq");
     ch06::Pretrainer p(model, pc);
     std::vector<int32_t> ids(static_cast<size_t>(batch * seq)), tg(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {

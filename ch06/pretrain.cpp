@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "common/fsutil.hpp"
+#include "common/memory.hpp"
 #include "common/gemm.hpp"
 #include "common/gemm_onednn.hpp"
 
@@ -36,6 +38,37 @@ Pretrainer::Pretrainer(DeepSeekModel& model, const PretrainConfig& cfg)
     : balance(model.moe_layers(), pretrain_balancing(model.config(), cfg)),
       trainer(model.named_parameters(), cfg.train, ch04::with_balance_loss(ch05::mtp_training_loss(model, cfg.mtp_lambda), balance)) {
   trainer.add_hook(balance);
+  trainer.add_run_settings({{"--mtp-lambda", cfg.mtp_lambda}, {"--gamma", cfg.bias_gamma}, {"--seq-alpha", cfg.seq_alpha}});
+}
+
+void add_data_settings(Trainer& trainer, uint64_t seed, const std::string& data_path, int64_t corpus_kb) {
+  trainer.add_run_settings({{"--seed", seed}, {"--data", data_path}});
+  if (data_path.empty()) trainer.add_run_settings({{"--corpus-kb", corpus_kb}});   // the built-in corpus's size
+}
+
+void check_resume_config(const std::string& config_path, const DeepSeekConfig& saved) {
+  if (config_path.empty()) return;
+  DeepSeekConfig given = load_config(config_path);   // an invalid file is refused here, in its own sentence
+  given.vocab_size = saved.vocab_size;
+  if (to_json(given) != to_json(saved))
+    throw std::runtime_error("--config " + config_path + " is not the model of the checkpoint being resumed; leave --config out to continue "
+                             "that run (its config.json is used), or start a new run without --resume");
+}
+
+DeepSeekConfig planned_model(const std::string& preset_name, const std::string& config_path, const std::string& resume) {
+  if (!resume.empty()) {
+    recover_interrupted_save(resume);
+    return load_config(resume + "/config.json");
+  }
+  DeepSeekConfig c = config_path.empty() ? preset(preset_name) : load_config(config_path);
+  c.vocab_size = 256;
+  return c;
+}
+
+void check_training_fits(const DeepSeekConfig& model, const TrainerConfig& train) {
+  memory::require_fits(training_bytes_floor(model, train.batch_size, train.micro_batches, train.seq_len),
+                       "a training step of " + std::to_string(train.batch_size) + " x " + std::to_string(train.seq_len) + " tokens",
+                       "lower --batch or --seq, or split the batch with --micro-batches");
 }
 
 std::string apply_precision(const std::string& precision) {

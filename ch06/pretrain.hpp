@@ -32,13 +32,31 @@ struct PretrainConfig {
 // without the bias (topk_method other than noaux_tc).
 ch04::BalanceConfig pretrain_balancing(const DeepSeekConfig& model, const PretrainConfig& cfg);
 
-// The trainer and its balancing hook, wired to one model (which must outlive them).
+// The trainer and its balancing hook, wired to one model (which must outlive them). The loss
+// weights (--mtp-lambda, --gamma, --seq-alpha) are the trainer's run settings: a resume with
+// others is refused.
 struct Pretrainer {
   Pretrainer(DeepSeekModel& model, const PretrainConfig& cfg);
   ch04::BalanceHook balance;
   Trainer trainer;
 };
 
+// The data a run trains on, by flag (--seed, which also splits and generates the corpus, and
+// --data or --corpus-kb), added to the trainer's run settings: a resume on other data is refused.
+void add_data_settings(Trainer& trainer, uint64_t seed, const std::string& data_path, int64_t corpus_kb);
+
+// --config beside --resume names the model the run continues: it must be valid and the
+// checkpoint's own (vocab_size aside, which the tokenizer sets), or the resume is refused.
+void check_resume_config(const std::string& config_path, const DeepSeekConfig& saved);
+
+// The model a run will train, known before its corpus is read: the checkpoint's when resuming,
+// else the --config file's or the preset's, with vocab_size at least 256 (a byte-level BPE's
+// floor; the tokenizer trained later sets the exact size).
+DeepSeekConfig planned_model(const std::string& preset_name, const std::string& config_path, const std::string& resume);
+
+// Refuses, before the step allocates it, a batch whose training step cannot fit in this
+// machine's memory (training_bytes_floor against memory::available_bytes), naming both numbers.
+void check_training_fits(const DeepSeekConfig& model, const TrainerConfig& train);
 // Sets ds::gemm's precision from PretrainConfig::precision and returns the one line that says which
 // runs (with oneDNN's kernel for bf16); "bf16" where unavailable fails with the reason.
 std::string apply_precision(const std::string& precision);

@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
       o.sample_tokens = std::min<int64_t>(o.sample_tokens, 16);
     }
     tc.seed = run.seed;
+    if (o.sample_tokens > 0 && o.prompt.empty()) fail("ch06_pretrain", "--prompt is empty: the sample at the end continues a prompt, so give it some text (or --sample-tokens 0)");
     start_run(run);
     print_header("ch06_pretrain", "the mini-DeepSeek pretraining run: loss, balance, memory, checkpoints, a sample");
     const std::string ckpt = run.out + "/checkpoint";
@@ -155,11 +156,13 @@ int main(int argc, char** argv) {
     std::unique_ptr<DeepSeekModel> model;
     Tokenizer tok;
     std::unique_ptr<TokenDataset> data;
+    check_training_fits(planned_model(o.preset, o.config_path, o.resume), tc);
     const auto docs = load_or_generate_documents(o.data_path, static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
     if (!o.resume.empty()) {
       LoadedModel lm = load_model(o.resume);
       if (!lm.has_tokenizer) fail("ch06_pretrain", "the checkpoint to resume has no tokenizer.json");
       model = std::move(lm.model);
+      check_resume_config(o.config_path, model->config());
       tok = std::move(lm.tokenizer);
       data = std::make_unique<TokenDataset>(docs, tok, 0.05, run.seed);   // the split corpus_dataset made
     } else {
@@ -176,6 +179,7 @@ int main(int argc, char** argv) {
     model->set_recompute(o.recompute);   // a training setting, not saved with the model
     Pretrainer p(*model, pc);
     Trainer& trainer = p.trainer;
+    add_data_settings(trainer, run.seed, o.data_path, o.corpus_kb);
     if (!o.resume.empty()) {
       trainer.load_state(o.resume);
       std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)tc.steps);
@@ -208,9 +212,9 @@ int main(int argc, char** argv) {
     });
     if (trainer.step_count() < tc.steps) {
       save();
-      std::printf("\ninterrupted at step %lld: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
-                  ckpt.c_str(), ckpt.c_str());
-      return 130;
+      std::printf("\ninterrupted at step %lld by %s: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
+                  interrupt_name(), ckpt.c_str(), ckpt.c_str());
+      return interrupt_exit_code();
     }
     write_plots(run.out, h, p.balance.load_shares(0), mem);
     Table t({"what", "value"});
