@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/autograd.hpp"
+#include "common/fsutil.hpp"
 #include "common/ops.hpp"
 #include "common/trainer.hpp"
 #include "test_helpers.hpp"
