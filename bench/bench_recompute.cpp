@@ -70,18 +70,12 @@ int main(int argc, char** argv) {
     std::string preset = "mini";
     int64_t batch = 8, seq = 128;
     int reps = 7;
-    flags.add_choice("--preset", preset, {"tiny", "mini"}, "model size; --quick uses tiny");
-    flags.add("--batch", batch, "sequences per step").min(1);
-    flags.add("--seq", seq, "tokens per sequence").min(2).max(256);
-    flags.add("--reps", reps, "timed steps of each kind (medians are reported)").min(1);
+    flags.add_choice("--preset", preset, {"tiny", "mini"}, "model size").quick("tiny");
+    flags.add("--batch", batch, "sequences per step").min(1).quick(2);
+    flags.add("--seq", seq, "tokens per sequence").min(2).max(256).quick(16);
+    flags.add("--reps", reps, "timed steps of each kind (medians are reported)").min(1).quick(2);
     flags.parse(argc, argv);
-    if (run.quick) {
-      preset = "tiny";
-      batch = 2;
-      seq = 16;
-      reps = 2;
-    }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("bench/recompute", "one training step of the mini-DeepSeek with V3's recomputation off and on: bytes kept and time paid");
 
     const ch06::DeepSeekConfig cfg = ch06::preset(preset);
@@ -141,7 +135,7 @@ int main(int argc, char** argv) {
     s.set("step_cpu_on_ms", 1e3 * median(on.step_cpu));
     s.set("time_paid_fraction", paid);
     s.set("v3_bf16_saved_bytes_per_token_per_layer", static_cast<double>(v3_saved));
-    s.write(run.out + "/summary.json");
+    report.write(s);
     return 0;
   });
 }

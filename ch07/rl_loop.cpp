@@ -74,24 +74,24 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
   return t;
 }
 
-void write_rl_plots(const std::string& dir, const std::string& method, const RlTrace& t) {
+void write_rl_plots(RunReport& report, const std::string& method, const RlTrace& t) {
   LineChart acc{method + ": accuracy during training", "step", "%", {}};
   acc.series.push_back({"sampled completions verified correct", t.step, t.accuracy, false, 5});
   if (!t.mixed.empty() && t.mixed.back() > 0) acc.series.push_back({"groups with mixed rewards", t.step, t.mixed, true, 5});
   acc.series.push_back({"greedy exact match, held-out probe", t.eval_step, t.eval_em});
   acc.caption = "The sampled accuracy climbs as the policy sharpens; only groups with mixed rewards carry a gradient, and they thin out as accuracy nears 100%.";
-  write_line_chart(dir + "/accuracy.svg", acc);
+  report.plot("accuracy.svg", acc);
   LineChart kl{method + ": KL to the frozen starting model", "step", "nats per token", {{"KL", t.step, t.kl, false, 5}}};
   kl.caption = "The KL grows from 0 as the policy leaves its reference; the KL penalty keeps it small.";
-  write_line_chart(dir + "/kl.svg", kl);
+  report.plot("kl.svg", kl);
   LineChart ent{method + ": policy entropy (mean -log p of the sampled tokens)", "step", "nats per token", {{"entropy", t.step, t.entropy, false, 5}}};
   ent.caption = "Entropy falls as RL concentrates probability on answers that verify; a collapse to 0 would end exploration.";
-  write_line_chart(dir + "/entropy.svg", ent);
+  report.plot("entropy.svg", ent);
   LineChart len{method + ": completion length of right and of wrong answers", "step", "tokens", {}};
   len.series.push_back({"correct", t.step, t.len_right, false, 5});
   len.series.push_back({"wrong", t.step, t.len_wrong, true, 5});
   len.caption = "Wrong answers that drift longer than right ones are the length bias of the 1/|o| normalisation (Dr. GRPO); compare --loss-type dr_grpo.";
-  write_line_chart(dir + "/length.svg", len);
+  report.plot("length.svg", len);
 }
 
 }  // namespace ds::ch07

@@ -8,7 +8,6 @@
 #include <stdexcept>
 
 #include "common/plot.hpp"
-#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
@@ -93,7 +92,6 @@ void write_heatmap(const std::string& path, const Heatmap& h) {
   d.text(bx + bw + 4, (top + bottom) / 2 + 4, label((lo + hi) / 2), 11, "start");
   d.text(bx + bw + 4, bottom, label(lo), 11, "start");
   svg::write_text_file(path, d.finish());
-  run_page::add_plot(path, h.title, h.caption);
 
   std::ostringstream o;
   o << "row";

@@ -66,7 +66,7 @@ void all_presets(Summary& summary) {
               "figures are the counts without the embedding table, of which a token reads one row.\n\n");
 }
 
-void parameters(const DeepSeekConfig& c, const PartBreakdown& b, const std::string& out, Summary& summary) {
+void parameters(const DeepSeekConfig& c, const PartBreakdown& b, RunReport& report, Summary& summary) {
   std::printf("1. Parameters by component (exact integers; activated = what one token's forward pass reads):\n");
   Table t({"component", "parameters", "share", "activated per token"});
   BarChart chart{"Parameters by component", "", "", {}, {}};
@@ -101,7 +101,7 @@ void parameters(const DeepSeekConfig& c, const PartBreakdown& b, const std::stri
   summary.set("parameters.activated", d(b.main_activated));
   summary.set("parameters.activated_without_embedding", d(b.main_activated - emb));
   chart.series = {all, active};
-  write_bar_chart(out + "/parameters.svg", chart);
+  report.plot("parameters.svg", chart);
 }
 
 void weights(const std::vector<WeightTensor>& inv, const PartBreakdown& b, bool is_v3, Summary& summary) {
@@ -170,7 +170,7 @@ void training(const DeepSeekConfig& c, const PartBreakdown& b, int64_t seq_len, 
   summary.set("training.activation_bytes_micro_batch", 2 * tokens * d(all.per_token()));
 }
 
-void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, const std::string& out, Summary& summary) {
+void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, RunReport& report, Summary& summary) {
   const KvPerToken kv = kv_elements_per_token(c, groups);
   const int64_t l = c.num_hidden_layers, dh = c.qk_nope_head_dim;
   std::printf("4. KV cache per token (DeepSeek-V2 Table 1; l = %lld layers, n_h = %lld heads of d_h = %lld, BF16 = 2 bytes):\n", (long long)l,
@@ -210,7 +210,7 @@ void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, const st
     for (double x : xs) s.y.push_back(2 * d(kinds[i].elements) * x / 1e9);
     chart.series.push_back(s);
   }
-  write_line_chart(out + "/kv_cache.svg", chart);
+  report.plot("kv_cache.svg", chart);
 }
 
 void compute(const DeepSeekConfig& c, bool is_v3, double tokens, double mfu, double peak_tflops, int64_t seq_len, Summary& summary) {
@@ -262,7 +262,7 @@ int main(int argc, char** argv) {
     flags.add("--mfu", mfu, "model FLOPs utilisation assumed for the GPU hours (fraction of peak)").min(0.001).max(1);
     flags.add("--peak-tflops", peak_tflops, "one GPU's dense BF16 peak in TFLOP/s (H800 SXM: 989, as H100 SXM)").min(1);
     flags.parse(argc, argv);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "the parameters, memory and compute of a DeepSeek configuration, counted from its shapes; the real V3, V2 and V2-Lite "
                            "configurations are built in");
     const DeepSeekConfig c = resolve_config(config);
@@ -276,12 +276,12 @@ int main(int argc, char** argv) {
     summary.set("config", config);
     all_presets(summary);
     std::printf("== %s ==\n", config.c_str());
-    parameters(c, b, run.out, summary);
+    parameters(c, b, report, summary);
     weights(inv, b, is_v3, summary);
     training(c, b, seq_len, micro_batch, run.quick, run.seed, summary);
-    kv_cache(c, groups, context, run.out, summary);
+    kv_cache(c, groups, context, report, summary);
     compute(c, is_v3, tokens, mfu, peak_tflops, seq_len, summary);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/parameters.svg, %s/kv_cache.svg (+ .csv), summary.json and index.html\n", run.out.c_str(), run.out.c_str());
     return 0;
   });

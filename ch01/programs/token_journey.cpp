@@ -238,7 +238,7 @@ int64_t caches(const Journey& j, Summary& summary) {
   return per_token;
 }
 
-void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, const std::string& out) {
+void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, RunReport& report) {
   std::vector<const LayerStop*> moe;
   for (const LayerStop& s : j.layers)
     if (s.moe) moe.push_back(&s);
@@ -268,8 +268,8 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
     s.row_labels = w.row_labels;
     for (int64_t e = 0; e < w.cols; ++e) w.col_labels.push_back(std::to_string(e));
     s.col_labels = w.col_labels;
-    write_heatmap(out + "/router_weights.svg", w);
-    write_heatmap(out + "/router_scores.svg", s);
+    report.plot("router_weights.svg", w);
+    report.plot("router_scores.svg", s);
   }
 
   BarChart bar{fmt("The top %zu next tokens and their probabilities (main head)", j.top_ids.size()), "", "probability (log scale)", {}, {}};
@@ -282,7 +282,7 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
   }
   bar.series = {p};
   bar.value_labels = false;
-  write_bar_chart(out + "/next_token.svg", bar);
+  report.plot("next_token.svg", bar);
 
   LineChart line;
   line.title = "The last token's residual stream through the layers";
@@ -301,7 +301,7 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
   }
   a.dashed = f.dashed = true;
   line.series = {x, a, f};
-  write_line_chart(out + "/residual.svg", line);
+  report.plot("residual.svg", line);
 }
 }  // namespace
 
@@ -320,7 +320,7 @@ int main(int argc, char** argv) {
     flags.add("--top", top_k, "how many next tokens to list").min(1).max(50);
     flags.parse(argc, argv);
     if (fresh && !checkpoint.empty()) fail(kProgram, "--fresh and --checkpoint contradict each other; give one");
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "one prompt through the mini-DeepSeek, every stage in a table: what the model computes on the way to its next token");
     Model m = load(checkpoint, fresh, run.quick, run.seed);
     ch06::DeepSeekModel& model = *m.loaded.model;
@@ -351,7 +351,7 @@ int main(int argc, char** argv) {
     mtp(j, tok);
     Summary summary;
     caches(j, summary);
-    plots(j, c, tok, run.out);
+    plots(j, c, tok, report);
 
     summary.set("model", m.source);
     summary.set("fresh_model", m.fresh ? 1.0 : 0.0);
@@ -368,7 +368,7 @@ int main(int argc, char** argv) {
       summary.set("mtp.draft", j.draft_ids[0]);
       summary.set("mtp.draft_prob", j.draft_probs[0]);
     }
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/{router_weights,router_scores,next_token,residual}.svg (+ .csv), summary.json and index.html\n", run.out.c_str());
     return 0;
   });

@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     if ((tc.batch_size / mpi::size()) % tc.micro_batches != 0)
       fail("ch06_data_parallel", "each rank's share of --batch must be a multiple of --micro-batches");
     if (!lead) tc.progress = false;
-    start_run(run);
+    RunReport report = start_run(run, flags);
     if (lead)
       print_header("ch06_data_parallel",
                    fmt("%d ranks train one model on shares of each global batch; %s; the check against one process, optimizer memory per "
@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
     loss.series.push_back({"validation", h.eval_step, h.val.at("main_ce")});
     loss.caption = fmt("%d ranks, each on %lld of the %lld sequences per step; the loss is the one process's on the same batches", mpi::size(),
                        (long long)(tc.batch_size / mpi::size()), (long long)tc.batch_size);
-    write_line_chart(run.out + "/loss.svg", loss);
+    report.plot("loss.svg", loss);
     BarChart mb{"Memory per rank: weights, gradients, AdamW moments", "", "MB", {}, {}};
     Series w{"weights", {}, {}}, g{"gradients", {}, {}}, m{"AdamW moments", {}, {}};
     mb.categories.push_back("unsharded (plain DP)");
@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
     }
     mb.series = {w, g, m};
     mb.caption = "Measured AdamW state of each rank: ZeRO-1 divides the moments (8 bytes per parameter) by the ranks; weights and gradients stay whole";
-    write_bar_chart(run.out + "/memory.svg", mb);
+    report.plot("memory.svg", mb);
 
     Table t({"what", "value"});
     t.row({"final validation loss (main head)", fmt("%.4f", h.final_val("main_ce"))});
@@ -258,7 +258,7 @@ int main(int argc, char** argv) {
     summary.set("memory.optimizer_bytes_unsharded", unsharded);
     summary.set("memory.parameter_bytes", param_bytes);
     summary.set("checkpoint", ckpt);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nwrote %s/{loss,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", run.out.c_str(), ckpt.c_str());
     return 0;
   });

@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
       fail("ch06_expert_parallel", fmt("--batch %lld must split into 2 micro-batches on each of %d ranks", (long long)tc.batch_size, mpi::size()));
     if (o.pp % 2 != 0 || o.pipeline_micro < 2 * o.pp) fail("ch06_expert_parallel", "DualPipe needs an even --pp and --pipeline-micro >= 2 x --pp");
     if (!lead) tc.progress = false;
-    start_run(run);
+    RunReport report = start_run(run, flags);
     const int ranks = mpi::size();
     DeepSeekConfig cfg = preset(o.preset);
     if (cfg.n_routed_experts % ranks != 0)
@@ -267,9 +267,9 @@ int main(int argc, char** argv) {
       a2a.series = {at, ex};
       a2a.caption = fmt("%s of one machine (shared memory): the copy is cheap next to a real network", mpi::placement().c_str());
       val.caption = "Same data and seed in every run: what the node limit costs in validation loss";
-      write_bar_chart(run.out + "/limit_bytes.svg", bytes);
-      write_bar_chart(run.out + "/limit_time.svg", a2a);
-      write_line_chart(run.out + "/limit_val_loss.svg", val);
+      report.plot("limit_bytes.svg", bytes);
+      report.plot("limit_time.svg", a2a);
+      report.plot("limit_val_loss.svg", val);
       for (const LimitRun& r : runs) {
         const std::string key = r.m > 0 ? fmt("limit.M%lld", (long long)r.m) : "limit.unlimited";
         summary.set(key + ".bytes_per_token", r.bytes_per_token);
@@ -337,11 +337,11 @@ int main(int argc, char** argv) {
                       {{"ms", {}, {1e3 * ov.attention_s, 1e3 * ov.dispatch_s, 1e3 * ov.experts_s, 1e3 * ov.combine_s, 1e3 * ov.shared_s,
                                    1e3 * ov.sequential_s, 1e3 * ov.overlapped_s}}}};
       pieces.caption = "Overlapped: micro-batch 1's attention runs while micro-batch 0's dispatch is in flight (MPI_Ialltoallv); " + mpi::placement();
-      write_bar_chart(run.out + "/overlap.svg", pieces);
+      report.plot("overlap.svg", pieces);
       BarChart sim{"Simulated DualPipe step from the measured chunk times", "F&B chunk", "step ms", {"F + B (no overlap)", "measured overlap", "all-to-all hidden"},
                    {{"step ms", {}, {1e3 * t_serial, 1e3 * t_measured, 1e3 * t_ideal}}}};
       sim.caption = fmt("pipeline_sim.hpp with F %.2f, B %.2f, W %.2f ms measured on one MoE block; only the F&B chunk differs", 1e3 * d.F, 1e3 * d.B, 1e3 * d.W);
-      write_bar_chart(run.out + "/dualpipe_prediction.svg", sim);
+      report.plot("dualpipe_prediction.svg", sim);
       summary.set("overlap.sequential_ms", 1e3 * ov.sequential_s);
       summary.set("overlap.overlapped_ms", 1e3 * ov.overlapped_s);
       summary.set("overlap.hidden_fraction", hidden);
@@ -352,7 +352,7 @@ int main(int argc, char** argv) {
       summary.set("dualpipe.step_ms_no_overlap", 1e3 * t_serial);
       summary.set("dualpipe.step_ms_measured_overlap", 1e3 * t_measured);
       summary.set("dualpipe.step_ms_hidden", 1e3 * t_ideal);
-      summary.write(run.out + "/summary.json");
+      report.write(summary);
       std::printf("\nwrote %s/{limit_bytes,limit_time,limit_val_loss,overlap,dualpipe_prediction}.svg (+ .csv) and summary.json\n", run.out.c_str());
     }
     return 0;

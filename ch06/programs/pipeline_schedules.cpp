@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
         fail(kProgram, std::string(e.what()) + " (leave it out with --schedules)");
       }
     }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram,
                  "each schedule's op lists replayed on PP simulated ranks: who computes what when, the idle time (bubble) it leaves,\n"
                  "and the activations it holds; then DeepSeek-V3 Table 2 recomputed from those timelines beside the paper's formulas.");
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
                                        std::abs(hi - lo) < 1e-9 ? fmt("%g", hi).c_str() : fmt("%g..%g", lo, hi).c_str(), row.bubble));
       chart.caption = "Grey is idle time, the bubble; each box is one op, numbered by micro-batch (12|3: the forward of 12 overlapped "
                       "with the backward of 3).";
-      write_gantt(run.out + "/" + gantt, chart);
+      report.plot(gantt, chart);
       written.push_back(gantt);
       summary.set("schedules." + name + ".devices", s.ranks);
       summary.set("schedules." + name + ".makespan", tl.makespan);
@@ -199,12 +199,12 @@ int main(int argc, char** argv) {
 
     bubble.series = {sim_bubble, formula_bubble};
     memory.series = {acts, acts_table, params};
-    write_bar_chart(run.out + "/bubble.svg", bubble);
-    write_bar_chart(run.out + "/memory.svg", memory);
-    write_line_chart(run.out + "/activations.svg", held);
+    report.plot("bubble.svg", bubble);
+    report.plot("memory.svg", memory);
+    report.plot("activations.svg", held);
     summary.set("pp", pp);
     summary.set("micro_batches", m);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nwrote %s/", run.out.c_str());
     for (const std::string& f : written) std::printf("%s, ", f.c_str());
     std::printf("bubble.svg, memory.svg, activations.svg (+ .csv), summary.json\n");

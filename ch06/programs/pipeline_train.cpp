@@ -141,7 +141,8 @@ std::vector<ScheduleKind> parse_list(const std::string& list) {
 }
 
 // The single-process run on the same batches: the plain trainer with M micro-batches.
-int run_reference(const RunOptions& run, const DeepSeekConfig& cfg, PretrainConfig pc, const TokenDataset& data, const Tokenizer& tok) {
+int run_reference(const RunOptions& run, RunReport& report, const DeepSeekConfig& cfg, PretrainConfig pc, const TokenDataset& data,
+                  const Tokenizer& tok) {
   Rng rng(run.seed);
   DeepSeekModel model(cfg, rng);
   Pretrainer p(model, pc);
@@ -161,7 +162,7 @@ int run_reference(const RunOptions& run, const DeepSeekConfig& cfg, PretrainConf
   Summary summary;
   summary.set("reference.loss", losses);
   summary.set("reference.checkpoint", ckpt);
-  summary.write(run.out + "/summary.json");
+  report.write(summary);
   std::printf("single-process run: %lld steps, loss %.4f -> %.4f; checkpoint %s\n", (long long)pc.train.steps, losses.front(), losses.back(),
               ckpt.c_str());
   return 0;
@@ -209,7 +210,7 @@ ScheduleRun train_schedule(PipelineRank& pr, const Schedule& s, const Options& o
 
 // One mode's figures: every rank joins the gathers; rank 0 draws the measured Gantt chart beside
 // the simulator's and the live memory per rank, fills the summary and returns the result.
-std::optional<ScheduleResult> report_mode(const Schedule& s, ScheduleRun& r, int mode, int ep, double latency, const std::string& out,
+std::optional<ScheduleResult> report_mode(const Schedule& s, ScheduleRun& r, int mode, int ep, double latency, RunReport& report,
                                           const std::string& ckpt, double& hidden_in_sequence, Summary& summary) {
   ScheduleResult res;
   res.name = schedule_name(s.kind) + (mode == 1 ? "_overlap" : "");
@@ -253,7 +254,7 @@ std::optional<ScheduleResult> report_mode(const Schedule& s, ScheduleRun& r, int
   g.caption = fmt("Each rank's measured ops (real start and end, %s) above the simulator's "
                   "replay of the same op list with this run's mean durations: F %.1f, B %.1f, W %.1f, F&B %.1f ms, transfer %.2f ms.",
                   mpi::placement().c_str(), d_ms.F, d_ms.B, d_ms.W, d_ms.FB, d_ms.latency);
-  write_gantt(out + "/gantt_" + res.name + ".svg", g);
+  report.plot("gantt_" + res.name + ".svg", g);
   LineChart mem{fmt("%s: live tensor memory per rank through the last step (above the step's start)", res.title.c_str()), "time (ms)",
                 "MB", {}};
   for (size_t r = 0; r < all.size(); ++r) {
@@ -269,7 +270,7 @@ std::optional<ScheduleResult> report_mode(const Schedule& s, ScheduleRun& r, int
   }
   mem.caption = "Sampled at each op's start and end: activations saved for backward rise with each forward a rank runs and fall "
                 "with each backward (or W); the weight gradients, built by the first backward, stay until the optimizer step.";
-  write_line_chart(out + "/memory_" + res.name + ".svg", mem);
+  report.plot("memory_" + res.name + ".svg", mem);
 
   const std::string key = "schedules." + res.name;
   summary.set(key + ".loss", res.loss);
@@ -376,7 +377,7 @@ int main(int argc, char** argv) {
         if (schedules.empty()) refuse("no schedule fits: " + left_out.front());
         if (!o.resume.empty() && schedules.size() != 1) refuse("--resume continues one schedule: name it with --schedules");
       }
-      start_run(run);
+      RunReport report = start_run(run, flags);
       print_header(kProgram, o.reference ? "the single-process reference run: the weights every pipelined run must end with"
                                          : "each schedule's op lists executed by MPI ranks, each holding its stages of the model; per schedule "
                                            "the measured Gantt chart\nbeside the simulator's (fed the durations measured here), live memory per "
@@ -386,7 +387,7 @@ int main(int argc, char** argv) {
       CorpusData cd = corpus_dataset(docs, o.vocab, run.seed);
       cfg.vocab_size = cd.tokenizer.vocab_size();
       if (tc.seq_len > cfg.max_position_embeddings) refuse("--seq exceeds the model's max_position_embeddings");
-      if (o.reference) return run_reference(run, cfg, pc, cd.dataset, cd.tokenizer);
+      if (o.reference) return run_reference(run, report, cfg, pc, cd.dataset, cd.tokenizer);
       if (o.ep > 1 && cfg.n_routed_experts % o.ep != 0)
         refuse(fmt("--ep %d needs n_routed_experts (%lld) to be a multiple of it", o.ep, (long long)cfg.n_routed_experts));
 
@@ -445,26 +446,26 @@ int main(int argc, char** argv) {
         }
         double hidden_in_sequence = 0;
         for (int mode = 0; mode < (ab ? 2 : 1); ++mode) {
-          if (auto res = report_mode(s, r, mode, o.ep, latency, run.out, ckpt, hidden_in_sequence, summary)) results.push_back(*res);
+          if (auto res = report_mode(s, r, mode, o.ep, latency, report, ckpt, hidden_in_sequence, summary)) results.push_back(*res);
         }
       }
       if (rank != 0) return 0;
 
-      const double spread = report_schedules(results, world, o.ep, run.out, mpi::placement());
+      const double spread = report_schedules(results, world, o.ep, report, mpi::placement());
       if (o.ep > 1) {
-        report_ep_step(results, pp_ranks, o.ep, tc.steps, run.out, mpi::placement());
+        report_ep_step(results, pp_ranks, o.ep, tc.steps, report, mpi::placement());
         summary.set("ep", o.ep);
       }
       std::vector<std::string> events;
       Rng probe_rng(run.seed);
       const Batch probe = split_batch(cd.dataset.sample_batch(Split::Train, tc.batch_size, tc.seq_len, probe_rng), tc.micro_batches)[0];
       const LineChart step_mem = memory_through_step(cfg, pc, probe, events);
-      write_line_chart(run.out + "/memory_step.svg", step_mem);
+      report.plot("memory_step.svg", step_mem);
       summary.set("memory_step_mb", step_mem.series[0].y);
       summary.set("ranks", world);
       summary.set("latency_ms", latency * 1e3);
       summary.set("loss_spread", spread);
-      summary.write(run.out + "/summary.json");
+      report.write(summary);
       std::printf("\nwrote %s/{gantt,memory}_<schedule>.svg, makespan.svg, bubble.svg, memory_peak.svg, memory_step.svg, loss.svg%s (+ .csv), "
                   "summary.json and a checkpoint per schedule (<schedule>/checkpoint, ch06_generate reads it)\n",
                   run.out.c_str(), o.ep > 1 ? ", ep_step.svg" : "");

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
       probe_n = std::min(probe_n, 4);
       eval_n = std::min(eval_n, 4);
     }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     from.resolve(run.out);
     const Task task = from.task;
     const std::vector<int>& lengths = from.lengths;
@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
                 "greedy exact match on held-out " + from.lengths_text + "-digit problems (%)", {}};
     for (const Result& r : results) c.series.push_back({r.name, r.samples, r.em, r.name == "sft_control"});
     c.caption = "Every method starts at the SFT model's accuracy; the dashed control spends GRPO's compute on the finite labelled set instead of sampling.";
-    write_line_chart(run.out + "/compare.svg", c);
+    report.plot("compare.svg", c);
 
     Summary summary;
     summary.set("sft_exact_match", start_report.exact_match);
@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
       summary.set(r.name + ".cpu_seconds", r.seconds);
     }
     summary.set("wall_seconds", wall.seconds());
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/compare.svg, compare.csv, summary.json, and each method's model in %s/METHOD/\n", run.out.c_str(), run.out.c_str());
     return interrupted() ? 130 : 0;
   });

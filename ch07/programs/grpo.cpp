@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
       pass_n = std::min<int64_t>(pass_n, 4);
       eval_every = 1;
     }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     from.resolve(run.out);
     const Task task = from.task;
     const std::vector<int>& lengths = from.lengths;
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     const double se = std::sqrt(std::max(before.exact_match * (1 - before.exact_match), 1e-12) / static_cast<double>(long_set.size()));
     std::printf("standard error of one accuracy on %zu problems: about %.1f points\n", long_set.size(), 100 * se);
 
-    write_rl_plots(run.out, "GRPO", tr);
+    write_rl_plots(report, "GRPO", tr);
     LineChart pk{"pass@k on held-out long problems, before and after GRPO", "k (samples per problem)", "pass@k (%)", {}};
     std::vector<double> ks, b100, a100;
     for (int64_t k = 1; k <= pass_n; ++k) {
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     pk.series.push_back({"after GRPO", ks, a100});
     pk.logx = true;
     pk.caption = "GRPO lifts pass@1 most: it moves answers the model could already sample into its first try, more than it adds new ones (pass@16).";
-    write_line_chart(run.out + "/pass_at_k.svg", pk);
+    report.plot("pass_at_k.svg", pk);
 
     Summary summary;
     summary.set("steps", static_cast<double>(done));
@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
     summary.set("pass_at_n_after", pass_after.back());
     summary.set("final_kl", tr.kl.empty() ? 0.0 : tr.kl.back());
     summary.set("checkpoint", from.checkpoint);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/{accuracy,kl,entropy,length,pass_at_k}.svg, summary.json, checkpoint/%s\n", run.out.c_str(),
                 control ? ", control_checkpoint/" : "");
     return interrupted() ? 130 : 0;

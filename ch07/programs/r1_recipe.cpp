@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
       eval_n = std::min(eval_n, 4);
       eval_every = 1;
     }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     const Task task = parse_task(task_name);
     const int max_len = max_operand_length(task);
     const std::vector<int> lengths = parse_lengths(lengths_text, max_len), pretrain_lengths = parse_lengths(pretrain_text, max_len),
@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
     bars.series.push_back({"greedy exact match", xs, acc});
     bars.series.push_back({"format compliance", xs, fmt_ok});
     bars.caption = "The base never saw the template; R1-Zero from it, then with a small format warm-up; the kept answers become cold-start data for the final RL.";
-    write_bar_chart(run.out + "/stages.svg", bars);
+    report.plot("stages.svg", bars);
     // One line per RL stage of a trace's series: the probe's exact match, and the samples' format.
     auto stage_chart = [&](const std::string& file, const std::string& title, const std::string& ylabel, bool probe_em, const std::string& caption) {
       LineChart c{title, "GRPO step", ylabel, {}};
@@ -250,7 +250,7 @@ int main(int argc, char** argv) {
       if (warm) add("R1-Zero after the warm-up", t_warm);
       add("final RL (from cold-start SFT)", t_final);
       c.caption = caption;
-      write_line_chart(run.out + "/" + file, c);
+      report.plot(file, c);
     };
     stage_chart("rl_stages.svg", "Greedy exact match on the validation probe during the RL stages", "%", true,
                 "Each RL stage starts where the stage before left its model; a flat line at 0 is a stage whose groups all scored alike (no gradient).");
@@ -259,7 +259,7 @@ int main(int argc, char** argv) {
     if (base_plain >= 0) summary.set("base.plain_exact_match", base_plain);
     summary.set("kept_completions", static_cast<double>(kept.completions.size()));
     summary.set("rejection_sampling_source", use_warm ? "r1_zero_warm" : "r1_zero");
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/{stages,rl_stages,format}.svg, summary.json, checkpoints base/, r1_zero/, warmup/, r1_zero_warm/, cold_start_sft/, final/\n",
                 run.out.c_str());
     return interrupted() ? 130 : 0;

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
       long_examples = std::min(long_examples, 16);
       eval_text = "1-4";
     }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
     const Task task = parse_task(task_name);
     const int max_len = max_operand_length(task);
@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
     loss.logy = true;
     loss.caption = fmt("Stage 1 (lengths %s) runs to step %lld, stage 2 adds lengths %s: the loss jumps where the long problems come in.",
                        lengths_text(shorts).c_str(), (long long)s1, lengths_text(longs).c_str());
-    write_line_chart(run.out + "/loss.svg", loss);
+    report.plot("loss.svg", loss);
     LineChart em{"Greedy exact match on validation problems during SFT", "optimizer step", "exact match (%)", {}};
     em.series.push_back({"short (" + lengths_text(shorts) + ")", curve.step, curve.short_em});
     em.series.push_back({"long (" + lengths_text(longs) + ")", curve.step, curve.long_em});
@@ -219,12 +219,12 @@ int main(int argc, char** argv) {
     em.caption = keep_best ? fmt("Short operands reach ~100%% in stage 1; the long set climbs in stage 2 until it plateaus on its %d labelled problems; "
                                  "the checkpoint keeps step %lld, the best probe.", long_examples, (long long)plateau.best_step)
                            : std::string("Short operands reach ~100% in stage 1; the long set climbs only in stage 2.");
-    write_line_chart(run.out + "/exact_match.svg", em);
+    report.plot("exact_match.svg", em);
     BarChart by{"Greedy exact match by operand length after SFT (held-out test problems)", "operand length (digits)", "exact match (%)", {}, {}};
     for (double x : xs) by.categories.push_back(fmt("%d", static_cast<int>(x)));
     by.series.push_back({"exact match", xs, ems});
     by.caption = "Lengths of stage 1 are near 100%, stage 2's lengths in between, lengths never trained on near 0: the model does not extrapolate.";
-    write_bar_chart(run.out + "/exact_match_by_length.svg", by);
+    report.plot("exact_match_by_length.svg", by);
 
     summary.set("task", task_name);
     summary.set("model", model_size);
@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
     summary.set("long_format_rate", long_rep.format_rate);
     summary.set("final_loss", h.train.at("loss").back());
     summary.set("checkpoint", checkpoint);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/{loss,exact_match,exact_match_by_length}.svg, summary.json\n", run.out.c_str());
     return interrupted() ? 130 : 0;
   });

@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
       o.rl_prompts = std::min<int64_t>(o.rl_prompts, 4);
       o.rl_group = std::min<int64_t>(o.rl_group, 4);
     }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "held-out accuracy, validation loss and teacher agreement of one student trained six ways (five distillation or SFT runs and RL) at equal compute");
 
     // Data and tokenizer: every digit one token, the chat markers special tokens (ch07).
@@ -361,7 +361,7 @@ int main(int argc, char** argv) {
       }
       if (teacher_value >= 0) ch.series.push_back({"teacher", {0.0, most}, {teacher_value, teacher_value}, true});
       ch.caption = caption;
-      write_line_chart(run.out + "/" + file, ch);
+      report.plot(file, ch);
     };
     line("accuracy.svg", "Held-out accuracy of the student", "accuracy (greedy answer correct)", &Curves::accuracy, teacher_acc,
          "The same student from the same initial weights, trained one way each; grpo is brief SFT then RL; dashed: the teacher.");
@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < methods.size(); ++i) tl.series.push_back({names[i], curves[i].step, curves[i].loss, false, 9});
     tl.logy = true;
     tl.caption = "Not comparable across methods (CE, CE + KL, JSD); read each curve's shape (grpo's loss can be negative: not shown).";
-    write_line_chart(run.out + "/train_loss.svg", tl);
+    report.plot("train_loss.svg", tl);
     BarChart bar{"Final held-out accuracy at equal student compute", "", "accuracy", {}, {{"accuracy", {}, {}}}};
     bar.categories.push_back("teacher");
     bar.series[0].y.push_back(teacher_acc);
@@ -382,7 +382,7 @@ int main(int argc, char** argv) {
       bar.series[0].y.push_back(curves[i].accuracy.back());
     }
     bar.caption = "The teacher's bar is for reference; every student spent the same steps (grpo: the same compute as sequence_kd).";
-    write_bar_chart(run.out + "/final_accuracy.svg", bar);
+    report.plot("final_accuracy.svg", bar);
 
     summary.set("teacher.accuracy", teacher_acc);
     summary.set("teacher.val_loss", teacher_loss);
@@ -396,7 +396,7 @@ int main(int argc, char** argv) {
     summary.set("student.kv_cache_bytes", fs.kv_bytes);
     summary.set("teacher.decode_tokens_per_second", ft.decode_tps);
     summary.set("student.decode_tokens_per_second", fs.decode_tps);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nwrote %s/{accuracy,val_loss,agreement,train_loss,final_accuracy}.svg (+ .csv) and summary.json%s\n", run.out.c_str(),
                 o.teacher_dir.empty() ? ", and the teacher's checkpoint in teacher/" : "");
     return 0;
