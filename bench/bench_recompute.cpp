@@ -115,10 +115,12 @@ int main(int argc, char** argv) {
     // the two norms' outputs, q_norm's and kv_norm's (read by wq_b, wkv_b), and q, k, v.
     const ch06::DeepSeekConfig v3 = ch06::preset("deepseek-v3");
     const int64_t v3_here = saved_per_token(v3, 2), qk = v3.qk_nope_head_dim + v3.qk_rope_head_dim;
-    const int64_t v3_saved = 2 * (2 * v3.hidden_size + v3.q_lora_rank + v3.kv_lora_rank + 2 * v3.num_attention_heads * qk + v3.num_attention_heads * v3.v_head_dim);
+    const int64_t v3_saved =
+        2 * (2 * v3.hidden_size + v3.q_lora_rank + v3.kv_lora_rank + 2 * v3.num_attention_heads * qk + v3.num_attention_heads * v3.v_head_dim);
     for (auto [what, bytes] : {std::pair{"saved tensors only, as PyTorch", v3_saved}, std::pair{"this core's tape", v3_here}})
       std::printf("DeepSeek-V3 at BF16, %s: %lld bytes per token per layer, %.0f MB per layer for one 4096-token sequence, %.1f GB over its 61 layers\n", what,
-                  (long long)bytes, mb * static_cast<double>(bytes) * 4096, 1e-9 * static_cast<double>(bytes) * 4096 * static_cast<double>(v3.num_hidden_layers));
+                  (long long)bytes, mb * static_cast<double>(bytes) * 4096,
+                  1e-9 * static_cast<double>(bytes) * 4096 * static_cast<double>(v3.num_hidden_layers));
     Summary s;
     s.set("preset", preset);
     s.set("tokens_per_step", static_cast<double>(batch * seq));

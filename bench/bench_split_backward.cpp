@@ -122,7 +122,8 @@ int main(int argc, char** argv) {
       t.row({std::string(name) + ", CPU", fmt("%.2f", 1e3 * tm.b_cpu), fmt("%.2f", 1e3 * tm.w_cpu), fmt("%.2f", tm.w_cpu / tm.b_cpu),
              fmt("%.2f", 1e3 * (tm.b_cpu + tm.w_cpu)), fmt("%.2f", 1e3 * tm.full_cpu)});
     }
-    std::printf("mini preset, batch %lld x %lld tokens, %d threads, medians of %d runs (wall time, and CPU time of all threads)\n\n", (long long)batch, (long long)seq, omp_get_max_threads(), reps);
+    std::printf("mini preset, batch %lld x %lld tokens, %d threads, medians of %d runs (wall time, and CPU time of all threads)\n\n", (long long)batch,
+                (long long)seq, omp_get_max_threads(), reps);
     t.print();
     Summary s;
     s.set("block.b_ms", 1e3 * blk.b);

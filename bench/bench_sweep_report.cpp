@@ -96,8 +96,10 @@ int main(int argc, char** argv) {
       const std::string what = seq ? "sequence length" : "hidden size";
       // Parity and issue 15's target as dashed lines, so the axis shows where the ratio stands.
       Series parity{"1x (parity)", {ratio.x.front(), ratio.x.back()}, {1, 1}, true}, target{"2.5x (target)", parity.x, {2.5, 2.5}, true};
-      LineChart rc{"C++ / PyTorch training-step speed against " + what, seq ? "sequence length (tokens per step fixed at 1,024)" : "hidden size (other sizes scaled as the mini preset)",
-                   "C++ tokens/s / PyTorch tokens/s", {ratio, target, parity}};
+      LineChart rc{"C++ / PyTorch training-step speed against " + what,
+                   seq ? "sequence length (tokens per step fixed at 1,024)" : "hidden size (other sizes scaled as the mini preset)",
+                   "C++ tokens/s / PyTorch tokens/s",
+                   {ratio, target, parity}};
       report.plot("ratio_vs_" + sweep + ".svg", rc);
       LineChart tc{"Training-step tokens/s against " + what, rc.xlabel, "tokens/s", {cpp, torch}};
       tc.logy = true;

@@ -95,7 +95,8 @@ void write_heatmap(const std::string& path, const Heatmap& h) {
 
   std::ostringstream o;
   o << "row";
-  for (int64_t c = 0; c < h.cols; ++c) o << ',' << (c < static_cast<int64_t>(h.col_labels.size()) ? "\"" + h.col_labels[static_cast<size_t>(c)] + "\"" : std::to_string(c));
+  for (int64_t c = 0; c < h.cols; ++c)
+    o << ',' << (c < static_cast<int64_t>(h.col_labels.size()) ? "\"" + h.col_labels[static_cast<size_t>(c)] + "\"" : std::to_string(c));
   o << '\n';
   for (int64_t r = 0; r < h.rows; ++r) {
     o << (r < static_cast<int64_t>(h.row_labels.size()) ? "\"" + h.row_labels[static_cast<size_t>(r)] + "\"" : std::to_string(r));

@@ -47,7 +47,8 @@ DeepSeekConfig resolve_config(const std::string& what) {
   std::filesystem::path p(what);
   if (std::filesystem::is_directory(p)) p /= "config.json";
   if (!std::filesystem::exists(p))
-    throw std::runtime_error("--config '" + what + "' is neither a preset (tiny, mini, deepseek-v3, deepseek-v2, deepseek-v2-lite) nor a config.json or a folder holding one");
+    throw std::runtime_error("--config '" + what +
+                             "' is neither a preset (tiny, mini, deepseek-v3, deepseek-v2, deepseek-v2-lite) nor a config.json or a folder holding one");
   return load_config(p.string());
 }
 
@@ -186,13 +187,15 @@ void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, RunRepor
       {"MQA", fmt("2 x %lld x %lld", (long long)dh, (long long)l), kv.mqa},
       {"MLA", fmt("(%lld + %lld) x %lld", (long long)c.kv_lora_rank, (long long)c.qk_rope_head_dim, (long long)l), kv.mla}};
   for (const Kind& k : kinds) {
-    t.row({k.name, k.formula, with_commas(k.elements), with_commas(2 * k.elements), gb(2 * d(k.elements) * d(context)), fmt("%.1f", d(k.elements) / d(kv.mla))});
+    t.row(
+        {k.name, k.formula, with_commas(k.elements), with_commas(2 * k.elements), gb(2 * d(k.elements) * d(context)), fmt("%.1f", d(k.elements) / d(kv.mla))});
     summary.set("kv_cache." + k.name.substr(0, 3) + ".elements_per_token", d(k.elements));
     summary.set("kv_cache." + k.name.substr(0, 3) + ".bytes_at_context", 2 * d(k.elements) * d(context));
   }
   t.print();
   const double groups_equal = d(kv.mla) / d(2 * dh * l);
-  std::printf("MLA caches as much as GQA with %.2f groups%s.\n\n", groups_equal, groups_equal == 2.25 ? " (V2 section 2.1.4: \"equal to GQA with only 2.25 groups\")" : "");
+  std::printf("MLA caches as much as GQA with %.2f groups%s.\n\n", groups_equal,
+              groups_equal == 2.25 ? " (V2 section 2.1.4: \"equal to GQA with only 2.25 groups\")" : "");
   summary.set("kv_cache.context", d(context));
 
   LineChart chart;
@@ -217,11 +220,12 @@ void compute(const DeepSeekConfig& c, bool is_v3, double tokens, double mfu, dou
   const bool mtp = c.num_nextn_predict_layers > 0;
   const double n = d(matmul_parameters(c, mtp)), peak = peak_tflops * 1e12;
   const double flops = 6 * n * tokens, attn = attention_flops_per_token(c, seq_len, mtp) * tokens;
-  std::printf("5. Training compute: 6 x N x tokens, N = %s parameters a token's matmuls read (activated, without the embedding table%s)\n", with_commas(static_cast<int64_t>(n)).c_str(),
-              mtp ? "; with the MTP module and its second pass through lm_head" : "");
+  std::printf("5. Training compute: 6 x N x tokens, N = %s parameters a token's matmuls read (activated, without the embedding table%s)\n",
+              with_commas(static_cast<int64_t>(n)).c_str(), mtp ? "; with the MTP module and its second pass through lm_head" : "");
   Table t({"", "FLOPs", fmt("GPU hours at MFU %.0f%% of %.0f TFLOP/s", 100 * mfu, peak_tflops)});
   t.row({fmt("6 N x %.3gT tokens", tokens / 1e12), fmt("%.3e", flops), with_commas(std::llround(gpu_hours(flops, peak, mfu)))});
-  t.row({fmt("+ attention scores and values (%lld-token sequences)", (long long)seq_len), fmt("%.3e", flops + attn), with_commas(std::llround(gpu_hours(flops + attn, peak, mfu)))});
+  t.row({fmt("+ attention scores and values (%lld-token sequences)", (long long)seq_len), fmt("%.3e", flops + attn),
+         with_commas(std::llround(gpu_hours(flops + attn, peak, mfu)))});
   t.print();
   summary.set("compute.matmul_parameters", n);
   summary.set("compute.flops", flops);
@@ -246,8 +250,10 @@ void compute(const DeepSeekConfig& c, bool is_v3, double tokens, double mfu, dou
 
 int main(int argc, char** argv) {
   return run_main(kProgram, [&] {
-    Flags flags(kProgram, "A DeepSeek model in numbers from its config.json: parameters by component, weight and training memory, the KV cache of "
-                          "MHA/GQA/MQA/MLA, training compute. Arithmetic, except for a small config (mini, tiny), whose activations are also measured (--quick: on fewer tokens).");
+    Flags flags(kProgram,
+                "A DeepSeek model in numbers from its config.json: parameters by component, weight and training memory, the KV cache of "
+                "MHA/GQA/MQA/MLA, training compute. Arithmetic, except for a small config (mini, tiny), whose activations are also measured (--quick: on fewer "
+                "tokens).");
     RunOptions run;
     add_run_flags(flags, run, kProgram);
     std::string config = "deepseek-v3";

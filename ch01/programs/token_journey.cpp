@@ -129,8 +129,9 @@ void layers(const Journey& j, const DeepSeekConfig& c) {
   for (const LayerStop& s : j.layers) all.push_back(&s);
   if (j.has_mtp) all.push_back(&j.mtp_block);
   for (const LayerStop* s : all)
-    t.row({layer_name(*s), s->moe ? fmt("MoE (%lld of %lld + %lld shared)", (long long)c.num_experts_per_tok, (long long)c.n_routed_experts, (long long)c.n_shared_experts)
-                                  : "dense SwiGLU",
+    t.row({layer_name(*s),
+           s->moe ? fmt("MoE (%lld of %lld + %lld shared)", (long long)c.num_experts_per_tok, (long long)c.n_routed_experts, (long long)c.n_shared_experts)
+                  : "dense SwiGLU",
            fmt("%.3f", s->input_norm), fmt("%.3f", s->attention_norm), fmt("%.3f", s->ffn_norm), fmt("%.3f", s->output_norm), fmt("%.3f", norm_of(s->c_kv)),
            first_values(s->c_kv.data(), static_cast<int64_t>(s->c_kv.size()))});
   t.print();
@@ -191,7 +192,8 @@ void head(const Journey& j, const Tokenizer& tok) {
               (long long)v, mn, mean / static_cast<double>(v), mx, j.top_ids.size());
   Table tab({"rank", "id", "token", "logit", "probability"});
   for (size_t i = 0; i < j.top_ids.size(); ++i)
-    tab.row({std::to_string(i + 1), std::to_string(j.top_ids[i]), shown(tok.token_bytes(j.top_ids[i])), fmt("%.4f", last[j.top_ids[i]]), fmt("%.4f", j.top_probs[i])});
+    tab.row({std::to_string(i + 1), std::to_string(j.top_ids[i]), shown(tok.token_bytes(j.top_ids[i])), fmt("%.4f", last[j.top_ids[i]]),
+             fmt("%.4f", j.top_probs[i])});
   tab.print();
   std::printf("\n");
 }
@@ -334,8 +336,9 @@ int main(int argc, char** argv) {
     else
       std::printf("Model: the checkpoint %s\n", m.source.c_str());
     std::printf("       %lld layers (the first %lld dense), hidden %lld, %s parameters (%s in the MTP module), vocabulary %lld, context %lld\n\n",
-                (long long)c.num_hidden_layers, (long long)c.first_k_dense_replace, (long long)c.hidden_size, fmt("%.2fM", static_cast<double>(pc.total) / 1e6).c_str(),
-                fmt("%.2fM", static_cast<double>(pc.mtp) / 1e6).c_str(), (long long)c.vocab_size, (long long)c.max_position_embeddings);
+                (long long)c.num_hidden_layers, (long long)c.first_k_dense_replace, (long long)c.hidden_size,
+                fmt("%.2fM", static_cast<double>(pc.total) / 1e6).c_str(), fmt("%.2fM", static_cast<double>(pc.mtp) / 1e6).c_str(), (long long)c.vocab_size,
+                (long long)c.max_position_embeddings);
 
     const std::vector<int32_t> ids = tok.encode(prompt);
     if (ids.empty()) fail(kProgram, "the prompt encodes to no tokens; give some text with --prompt");

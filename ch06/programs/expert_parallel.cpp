@@ -300,7 +300,8 @@ int main(int argc, char** argv) {
     Durations d = time_chunks(block, micro[0], static_cast<int>(o.overlap_reps));
     const EpCounters c = ep_counters();
     const double reps = static_cast<double>(o.overlap_reps);
-    const double comm_f = mpi::allreduce_max(c.dispatch_s + c.combine_s) / reps, comm_b = mpi::allreduce_max(c.backward_dispatch_s + c.backward_combine_s) / reps;
+    const double comm_f = mpi::allreduce_max(c.dispatch_s + c.combine_s) / reps,
+                 comm_b = mpi::allreduce_max(c.backward_dispatch_s + c.backward_combine_s) / reps;
     const double comm_seq = ov.dispatch_s + ov.combine_s;
     const double hidden = comm_seq > 0 ? std::clamp((ov.sequential_s - ov.overlapped_s) / comm_seq, 0.0, 1.0) : 0.0;
     Durations measured = d, serial = d, ideal = d;
@@ -338,9 +339,13 @@ int main(int argc, char** argv) {
                                    1e3 * ov.sequential_s, 1e3 * ov.overlapped_s}}}};
       pieces.caption = "Overlapped: micro-batch 1's attention runs while micro-batch 0's dispatch is in flight (MPI_Ialltoallv); " + mpi::placement();
       report.plot("overlap.svg", pieces);
-      BarChart sim{"Simulated DualPipe step from the measured chunk times", "F&B chunk", "step ms", {"F + B (no overlap)", "measured overlap", "all-to-all hidden"},
+      BarChart sim{"Simulated DualPipe step from the measured chunk times",
+                   "F&B chunk",
+                   "step ms",
+                   {"F + B (no overlap)", "measured overlap", "all-to-all hidden"},
                    {{"step ms", {}, {1e3 * t_serial, 1e3 * t_measured, 1e3 * t_ideal}}}};
-      sim.caption = fmt("pipeline_sim.hpp with F %.2f, B %.2f, W %.2f ms measured on one MoE block; only the F&B chunk differs", 1e3 * d.F, 1e3 * d.B, 1e3 * d.W);
+      sim.caption =
+          fmt("pipeline_sim.hpp with F %.2f, B %.2f, W %.2f ms measured on one MoE block; only the F&B chunk differs", 1e3 * d.F, 1e3 * d.B, 1e3 * d.W);
       report.plot("dualpipe_prediction.svg", sim);
       summary.set("overlap.sequential_ms", 1e3 * ov.sequential_s);
       summary.set("overlap.overlapped_ms", 1e3 * ov.overlapped_s);

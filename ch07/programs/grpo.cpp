@@ -175,15 +175,17 @@ int main(int argc, char** argv) {
     const int64_t ctrl_steps = ct.steps;
     const double ctrl_seconds = ct.seconds;
 
-    Table t({"model", "greedy exact match (" + eval_on + " long set, " + std::to_string(long_set.size()) + ")", "change", "format ok", "pass@1", "pass@" + std::to_string(pass_n), "wall time"});
+    Table t({"model", "greedy exact match (" + eval_on + " long set, " + std::to_string(long_set.size()) + ")", "change", "format ok", "pass@1",
+             "pass@" + std::to_string(pass_n), "wall time"});
     t.row({"SFT start", fmt("%.1f%%", 100 * before.exact_match), "", fmt("%.1f%%", 100 * before.format_rate), fmt("%.1f%%", 100 * pass_before.front()),
            fmt("%.1f%%", 100 * pass_before.back()), ""});
-    t.row({"+ GRPO, " + std::to_string(done) + " steps, " + std::to_string(tr.drawn) + " samples", fmt("%.1f%%", 100 * after.exact_match), fmt("%+.1f", 100 * (after.exact_match - before.exact_match)),
-           fmt("%.1f%%", 100 * after.format_rate), fmt("%.1f%%", 100 * pass_after.front()), fmt("%.1f%%", 100 * pass_after.back()),
-           fmt("%.0f CPU s (%.0f s wall with probes)", tr.cpu_seconds, grpo_seconds)});
+    t.row({"+ GRPO, " + std::to_string(done) + " steps, " + std::to_string(tr.drawn) + " samples", fmt("%.1f%%", 100 * after.exact_match),
+           fmt("%+.1f", 100 * (after.exact_match - before.exact_match)), fmt("%.1f%%", 100 * after.format_rate), fmt("%.1f%%", 100 * pass_after.front()),
+           fmt("%.1f%%", 100 * pass_after.back()), fmt("%.0f CPU s (%.0f s wall with probes)", tr.cpu_seconds, grpo_seconds)});
     if (control && !interrupted())
-      t.row({"+ SFT-only control, " + std::to_string(ctrl_steps) + " steps on " + std::to_string(labelled.long_examples) + " labelled", fmt("%.1f%%", 100 * ctrl.exact_match),
-             fmt("%+.1f", 100 * (ctrl.exact_match - before.exact_match)), fmt("%.1f%%", 100 * ctrl.format_rate), "", "", fmt("%.0f CPU s", ctrl_seconds)});
+      t.row({"+ SFT-only control, " + std::to_string(ctrl_steps) + " steps on " + std::to_string(labelled.long_examples) + " labelled",
+             fmt("%.1f%%", 100 * ctrl.exact_match), fmt("%+.1f", 100 * (ctrl.exact_match - before.exact_match)), fmt("%.1f%%", 100 * ctrl.format_rate), "", "",
+             fmt("%.0f CPU s", ctrl_seconds)});
     std::printf("\n");
     t.print();
     std::printf("\nGRPO time: %.0f s sampling, %.0f s training (%lld prompts x %lld samples per step; %lld samples drawn)\n", sample_s, train_s,

@@ -136,7 +136,9 @@ void report_memory(RunReport& report, const std::vector<Row>& rows, const std::s
     summary.set("models_bytes." + key, r.policy + r.reference + r.critic);
   }
   t.print();
-  bars.caption = "PPO holds a third model and a second set of AdamW moments (the critic); at this size a step's activations dwarf all weights, at LLM size the weights and moments dominate.";
+  bars.caption =
+      "PPO holds a third model and a second set of AdamW moments (the critic); at this size a step's activations dwarf all weights, at LLM size the weights "
+      "and moments dominate.";
   report.plot("memory.svg", bars);
   summary.set("model", model_size);
   report.write(summary);

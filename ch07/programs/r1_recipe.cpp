@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
                            warmup_lengths = parse_lengths(warmup_text, max_len);
     if (task == Task::countdown)
       for (const auto* ls : {&lengths, &pretrain_lengths, &warmup_lengths})
-        for (int l : *ls) if (l < 3) fail("ch07_r1_recipe", "countdown problems have 3 or 4 numbers: use --lengths 4 --pretrain-lengths 3-4 --warmup-lengths 3");
+        for (int l : *ls)
+          if (l < 3) fail("ch07_r1_recipe", "countdown problems have 3 or 4 numbers: use --lengths 4 --pretrain-lengths 3-4 --warmup-lengths 3");
     print_header("ch07_r1_recipe: DeepSeek-R1's pipeline in miniature",
                  "A base pretrained on plain text (\"52031+691=22725\", never the template), R1-Zero (RL from it with accuracy + format "
                  "rewards), the warm-up R1-Zero needs at this size, rejection sampling, cold-start SFT of the base, RL again. Read the "
@@ -238,7 +239,8 @@ int main(int argc, char** argv) {
     BarChart bars{"DeepSeek-R1's recipe in miniature: after each stage (held-out operand length " + lengths_text + ")", "", "%", labels, {}};
     bars.series.push_back({"greedy exact match", xs, acc});
     bars.series.push_back({"format compliance", xs, fmt_ok});
-    bars.caption = "The base never saw the template; R1-Zero from it, then with a small format warm-up; the kept answers become cold-start data for the final RL.";
+    bars.caption =
+        "The base never saw the template; R1-Zero from it, then with a small format warm-up; the kept answers become cold-start data for the final RL.";
     report.plot("stages.svg", bars);
     // One line per RL stage of a trace's series: the probe's exact match, and the samples' format.
     auto stage_chart = [&](const std::string& file, const std::string& title, const std::string& ylabel, bool probe_em, const std::string& caption) {

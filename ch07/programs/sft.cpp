@@ -28,7 +28,9 @@ struct Curve {
   std::vector<double> step, short_em, long_em;
 };
 
-std::string lengths_text(const std::vector<int>& l) { return l.size() == 1 ? std::to_string(l[0]) : std::to_string(l.front()) + "-" + std::to_string(l.back()); }
+std::string lengths_text(const std::vector<int>& l) {
+  return l.size() == 1 ? std::to_string(l[0]) : std::to_string(l.front()) + "-" + std::to_string(l.back());
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,7 +177,8 @@ int main(int argc, char** argv) {
       std::printf("stage 2 stopped after %lld steps: the labelled set is fitted (training loss under %g) and no validation probe in the last %d "
                   "(every %lld steps) beat the best\n", (long long)s2, fitted_loss, patience, (long long)long_eval_every);
     else if (reached)
-      std::printf("stage 2 stopped after %lld steps: the validation probe reached %.1f%% (--long-target %.0f)\n", (long long)s2, curve.long_em.back(), long_target);
+      std::printf("stage 2 stopped after %lld steps: the validation probe reached %.1f%% (--long-target %.0f)\n", (long long)s2, curve.long_em.back(),
+                  long_target);
     if (keep_best)
       std::printf("kept the weights of step %lld, the best validation probe (%.1f%% of %zu problems)\n", (long long)plateau.best_step, plateau.best,
                   long_probe.size());

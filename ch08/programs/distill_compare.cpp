@@ -82,7 +82,8 @@ DeepSeekConfig student_config(int64_t vocab, int64_t hidden, int64_t layers) {
 std::vector<ch07::Problem> problems(ch07::Split split, int64_t max_digits, int64_t n, uint64_t seed) {
   std::vector<ch07::Problem> out;
   for (int64_t len = 1; len <= max_digits; ++len) {
-    const auto part = ch07::problem_set(ch07::Task::addition, static_cast<int>(len), split, static_cast<int>(n / max_digits + 1), seed + static_cast<uint64_t>(len));
+    const auto part =
+        ch07::problem_set(ch07::Task::addition, static_cast<int>(len), split, static_cast<int>(n / max_digits + 1), seed + static_cast<uint64_t>(len));
     out.insert(out.end(), part.begin(), part.end());
   }
   Rng rng(seed);
@@ -173,7 +174,9 @@ int main(int argc, char** argv) {
       o.rl_group = std::min<int64_t>(o.rl_group, 4);
     }
     RunReport report = start_run(run, flags);
-    print_header(kProgram, "held-out accuracy, validation loss and teacher agreement of one student trained six ways (five distillation or SFT runs and RL) at equal compute");
+    print_header(
+        kProgram,
+        "held-out accuracy, validation loss and teacher agreement of one student trained six ways (five distillation or SFT runs and RL) at equal compute");
 
     // Data and tokenizer: every digit one token, the chat markers special tokens (ch07).
     const auto train_problems = problems(ch07::Split::train, o.max_digits, o.train_problems, run.seed);
@@ -297,8 +300,9 @@ int main(int argc, char** argv) {
       curves.push_back(train_rl_student(*student, teacher.get(), data, rl));
       names.push_back("grpo");
       std::printf("grpo: %lld SFT steps on the %s, then %lld GRPO steps of %lld x %lld samples, %.2fM of %.2fM forward-token equivalents\n\n",
-                  (long long)std::min(o.rl_sft_steps, static_cast<int64_t>(curves.back().step.size())), rl.sft_on_answers ? "answers alone" : "worked solutions",
-                  (long long)curves.back().on_policy_batches, (long long)o.rl_prompts, (long long)o.rl_group, curves.back().compute / 1e6, rl.budget / 1e6);
+                  (long long)std::min(o.rl_sft_steps, static_cast<int64_t>(curves.back().step.size())),
+                  rl.sft_on_answers ? "answers alone" : "worked solutions", (long long)curves.back().on_policy_batches, (long long)o.rl_prompts,
+                  (long long)o.rl_group, curves.back().compute / 1e6, rl.budget / 1e6);
     }
 
     // Results.
