@@ -15,7 +15,7 @@ namespace ds {
 
 void add_run_flags(Flags& flags, RunOptions& run, const std::string& program) {
   run.out = "runs/" + program;
-  flags.add_flag("--quick", run.quick, "tiny settings that finish in a few seconds (smoke tests)");
+  flags.add_flag("--quick", run.quick, "tiny settings that finish in a few seconds (smoke tests): every flag not given takes its --quick value");
   flags.add("--seed", run.seed, "random seed: the same seed and thread count give the same numbers");
   flags.add("--threads", run.threads, "threads to use (0 = all cores)").min(0).max(256);
   flags.add("--out", run.out, "folder for plots, CSV files and summary.json");
