@@ -1,8 +1,10 @@
 #include "common/memory.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 namespace ds::memory {
@@ -40,6 +42,39 @@ std::string human_bytes(double b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
   return buf;
+}
+
+namespace {
+// The first number in a file ("max" and unreadable files give -1).
+int64_t file_number(const char* path) {
+  std::ifstream f(path);
+  std::string word;
+  if (!(f >> word) || word.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(word);
+}
+
+int64_t meminfo_bytes(const char* key) {
+  std::ifstream f("/proc/meminfo");
+  std::string line;
+  const std::string k = std::string(key) + ":";
+  while (std::getline(f, line))
+    if (line.rfind(k, 0) == 0) return std::stoll(line.substr(k.size())) * 1024;
+  return 0;
+}
+}  // namespace
+
+int64_t available_bytes() {
+  int64_t avail = meminfo_bytes("MemAvailable");
+  const int64_t limit = file_number("/sys/fs/cgroup/memory.max"), used = file_number("/sys/fs/cgroup/memory.current");
+  if (limit > 0 && used >= 0) avail = avail > 0 ? std::min(avail, std::max<int64_t>(limit - used, 0)) : std::max<int64_t>(limit - used, 0);
+  return avail;
+}
+
+void require_fits(double need, const std::string& what, const std::string& advice) {
+  const int64_t avail = available_bytes();
+  if (avail <= 0 || need <= static_cast<double>(avail)) return;
+  throw std::runtime_error(what + " needs at least " + human_bytes(need) + " of memory, but this machine has " + human_bytes(static_cast<double>(avail)) +
+                           " available; " + advice);
 }
 
 }  // namespace ds::memory

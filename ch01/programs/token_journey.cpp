@@ -9,10 +9,12 @@
 #include <filesystem>
 
 #include "ch01/token_journey.hpp"
+#include "ch01/tokenizer_tour.hpp"
 #include "ch06/checkpoint.hpp"
 #include "common/dataset.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
+#include "common/tokenizer_files.hpp"
 #include "common/utf8.hpp"
 
 using namespace ds;
@@ -21,27 +23,6 @@ using namespace ds::ch01;
 namespace {
 constexpr const char* kProgram = "ch01_token_journey";
 constexpr const char* kDefaultCheckpoint = "runs/ch06_pretrain/checkpoint";
-
-// A token's bytes as a quoted, printable cell: newlines and tabs escaped, and the bytes of a token
-// that is not whole UTF-8 (a byte-level BPE token can be half a character) as \xNN.
-std::string shown(const std::string& bytes) {
-  const bool text = is_valid_utf8(bytes);
-  std::string s;
-  for (char ch : bytes) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '\n')
-      s += "\\n";
-    else if (ch == '\t')
-      s += "\\t";
-    else if (ch == '"' || ch == '\\')
-      s += std::string("\\") + ch;
-    else if (u < 0x20 || (!text && u >= 0x80))
-      s += fmt("\\x%02x", u);
-    else
-      s += ch;
-  }
-  return "\"" + s + "\"";
-}
 
 std::string first_values(const float* p, int64_t n, int64_t show = 4) {
   std::string s;
@@ -320,10 +301,15 @@ int main(int argc, char** argv) {
     flags.add_flag("--fresh", fresh, "use a fresh, randomly initialised model even when a checkpoint exists (mini; tiny with --quick)");
     flags.add("--prompt", prompt, "the text to follow");
     flags.add("--top", top_k, "how many next tokens to list").min(1).max(50);
+    std::string real_tokenizer = "none";
+    flags.add_choice("--tokenizer", real_tokenizer, {"none", "deepseek-v3"},
+                     "deepseek-v3: first show the prompt through DeepSeek-V3's real tokenizer, each pre-tokenizer step then the BPE ids "
+                     "(files from scripts/fetch-tokenizers.sh)");
     flags.parse(argc, argv);
     if (fresh && !checkpoint.empty()) fail(kProgram, "--fresh and --checkpoint contradict each other; give one");
     RunReport report = start_run(run, flags);
     print_header(kProgram, "one prompt through the mini-DeepSeek, every stage in a table: what the model computes on the way to its next token");
+    if (real_tokenizer == "deepseek-v3") print_tokenizer_steps(load_deepseek_v3().tokenizer, "DeepSeek-V3", prompt);
     Model m = load(checkpoint, fresh, run.quick, run.seed);
     ch06::DeepSeekModel& model = *m.loaded.model;
     const Tokenizer& tok = m.loaded.tokenizer;

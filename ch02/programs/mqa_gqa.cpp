@@ -14,6 +14,7 @@
 #include "common/memory.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
+#include "common/tokenizer_files.hpp"
 
 using namespace ds;
 using namespace ds::ch02;
@@ -55,6 +56,19 @@ void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, RunReport& re
                       (long long)s.heads, memory::human_bytes(mha_128k).c_str(), memory::human_bytes(mqa_128k).c_str());
   report.plot("kv_cache_" + s.name + ".svg", chart);
 }
+// The KV cache of a real prompt: its length in DeepSeek-V3's tokens times each config's bytes per token.
+void prompt_cache(const std::string& prompt, int64_t groups, int64_t bytes, Summary& summary) {
+  const int64_t n = deepseek_v3_token_count(prompt);
+  std::printf("\nThe prompt (%zu bytes) is %lld tokens for DeepSeek-V3's tokenizer (BOS included); its KV cache, %lld-byte elements:\n", prompt.size(),
+              (long long)n, (long long)bytes);
+  Table t({"config", "MHA", fmt("GQA (%lld KV heads)", (long long)groups), "MQA"});
+  for (const auto& s : attention_presets())
+    t.row({s.name, memory::human_bytes(static_cast<double>(n * kv_bytes_per_token(s, s.heads, bytes))),
+           memory::human_bytes(static_cast<double>(n * kv_bytes_per_token(s, std::min(groups, s.heads), bytes))),
+           memory::human_bytes(static_cast<double>(n * kv_bytes_per_token(s, 1, bytes)))});
+  t.print();
+  summary.set("prompt.v3_tokens", static_cast<double>(n));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,12 +91,15 @@ int main(int argc, char** argv) {
     std::vector<std::string> preset_names = {"all"};
     for (const auto& p : attention_presets()) preset_names.push_back(p.name);
     flags.add_choice("--preset", preset, preset_names, "config of the size tables and plots");
+    std::string prompt;
+    flags.add("--prompt", prompt, "also size the KV cache of this text, counted in DeepSeek-V3's real tokens (scripts/fetch-tokenizers.sh)");
     flags.parse(argc, argv);
     RunReport report = start_run(run, flags);
     print_header("ch02_mqa_gqa", "parameters and KV-cache bytes of MHA/GQA/MQA, then three small models trained identically");
     Summary summary;
     for (const auto& p : attention_presets())
       if (preset == "all" || preset == p.name) sizes(p, std::min(groups, p.heads), bytes, report, summary);
+    if (!prompt.empty()) prompt_cache(prompt, groups, bytes, summary);
 
     std::printf("\nTraining MHA, GQA and MQA models, %lld steps each, same data and seed...\n", (long long)steps);
     CorpusData data = program_corpus(run.quick, run.seed, data_path);

@@ -110,6 +110,7 @@ Setup load_or_build(const Options& o, const TrainerConfig& tc, const RunOptions&
     LoadedModel lm = load_model(o.resume);
     if (!lm.has_tokenizer) fail("ch06_pretrain", "the checkpoint to resume has no tokenizer.json");
     s.model = std::move(lm.model);
+    check_resume_config(o.config_path, s.model->config());
     s.tok = std::move(lm.tokenizer);
     s.data = std::make_unique<TokenDataset>(docs, s.tok, 0.05, run.seed);   // the split corpus_dataset made
   } else {
@@ -124,6 +125,7 @@ Setup load_or_build(const Options& o, const TrainerConfig& tc, const RunOptions&
   }
   if (tc.batch_size % tc.micro_batches != 0) fail("ch06_pretrain", "--batch must be a multiple of --micro-batches");
   s.model->set_recompute(o.recompute);   // a training setting, not saved with the model
+  check_training_fits(s.model->config(), tc);
   return s;
 }
 
@@ -147,6 +149,9 @@ void report_run(RunReport& report, Setup& s, Pretrainer& p, const MemoryReport& 
   if (s.model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.final_val("mtp_ce"))});
   t.row({"final MaxVio_batch", fmt("%.3f", h.train.at("maxvio").back())});
   t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", h.tokens_per_second(), run.threads)});
+  const StepUtilisation util = step_utilisation(s.model->config(), p.trainer.config().seq_len, h.tokens_per_second());
+  t.row({"share of the machine (model FLOPs / GEMM roof)", describe(util)});
+  t.row({"model FLOPs per token", util.formula});
   t.row({"memory: parameters / gradients / AdamW / step peak above them",
          memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
              memory::human_bytes(mem.activations)});
@@ -166,6 +171,7 @@ void report_run(RunReport& report, Setup& s, Pretrainer& p, const MemoryReport& 
   summary.set("memory.optimizer_bytes", mem.optimizer);
   summary.set("memory.peak_activation_bytes", mem.activations);
   summary.set("recompute", o.recompute ? 1.0 : 0.0);
+  add_to_summary(summary, util);
   report.write(summary);
   std::printf("\nwrote %s/{loss,lr,maxvio,expert_load,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", report.dir().c_str(),
               ckpt.c_str());
@@ -199,18 +205,25 @@ int main(int argc, char** argv) {
                    "recompute every block's RMSNorms and the MLA up-projections in backward instead of keeping their outputs (V3 "
                    "section 3.2.3): less memory, a little more time");
     flags.add("--interrupt-at", o.interrupt_at, "send this process Ctrl-C (SIGINT) after this step, to try the clean stop (0 = never)").min(0);
+    flags.add_choice("--precision", pc.precision, {"float32", "bf16", "auto"},
+                     "GEMM precision: float32, bf16 (BF16 inputs, float32 accumulation, weights and AdamW state) or auto (bf16 where the CPU "
+                     "has BF16 instructions)");
     flags.parse(argc, argv);
     tc.seed = run.seed;
+    if (o.sample_tokens > 0 && o.prompt.empty())
+      fail("ch06_pretrain", "--prompt is empty: the sample at the end continues a prompt, so give it some text (or --sample-tokens 0)");
     RunReport report = start_run(run, flags);
     print_header("ch06_pretrain", "the mini-DeepSeek pretraining run: loss, balance, memory, checkpoints, a sample");
     const std::string ckpt = run.out + "/checkpoint";
     Setup s = load_or_build(o, tc, run);
     Pretrainer p(*s.model, pc);
     Trainer& trainer = p.trainer;
+    add_data_settings(trainer, run.seed, o.data_path, o.corpus_kb);
     if (!o.resume.empty()) {
       trainer.load_state(o.resume);
       std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)tc.steps);
     }
+    std::printf("%s\n", apply_precision(pc.precision).c_str());
     print_plan(s, o, tc, ckpt);
     auto save = [&] {
       write_folder_atomic(ckpt, [&](const std::string& tmp) {
@@ -231,9 +244,9 @@ int main(int argc, char** argv) {
     });
     if (trainer.step_count() < tc.steps) {
       save();
-      std::printf("\ninterrupted at step %lld: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
-                  ckpt.c_str(), ckpt.c_str());
-      return 130;
+      std::printf("\ninterrupted at step %lld by %s: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
+                  interrupt_name(), ckpt.c_str(), ckpt.c_str());
+      return interrupt_exit_code();
     }
     report_run(report, s, p, mem, o, run, ckpt);
     return 0;

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
                               pc.prompts * pc.samples, [] { return interrupted(); });
     const GreedyReport after = greedy_eval(policy, codec, long_set);
     save_policy(from.checkpoint, policy, codec.tok);
-    save_policy(run.out + "/critic_checkpoint", ppo.critic(), codec.tok);
+    save_critic(run.out + "/critic_checkpoint", ppo.critic(), codec.tok);
     report_ppo(report, tr, ppo, before, after, from.checkpoint);
     return interrupted() ? 130 : 0;
   });

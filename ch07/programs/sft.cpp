@@ -14,6 +14,7 @@
 #include "ch07/plateau.hpp"
 #include "ch07/rollout.hpp"
 #include "ch07/sft.hpp"
+#include "common/fsutil.hpp"
 #include "common/plot.hpp"
 #include "common/interrupt.hpp"
 #include "common/run.hpp"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
     }
     RunReport report = start_run(run, flags);
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
+    claim_folder(checkpoint, FolderUse::Checkpoint, "--checkpoint");
     const Task task = parse_task(task_name);
     const int max_len = max_operand_length(task);
     const std::vector<int> shorts = parse_lengths(short_text, max_len), longs = parse_lengths(long_text, max_len),
