@@ -75,16 +75,16 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
   return t;
 }
 
-void write_rl_plots(const std::string& dir, const std::string& method, const RlTrace& t) {
+void write_rl_plots(RunReport& report, const std::string& method, const RlTrace& t) {
   LineChart acc{method + ": accuracy during training", "step", "%", {}};
   acc.series.push_back({"sampled completions verified correct", t.step, t.accuracy, false, 5});
   if (!t.mixed.empty() && t.mixed.back() > 0) acc.series.push_back({"groups with mixed rewards", t.step, t.mixed, true, 5});
   acc.series.push_back({"greedy exact match, held-out probe", t.eval_step, t.eval_em});
   acc.caption = "The sampled accuracy climbs as the policy sharpens; only groups with mixed rewards carry a gradient, and they thin out as accuracy nears 100%.";
-  write_line_chart(dir + "/accuracy.svg", acc);
+  report.plot("accuracy.svg", acc);
   LineChart kl{method + ": KL to the frozen starting model", "step", "nats per token", {{"KL", t.step, t.kl, false, 5}}};
   kl.caption = "The KL grows from 0 as the policy leaves its reference; the KL penalty keeps it small.";
-  write_line_chart(dir + "/kl.svg", kl);
+  report.plot("kl.svg", kl);
   // With one optimizer step per batch the ratio is exactly 1 and no clip can bind; from the
   // second pass on (mu, ppo_epochs > 1) the update leaves pi_old and the clip starts to work.
   LineChart clip{method + ": the clip at work (mean over the passes on each batch)", "step", "% of tokens / millinats per token", {}};
@@ -94,15 +94,15 @@ void write_rl_plots(const std::string& dir, const std::string& method, const RlT
   clip.series.push_back({"approx KL to pi_old (millinats/token)", t.step, approx_milli, true, 5});
   clip.caption = "With one pass per batch both are 0 (the ratio is 1); each further pass moves the policy from the one that sampled, "
                  "and the clip stops tokens whose ratio left [1 - eps, 1 + eps].";
-  write_line_chart(dir + "/clip.svg", clip);
+  report.plot("clip.svg", clip);
   LineChart ent{method + ": policy entropy (mean -log p of the sampled tokens)", "step", "nats per token", {{"entropy", t.step, t.entropy, false, 5}}};
   ent.caption = "Entropy falls as RL concentrates probability on answers that verify; a collapse to 0 would end exploration.";
-  write_line_chart(dir + "/entropy.svg", ent);
+  report.plot("entropy.svg", ent);
   LineChart len{method + ": completion length of right and of wrong answers", "step", "tokens", {}};
   len.series.push_back({"correct", t.step, t.len_right, false, 5});
   len.series.push_back({"wrong", t.step, t.len_wrong, true, 5});
   len.caption = "Wrong answers are also the harder sums (more carries, longer worked solutions); whether 1/|o| adds a length bias (Dr. GRPO) shows against --loss-type dr_grpo.";
-  write_line_chart(dir + "/length.svg", len);
+  report.plot("length.svg", len);
 }
 
 }  // namespace ds::ch07

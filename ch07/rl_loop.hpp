@@ -11,6 +11,7 @@
 
 #include "ch07/grpo_learner.hpp"
 #include "ch07/labelled_set.hpp"
+#include "common/run_report.hpp"
 
 namespace ds::ch07 {
 
@@ -57,6 +58,6 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
                const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop = {});
 
 // accuracy.svg, kl.svg, clip.svg, entropy.svg, length.svg in dir, with `method` in the titles.
-void write_rl_plots(const std::string& dir, const std::string& method, const RlTrace& t);
+void write_rl_plots(RunReport& report, const std::string& method, const RlTrace& t);
 
 }  // namespace ds::ch07

@@ -119,7 +119,8 @@ TEST_CASE("DeepSeek model: recomputation (V3 section 3.2.3) leaves the loss and 
   int64_t differing = 0;
   for (size_t i = 0; i < plain.grads.size(); ++i)
     differing += plain.grads[i].defined() != recomputed.grads[i].defined() ||
-                 (plain.grads[i].defined() && std::memcmp(plain.grads[i].data(), recomputed.grads[i].data(), static_cast<size_t>(plain.grads[i].numel()) * sizeof(float)) != 0);
+                 (plain.grads[i].defined() &&
+                  std::memcmp(plain.grads[i].data(), recomputed.grads[i].data(), static_cast<size_t>(plain.grads[i].numel()) * sizeof(float)) != 0);
   CHECK(differing == 0);
   // num_hidden_layers blocks over B T tokens and the MTP module's block over B (T - 1); each
   // block's three regions add one float.

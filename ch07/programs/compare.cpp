@@ -305,7 +305,7 @@ int main(int argc, char** argv) {
     add_compare_flags(flags, s);
     flags.parse(argc, argv);
     if (run.quick) make_quick(s);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     from.resolve(run.out);
     print_header("ch07_compare: one SFT start, one sampling budget, every method",
                  "Each method starts from the SFT checkpoint and draws " + std::to_string(s.steps * s.prompts * s.group) +
@@ -338,7 +338,7 @@ int main(int argc, char** argv) {
       summary.set(r.name + ".cpu_seconds", r.seconds);
     }
     summary.set("wall_seconds", wall.seconds());
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/compare.svg, compare.csv, summary.json, and each method's model in METHOD/ folders\n", run.out.c_str());
     return interrupted() ? 130 : 0;
   });

@@ -214,8 +214,8 @@ void report_seeds(const Settings& s, const std::vector<Outcome>& os, Summary& su
   (void)s;
 }
 
-void write_plots(const Settings& s, const std::vector<Outcome>& os, const std::string& out) {
-  write_rl_plots(out, "GRPO", os.front().trace);
+void write_plots(const Settings& s, const std::vector<Outcome>& os, RunReport& report) {
+  write_rl_plots(report, "GRPO", os.front().trace);
   LineChart pk{"pass@k on held-out long problems, before and after GRPO", "k (samples per problem)", "pass@k (%)", {}};
   for (size_t i = 0; i < os.size(); ++i) {
     std::vector<double> ks, b, a;
@@ -230,7 +230,7 @@ void write_plots(const Settings& s, const std::vector<Outcome>& os, const std::s
   }
   pk.logx = true;
   pk.caption = "Dashed: the SFT start; solid: after GRPO. GRPO lifts pass@1 most; whether it adds answers the start could not sample shows at k = 16.";
-  write_line_chart(out + "/pass_at_k.svg", pk);
+  report.plot("pass_at_k.svg", pk);
 }
 
 }  // namespace
@@ -247,7 +247,7 @@ int main(int argc, char** argv) {
     add_grpo_flags(flags, s);
     flags.parse(argc, argv);
     if (run.quick) make_quick(s);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     from.resolve(run.out);
     print_header("ch07_grpo: GRPO with verifiable rewards",
                  "From each SFT start, GRPO samples " + std::to_string(s.group) + " answers per long-operand prompt, rewards the verified ones "
@@ -270,7 +270,7 @@ int main(int argc, char** argv) {
     const double p = os.front().before.exact_match;
     std::printf("standard error of one accuracy on %d problems: about %.1f points\n", s.eval_n * static_cast<int>(from.lengths.size()),
                 100 * std::sqrt(std::max(p * (1 - p), 1e-12) / (s.eval_n * static_cast<double>(from.lengths.size()))));
-    write_plots(s, os, run.out);
+    write_plots(s, os, report);
     summary.set("steps", static_cast<double>(os.front().trace.steps));
     summary.set("mu", static_cast<double>(s.mu));
     summary.set("eval_on", s.eval_on);
@@ -279,7 +279,7 @@ int main(int argc, char** argv) {
     summary.set("grpo_gain_points", 100 * (os.front().after.exact_match - os.front().before.exact_match));
     summary.set("grpo_cpu_seconds", os.front().trace.cpu_seconds);
     summary.set("final_kl", os.front().trace.kl.empty() ? 0.0 : os.front().trace.kl.back());
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/{accuracy,kl,clip,entropy,length,pass_at_k}.svg, summary.json, checkpoints\n", run.out.c_str());
     return interrupted() ? 130 : 0;
   });

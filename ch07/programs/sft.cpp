@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     flags.add("--checkpoint", checkpoint, "where to save the model (default OUT/checkpoint)");
     flags.parse(argc, argv);
     if (run.quick) make_quick(c), eval_n = std::min(eval_n, 4);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     if (checkpoint.empty()) checkpoint = run.out + "/checkpoint";
     claim_folder(checkpoint, FolderUse::Checkpoint, "--checkpoint");
     c.task = parse_task(task_name);
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     summary.set("long_exact_match", long_rep.exact_match);
     summary.set("final_loss", s.history.train.at("loss").back());
     summary.set("checkpoint", checkpoint);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/{loss,exact_match,exact_match_by_length}.svg, summary.json\n", run.out.c_str());
     return interrupted() ? 130 : 0;
   });

@@ -23,7 +23,8 @@ std::string sft_checkpoint(const std::string& tag) {
 void check_checkpoint(const fs::path& dir) {
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) CHECK(fs::exists(dir / f));
   const fs::path gen = fs::path(dir.parent_path().string() + "_" + dir.filename().string() + "_generate");
-  CHECK(run_program("ch06_generate", "--checkpoint " + dir.string() + " --prompt \"User: Add 12 + 34 and write the sum least significant digit first. Assistant:\"", gen) == 0);
+  CHECK(run_program("ch06_generate",
+                    "--checkpoint " + dir.string() + " --prompt \"User: Add 12 + 34 and write the sum least significant digit first. Assistant:\"", gen) == 0);
 }
 }  // namespace
 

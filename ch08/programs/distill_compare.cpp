@@ -443,7 +443,7 @@ int main(int argc, char** argv) {
     add_options(flags, o, rc);
     flags.parse(argc, argv);
     if (run.quick) make_quick(o);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "held-out accuracy, validation loss and teacher agreement of one student trained six ways (five distillation or SFT runs and RL) at equal compute");
     std::unique_ptr<ch06::DeepSeekModel> loaded;
     const CompareData data = make_data(o, rc, run.seed, loaded);
@@ -478,7 +478,7 @@ int main(int argc, char** argv) {
     summary.set("rejection.acceptance", r.rs.acceptance());
     summary.set("rejection.examples", static_cast<double>(r.distill_examples));
     summary.set("rejection.equal_reference", static_cast<double>(r.rs.kept_equal_reference));
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nwrote %s/{accuracy,val_loss,agreement,train_loss,final_accuracy}.svg (+ .csv) and summary.json%s\n", run.out.c_str(),
                 o.teacher_dir.empty() ? ", and each seed's teacher checkpoint" : "");
     return 0;

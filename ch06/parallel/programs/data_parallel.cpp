@@ -72,6 +72,7 @@ Verification verify(const DeepSeekConfig& cfg, const PretrainConfig& pc, const T
 }
 // The flags, bound to the run's settings; --quick shrinks them to seconds.
 struct Setup {
+  std::string command;   // as typed, for the run's page
   RunOptions run;
   Options o;
   PretrainConfig pc;
@@ -110,6 +111,7 @@ Setup parse_options(int argc, char** argv) {
   flags.add("--interrupt-at", o.interrupt_at, "send rank 0 --interrupt-signal after this step, to try the clean stop (0 = never)").min(0);
   flags.add_choice("--interrupt-signal", o.interrupt_signal, {"INT", "TERM"}, "the signal --interrupt-at sends: INT (Ctrl-C) or TERM (a scheduler's stop)");
   flags.parse(argc, argv);
+  st.command = flags.command();
   if (run.quick) {
     o.preset = "tiny";
     tc.steps = std::min<int64_t>(tc.steps, 8);
@@ -225,7 +227,7 @@ int main(int argc, char** argv) {
     if ((tc.batch_size / mpi::size()) % tc.micro_batches != 0)
       fail("ch06_data_parallel", "each rank's share of --batch must be a multiple of --micro-batches");
     if (!lead) tc.progress = false;
-    start_run(run);
+    RunReport report = start_run(run, "ch06_data_parallel", st.command);
     if (lead)
       print_header("ch06_data_parallel",
                    fmt("%d ranks train one model on shares of each global batch; %s; the check against one process, optimizer memory per "

@@ -154,6 +154,7 @@ Durations time_chunks(ch02::Block& block, const Tensor& x, int reps) {
 }
 // The flags, bound to the run's settings; --quick shrinks them to seconds.
 struct Setup {
+  std::string command;   // as typed, for the run's page
   RunOptions run;
   Options o;
   PretrainConfig pc;
@@ -186,6 +187,7 @@ Setup parse_options(int argc, char** argv) {
   flags.add("--pp", o.pp, "pipeline stages of the simulated DualPipe step (even)").min(2).max(64);
   flags.add("--pipeline-micro", o.pipeline_micro, "micro-batches of the simulated DualPipe step (at least 2 x --pp)").min(2).max(1024);
   flags.parse(argc, argv);
+  st.command = flags.command();
   if (run.quick) {
     o.preset = "tiny";
     tc.steps = std::min<int64_t>(tc.steps, 4);
@@ -409,7 +411,7 @@ int main(int argc, char** argv) {
       fail("ch06_expert_parallel", fmt("--batch %lld must split into 2 micro-batches on each of %d ranks", (long long)tc.batch_size, mpi::size()));
     if (o.pp % 2 != 0 || o.pipeline_micro < 2 * o.pp) fail("ch06_expert_parallel", "DualPipe needs an even --pp and --pipeline-micro >= 2 x --pp");
     if (!lead) tc.progress = false;
-    start_run(run);
+    RunReport report = start_run(run, "ch06_expert_parallel", st.command);
     const int ranks = mpi::size();
     DeepSeekConfig cfg = preset(o.preset);
     if (cfg.n_routed_experts % ranks != 0)

@@ -71,6 +71,7 @@ std::vector<double> held_series(const Timeline& t, size_t rank, std::vector<doub
 
 // The flags, bound to the settings; --quick shrinks PP and M.
 struct Settings {
+  std::string command;   // as typed, for the run's page
   RunOptions run;
   int pp = 8, m = 20;
   Durations d;   // V3 Figure 5's: F = W = 1, B = 2, F&B = 3
@@ -97,6 +98,7 @@ Settings parse_options(int argc, char** argv) {
   flags.add_flag("--blocking-sends", blocking, "sends complete before the next op, as DualPipe's batch_isend_irecv + wait (default: in flight until the step ends)");
   flags.add_flag("--print-ops", print_ops, "print every rank's op list with its transfers");
   flags.parse(argc, argv);
+  st.command = flags.command();
   if (run.quick) {
     pp = std::min(pp, 4);
     m = std::min(m, 2 * pp);
@@ -235,7 +237,7 @@ int main(int argc, char** argv) {
         fail(kProgram, std::string(e.what()) + " (leave it out with --schedules)");
       }
     }
-    start_run(run);
+    RunReport report = start_run(run, kProgram, st.command);
     print_header(kProgram,
                  "each schedule's op lists replayed on PP simulated ranks: who computes what when, the idle time (bubble) it leaves,\n"
                  "and the activations it holds; then DeepSeek-V3 Table 2 recomputed from those timelines beside the paper's formulas.");

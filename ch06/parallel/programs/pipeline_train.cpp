@@ -305,6 +305,7 @@ std::optional<ScheduleResult> report_mode(const Schedule& s, ScheduleRun& r, int
 
 // The flags, bound to the run's settings; --quick shrinks them to seconds.
 struct Setup {
+  std::string command;   // as typed, for the run's page
   RunOptions run;
   Options o;
   PretrainConfig pc;
@@ -353,6 +354,7 @@ Setup parse_options(int argc, char** argv) {
                  "with --ep: every step runs F&B in sequence (by default DualPipe's and DualPipeV's even steps interleave F&B's "
                  "halves at the expert all-to-alls, and both kinds of step are timed)");
   flags.parse(argc, argv);
+  st.command = flags.command();
   if (run.quick) {
     o.preset = "tiny";
     if (o.layers == 0) o.layers = 4;
@@ -469,7 +471,7 @@ int main(int argc, char** argv) {
       std::vector<std::string> left_out;
       const std::vector<Schedule> schedules =
           o.reference ? std::vector<Schedule>{} : fitting_schedules(o, cfg, pp_ranks, static_cast<int>(tc.micro_batches), left_out);
-      start_run(run);
+      RunReport report = start_run(run, kProgram, st.command);
       print_header(kProgram, o.reference ? "the single-process reference run: the weights every pipelined run must end with"
                                          : "each schedule's op lists executed by MPI ranks, each holding its stages of the model; per schedule "
                                            "the measured Gantt chart\nbeside the simulator's (fed the durations measured here), live memory per "
