@@ -10,6 +10,7 @@
 #include "ch04/moe.hpp"
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
+#include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/run.hpp"
 
@@ -40,6 +41,9 @@ int main(int argc, char** argv) {
     cfg.gate.num_experts_per_tok = top_k;
     cfg.moe_intermediate_size = width;
     cfg.n_shared_experts = 1;
+    // x, gy, x's gradient and the layer's output, and each token's top_k + 1 expert activations twice (SwiGLU's gate and up)
+    memory::require_fits(4.0 * static_cast<double>(tokens) * static_cast<double>(4 * hidden + 2 * (top_k + 1) * width),
+                         fmt("a batch of %lld tokens", (long long)tokens), "lower --tokens");
     Rng rng(run.seed);
     ch04::MoE moe(cfg, rng);
     ch02::SwiGLU dense(hidden, (top_k + 1) * width, rng);

@@ -1,5 +1,6 @@
 // bench/ops: how close the core's kernels run to this machine's roof.
-// GEMM GFLOP/s at a large square size (the roof) and at the shapes the mini preset's training
+// First the roof itself (gemm_roof_gflops: float32 and, where the CPU has it, BF16), then
+// GEMM GFLOP/s at square sizes and at the shapes the mini preset's training
 // step uses, forward and backward, on one thread and on all; then each GEMM back end (Eigen,
 // OpenBLAS) with ds::gemm's threading and with the library's own threads; then a few of those
 // products with their operands coming from memory instead of cache; then the fused causal
@@ -18,6 +19,7 @@
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
 #include "common/gemm.hpp"
+#include "common/gemm_bf16.hpp"
 #include "common/ops.hpp"
 #include "common/rng.hpp"
 #include "common/run.hpp"
@@ -76,6 +78,19 @@ int main(int argc, char** argv) {
 
   Rng rng(run.seed);
   Summary summary;
+  // The practical roof every utilisation figure divides by (ch06::step_utilisation measures it the same way).
+  const double roof = gemm_roof_gflops(run.quick ? 0.1 : 1.0);
+  std::printf("GEMM roof: %.0f GFLOP/s (square 1024 through ds::gemm on %d threads, float32, median of repeats)\n", roof, all);
+  summary.set("gemm.roof_gflops", roof);
+  if (bf16_gemm_available()) {
+    set_gemm_precision(GemmPrecision::BF16);
+    const double roof_bf16 = gemm_roof_gflops(run.quick ? 0.1 : 1.0);
+    set_gemm_precision(GemmPrecision::Float32);
+    std::printf("BF16 GEMM roof: %.0f GFLOP/s (the same at bf16 precision, oneDNN %s)\n\n", roof_bf16, bf16_gemm_implementation().c_str());
+    summary.set("gemm.roof_gflops_bf16", roof_bf16);
+  } else {
+    std::printf("BF16 GEMMs: %s\n\n", bf16_gemm_unavailable_reason().c_str());
+  }
   std::vector<Gemm> shapes = {
       {"square 1024", 1024, 1024, 1024},      {"square 512", 512, 512, 512},
       {"square 256", 256, 256, 256},          {"q_a_proj 1024x256->128", 1024, 256, 128},

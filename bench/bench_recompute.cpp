@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
     print_header("bench/recompute", "one training step of the mini-DeepSeek with V3's recomputation off and on: bytes kept and time paid");
 
     const ch06::DeepSeekConfig cfg = ch06::preset(preset);
+    memory::require_fits(training_bytes_floor(cfg, batch, 1, seq), fmt("a training step of %lld x %lld tokens", (long long)batch, (long long)seq),
+                         "lower --batch");
     Rng rng(run.seed);
     ch06::DeepSeekModel m(cfg, rng);
     const auto [ids, targets] = random_batch(batch, seq, cfg.vocab_size, rng);

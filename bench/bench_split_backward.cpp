@@ -16,6 +16,7 @@
 #include "ch06/config.hpp"
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
+#include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
     print_header("bench/split_backward", "split backward B (input gradients) and W (weight gradients) against one full backward");
 
     const ch06::DeepSeekConfig cfg = ch06::preset("mini");
+    // x0, gy, the block's input gradient and output, and a copy for the experts alone: 5 [batch, seq, hidden] tensors at least
+    memory::require_fits(5.0 * 4.0 * static_cast<double>(batch) * static_cast<double>(seq) * static_cast<double>(cfg.hidden_size),
+                         fmt("a batch of %lld x %lld tokens", (long long)batch, (long long)seq), "lower --batch");
     const ch04::MoEModelConfig mc = ch06::model_config(cfg);
     Rng rng(run.seed);
     ch02::Block block(mc.lm, ch04::moe_model_attention(mc)(1, rng), ch04::moe_model_feed_forward(mc)(1, rng));   // layer 1: MoE

@@ -38,6 +38,7 @@ elseif(DS_GEMM STREQUAL "auto")
     message(STATUS "GEMM: timing Eigen and OpenBLAS on this machine (about a second)")
     try_run(probe_run probe_compiled ${CMAKE_BINARY_DIR}/gemm_probe
             SOURCES ${CMAKE_SOURCE_DIR}/cmake/gemm_probe.cpp ${CMAKE_SOURCE_DIR}/common/gemm.cpp
+                    ${CMAKE_SOURCE_DIR}/common/gemm_bf16.cpp
             CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${CMAKE_SOURCE_DIR};${DS_CBLAS_INCLUDE_DIR}"
             COMPILE_DEFINITIONS ${probe_flags} -DDS_HAVE_OPENBLAS=1
             LINK_LIBRARIES Eigen3::Eigen OpenMP::OpenMP_CXX BLAS::BLAS

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <type_traits>
 
@@ -31,7 +32,12 @@ double parse_value(const std::string& name, const std::string& v) {
     return static_cast<double>(x);
   } else {
     const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x)) throw FlagError(name + " expects a number, got " + quote(v));
+    if (v.empty() || *end != '\0' || (errno != ERANGE && std::isnan(x))) throw FlagError(name + " expects a number, got " + quote(v));
+    // A number, but not one this flag's type holds: say which magnitudes it does.
+    const double ax = std::fabs(x), lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+    if (errno == ERANGE || !std::isfinite(x) || ax > hi || (ax > 0 && ax < lo))
+      throw FlagError(name + " " + quote(v) + " is out of range: it takes 0 or a number between " + num_text(lo) + " and " + num_text(hi) +
+                      " in magnitude");
     return x;
   }
 }

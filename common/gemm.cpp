@@ -11,6 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "common/gemm_bf16.hpp"
 #include "common/timer.hpp"
 
 #ifdef DS_HAVE_OPENBLAS
@@ -91,6 +92,7 @@ void single_threaded_kernels() {
 struct State {
   std::atomic<GemmBackend> backend{GemmBackend::Eigen};
   std::atomic<GemmThreading> threading{GemmThreading::Split};
+  std::atomic<GemmPrecision> precision{GemmPrecision::Float32};
   std::string origin;
 };
 
@@ -144,8 +146,9 @@ State& state() {
 int64_t panel(int64_t x) { return x & ~int64_t{15}; }
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float beta, float* c, int64_t ldc) {
+namespace {
+void gemm_on(bool float32, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {   // no products: C = beta C (BLAS would reject the zero leading dimensions)
     Strided C(c, m, n, Eigen::OuterStride<>(ldc));
@@ -154,7 +157,9 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     return;
   }
   State& st = state();
-  const Kernel kernel = kernel_of(st.backend.load(std::memory_order_relaxed));
+  const Kernel kernel = !float32 && st.precision.load(std::memory_order_relaxed) == GemmPrecision::BF16
+                            ? gemm_bf16_kernel
+                            : kernel_of(st.backend.load(std::memory_order_relaxed));
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const bool library = st.threading.load(std::memory_order_relaxed) == GemmThreading::Library;
   if (library || threads == 1 || m * n * k < kGemmParallelMin) {
@@ -175,6 +180,17 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     else
       kernel(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
   }
+}
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+          int64_t ldb, float beta, float* c, int64_t ldc) {
+  gemm_on(false, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_float32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                  int64_t ldb, float beta, float* c, int64_t ldc) {
+  gemm_on(true, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 GemmBackend gemm_backend() { return state().backend.load(); }
@@ -205,6 +221,40 @@ std::string openblas_description() {
 #else
   return "not linked";
 #endif
+}
+
+GemmPrecision gemm_precision() { return state().precision.load(); }
+
+std::string gemm_precision_name(GemmPrecision precision) { return precision == GemmPrecision::BF16 ? "bf16" : "float32"; }
+
+void set_gemm_precision(GemmPrecision precision) {
+  if (precision == GemmPrecision::BF16 && !bf16_gemm_available())
+    throw std::invalid_argument("BF16 GEMMs are unavailable: " + bf16_gemm_unavailable_reason());
+  state().precision = precision;
+}
+
+GemmPrecision parse_gemm_precision(const std::string& name) {
+  if (name == "float32") return GemmPrecision::Float32;
+  if (name == "auto") return bf16_gemm_available() ? GemmPrecision::BF16 : GemmPrecision::Float32;
+  if (name != "bf16") throw std::invalid_argument("the precision must be float32, bf16 or auto, not '" + name + "'");
+  if (!bf16_gemm_available()) throw std::invalid_argument("BF16 GEMMs are unavailable: " + bf16_gemm_unavailable_reason());
+  return GemmPrecision::BF16;
+}
+
+double gemm_roof_gflops(double seconds, int64_t n) {
+  const std::vector<float> a(static_cast<size_t>(n * n), 0.5f), b(a.size(), 0.25f);
+  std::vector<float> c(a.size());
+  const auto call = [&] { gemm(false, true, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); };
+  call();   // warm-up: first touch of the output, thread start, BF16 primitive creation
+  std::vector<double> times;
+  const Timer total;
+  while (times.size() < 3 || total.seconds() < seconds) {
+    const Timer t;
+    call();
+    times.push_back(t.seconds());
+  }
+  std::sort(times.begin(), times.end());
+  return 2.0 * static_cast<double>(n * n * n) / times[times.size() / 2] / 1e9;
 }
 
 void set_gemm_threading(GemmThreading threading, int threads) {

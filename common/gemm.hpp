@@ -21,11 +21,22 @@ namespace ds {
 
 enum class GemmBackend { Eigen, OpenBLAS };
 
+// The precision of the products: Float32 (the back end's SGEMM), or BF16: both operands rounded
+// to bfloat16, float32 accumulation and output, on oneDNN's kernels for the CPU's BF16
+// instructions (gemm_bf16.hpp; V3 sec. 3.3's recipe with BF16 in place of FP8).
+enum class GemmPrecision { Float32, BF16 };
+
 // C = alpha * op(A) op(B) + beta * C, every matrix row-major; op(A) is [m, k] (A itself is [k, m]
 // when trans_a), op(B) is [k, n] (B is [n, k] when trans_b), C is [m, n]. lda, ldb, ldc are the
 // row strides of A, B, C as stored. beta == 0 never reads C (it may hold garbage).
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// The same product in float32 whatever gemm_precision() says: attention's products, which
+// DeepSeek-V3 keeps out of the narrow format (sec. 3.3.1) and which are too small here for
+// oneDNN's per-call cost.
+void gemm_float32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 // Products of at least this many multiply-adds (m n k), outside a parallel region, are split
 // over the OpenMP threads; smaller ones cost less than waking the threads.
@@ -40,6 +51,20 @@ std::string gemm_backend_name(GemmBackend backend);   // "eigen", "openblas"
 std::string gemm_backend_origin();
 // The OpenBLAS build in use ("OpenBLAS 0.3.21 ... SkylakeX", its threading), or "not linked".
 std::string openblas_description();
+
+GemmPrecision gemm_precision();
+std::string gemm_precision_name(GemmPrecision precision);   // "float32", "bf16"
+// Switches the precision of the gemms that follow; not while gemms run. BF16 where
+// bf16_gemm_available() is false throws std::invalid_argument with the reason.
+void set_gemm_precision(GemmPrecision precision);
+// "float32", "bf16" or "auto" (BF16 where the CPU and build have it, else float32) as the precision
+// to use; a bad name, or "bf16" where it is unavailable, throws std::invalid_argument with one sentence.
+GemmPrecision parse_gemm_precision(const std::string& name);
+
+// The practical roof: GFLOP/s of a square n x n x n product through ds::gemm on all threads at
+// the current precision (the largest the machine sustains on dense, cached operands), the
+// median of repeated calls over about `seconds`.
+double gemm_roof_gflops(double seconds = 1.0, int64_t n = 1024);
 
 // Threading for bench_ops' comparison only: Split (the default, above) or Library (one call, the
 // back end's own threads: Eigen's OpenMP, OpenBLAS's pthread pool).

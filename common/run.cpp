@@ -30,6 +30,11 @@ int set_threads(int threads) {
 
 void start_run(RunOptions& run) {
   run.threads = set_threads(run.threads);
+  try {
+    claim_folder(run.out, FolderUse::Run, "--out");   // never write into a folder of the reader's own files
+  } catch (const std::exception& e) {
+    fail("output", e.what());
+  }
   std::error_code ec;
   std::filesystem::create_directories(run.out, ec);
   if (ec || !std::filesystem::is_directory(run.out)) fail("output", "cannot create the folder '" + run.out + "': " + ec.message());

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/fsutil.hpp"
+#include "common/json_error.hpp"
 #include "common/tokenizer.hpp"
 
 namespace ds {
@@ -251,7 +252,11 @@ Tokenizer Tokenizer::load(const std::string& path) {
     const json& ms = model.at("merges");
     for (size_t k = 0; k < ms.size(); ++k) {
       const std::string what = where + ": merge " + std::to_string(k + 1);
-      if (ms[k].is_array() && ms[k].size() == 2)
+      // Each merge is "a b" or ["a", "b"]: anything else (a number, an object) is named here.
+      const bool pair = ms[k].is_array() && ms[k].size() == 2 && ms[k][0].is_string() && ms[k][1].is_string();
+      if (!pair && !ms[k].is_string())
+        throw std::runtime_error(what + " is " + ms[k].dump().substr(0, 40) + ", not a string \"a b\" or a pair [\"a\", \"b\"] of token strings");
+      if (pair)
         merges.emplace_back(ms[k][0].get<std::string>(), ms[k][1].get<std::string>());
       else
         merges.push_back(split_merge(ms[k].get<std::string>(), what));

@@ -170,6 +170,21 @@ void training(const DeepSeekConfig& c, const PartBreakdown& b, int64_t seq_len, 
   summary.set("training.activation_bytes_micro_batch", 2 * tokens * d(all.per_token()));
 }
 
+// --gqa-groups: 0 picks the largest divisor of the head count up to 8 (8 KV groups, as Llama's
+// GQA); an explicit count must divide the heads.
+int64_t gqa_groups(const DeepSeekConfig& c, int64_t groups) {
+  const int64_t heads = c.num_attention_heads;
+  if (groups == 0) {
+    for (groups = std::min<int64_t>(8, heads); heads % groups; --groups) {
+    }
+    return groups;
+  }
+  if (heads % groups != 0)
+    throw std::invalid_argument(fmt("--gqa-groups %lld does not divide this config's %lld attention heads; pass a divisor of %lld, or 0 to choose one",
+                                    (long long)groups, (long long)heads, (long long)heads));
+  return groups;
+}
+
 void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, const std::string& out, Summary& summary) {
   const KvPerToken kv = kv_elements_per_token(c, groups);
   const int64_t l = c.num_hidden_layers, dh = c.qk_nope_head_dim;
@@ -251,10 +266,10 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, kProgram);
     std::string config = "deepseek-v3";
-    int64_t groups = 8, context = 131072, seq_len = 4096, micro_batch = 1;
+    int64_t groups = 0, context = 131072, seq_len = 4096, micro_batch = 1;
     double tokens = kV3Tokens, mfu = 0.40, peak_tflops = 989;
     flags.add("--config", config, "deepseek-v3, deepseek-v2, deepseek-v2-lite, mini or tiny, or a config.json (or a checkpoint folder holding one)");
-    flags.add("--gqa-groups", groups, "key/value groups of the GQA comparison (must divide the head count)").min(1);
+    flags.add("--gqa-groups", groups, "key/value groups of the GQA comparison (must divide the head count; 0 = the largest divisor of it up to 8)").min(0);
     flags.add("--context", context, "context length of the KV-cache figures, in tokens (128K = 131072)").min(1).max(1e9);
     flags.add("--seq-len", seq_len, "tokens per training sequence (activation memory, attention FLOPs; V3 pretrains at 4K)").min(1).max(1e7);
     flags.add("--micro-batch", micro_batch, "sequences per micro-batch for the activation memory").min(1).max(1e6);
@@ -266,6 +281,7 @@ int main(int argc, char** argv) {
     print_header(kProgram, "the parameters, memory and compute of a DeepSeek configuration, counted from its shapes; the real V3, V2 and V2-Lite "
                            "configurations are built in");
     const DeepSeekConfig c = resolve_config(config);
+    groups = gqa_groups(c, groups);
     const std::vector<WeightTensor> inv = weight_inventory(c);
     const PartBreakdown b = count_by_part(c);
     const ParamCount pc = count_parameters(c);

@@ -47,6 +47,10 @@ TEST_CASE("program ch01_model_calculator --quick: other configs, a config.json, 
   CHECK(run_program("ch01_model_calculator", "--config /nonexistent.json", out) == 1);
   CHECK(read_text_file(out.string() + ".log").find("is neither a preset") != std::string::npos);
   CHECK(run_program("ch01_model_calculator", "--gqa-groups 7", out) == 1);
+  CHECK(read_text_file(out.string() + ".log").find("--gqa-groups 7 does not divide this config's 128 attention heads") != std::string::npos);
+  // The GQA comparison's default group count comes from the config: the tiny preset's 4 heads take 4 groups.
+  REQUIRE(run_program("ch01_model_calculator", "--config tiny", out) == 0);
+  CHECK(read_text_file(out.string() + ".log").find("GQA (4 groups)") != std::string::npos);
   CHECK(run_program("ch01_model_calculator", "--mfu 2", out) == 2);
 }
 

@@ -131,6 +131,8 @@ int main(int argc, char** argv) {
     flags.add("--top-k", o.top_k, "top-k of the sample (0 = off)").min(0);
     flags.add_flag("--recompute", o.recompute, "recompute every block's RMSNorms and the MLA up-projections in backward instead of keeping their outputs (V3 section 3.2.3): less memory, a little more time");
     flags.add("--interrupt-at", o.interrupt_at, "send this process Ctrl-C (SIGINT) after this step, to try the clean stop (0 = never)").min(0);
+    flags.add_choice("--precision", pc.precision, {"float32", "bf16", "auto"},
+                     "GEMM precision: float32, bf16 (BF16 inputs, float32 accumulation, weights and AdamW state) or auto (bf16 where the CPU has BF16 instructions)");
     flags.parse(argc, argv);
     if (run.quick) {
       o.preset = "tiny";
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
       o.sample_tokens = std::min<int64_t>(o.sample_tokens, 16);
     }
     tc.seed = run.seed;
+    if (o.sample_tokens > 0 && o.prompt.empty()) fail("ch06_pretrain", "--prompt is empty: the sample at the end continues a prompt, so give it some text (or --sample-tokens 0)");
     start_run(run);
     print_header("ch06_pretrain", "the mini-DeepSeek pretraining run: loss, balance, memory, checkpoints, a sample");
     const std::string ckpt = run.out + "/checkpoint";
@@ -153,11 +156,13 @@ int main(int argc, char** argv) {
     std::unique_ptr<DeepSeekModel> model;
     Tokenizer tok;
     std::unique_ptr<TokenDataset> data;
+    check_training_fits(planned_model(o.preset, o.config_path, o.resume), tc);
     const auto docs = load_or_generate_documents(o.data_path, static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
     if (!o.resume.empty()) {
       LoadedModel lm = load_model(o.resume);
       if (!lm.has_tokenizer) fail("ch06_pretrain", "the checkpoint to resume has no tokenizer.json");
       model = std::move(lm.model);
+      check_resume_config(o.config_path, model->config());
       tok = std::move(lm.tokenizer);
       data = std::make_unique<TokenDataset>(docs, tok, 0.05, run.seed);   // the split corpus_dataset made
     } else {
@@ -174,10 +179,12 @@ int main(int argc, char** argv) {
     model->set_recompute(o.recompute);   // a training setting, not saved with the model
     Pretrainer p(*model, pc);
     Trainer& trainer = p.trainer;
+    add_data_settings(trainer, run.seed, o.data_path, o.corpus_kb);
     if (!o.resume.empty()) {
       trainer.load_state(o.resume);
       std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)tc.steps);
     }
+    std::printf("%s\n", apply_precision(pc.precision).c_str());
     const ParamCount pcount = count_parameters(model->config());
     std::printf("model: %s, %.2fM parameters (%.2fM in the MTP module), %.2fM active per token; %lld training tokens, %lld validation\n",
                 o.config_path.empty() ? o.preset.c_str() : o.config_path.c_str(), pcount.total / 1e6, pcount.mtp / 1e6, pcount.active / 1e6,
@@ -205,9 +212,9 @@ int main(int argc, char** argv) {
     });
     if (trainer.step_count() < tc.steps) {
       save();
-      std::printf("\ninterrupted at step %lld: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
-                  ckpt.c_str(), ckpt.c_str());
-      return 130;
+      std::printf("\ninterrupted at step %lld by %s: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
+                  interrupt_name(), ckpt.c_str(), ckpt.c_str());
+      return interrupt_exit_code();
     }
     write_plots(run.out, h, p.balance.load_shares(0), mem);
     Table t({"what", "value"});
@@ -215,6 +222,9 @@ int main(int argc, char** argv) {
     if (model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.final_val("mtp_ce"))});
     t.row({"final MaxVio_batch", fmt("%.3f", h.train.at("maxvio").back())});
     t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", h.tokens_per_second(), run.threads)});
+    const StepUtilisation util = step_utilisation(model->config(), tc.seq_len, h.tokens_per_second());
+    t.row({"share of the machine (model FLOPs / GEMM roof)", describe(util)});
+    t.row({"model FLOPs per token", util.formula});
     t.row({"memory: parameters / gradients / AdamW / step peak above them",
            memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
                memory::human_bytes(mem.activations)});
@@ -234,6 +244,7 @@ int main(int argc, char** argv) {
     summary.set("memory.optimizer_bytes", mem.optimizer);
     summary.set("memory.peak_activation_bytes", mem.activations);
     summary.set("recompute", o.recompute ? 1.0 : 0.0);
+    add_to_summary(summary, util);
     summary.write(run.out + "/summary.json");
     std::printf("\nwrote %s/{loss,lr,maxvio,expert_load,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", run.out.c_str(),
                 ckpt.c_str());

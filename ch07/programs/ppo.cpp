@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
                               pc.prompts * pc.samples, [] { return interrupted(); });
     const GreedyReport after = greedy_eval(policy, codec, long_set);
     save_policy(from.checkpoint, policy, codec.tok);
-    save_policy(run.out + "/critic_checkpoint", ppo.critic(), codec.tok);
+    save_critic(run.out + "/critic_checkpoint", ppo.critic(), codec.tok);
 
     Table t({"model", "greedy exact match (held-out)", "change", "format ok", "wall time"});
     t.row({"SFT start", fmt("%.1f%%", 100 * before.exact_match), "", fmt("%.1f%%", 100 * before.format_rate), ""});

@@ -48,10 +48,10 @@ std::vector<float> parse_temperatures(const std::string& s) {
     try {
       size_t used = 0;
       const float t = std::stof(s.substr(i, j - i), &used);
-      if (used != j - i || !(t > 0)) throw std::invalid_argument("");
+      if (used != j - i || !(t > 0) || !std::isfinite(t)) throw std::invalid_argument("");
       out.push_back(t);
     } catch (const std::exception&) {
-      throw std::invalid_argument("--temperatures needs positive numbers separated by commas, like 1,2,4,8, not '" + s + "'");
+      throw std::invalid_argument("--temperatures needs positive finite numbers separated by commas, like 1,2,4,8, not '" + s + "'");
     }
     i = j + 1;
   }

@@ -341,6 +341,15 @@ TEST_CASE("tokenizer: bad files and arguments give one clear sentence") {
         "Tokenizer::load('" + unknown +
             "'): merge 2 ('a q') names a token that is not in the vocabulary");
 
+  const std::string number = (dir / "number.json").string();   // a merge that is not text: named, not a library type error
+  write_text(number, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", 12]}})");
+  CHECK(error_of([&] { Tokenizer::load(number); }) ==
+        "Tokenizer::load('" + number + "'): merge 2 is 12, not a string \"a b\" or a pair [\"a\", \"b\"] of token strings");
+  write_text(number, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", 1]]}})");
+  CHECK(error_of([&] { Tokenizer::load(number); }).find("merge 1 is [\"a\",1], not a string") != std::string::npos);
+  write_text(number, R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})");
+  CHECK(error_of([&] { Tokenizer::load(number); }).find("json.exception") == std::string::npos);
+
   const std::string gap = (dir / "gap.json").string();
   write_text(gap, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 2}, "merges": []}})");
   CHECK(error_of([&] { Tokenizer::load(gap); }).find("no token has id 1") != std::string::npos);
