@@ -63,9 +63,9 @@ void counts(const std::vector<Named>& toks, const std::vector<TextSample>& sampl
 }
 
 void splits(const std::vector<Named>& toks) {
-  std::printf("\nHow a few strings split (tokens joined by |). V3's first Split cuts digits into groups of at most three from the left,\n"
-              "its second isolates runs of CJK and kana, so a number's tokens do not depend on the merges learned for it,\n"
-              "and Chinese never fuses with the Latin letters or digits around it:\n");
+  std::printf("\nHow a few strings split (tokens joined by |). V3's first Split cuts digits into groups of at most three from the\n"
+              "left, so a number splits the same way wherever it stands; its second isolates runs of CJK and kana from the spaces,\n"
+              "letters and digits around them. The middle column is the same vocabulary behind GPT-2's split:\n");
   Table t({"text", toks[0].name, toks[1].name, toks[2].name});
   for (const std::string s : {"7", "42", "2024", "65536", "1234567", "3.14159", "x=12345;", "中文English混合123测试", "深度求索DeepSeek"})
     t.row({shown(s), shown(token_split(toks[0].tok, s)), shown(token_split(toks[1].tok, s)), shown(token_split(toks[2].tok, s))});
