@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "bench_moe");
     double budget = 1.0;
     int64_t tokens = 1024, experts = 16, width = 128, top_k = 2, hidden = 256;
-    flags.add("--budget", budget, "seconds spent timing each measurement").min(0.01);
+    flags.add("--budget", budget, "seconds spent timing each measurement").min(0.01).quick(0.05);
     flags.add("--tokens", tokens, "tokens per batch (8 x 128 in the mini preset's training step)").min(1);
     flags.add("--experts", experts, "routed experts").min(1);
     flags.add("--width", width, "width of each expert (moe_intermediate_size)").min(1);
@@ -31,8 +31,7 @@ int main(int argc, char** argv) {
     flags.add("--hidden", hidden, "model width").min(1);
     flags.parse(argc, argv);
     if (top_k > experts) fail("bench_moe", "--top-k cannot exceed --experts");
-    if (run.quick) budget = 0.05;
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("bench/moe", "DeepSeekMoE layer vs dense SwiGLU with the same active parameters, forward + backward");
 
     ch04::MoEConfig cfg;
@@ -75,7 +74,7 @@ int main(int argc, char** argv) {
     }
     t.print();
     summary.set("threads", all);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nwrote %s/summary.json\n", run.out.c_str());
     return 0;
   });

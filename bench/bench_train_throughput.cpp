@@ -14,7 +14,7 @@
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
 #include "common/gemm.hpp"
-#include "common/gemm_bf16.hpp"
+#include "common/gemm_onednn.hpp"
 #include "common/memory.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"

@@ -31,6 +31,7 @@ sft="$out/runs/ch07_sft/checkpoint"
 # name | command line (after the binary); {OUT} is the program's run folder
 programs=(
   "ch01_model_calculator|"
+  "ch01_tokenizer_compare|"
   "ch02_attention|"
   "ch02_kv_cache|"
   "ch02_mqa_gqa|"

@@ -5,7 +5,7 @@
 #include "common/fsutil.hpp"
 #include "common/memory.hpp"
 #include "common/gemm.hpp"
-#include "common/gemm_bf16.hpp"
+#include "common/gemm_onednn.hpp"
 
 namespace ds::ch06 {
 
@@ -113,7 +113,7 @@ StepUtilisation step_utilisation(const DeepSeekConfig& cfg, int64_t seq, double 
 }
 
 std::string describe(const StepUtilisation& u) {
-  return fmt("%.0f%% of the GEMM roof: %.0f GFLOP/s (%.1f MFLOP/token x %.0f tokens/s) against %.0f (%s square 1024 GEMM, measured now)",
+  return fmt("%.0f%% of the GEMM roof: %.1f GFLOP/s (%.1f MFLOP/token x %.0f tokens/s) against %.1f (%s square 1024 GEMM, measured now)",
              100 * u.share, u.gflops, u.flops_per_token / 1e6, u.tokens_per_s, u.roof_gflops, u.precision.c_str());
 }
 

@@ -99,12 +99,20 @@ Loss GrpoLearner::loss(const Batch& b) {
   l.metrics.add("kl", t.kl);
   l.metrics.add("clip_low", t.clip_low);
   l.metrics.add("clip_high", t.clip_high);
+  l.metrics.add("approx_kl", t.approx_kl);
   return l;
 }
 
 std::vector<float> row_rewards(const Rollouts& r, float format_weight) {
   std::vector<float> out;
   for (const Reward& w : r.rewards) out.push_back(w.accuracy + format_weight * w.format);
+  return out;
+}
+
+std::vector<float> row_rewards(const Rollouts& r, const GrpoConfig& cfg) {
+  std::vector<float> out = row_rewards(r, cfg.format_weight);
+  if (cfg.extra_reward)
+    for (int64_t i = 0; i < r.rows(); ++i) out[static_cast<size_t>(i)] += cfg.extra_reward(r.problem(i), r.texts[static_cast<size_t>(i)]);
   return out;
 }
 
@@ -133,7 +141,7 @@ GrpoLearner::Drawn GrpoLearner::draw(const std::vector<Problem>& problems, uint6
   for (int64_t d = 0;; ++d) {
     const uint64_t draw_seed = seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(d));   // draw 0 samples with `seed` itself
     draws.push_back(sample_rollouts(policy_, codec_, batch, cfg_.group, rl_sampling(codec_, batch, cfg_.temperature, draw_seed)));
-    draw_rewards.push_back(row_rewards(draws.back(), cfg_.format_weight));
+    draw_rewards.push_back(row_rewards(draws.back(), cfg_));
     out.samples += draws.back().rows();
     if (!cfg_.dynamic_sampling) break;
     picks = mixed_group_picks(draw_rewards, cfg_.group, cfg_.prompts);
@@ -143,6 +151,7 @@ GrpoLearner::Drawn GrpoLearner::draw(const std::vector<Problem>& problems, uint6
     if (batch.empty()) break;   // the source has no more (a sampling budget is spent)
   }
   out.first = sample_report(draws.front(), draw_rewards.front());
+  if (observe) observe(draws.front());
   out.groups = cfg_.dynamic_sampling ? gather_groups(draws, picks) : std::move(draws.front());
   return out;
 }
@@ -158,7 +167,7 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
     rep.sample_seconds = timer.seconds();
     return rep;
   }
-  advantages_ = group_advantages(row_rewards(rollouts_, cfg_.format_weight), cfg_.group, cfg_.scale);
+  advantages_ = group_advantages(row_rewards(rollouts_, cfg_), cfg_.group, cfg_.scale);
   std::vector<int64_t> rows(static_cast<size_t>(rollouts_.rows()));
   std::iota(rows.begin(), rows.end(), 0);
   if (reference_) {
@@ -176,6 +185,7 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
     rep.kl += s.metrics.at("kl") / static_cast<double>(cfg_.mu);
     rep.clip_low += s.metrics.at("clip_low") / static_cast<double>(cfg_.mu);
     rep.clip_high += s.metrics.at("clip_high") / static_cast<double>(cfg_.mu);
+    rep.approx_kl += s.metrics.at("approx_kl") / static_cast<double>(cfg_.mu);
   }
   rep.train_seconds = train_timer.seconds();
   return rep;

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "ch07/grpo.hpp"
@@ -29,6 +30,8 @@ struct GrpoConfig {
   // max_draws batches per step) until `prompts` such groups fill the batch. Every draw's samples count.
   bool dynamic_sampling = false;
   int64_t max_draws = 4;
+  // When set, added to each row's reward (e.g. R1's language-consistency reward, sec. 2.3.2).
+  std::function<float(const Problem& p, std::string_view completion)> extra_reward;
   ScaleRewards scale = ScaleRewards::group;
   GrpoOptions loss;            // eps, eps_high, beta, loss_type
 };
@@ -38,6 +41,7 @@ struct RlStepReport {
   double reward = 0, accuracy = 0, format = 0;   // means over the sampled completions
   double entropy = 0;             // mean -log pi_old of the sampled tokens: a Monte Carlo estimate of the sampled (tempered) policy's entropy
   double kl = 0, clip_low = 0, clip_high = 0, loss = 0;   // the loss function's, mean over the mu steps
+  double approx_kl = 0;           // 0.5 (log pi_theta - log pi_old)^2 per token, mean over the mu steps (0 when mu = 1)
   double length_correct = 0, length_wrong = 0;            // mean completion tokens of right and of wrong answers (0 if none)
   double mixed_groups = 0;        // fraction of groups whose rewards differ (the only ones with a gradient), in the step's first draw
   int64_t samples = 0;            // completions drawn in the step (more than prompts x G with dynamic sampling)
@@ -51,6 +55,8 @@ RlStepReport sample_report(const Rollouts& r, const std::vector<float>& rewards)
 
 // The reward of each row: accuracy + format_weight x format.
 std::vector<float> row_rewards(const Rollouts& r, float format_weight);
+// The same plus cfg.extra_reward when set.
+std::vector<float> row_rewards(const Rollouts& r, const GrpoConfig& cfg);
 
 // DAPO's dynamic-sampling filter (Yu et al. 2025, sec. 3.2): the groups of G consecutive rewards
 // that are not all equal, as (draw, group) pairs in draw order, at most `want` of them. A group
@@ -72,6 +78,9 @@ class GrpoLearner {
   // refill ends the step's drawing.
   RlStepReport step(const std::vector<Problem>& problems, uint64_t seed);
   std::function<std::vector<Problem>(int64_t n, uint64_t seed)> refill;
+  // When set, sees each step's first draw (every completion sampled for the given prompts) before
+  // training: measurements of the samples beyond the step report (e.g. R1-Zero's worked solutions).
+  std::function<void(const Rollouts& first_draw)> observe;
   const GrpoConfig& config() const { return cfg_; }
   PolicyTrainer trainer;
 

@@ -16,16 +16,22 @@ std::string plain_text(const Problem& p) {
   return expr + "=" + p.target;
 }
 
-Batch plain_batch(const TaskCodec& codec, const std::vector<Problem>& problems) {
+Batch document_batch(const TaskCodec& codec, const std::vector<std::string>& docs) {
   // The leading <|endoftext|> is the context of the first text token, as between packed documents.
   std::vector<std::vector<int32_t>> starts, texts;
-  for (const Problem& p : problems) {
+  for (const std::string& d : docs) {
     starts.push_back({codec.eot()});
-    std::vector<int32_t> ids = codec.tok.encode(plain_text(p));
+    std::vector<int32_t> ids = codec.tok.encode(d);
     ids.push_back(codec.eot());
     texts.push_back(std::move(ids));
   }
   return sft_batch(starts, texts, codec.eot());
+}
+
+Batch plain_batch(const TaskCodec& codec, const std::vector<Problem>& problems) {
+  std::vector<std::string> docs;
+  for (const Problem& p : problems) docs.push_back(plain_text(p));
+  return document_batch(codec, docs);
 }
 
 double plain_exact_match(ch02::LanguageModel& model, const TaskCodec& codec, const std::vector<Problem>& problems) {
@@ -59,6 +65,21 @@ int64_t pretrain_plain(SftTrainer& trainer, const TaskCodec& codec, Task task, c
   int64_t done = 0;
   while (done < steps && !(stop && stop())) {
     const StepStats s = trainer.step(plain_batch(codec, sample_train_problems(task, lengths, static_cast<int>(cfg.batch_size), rng)));
+    bar.update(++done, {{"loss", s.loss}});
+  }
+  bar.finish();
+  return done;
+}
+
+int64_t pretrain_documents(SftTrainer& trainer, const TaskCodec& codec, const std::function<std::string(Rng&)>& next_doc, int64_t steps,
+                           Rng& rng, const std::function<bool()>& stop) {
+  const TrainerConfig& cfg = trainer.trainer->config();
+  Progress bar(steps, "pretrain the base", cfg.progress);
+  int64_t done = 0;
+  while (done < steps && !(stop && stop())) {
+    std::vector<std::string> docs;
+    for (int64_t i = 0; i < cfg.batch_size; ++i) docs.push_back(next_doc(rng));
+    const StepStats s = trainer.step(document_batch(codec, docs));
     bar.update(++done, {{"loss", s.loss}});
   }
   bar.finish();

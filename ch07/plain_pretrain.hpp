@@ -23,6 +23,10 @@ std::string plain_text(const Problem& p);
 // every token after the first (the whole text and its end), right-padded with -100 targets.
 Batch plain_batch(const TaskCodec& codec, const std::vector<Problem>& problems);
 
+// Next-token batch of documents: each row is <|endoftext|> document <|endoftext|>, every token
+// after the first a target, right-padded with -100 targets (plain_batch is this on plain_text).
+Batch document_batch(const TaskCodec& codec, const std::vector<std::string>& docs);
+
 // The base's own skill, in its own notation: greedy continuation of "<|endoftext|>a+b=" (countdown:
 // "<|endoftext|>expression=" is not a question, so only addition) up to <|endoftext|>, right when it
 // is exactly the answer. The fraction right.
@@ -33,5 +37,10 @@ double plain_exact_match(ch02::LanguageModel& model, const TaskCodec& codec, con
 // stop() is polled after every step; returns the steps taken.
 int64_t pretrain_plain(SftTrainer& trainer, const TaskCodec& codec, Task task, const std::vector<int>& lengths, int64_t steps, Rng& rng,
                        const std::function<bool()>& stop = {});
+
+// The same on documents from `next_doc` (one document per call): the pretraining of R1-Zero's
+// base on its corpus (base_corpus.hpp). Returns the steps taken.
+int64_t pretrain_documents(SftTrainer& trainer, const TaskCodec& codec, const std::function<std::string(Rng&)>& next_doc, int64_t steps,
+                           Rng& rng, const std::function<bool()>& stop = {});
 
 }  // namespace ds::ch07

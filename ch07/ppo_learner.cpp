@@ -59,6 +59,7 @@ Loss PpoLearner::policy_loss(const Batch& b) {
   Loss l{t.loss, {}};
   l.metrics.add("clip_fraction", t.clip_fraction);
   l.metrics.add("approx_kl", t.approx_kl);
+  l.metrics.add("approx_kl", t.approx_kl);
   return l;
 }
 
@@ -119,6 +120,7 @@ RlStepReport PpoLearner::step(const std::vector<Problem>& problems, uint64_t see
     critic_trainer->record(v);
     rep.loss += (s.loss + v.loss) / static_cast<double>(cfg_.ppo_epochs);
     rep.clip_high += s.metrics.at("clip_fraction") / static_cast<double>(cfg_.ppo_epochs);
+    rep.approx_kl += s.metrics.at("approx_kl") / static_cast<double>(cfg_.ppo_epochs);
   }
   rep.train_seconds = train_timer.seconds();
   return rep;

@@ -1,11 +1,13 @@
 // ds::gemm: the one function every matrix product of the core goes through (Linear, matmul,
-// attention, the routed experts). Two back ends compute it: Eigen's own GEMM kernels and, where
-// the build found it, OpenBLAS's cblas_sgemm. Which one is faster depends on the CPU (on an AVX2
-// Zen 3, OpenBLAS by 1.7x; on AVX-512 Xeons they tie), so the default is measured, not assumed:
-// cmake/GemmProbe.cmake times both on this machine at configure time (gemm_probe below) and
-// bakes in the faster; DS_GEMM=eigen|openblas|probe in the environment overrides it at run time.
+// attention, the routed experts). Two back ends compute it by default: Eigen's own GEMM kernels
+// and, where the build found it, OpenBLAS's cblas_sgemm. Which one is faster depends on the CPU
+// (on an AVX2 Zen 3, OpenBLAS by 1.7x; on AVX-512 Xeons they tie), so the default is measured,
+// not assumed: cmake/GemmProbe.cmake times both on this machine at configure time (gemm_probe
+// below) and bakes in the faster; DS_GEMM=eigen|openblas|onednn|probe in the environment
+// overrides it at run time. oneDNN's float32 matmul (gemm_onednn.hpp) is a third back end for
+// comparison only (gemm_choose says why); oneDNN's BF16 kernels are the BF16 precision.
 //
-// Threads: both back ends run single-threaded kernels and ds::gemm does the threading itself,
+// Threads: the back ends run single-threaded kernels and ds::gemm does the threading itself,
 // with the OpenMP threads the rest of the core uses: a large product outside a parallel region
 // is cut into one block of rows (or columns) per thread; inside a parallel region (one task per
 // head, per expert) or below kGemmParallelMin it stays on the calling thread. So OpenBLAS's own
@@ -19,11 +21,11 @@
 
 namespace ds {
 
-enum class GemmBackend { Eigen, OpenBLAS };
+enum class GemmBackend { Eigen, OpenBLAS, OneDNN };
 
 // The precision of the products: Float32 (the back end's SGEMM), or BF16: both operands rounded
 // to bfloat16, float32 accumulation and output, on oneDNN's kernels for the CPU's BF16
-// instructions (gemm_bf16.hpp; V3 sec. 3.3's recipe with BF16 in place of FP8).
+// instructions (gemm_onednn.hpp; V3 sec. 3.3's recipe with BF16 in place of FP8).
 enum class GemmPrecision { Float32, BF16 };
 
 // C = alpha * op(A) op(B) + beta * C, every matrix row-major; op(A) is [m, k] (A itself is [k, m]
@@ -46,7 +48,7 @@ GemmBackend gemm_backend();
 // Switches the back end for the gemms that follow (tests, bench_ops); not while gemms run.
 void set_gemm_backend(GemmBackend backend);
 bool gemm_backend_available(GemmBackend backend);
-std::string gemm_backend_name(GemmBackend backend);   // "eigen", "openblas"
+std::string gemm_backend_name(GemmBackend backend);   // "eigen", "openblas", "onednn"
 // Why the current back end was chosen: the configure-time probe's figures, or the DS_GEMM override.
 std::string gemm_backend_origin();
 // The OpenBLAS build in use ("OpenBLAS 0.3.21 ... SkylakeX", its threading), or "not linked".
@@ -80,8 +82,8 @@ struct GemmProbeResult {
   double gflops;
 };
 std::vector<GemmProbeResult> gemm_probe(double seconds_per_backend = 0.25);
-// The back end to use given the probe: OpenBLAS only if at least 3% faster (a tie keeps Eigen,
-// which needs no extra library).
+// The back end to use given the probe: OpenBLAS only if at least 3% faster than Eigen (a tie
+// keeps Eigen, which needs no extra library); oneDNN never (see gemm.cpp).
 GemmBackend gemm_choose(const std::vector<GemmProbeResult>& probe);
 
 }  // namespace ds

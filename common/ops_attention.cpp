@@ -163,7 +163,8 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
   const Tensor qd = q.detach(), kd = k.detach(), vd = v_in_k ? kd : v.detach();
   const std::vector<Tensor> inputs = v_in_k ? std::vector<Tensor>{q, k} : std::vector<Tensor>{q, k, v};
   const BandPlan bands(opt);
-  return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, vl, v_in_k, bands](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+  return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, vl, v_in_k, bands](const Tensor& g, const std::vector<bool>& need,
+                                                                                         std::vector<Tensor>& gin) {
     // dQ's rows are each written once by their band; dK and dV are sums, zeroed by their task.
     Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::empty(kd.shape());
     Tensor dv = v_in_k ? Tensor() : Tensor::empty(vd.shape());
@@ -246,7 +247,8 @@ Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, co
 }
 
 Tensor latent_attention_reference(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt) {
-  if (kv.dim() != 4 || v_dim < 1 || v_dim > kv.size(3)) shape_error("latent_attention", "v_dim " + std::to_string(v_dim) + " must be in [1, key dim]", kv.shape());
+  if (kv.dim() != 4 || v_dim < 1 || v_dim > kv.size(3))
+    shape_error("latent_attention", "v_dim " + std::to_string(v_dim) + " must be in [1, key dim]", kv.shape());
   return attention_reference(q, kv, slice(kv, 3, 0, v_dim), opt);
 }
 

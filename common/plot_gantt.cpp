@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "common/plot.hpp"
-#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
@@ -80,7 +79,6 @@ void write_gantt(const std::string& path, const Gantt& g) {
     lx += 40 + svg::text_width(name, 12);
   }
   svg::write_text_file(path, d.finish());
-  run_page::add_plot(path, g.title, g.caption);
 
   std::ostringstream o;
   o << "lane,start,duration,label,category\n";

@@ -17,7 +17,7 @@ for a in "$@"; do
   esac
 done
 
-build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev libopenblas-dev libdnnl-dev openmpi-bin libopenmpi-dev libpcre2-dev)
+build_pkgs=(build-essential cmake libeigen3-dev doctest-dev nlohmann-json3-dev libomp-dev libopenblas-dev libdnnl-dev openmpi-bin libopenmpi-dev libpcre2-dev pkg-config)
 # chromium: the run-page test opens a program's index.html in headless Chromium.
 test_pkgs=(chromium)
 # libopenblas0-pthread: without it Debian's torch runs its GEMMs on the reference BLAS, 15x slower,

@@ -33,7 +33,7 @@ std::vector<Named> tokenizers(bool quick, uint64_t seed) {
           {fmt("mini (%d tokens, trained here)", mini.vocab_size()), mini}};
 }
 
-void counts(const std::vector<Named>& toks, const std::vector<TextSample>& samples, const std::string& out, Summary& summary) {
+void counts(const std::vector<Named>& toks, const std::vector<TextSample>& samples, RunReport& report, Summary& summary) {
   Table t({"text", "tokenizer", "characters", "words", "tokens", "tokens / character", "tokens / word"});
   BarChart bar{"Tokens per character", "", "tokens per character", {}, {}};
   bar.value_labels = false;   // four bars per group: the table has the numbers
@@ -59,13 +59,13 @@ void counts(const std::vector<Named>& toks, const std::vector<TextSample>& sampl
                     "(GPT-2 has few Chinese tokens, so it falls back to bytes); V3's split rules alone save %.0f%% of the tokens on code and %.0f%% on "
                     "numbers against the same vocabulary behind GPT-2's split.",
                     per_char_of[0][1], per_char_of[2][1], 100 * (1 - per_char_of[0][2] / per_char_of[1][2]), 100 * (1 - per_char_of[0][3] / per_char_of[1][3]));
-  write_bar_chart(out + "/tokens_per_character.svg", bar);
+  report.plot("tokens_per_character.svg", bar);
 }
 
 void splits(const std::vector<Named>& toks) {
-  std::printf("\nHow a few strings split (tokens joined by |). V3's first Split cuts digits into groups of at most three from the left,\n"
-              "its second isolates runs of CJK and kana, so a number's tokens do not depend on the merges learned for it,\n"
-              "and Chinese never fuses with the Latin letters or digits around it:\n");
+  std::printf("\nHow a few strings split (tokens joined by |). V3's first Split cuts digits into groups of at most three from the\n"
+              "left, so a number splits the same way wherever it stands; its second isolates runs of CJK and kana from the spaces,\n"
+              "letters and digits around them. The middle column is the same vocabulary behind GPT-2's split:\n");
   Table t({"text", toks[0].name, toks[1].name, toks[2].name});
   for (const std::string s : {"7", "42", "2024", "65536", "1234567", "3.14159", "x=12345;", "中文English混合123测试", "深度求索DeepSeek"})
     t.row({shown(s), shown(token_split(toks[0].tok, s)), shown(token_split(toks[1].tok, s)), shown(token_split(toks[2].tok, s))});
@@ -80,14 +80,14 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, kProgram);
     flags.parse(argc, argv);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "the same texts through three real tokenizers: tokens per character and per word");
     const std::vector<Named> toks = tokenizers(run.quick, run.seed);
     const std::vector<TextSample> samples = comparison_samples(run.seed);
     Summary summary;
-    counts(toks, samples, run.out, summary);
+    counts(toks, samples, report, summary);
     splits(toks);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nwrote %s/tokens_per_character.svg (+ .csv), summary.json and index.html\n", run.out.c_str());
     return 0;
   });

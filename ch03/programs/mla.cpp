@@ -67,7 +67,7 @@ void prompt_cache(const std::string& prompt, Summary& summary) {
   summary.set("prompt.v3_tokens", static_cast<double>(n));
 }
 
-void cache_table(const std::string& out, Summary& summary) {
+void cache_table(RunReport& report, Summary& summary) {
   std::printf("Cached numbers per token per layer (DeepSeek-V2 Table 1: MHA 2 n_h d_h, GQA 2 n_g d_h, MQA 2 d_h, MLA d_c + d_h^R):\n");
   Table t({"model", "layers", "MHA", "GQA (8 groups)", "MQA", "MLA", "MLA = GQA with", "naive MLA", "MHA / MLA", "naive / MLA"});
   for (const auto& p : mla_presets()) {
@@ -100,7 +100,7 @@ void cache_table(const std::string& out, Summary& summary) {
   chart.caption = fmt("MLA's line runs just above MQA's and far below MHA's: caching one %lld-number latent plus a shared %lld-number RoPE "
                       "key per token and layer, V3 needs %.1f GB at 128K tokens where MHA would need %.0f GB.",
                       (long long)v3.mla.kv_lora_rank, (long long)v3.mla.qk_rope_head_dim, chart.series[2].y.back(), chart.series[0].y.back());
-  write_line_chart(out + "/kv_cache_v3.svg", chart);
+  report.plot("kv_cache_v3.svg", chart);
   std::printf("At 128K tokens in BF16: MHA %.0f GB, MLA %.1f GB per sequence.\n\n", chart.series[0].y.back(), chart.series[2].y.back());
 }
 }  // namespace
@@ -111,16 +111,12 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, "ch03_mla");
     int64_t tokens = 64, max_context = 2048;
-    flags.add("--tokens", tokens, "tokens decoded to compare the two paths").min(2).max(1024);
-    flags.add("--max-context", max_context, "longest context of the decode-time measurement").min(64).max(16384);
+    flags.add("--tokens", tokens, "tokens decoded to compare the two paths").min(2).max(1024).quick(16);
+    flags.add("--max-context", max_context, "longest context of the decode-time measurement").min(64).max(16384).quick(256);
     std::string prompt;
     flags.add("--prompt", prompt, "also size V3's cache for this text, counted in DeepSeek-V3's real tokens (scripts/fetch-tokenizers.sh)");
     flags.parse(argc, argv);
-    if (run.quick) {
-      tokens = std::min<int64_t>(tokens, 16);
-      max_context = std::min<int64_t>(max_context, 256);
-    }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch03_mla", "MLA's two decoding paths give the same numbers; its cache is a fraction of MHA's");
     Summary summary;
     NoGradGuard ng;
@@ -139,7 +135,7 @@ int main(int argc, char** argv) {
     summary.set("naive_vs_absorbed_max_abs_diff", worst);
 
     // (2) and (3) cache sizes
-    cache_table(run.out, summary);
+    cache_table(report, summary);
     if (!prompt.empty()) prompt_cache(prompt, summary);
 
     // (4) decode time per token against context length
@@ -179,8 +175,8 @@ int main(int argc, char** argv) {
                         "with a cache %.1fx smaller.",
                         speed.series[1].x.back(), absorbed_ms, naive_ms, naive_ms / absorbed_ms,
                         static_cast<double>(naive_bytes.back()) / static_cast<double>(std::max<int64_t>(1, last_absorbed_bytes)));
-    write_line_chart(run.out + "/decode_time.svg", speed);
-    summary.write(run.out + "/summary.json");
+    report.plot("decode_time.svg", speed);
+    report.write(summary);
     std::printf("\nwrote %s/{kv_cache_v3,decode_time}.svg (+ .csv) and summary.json\n", run.out.c_str());
     return worst < 1e-3 ? 0 : 1;
   });

@@ -255,7 +255,8 @@ StepStats DataParallelTrainer::train_step(const Batch& global_batch) {
     size_t pos = 0;
     for (size_t i : order_) {
       const Tensor& p = params_[i].second;
-      std::copy(weights.begin() + static_cast<std::ptrdiff_t>(pos), weights.begin() + static_cast<std::ptrdiff_t>(pos + static_cast<size_t>(p.numel())), p.data());
+      std::copy(weights.begin() + static_cast<std::ptrdiff_t>(pos), weights.begin() + static_cast<std::ptrdiff_t>(pos + static_cast<size_t>(p.numel())),
+                p.data());
       pos += static_cast<size_t>(p.numel());
     }
   }

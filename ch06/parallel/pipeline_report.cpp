@@ -32,7 +32,7 @@ Gantt measured_beside_simulated(const Schedule& s, const Timeline& measured, con
   return g;
 }
 
-double report_schedules(const std::vector<ScheduleResult>& results, int processes, int ep, const std::string& out,
+double report_schedules(const std::vector<ScheduleResult>& results, int processes, int ep, RunReport& report,
                         const std::string& placement) {
   // Every schedule against the simulator, and the losses against each other.
   std::printf("\nThe last step of each schedule, measured (%s) and predicted by the simulator from this run's op durations:\n",
@@ -76,14 +76,14 @@ double report_schedules(const std::vector<ScheduleResult>& results, int processe
   pk.caption = "The highest live tensor memory a rank reached during a step, above what it held before (weights, gradients, moments): "
                "GPipe keeps all M micro-batches' activations, 1F1B and ZB1P at most PP.";
   losses.caption = "Every schedule computes the same gradient of the same batch, so the curves lie on each other.";
-  write_bar_chart(out + "/makespan.svg", mk);
-  write_bar_chart(out + "/bubble.svg", bb);
-  write_bar_chart(out + "/memory_peak.svg", pk);
-  write_line_chart(out + "/loss.svg", losses);
+  report.plot("makespan.svg", mk);
+  report.plot("bubble.svg", bb);
+  report.plot("memory_peak.svg", pk);
+  report.plot("loss.svg", losses);
   return spread;
 }
 
-void report_ep_step(const std::vector<ScheduleResult>& results, int pp_ranks, int ep, int64_t steps, const std::string& out,
+void report_ep_step(const std::vector<ScheduleResult>& results, int pp_ranks, int ep, int64_t steps, RunReport& report,
                     const std::string& placement) {
   // The step measured on PP x EP processes beside the simulator fed with this run's chunks.
   std::printf("\nPP %d x EP %d: the step measured (median of steps 2..%lld, %s) and simulated from the same steps' medians of F, B, "
@@ -113,7 +113,7 @@ void report_ep_step(const std::vector<ScheduleResult>& results, int pp_ranks, in
                    "schedules with F&B chunks (DualPipe, DualPipeV) can gain; \"F&B overlapped\": the same run's even steps, whose F&B "
                    "halves really interleave.",
                    placement.c_str());
-  write_bar_chart(out + "/ep_step.svg", ec);
+  report.plot("ep_step.svg", ec);
 }
 
 }  // namespace ds::ch06

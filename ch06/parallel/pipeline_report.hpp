@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ch06/parallel/pipeline_sim.hpp"
+#include "common/run_report.hpp"
 
 namespace ds::ch06 {
 
@@ -29,12 +30,12 @@ Gantt measured_beside_simulated(const Schedule& s, const Timeline& measured, con
 // The table of every schedule and out/{makespan,bubble,memory_peak,loss}.svg; `processes` is
 // the number of MPI processes (ep of them per pipeline rank), `placement` how they shared the
 // cores (mpi::placement()). Returns the largest difference between two schedules' losses.
-double report_schedules(const std::vector<ScheduleResult>& results, int processes, int ep, const std::string& out,
+double report_schedules(const std::vector<ScheduleResult>& results, int processes, int ep, RunReport& report,
                         const std::string& placement);
 
 // The PP x EP table and out/ep_step.svg: each schedule's measured median step beside the
 // simulator's, from the run's chunk durations and with F&B's all-to-all time taken off.
-void report_ep_step(const std::vector<ScheduleResult>& results, int pp_ranks, int ep, int64_t steps, const std::string& out,
+void report_ep_step(const std::vector<ScheduleResult>& results, int pp_ranks, int ep, int64_t steps, RunReport& report,
                     const std::string& placement);
 
 }  // namespace ds::ch06

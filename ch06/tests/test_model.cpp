@@ -13,25 +13,14 @@
 #include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/optim.hpp"
+#include "ch06/tests/model_steps.hpp"
 #include "common/tests/test_helpers.hpp"
 
 using namespace ds;
 using namespace ds::ch06;
 
-namespace {
-Tensor logits_of(DeepSeekModel& m, const IntTensor& ids) {
-  NoGradGuard ng;
-  return m.forward(ids);
-}
-
-// One AdamW step on the next-token loss of a fixed batch.
-void train_one_step(DeepSeekModel& m) {
-  const IntTensor ids({1, 5, 9, 200, 3, 77, 4, 8}, {2, 4}), targets({5, 9, 200, 3, 77, 4, 8, 1}, {2, 4});
-  AdamW opt(m.named_parameters(), AdamWConfig{});
-  cross_entropy(m.forward(ids), targets).backward();
-  opt.step();
-}
-}  // namespace
+using ds::ch06::model_steps::logits_of;
+using ds::ch06::model_steps::train_one_step;
 
 TEST_CASE("DeepSeek model: a left-padded row has the row's logits, naive and absorbed MLA, with and without the cache") {
   Rng rng(1);
@@ -130,7 +119,8 @@ TEST_CASE("DeepSeek model: recomputation (V3 section 3.2.3) leaves the loss and 
   int64_t differing = 0;
   for (size_t i = 0; i < plain.grads.size(); ++i)
     differing += plain.grads[i].defined() != recomputed.grads[i].defined() ||
-                 (plain.grads[i].defined() && std::memcmp(plain.grads[i].data(), recomputed.grads[i].data(), static_cast<size_t>(plain.grads[i].numel()) * sizeof(float)) != 0);
+                 (plain.grads[i].defined() &&
+                  std::memcmp(plain.grads[i].data(), recomputed.grads[i].data(), static_cast<size_t>(plain.grads[i].numel()) * sizeof(float)) != 0);
   CHECK(differing == 0);
   // num_hidden_layers blocks over B T tokens and the MTP module's block over B (T - 1); each
   // block's three regions add one float.

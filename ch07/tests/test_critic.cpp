@@ -11,6 +11,7 @@
 #include "common/gradcheck.hpp"
 #include "common/ops.hpp"
 #include "common/optim.hpp"
+#include "ch06/tests/model_steps.hpp"
 #include "common/tests/test_helpers.hpp"
 
 using namespace ds;
@@ -22,20 +23,8 @@ using ch06::load_model;
 using ch06::write_folder_atomic;
 using ch06::write_model_files;
 
-namespace {
-Tensor logits_of(DeepSeekModel& m, const IntTensor& ids) {
-  NoGradGuard ng;
-  return m.forward(ids);
-}
-
-// One AdamW step on the next-token loss of a fixed batch.
-void train_one_step(DeepSeekModel& m) {
-  const IntTensor ids({1, 5, 9, 200, 3, 77, 4, 8}, {2, 4}), targets({5, 9, 200, 3, 77, 4, 8, 1}, {2, 4});
-  AdamW opt(m.named_parameters(), AdamWConfig{});
-  cross_entropy(m.forward(ids), targets).backward();
-  opt.step();
-}
-}  // namespace
+using ds::ch06::model_steps::logits_of;
+using ds::ch06::model_steps::train_one_step;
 
 TEST_CASE("critic: values [B, T] from the policy copy's final hidden states, gradients, saved and loaded with the checkpoint") {
   const Tokenizer tok = Tokenizer::train({"a tiny corpus for a tiny tokenizer"}, 260);

@@ -23,7 +23,8 @@ std::string sft_checkpoint(const std::string& tag) {
 void check_checkpoint(const fs::path& dir) {
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) CHECK(fs::exists(dir / f));
   const fs::path gen = fs::path(dir.parent_path().string() + "_" + dir.filename().string() + "_generate");
-  CHECK(run_program("ch06_generate", "--checkpoint " + dir.string() + " --prompt \"User: Add 12 + 34 and write the sum least significant digit first. Assistant:\"", gen) == 0);
+  CHECK(run_program("ch06_generate",
+                    "--checkpoint " + dir.string() + " --prompt \"User: Add 12 + 34 and write the sum least significant digit first. Assistant:\"", gen) == 0);
 }
 }  // namespace
 
@@ -46,12 +47,22 @@ TEST_CASE("program ch07_sft --quick: plots, summary, a checkpoint ch06_generate 
 TEST_CASE("program ch07_grpo --quick: from the SFT checkpoint, plots, the control, a checkpoint, a missing start refused") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_grpo";
   REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo"), out) == 0);
-  check_files(out, {"accuracy.svg", "kl.svg", "entropy.svg", "length.svg", "pass_at_k.svg", "summary.json"});
+  check_files(out, {"accuracy.svg", "kl.svg", "clip.svg", "entropy.svg", "length.svg", "pass_at_k.svg", "summary.json"});
   const auto s = program_summary(out);
   CHECK(s["steps"].get<double>() == 2);
   CHECK(s.contains("control_exact_match"));
+  CHECK(s.contains("answers_control_exact_match"));
   check_checkpoint(out / "checkpoint");
   CHECK(fs::exists(out / "control_checkpoint" / "model.safetensors"));
+  CHECK(fs::exists(out / "answers_control_checkpoint" / "model.safetensors"));
+  // --seeds 2: two SFT starts trained here, one run from each, mean and spread in the summary.
+  const fs::path seeds = fs::temp_directory_path() / "ds_smoke_ch07_grpo_seeds";
+  REQUIRE(run_program("ch07_grpo", "--seeds 2 --no-control", seeds) == 0);
+  const auto ss = program_summary(seeds);
+  CHECK(ss["seeds"].get<double>() == 2);
+  CHECK(ss["grpo_gain_points_sd"].get<double>() >= 0.0);
+  check_checkpoint(seeds / "start-2" / "sft");
+  check_checkpoint(seeds / "start-2" / "checkpoint");
   CHECK(run_program("ch07_grpo", "--sft /nonexistent", out) == 1);
   CHECK(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo") + " --loss-type dr_grpo --scale-rewards none --beta 0 --mu 2 --no-control", out) == 0);
 }
@@ -122,6 +133,9 @@ TEST_CASE("program ch07_compare --quick: every method and the control from one S
   CHECK(s["sft_control"]["steps"].get<double>() >= 1);
   CHECK(s["labelled_long_examples"].get<double>() == 16);   // ch07_sft --quick's labelled set
   CHECK(fs::exists(out / "sft_control" / "model.safetensors"));
+  CHECK(s["answers_control"]["samples"].get<double>() == 0);   // answers-only SFT on RL's prompts samples nothing either
+  CHECK(fs::exists(out / "answers_control" / "model.safetensors"));
+  CHECK(s["grpo"]["change_points_sd"].get<double>() == 0);   // one start: no spread
   // A checkpoint without the SFT stage's labelled set (one ch07_grpo wrote) cannot give the control its data.
   const fs::path grpo = fs::temp_directory_path() / "ds_smoke_ch07_compare_grpo";
   REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("compare") + " --no-control", grpo) == 0);
@@ -141,22 +155,31 @@ TEST_CASE("program ch07_memory --quick: PPO holds three models, GRPO and DPO two
   CHECK(s["models_bytes"]["DPO"].get<double>() == doctest::Approx(grpo));
 }
 
-TEST_CASE("program ch07_r1_recipe --quick: a base pretrained without the template, every stage, their checkpoints, the table in summary.json") {
+TEST_CASE("program ch07_r1_zero --quick: the base's skills, RL's trace over two seeds, the Figure 3 plots, checkpoints") {
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_r1_zero";
+  REQUIRE(run_program("ch07_r1_zero", "--seeds 2", out) == 0);
+  check_files(out, {"figure3.svg", "worked.svg", "accuracy.svg", "pass_at_k.svg", "summary.json"});
+  const auto s = program_summary(out);
+  CHECK(s["seeds"].get<double>() == 2.0);
+  CHECK(s["after"]["exact_match"]["mean"].get<double>() <= 1.0);
+  CHECK(s["base"]["pass_at_n"]["mean"].get<double>() >= 0.0);
+  for (const char* dir : {"base", "r1_zero"}) check_checkpoint(out / dir);
+  const fs::path again = fs::temp_directory_path() / "ds_smoke_ch07_r1_zero_again";
+  CHECK(run_program("ch07_r1_zero", "--base " + (out / "base").string(), again) == 0);
+  CHECK(run_program("ch07_r1_zero", "--base /nonexistent", again) == 1);
+  CHECK(run_program("ch07_r1_zero", "--lengths 0", again) == 1);
+}
+
+TEST_CASE("program ch07_r1_recipe --quick: R1's four stages from a base, a row per stage in summary.json, checkpoints") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_r1";
   REQUIRE(run_program("ch07_r1_recipe", "", out) == 0);
-  check_files(out, {"stages.svg", "rl_stages.svg", "format.svg", "summary.json"});
+  check_files(out, {"stages.svg", "summary.json"});
   const auto s = program_summary(out);
-  for (const char* stage : {"base", "r1_zero", "warmup", "r1_zero_warm", "cold_start_sft", "final_rl"}) {
+  for (const char* stage : {"stage0", "stage1", "stage2", "stage3", "stage4"}) {
     INFO(stage);
     CHECK(s[stage]["format_rate"].get<double>() >= 0.0);
-    CHECK(s[stage]["exact_match"].get<double>() <= 1.0);
+    CHECK(s[stage]["exact_match"]["len2"].get<double>() <= 1.0);
   }
-  CHECK(s["base"]["plain_exact_match"].get<double>() >= 0.0);
-  for (const char* dir : {"base", "r1_zero", "warmup", "r1_zero_warm", "cold_start_sft", "final"}) check_checkpoint(out / dir);
-  // An earlier run's base, without the warm-up arm.
-  const fs::path again = fs::temp_directory_path() / "ds_smoke_ch07_r1_again";
-  REQUIRE(run_program("ch07_r1_recipe", "--base " + (out / "base").string() + " --warmup-examples 0", again) == 0);
-  CHECK_FALSE(program_summary(again).contains("warmup"));
-  CHECK(run_program("ch07_r1_recipe", "--base /nonexistent", out) == 1);
-  CHECK(run_program("ch07_r1_recipe", "--task countdown --lengths 2", out) == 1);
+  for (const char* dir : {"stage2", "final"}) check_checkpoint(out / dir);
+  CHECK(run_program("ch07_r1_recipe", "--base /nonexistent --stage2-steps 1", out) == 1);
 }

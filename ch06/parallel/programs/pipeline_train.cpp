@@ -303,6 +303,144 @@ std::optional<ScheduleResult> report_mode(const Schedule& s, ScheduleRun& r, int
   return res;
 }
 
+// The flags, bound to the run's settings; --quick shrinks them to seconds.
+struct Setup {
+  std::string command;   // as typed, for the run's page
+  RunOptions run;
+  Options o;
+  PretrainConfig pc;
+};
+Setup parse_options(int argc, char** argv) {
+  Setup st;
+  RunOptions& run = st.run;
+  Options& o = st.o;
+  PretrainConfig& pc = st.pc;
+  TrainerConfig& tc = pc.train;
+  run.threads = 1;   // one core per rank
+  Flags flags(kProgram, "Pipeline-parallel training of the mini-DeepSeek on MPI ranks (mpirun -np 2 or 4): every schedule's op lists executed, "
+                        "measured Gantt charts beside simulated ones, checkpoints ch06_generate reads.");
+  add_run_flags(flags, run, kProgram);
+  tc.steps = 4;
+  tc.batch_size = 8;
+  tc.seq_len = 64;
+  tc.micro_batches = 0;   // 2 x ranks: the fewest DualPipe accepts
+  tc.warmup = 2;
+  tc.label = "pipeline";
+  flags.add("--schedules", o.schedules, "comma-separated: gpipe, 1f1b, zb1p, dualpipe, dualpipev (those that do not fit the ranks are left out)");
+  flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (the tiny or mini preset); --quick uses tiny with 4 layers");
+  flags.add("--layers", o.layers, "num_hidden_layers (0 = the preset's); DualPipeV needs 2 x ranks").min(0).max(64);
+  flags.add("--steps", tc.steps, "optimizer steps per schedule").min(1);
+  flags.add("--lr", tc.lr, "peak learning rate (warmed up, then cosine decay over --steps)").min(0);
+  flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
+  flags.add("--seq", tc.seq_len, "tokens per sequence").min(2);
+  flags.add("--batch", tc.batch_size, "sequences per step (the global batch)").min(1);
+  flags.add("--micro-batches", tc.micro_batches, "micro-batches M per step (0 = 2 x ranks; DualPipe: even, >= 2 x ranks; DualPipeV: >= 2 x ranks)")
+      .min(0);
+  flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3)").min(0);
+  flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000);
+  flags.add("--vocab", o.vocab, "BPE vocabulary size").min(260).max(8192);
+  flags.add("--checkpoint-every", o.checkpoint_every, "also checkpoint every this many steps (0 = only at the end or on Ctrl-C)").min(0);
+  flags.add("--resume", o.resume, "continue the run saved in this checkpoint folder (one schedule, the same -np and --micro-batches)");
+  flags.add_flag("--reference", o.reference, "train single-process (no mpirun) on the same batches instead: the weights pipelines must match");
+  flags.add("--interrupt-at", o.interrupt_at, "Ctrl-C (SIGINT) one rank after this step, to try the clean stop of all ranks (0 = never)").min(0);
+  flags.add("--interrupt-rank", o.interrupt_rank, "the rank --interrupt-at interrupts").min(0);
+  flags.add("--ep", o.ep, "expert parallelism: processes per pipeline rank, sharing its tokens and routed experts (mpirun -np PP x EP)")
+      .min(1)
+      .max(64);
+  flags.add_flag("--trace-routing", o.trace_routing,
+                 "write every training token's chosen experts and routing margin per MoE layer to OUT/<schedule>/routing_<process>.txt "
+                 "(OUT/reference/routing_0.txt with --reference), to compare runs token by token");
+  flags.add_flag("--no-overlap", o.no_overlap,
+                 "with --ep: every step runs F&B in sequence (by default DualPipe's and DualPipeV's even steps interleave F&B's "
+                 "halves at the expert all-to-alls, and both kinds of step are timed)");
+  flags.parse(argc, argv);
+  st.command = flags.command();
+  if (run.quick) {
+    o.preset = "tiny";
+    if (o.layers == 0) o.layers = 4;
+    tc.steps = std::min<int64_t>(tc.steps, 3);
+    tc.batch_size = std::min<int64_t>(tc.batch_size, 8);
+    tc.seq_len = std::min<int64_t>(tc.seq_len, 16);
+    o.corpus_kb = std::min<int64_t>(o.corpus_kb, 60);
+    o.vocab = std::min(o.vocab, 300);
+  }
+  tc.seed = run.seed;
+  return st;
+}
+
+// The schedules of the list that fit pp_ranks ranks and the model's layers: GPipe, 1F1B, ZB1P and
+// DualPipe with one stage per rank, DualPipeV two; those left out, with why, in left_out.
+std::vector<Schedule> fitting_schedules(const Options& o, const DeepSeekConfig& cfg, int pp_ranks, int micro_batches, std::vector<std::string>& left_out) {
+  std::vector<Schedule> schedules;
+  if (!o.reference) {
+    for (ScheduleKind k : parse_list(o.schedules)) {
+      const int pp = k == ScheduleKind::DualPipeV ? 2 * pp_ranks : pp_ranks;
+      try {
+        if (pp > cfg.num_hidden_layers)
+          throw std::invalid_argument(fmt("it needs %d stages but the model has %lld layers (--layers)", pp, (long long)cfg.num_hidden_layers));
+        schedules.push_back(make_schedule(k, pp, micro_batches));
+      } catch (const std::invalid_argument& e) {
+        left_out.push_back(schedule_title(k) + ": " + e.what());
+      }
+    }
+    if (schedules.empty()) refuse("no schedule fits: " + left_out.front());
+    if (!o.resume.empty() && schedules.size() != 1) refuse("--resume continues one schedule: name it with --schedules");
+  }
+  return schedules;
+}
+
+// Every rank resumes its part of the checkpoint, or all refuse with the first rank's reason.
+void resume_all(PipelineRank& pr, const std::string& dir) {
+  std::string err;   // agreed on by all ranks, so that none waits for one that gave up
+  try {
+    pr.resume(dir);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  if (mpi::allreduce_max(err.empty() ? 0.0 : 1.0) > 0) refuse(err.empty() ? "another rank could not resume " + dir : err);
+  std::printf("resumed %s at step %lld\n", dir.c_str(), (long long)pr.trainer().step_count());
+}
+
+// Every rank stopped after the same step and the checkpoint was written: rank 0 says where.
+void report_interrupted(const Options& o, int64_t step, const std::string& name, const std::string& ckpt) {
+  if (o.ep > 1)
+    std::printf("\ninterrupted at step %lld: every process stopped after writing %s (a --ep run does not resume; ch06_generate "
+                "reads the checkpoint)\n",
+                (long long)step, ckpt.c_str());
+  else
+    std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
+                (long long)step, ckpt.c_str(), name.c_str(), ckpt.c_str());
+}
+
+// After every schedule (rank 0): the schedules against the simulator and each other, the PP x EP
+// step, memory through one step, summary.json.
+void report_run(const Setup& st, const std::vector<ScheduleResult>& results, const DeepSeekConfig& cfg, const CorpusData& cd, int pp_ranks,
+                double latency, Summary& summary) {
+  const RunOptions& run = st.run;
+  const Options& o = st.o;
+  const PretrainConfig& pc = st.pc;
+  const TrainerConfig& tc = pc.train;
+  const int world = mpi::size();
+  const double spread = report_schedules(results, world, o.ep, run.out, mpi::placement());
+  if (o.ep > 1) {
+    report_ep_step(results, pp_ranks, o.ep, tc.steps, run.out, mpi::placement());
+    summary.set("ep", o.ep);
+  }
+  std::vector<std::string> events;
+  Rng probe_rng(run.seed);
+  const Batch probe = split_batch(cd.dataset.sample_batch(Split::Train, tc.batch_size, tc.seq_len, probe_rng), tc.micro_batches)[0];
+  const LineChart step_mem = memory_through_step(cfg, pc, probe, events);
+  write_line_chart(run.out + "/memory_step.svg", step_mem);
+  summary.set("memory_step_mb", step_mem.series[0].y);
+  summary.set("ranks", world);
+  summary.set("latency_ms", latency * 1e3);
+  summary.set("loss_spread", spread);
+  summary.write(run.out + "/summary.json");
+  std::printf("\nwrote %s/{gantt,memory}_<schedule>.svg, makespan.svg, bubble.svg, memory_peak.svg, memory_step.svg, loss.svg%s (+ .csv), "
+              "summary.json and a checkpoint per schedule (<schedule>/checkpoint, ch06_generate reads it)\n",
+              run.out.c_str(), o.ep > 1 ? ", ep_step.svg" : "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -311,58 +449,11 @@ int main(int argc, char** argv) {
   if (rank != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;   // rank 0 speaks for all
   const int rc = run_main(kProgram, [&]() -> int {
     try {
-      Flags flags(kProgram, "Pipeline-parallel training of the mini-DeepSeek on MPI ranks (mpirun -np 2 or 4): every schedule's op lists executed, "
-                            "measured Gantt charts beside simulated ones, checkpoints ch06_generate reads.");
-      RunOptions run;
-      run.threads = 1;   // one core per rank
-      add_run_flags(flags, run, kProgram);
-      Options o;
-      PretrainConfig pc;
+      Setup st = parse_options(argc, argv);
+      RunOptions& run = st.run;
+      Options& o = st.o;
+      PretrainConfig& pc = st.pc;
       TrainerConfig& tc = pc.train;
-      tc.steps = 4;
-      tc.batch_size = 8;
-      tc.seq_len = 64;
-      tc.micro_batches = 0;   // 2 x ranks: the fewest DualPipe accepts
-      tc.warmup = 2;
-      tc.label = "pipeline";
-      flags.add("--schedules", o.schedules, "comma-separated: gpipe, 1f1b, zb1p, dualpipe, dualpipev (those that do not fit the ranks are left out)");
-      flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny with 4 layers");
-      flags.add("--layers", o.layers, "num_hidden_layers (0 = the preset's); DualPipeV needs 2 x ranks").min(0).max(64);
-      flags.add("--steps", tc.steps, "optimizer steps per schedule").min(1);
-      flags.add("--lr", tc.lr, "peak learning rate (warmed up, then cosine decay over --steps)").min(0);
-      flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
-      flags.add("--seq", tc.seq_len, "tokens per sequence").min(2);
-      flags.add("--batch", tc.batch_size, "sequences per step (the global batch)").min(1);
-      flags.add("--micro-batches", tc.micro_batches, "micro-batches M per step (0 = 2 x ranks; DualPipe: even, >= 2 x ranks; DualPipeV: >= 2 x ranks)")
-          .min(0);
-      flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3)").min(0);
-      flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000);
-      flags.add("--vocab", o.vocab, "BPE vocabulary size").min(260).max(8192);
-      flags.add("--checkpoint-every", o.checkpoint_every, "also checkpoint every this many steps (0 = only at the end or on Ctrl-C)").min(0);
-      flags.add("--resume", o.resume, "continue the run saved in this checkpoint folder (one schedule, the same -np and --micro-batches)");
-      flags.add_flag("--reference", o.reference, "train single-process (no mpirun) on the same batches instead: the weights pipelines must match");
-      flags.add("--interrupt-at", o.interrupt_at, "Ctrl-C (SIGINT) one rank after this step, to try the clean stop of all ranks (0 = never)").min(0);
-      flags.add("--interrupt-rank", o.interrupt_rank, "the rank --interrupt-at interrupts").min(0);
-      flags.add("--ep", o.ep, "expert parallelism: processes per pipeline rank, sharing its tokens and routed experts (mpirun -np PP x EP)")
-          .min(1)
-          .max(64);
-      flags.add_flag("--trace-routing", o.trace_routing,
-                     "write every training token's chosen experts and routing margin per MoE layer to OUT/<schedule>/routing_<process>.txt "
-                     "(OUT/reference/routing_0.txt with --reference), to compare runs token by token");
-      flags.add_flag("--no-overlap", o.no_overlap,
-                     "with --ep: every step runs F&B in sequence (by default DualPipe's and DualPipeV's even steps interleave F&B's "
-                     "halves at the expert all-to-alls, and both kinds of step are timed)");
-      flags.parse(argc, argv);
-      if (run.quick) {
-        o.preset = "tiny";
-        if (o.layers == 0) o.layers = 4;
-        tc.steps = std::min<int64_t>(tc.steps, 3);
-        tc.batch_size = std::min<int64_t>(tc.batch_size, 8);
-        tc.seq_len = std::min<int64_t>(tc.seq_len, 16);
-        o.corpus_kb = std::min<int64_t>(o.corpus_kb, 60);
-        o.vocab = std::min(o.vocab, 300);
-      }
-      tc.seed = run.seed;
       if (o.reference && world != 1) refuse("--reference trains in one process: run it without mpirun (or with -np 1)");
       if (o.reference) o.ep = 1;
       if (world % o.ep != 0) refuse(fmt("--ep %d needs a multiple of %d processes, but mpirun started %d", o.ep, o.ep, world));
@@ -375,26 +466,12 @@ int main(int argc, char** argv) {
         refuse(o.ep > 1 ? "--batch must be a multiple of --micro-batches x --ep (each EP rank takes an equal share of every micro-batch)"
                         : "--batch must be a multiple of --micro-batches");
 
-      // The schedules that fit: GPipe, 1F1B, ZB1P and DualPipe with one stage per rank, DualPipeV two.
       DeepSeekConfig cfg = preset(o.preset);
       if (o.layers > 0) cfg.num_hidden_layers = o.layers;
-      std::vector<Schedule> schedules;
       std::vector<std::string> left_out;
-      if (!o.reference) {
-        for (ScheduleKind k : parse_list(o.schedules)) {
-          const int pp = k == ScheduleKind::DualPipeV ? 2 * pp_ranks : pp_ranks;
-          try {
-            if (pp > cfg.num_hidden_layers)
-              throw std::invalid_argument(fmt("it needs %d stages but the model has %lld layers (--layers)", pp, (long long)cfg.num_hidden_layers));
-            schedules.push_back(make_schedule(k, pp, static_cast<int>(tc.micro_batches)));
-          } catch (const std::invalid_argument& e) {
-            left_out.push_back(schedule_title(k) + ": " + e.what());
-          }
-        }
-        if (schedules.empty()) refuse("no schedule fits: " + left_out.front());
-        if (!o.resume.empty() && schedules.size() != 1) refuse("--resume continues one schedule: name it with --schedules");
-      }
-      start_run(run);
+      const std::vector<Schedule> schedules =
+          o.reference ? std::vector<Schedule>{} : fitting_schedules(o, cfg, pp_ranks, static_cast<int>(tc.micro_batches), left_out);
+      RunReport report = start_run(run, kProgram, st.command);
       print_header(kProgram, o.reference ? "the single-process reference run: the weights every pipelined run must end with"
                                          : "each schedule's op lists executed by MPI ranks, each holding its stages of the model; per schedule "
                                            "the measured Gantt chart\nbeside the simulator's (fed the durations measured here), live memory per "
@@ -442,27 +519,11 @@ int main(int argc, char** argv) {
           fs::create_directories(run.out + "/" + name);
           pr.trace_routing(fmt("%s/%s/routing_%d.txt", run.out.c_str(), name.c_str(), rank));
         }
-        if (o.resume.empty()) {
-          pr.load_weights(init);
-        } else {
-          std::string err;   // agreed on by all ranks, so that none waits for one that gave up
-          try {
-            pr.resume(o.resume);
-          } catch (const std::exception& e) {
-            err = e.what();
-          }
-          if (mpi::allreduce_max(err.empty() ? 0.0 : 1.0) > 0) refuse(err.empty() ? "another rank could not resume " + o.resume : err);
-          std::printf("resumed %s at step %lld\n", o.resume.c_str(), (long long)pr.trainer().step_count());
-        }
+        if (o.resume.empty()) pr.load_weights(init);
+        else resume_all(pr, o.resume);
         ScheduleRun r = train_schedule(pr, s, o, tc, cd, ckpt, whole, ab);
         if (r.interrupted) {
-          if (o.ep > 1)
-            std::printf("\ninterrupted at step %lld: every process stopped after writing %s (a --ep run does not resume; ch06_generate "
-                        "reads the checkpoint)\n",
-                        (long long)pr.trainer().step_count(), ckpt.c_str());
-          else
-            std::printf("\ninterrupted at step %lld: every rank stopped after writing %s; continue with --schedules %s --resume %s\n",
-                        (long long)pr.trainer().step_count(), ckpt.c_str(), name.c_str(), ckpt.c_str());
+          report_interrupted(o, pr.trainer().step_count(), name, ckpt);
           return 130;
         }
         double hidden_in_sequence = 0;
@@ -472,24 +533,7 @@ int main(int argc, char** argv) {
       }
       if (rank != 0) return 0;
 
-      const double spread = report_schedules(results, world, o.ep, run.out, mpi::placement());
-      if (o.ep > 1) {
-        report_ep_step(results, pp_ranks, o.ep, tc.steps, run.out, mpi::placement());
-        summary.set("ep", o.ep);
-      }
-      std::vector<std::string> events;
-      Rng probe_rng(run.seed);
-      const Batch probe = split_batch(cd.dataset.sample_batch(Split::Train, tc.batch_size, tc.seq_len, probe_rng), tc.micro_batches)[0];
-      const LineChart step_mem = memory_through_step(cfg, pc, probe, events);
-      write_line_chart(run.out + "/memory_step.svg", step_mem);
-      summary.set("memory_step_mb", step_mem.series[0].y);
-      summary.set("ranks", world);
-      summary.set("latency_ms", latency * 1e3);
-      summary.set("loss_spread", spread);
-      summary.write(run.out + "/summary.json");
-      std::printf("\nwrote %s/{gantt,memory}_<schedule>.svg, makespan.svg, bubble.svg, memory_peak.svg, memory_step.svg, loss.svg%s (+ .csv), "
-                  "summary.json and a checkpoint per schedule (<schedule>/checkpoint, ch06_generate reads it)\n",
-                  run.out.c_str(), o.ep > 1 ? ", ep_step.svg" : "");
+      report_run(st, results, cfg, cd, pp_ranks, latency, summary);
       return 0;
     } catch (const Refused&) {
       if (rank == 0) throw;   // run_main prints it

@@ -44,8 +44,8 @@ int mpirun(int ranks, const std::string& args, const fs::path& out) {
   // start on a machine that reports fewer slots; CMA (single-copy) is often blocked in containers.
   std::string opts = "--oversubscribe --mca btl_vader_single_copy_mechanism none";
   if (geteuid() == 0) opts += " --allow-run-as-root";
-  const std::string cmd = kMpiEnv + " " + kMpiexec + " " + opts + " -np " + std::to_string(ranks) + " " + DS_BIN_DIR + "/ch06_pipeline_train --quick --threads 1 --out " +
-                          out.string() + " " + args + " > " + out.string() + ".log 2>&1";
+  const std::string cmd = kMpiEnv + " " + kMpiexec + " " + opts + " -np " + std::to_string(ranks) + " " + DS_BIN_DIR +
+                          "/ch06_pipeline_train --quick --threads 1 --out " + out.string() + " " + args + " > " + out.string() + ".log 2>&1";
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

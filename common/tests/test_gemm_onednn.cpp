@@ -1,4 +1,4 @@
-#include "common/gemm_bf16.hpp"
+#include "common/gemm_onednn.hpp"
 
 #include <omp.h>
 
@@ -81,7 +81,7 @@ void check_bf16_product(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float
 }
 }  // namespace
 
-TEST_CASE("gemm_bf16: unavailable says why in one sentence and is never emulated") {
+TEST_CASE("gemm_onednn: BF16 unavailable says why in one sentence and is never emulated") {
   if (bf16_gemm_available()) {
     CHECK(bf16_gemm_unavailable_reason().empty());
     CHECK(bf16_gemm_implementation().find("bf16") != std::string::npos);   // oneDNN runs a BF16 kernel, not its f32 one
@@ -95,12 +95,12 @@ TEST_CASE("gemm_bf16: unavailable says why in one sentence and is never emulated
   CHECK(gemm_precision() == GemmPrecision::Float32);
 }
 
-TEST_CASE("gemm_bf16: a bad precision name is one sentence") {
+TEST_CASE("gemm_onednn: a bad precision name is one sentence") {
   CHECK_THROWS_WITH_AS(parse_gemm_precision("fp16"), doctest::Contains("float32, bf16 or auto"), std::invalid_argument);
   CHECK(parse_gemm_precision("float32") == GemmPrecision::Float32);
 }
 
-TEST_CASE("gemm_bf16: equals the float GEMM of BF16-rounded operands (transposes, strides, alpha, beta, threads)") {
+TEST_CASE("gemm_onednn: BF16 equals the float GEMM of BF16-rounded operands (transposes, strides, alpha, beta, threads)") {
   if (!bf16_gemm_available()) return;
   for (const bool ta : {false, true})
     for (const bool tb : {false, true}) {
@@ -112,7 +112,7 @@ TEST_CASE("gemm_bf16: equals the float GEMM of BF16-rounded operands (transposes
     }
 }
 
-TEST_CASE("gemm_bf16: products from inside a parallel region (one per thread) are each right") {
+TEST_CASE("gemm_onednn: BF16 products from inside a parallel region (one per thread) are each right") {
   if (!bf16_gemm_available()) return;
   const int64_t m = 64, n = 96, k = 48;
   const std::vector<float> a = values(m * k, 4), b = values(k * n, 5);
@@ -128,7 +128,7 @@ TEST_CASE("gemm_bf16: products from inside a parallel region (one per thread) ar
   }
 }
 
-TEST_CASE("gemm_bf16: gradient check through a linear layer at BF16 precision") {
+TEST_CASE("gemm_onednn: BF16 gradient check through a linear layer at BF16 precision") {
   if (!bf16_gemm_available()) return;
   // x and W hold multiples of 1/16 in [-4, 4] (at most 7 significant bits, exact in BF16) and the
   // step is 1/16, so x +- eps stays exact: the forward rounds nothing and central differences are
