@@ -133,7 +133,7 @@ void table2_sweep(const Settings& st, SendWait sends, Summary& summary) {
 
 // Every schedule replayed: its Gantt chart, the Table 2 rows beside the formulas, the conditions
 // under which they are equal, the sweep over depths, and the bubble, memory and activation charts.
-void report(const Settings& st, const std::vector<Schedule>& schedules) {
+void report(const Settings& st, const std::vector<Schedule>& schedules, RunReport& page) {
   const RunOptions& run = st.run;
   const int pp = st.pp, m = st.m;
   const Durations& d = st.d;
@@ -190,7 +190,7 @@ void report(const Settings& st, const std::vector<Schedule>& schedules) {
                                      std::abs(hi - lo) < 1e-9 ? fmt("%g", hi).c_str() : fmt("%g..%g", lo, hi).c_str(), row.bubble));
     chart.caption = "Grey is idle time, the bubble; each box is one op, numbered by micro-batch (12|3: the forward of 12 overlapped "
                     "with the backward of 3).";
-    write_gantt(run.out + "/" + gantt, chart);
+    page.plot(gantt, chart);
     written.push_back(gantt);
     summary.set("schedules." + name + ".devices", s.ranks);
     summary.set("schedules." + name + ".makespan", tl.makespan);
@@ -208,12 +208,12 @@ void report(const Settings& st, const std::vector<Schedule>& schedules) {
 
   bubble.series = {sim_bubble, formula_bubble};
   memory.series = {acts, acts_table, params};
-  write_bar_chart(run.out + "/bubble.svg", bubble);
-  write_bar_chart(run.out + "/memory.svg", memory);
-  write_line_chart(run.out + "/activations.svg", held);
+  page.plot("bubble.svg", bubble);
+  page.plot("memory.svg", memory);
+  page.plot("activations.svg", held);
   summary.set("pp", pp);
   summary.set("micro_batches", m);
-  summary.write(run.out + "/summary.json");
+  page.write(summary);
   std::printf("\nwrote %s/", run.out.c_str());
   for (const std::string& f : written) std::printf("%s, ", f.c_str());
   std::printf("bubble.svg, memory.svg, activations.svg (+ .csv), summary.json\n");
@@ -237,14 +237,14 @@ int main(int argc, char** argv) {
         fail(kProgram, std::string(e.what()) + " (leave it out with --schedules)");
       }
     }
-    RunReport report = start_run(run, kProgram, st.command);
+    RunReport page = start_run(run, kProgram, st.command);
     print_header(kProgram,
                  "each schedule's op lists replayed on PP simulated ranks: who computes what when, the idle time (bubble) it leaves,\n"
                  "and the activations it holds; then DeepSeek-V3 Table 2 recomputed from those timelines beside the paper's formulas.");
     std::printf("PP = %d stages, M = %d micro-batches; F = %g, B = %g (full backward), W = %g, F&B = %g, latency = %g; sends %s\n\n", pp, m,
                 d.F, d.B, d.W, d.FB, d.latency, st.blocking ? "block until received" : "stay in flight until the step ends");
 
-    report(st, schedules);
+    report(st, schedules, page);
     return 0;
   });
 }
