@@ -30,11 +30,10 @@ int main(int argc, char** argv) {
     flags.add("--checkpoint", checkpoint, "checkpoint folder (ch06_pretrain's); empty: write a random mini-preset one into --out");
     flags.add("--batches", batches_text, "comma-separated batch sizes");
     flags.add("--prompt", prompt_len, "prompt tokens per sequence (random ids from --seed)").min(1);
-    flags.add("--tokens", tokens, "new tokens per sequence").min(1);
-    flags.add("--repeats", repeats, "timed generations per batch size (the fastest counts)").min(1);
+    flags.add("--tokens", tokens, "new tokens per sequence").min(1).quick(8);
+    flags.add("--repeats", repeats, "timed generations per batch size (the fastest counts)").min(1).quick(1);
     flags.parse(argc, argv);
-    if (run.quick) tokens = std::min<int64_t>(tokens, 8), repeats = 1;
-    start_run(run);
+    RunReport report = start_run(run, flags);
     if (checkpoint.empty()) {
       checkpoint = run.out + "/checkpoint";
       Rng init(run.seed);

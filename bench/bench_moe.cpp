@@ -10,6 +10,7 @@
 #include "ch04/moe.hpp"
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
+#include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/run.hpp"
 
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "bench_moe");
     double budget = 1.0;
     int64_t tokens = 1024, experts = 16, width = 128, top_k = 2, hidden = 256;
-    flags.add("--budget", budget, "seconds spent timing each measurement").min(0.01);
+    flags.add("--budget", budget, "seconds spent timing each measurement").min(0.01).quick(0.05);
     flags.add("--tokens", tokens, "tokens per batch (8 x 128 in the mini preset's training step)").min(1);
     flags.add("--experts", experts, "routed experts").min(1);
     flags.add("--width", width, "width of each expert (moe_intermediate_size)").min(1);
@@ -30,8 +31,7 @@ int main(int argc, char** argv) {
     flags.add("--hidden", hidden, "model width").min(1);
     flags.parse(argc, argv);
     if (top_k > experts) fail("bench_moe", "--top-k cannot exceed --experts");
-    if (run.quick) budget = 0.05;
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("bench/moe", "DeepSeekMoE layer vs dense SwiGLU with the same active parameters, forward + backward");
 
     ch04::MoEConfig cfg;
@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
     cfg.gate.num_experts_per_tok = top_k;
     cfg.moe_intermediate_size = width;
     cfg.n_shared_experts = 1;
+    // x, gy, x's gradient and the layer's output, and each token's top_k + 1 expert activations twice (SwiGLU's gate and up)
+    memory::require_fits(4.0 * static_cast<double>(tokens) * static_cast<double>(4 * hidden + 2 * (top_k + 1) * width),
+                         fmt("a batch of %lld tokens", (long long)tokens), "lower --tokens");
     Rng rng(run.seed);
     ch04::MoE moe(cfg, rng);
     ch02::SwiGLU dense(hidden, (top_k + 1) * width, rng);
@@ -71,7 +74,7 @@ int main(int argc, char** argv) {
     }
     t.print();
     summary.set("threads", all);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nwrote %s/summary.json\n", run.out.c_str());
     return 0;
   });

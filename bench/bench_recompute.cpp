@@ -70,21 +70,17 @@ int main(int argc, char** argv) {
     std::string preset = "mini";
     int64_t batch = 8, seq = 128;
     int reps = 7;
-    flags.add_choice("--preset", preset, {"tiny", "mini"}, "model size; --quick uses tiny");
-    flags.add("--batch", batch, "sequences per step").min(1);
-    flags.add("--seq", seq, "tokens per sequence").min(2).max(256);
-    flags.add("--reps", reps, "timed steps of each kind (medians are reported)").min(1);
+    flags.add_choice("--preset", preset, {"tiny", "mini"}, "model size").quick("tiny");
+    flags.add("--batch", batch, "sequences per step").min(1).quick(2);
+    flags.add("--seq", seq, "tokens per sequence").min(2).max(256).quick(16);
+    flags.add("--reps", reps, "timed steps of each kind (medians are reported)").min(1).quick(2);
     flags.parse(argc, argv);
-    if (run.quick) {
-      preset = "tiny";
-      batch = 2;
-      seq = 16;
-      reps = 2;
-    }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("bench/recompute", "one training step of the mini-DeepSeek with V3's recomputation off and on: bytes kept and time paid");
 
     const ch06::DeepSeekConfig cfg = ch06::preset(preset);
+    memory::require_fits(training_bytes_floor(cfg, batch, 1, seq), fmt("a training step of %lld x %lld tokens", (long long)batch, (long long)seq),
+                         "lower --batch");
     Rng rng(run.seed);
     ch06::DeepSeekModel m(cfg, rng);
     const auto [ids, targets] = random_batch(batch, seq, cfg.vocab_size, rng);
@@ -121,10 +117,12 @@ int main(int argc, char** argv) {
     // the two norms' outputs, q_norm's and kv_norm's (read by wq_b, wkv_b), and q, k, v.
     const ch06::DeepSeekConfig v3 = ch06::preset("deepseek-v3");
     const int64_t v3_here = saved_per_token(v3, 2), qk = v3.qk_nope_head_dim + v3.qk_rope_head_dim;
-    const int64_t v3_saved = 2 * (2 * v3.hidden_size + v3.q_lora_rank + v3.kv_lora_rank + 2 * v3.num_attention_heads * qk + v3.num_attention_heads * v3.v_head_dim);
+    const int64_t v3_saved =
+        2 * (2 * v3.hidden_size + v3.q_lora_rank + v3.kv_lora_rank + 2 * v3.num_attention_heads * qk + v3.num_attention_heads * v3.v_head_dim);
     for (auto [what, bytes] : {std::pair{"saved tensors only, as PyTorch", v3_saved}, std::pair{"this core's tape", v3_here}})
       std::printf("DeepSeek-V3 at BF16, %s: %lld bytes per token per layer, %.0f MB per layer for one 4096-token sequence, %.1f GB over its 61 layers\n", what,
-                  (long long)bytes, mb * static_cast<double>(bytes) * 4096, 1e-9 * static_cast<double>(bytes) * 4096 * static_cast<double>(v3.num_hidden_layers));
+                  (long long)bytes, mb * static_cast<double>(bytes) * 4096,
+                  1e-9 * static_cast<double>(bytes) * 4096 * static_cast<double>(v3.num_hidden_layers));
     Summary s;
     s.set("preset", preset);
     s.set("tokens_per_step", static_cast<double>(batch * seq));
@@ -141,7 +139,7 @@ int main(int argc, char** argv) {
     s.set("step_cpu_on_ms", 1e3 * median(on.step_cpu));
     s.set("time_paid_fraction", paid);
     s.set("v3_bf16_saved_bytes_per_token_per_layer", static_cast<double>(v3_saved));
-    s.write(run.out + "/summary.json");
+    report.write(s);
     return 0;
   });
 }

@@ -16,6 +16,7 @@
 #include "ch06/config.hpp"
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
+#include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
@@ -71,13 +72,15 @@ int main(int argc, char** argv) {
     int reps = 15;
     flags.add("--batch", batch, "sequences").min(1);
     flags.add("--seq", seq, "tokens per sequence").min(2).max(256);
-    flags.add("--reps", reps, "timed repetitions (medians are reported)").min(1);
+    flags.add("--reps", reps, "timed repetitions (medians are reported)").min(1).quick(2);
     flags.parse(argc, argv);
-    if (run.quick) reps = 2;
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("bench/split_backward", "split backward B (input gradients) and W (weight gradients) against one full backward");
 
     const ch06::DeepSeekConfig cfg = ch06::preset("mini");
+    // x0, gy, the block's input gradient and output, and a copy for the experts alone: 5 [batch, seq, hidden] tensors at least
+    memory::require_fits(5.0 * 4.0 * static_cast<double>(batch) * static_cast<double>(seq) * static_cast<double>(cfg.hidden_size),
+                         fmt("a batch of %lld x %lld tokens", (long long)batch, (long long)seq), "lower --batch");
     const ch04::MoEModelConfig mc = ch06::model_config(cfg);
     Rng rng(run.seed);
     ch02::Block block(mc.lm, ch04::moe_model_attention(mc)(1, rng), ch04::moe_model_feed_forward(mc)(1, rng));   // layer 1: MoE
@@ -123,7 +126,8 @@ int main(int argc, char** argv) {
       t.row({std::string(name) + ", CPU", fmt("%.2f", 1e3 * tm.b_cpu), fmt("%.2f", 1e3 * tm.w_cpu), fmt("%.2f", tm.w_cpu / tm.b_cpu),
              fmt("%.2f", 1e3 * (tm.b_cpu + tm.w_cpu)), fmt("%.2f", 1e3 * tm.full_cpu)});
     }
-    std::printf("mini preset, batch %lld x %lld tokens, %d threads, medians of %d runs (wall time, and CPU time of all threads)\n\n", (long long)batch, (long long)seq, omp_get_max_threads(), reps);
+    std::printf("mini preset, batch %lld x %lld tokens, %d threads, medians of %d runs (wall time, and CPU time of all threads)\n\n", (long long)batch,
+                (long long)seq, omp_get_max_threads(), reps);
     t.print();
     Summary s;
     s.set("block.b_ms", 1e3 * blk.b);
@@ -136,7 +140,7 @@ int main(int argc, char** argv) {
     s.set("routed_experts.full_ms", 1e3 * op.full);
     s.set("routed_experts.w_over_b", op.w / op.b);
     s.set("routed_experts.w_over_b_cpu", op.w_cpu / op.b_cpu);
-    s.write(run.out + "/summary.json");
+    report.write(s);
     return 0;
   });
 }

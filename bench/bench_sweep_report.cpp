@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     flags.add("--runs", runs_path, "runs.jsonl written by bench/sweep.sh");
     flags.parse(argc, argv);
     if (runs_path.empty()) fail("bench_sweep_report", "--runs is required (bench/sweep.sh passes its runs.jsonl)");
-    start_run(run);
+    RunReport report = start_run(run, flags);
     std::ifstream in(runs_path);
     if (!in) fail("bench_sweep_report", "cannot read '" + runs_path + "'");
     std::map<std::string, std::map<double, Point>> sweeps;   // sweep -> value -> runs
@@ -96,15 +96,17 @@ int main(int argc, char** argv) {
       const std::string what = seq ? "sequence length" : "hidden size";
       // Parity and issue 15's target as dashed lines, so the axis shows where the ratio stands.
       Series parity{"1x (parity)", {ratio.x.front(), ratio.x.back()}, {1, 1}, true}, target{"2.5x (target)", parity.x, {2.5, 2.5}, true};
-      LineChart rc{"C++ / PyTorch training-step speed against " + what, seq ? "sequence length (tokens per step fixed at 1,024)" : "hidden size (other sizes scaled as the mini preset)",
-                   "C++ tokens/s / PyTorch tokens/s", {ratio, target, parity}};
-      write_line_chart(run.out + "/ratio_vs_" + sweep + ".svg", rc);
+      LineChart rc{"C++ / PyTorch training-step speed against " + what,
+                   seq ? "sequence length (tokens per step fixed at 1,024)" : "hidden size (other sizes scaled as the mini preset)",
+                   "C++ tokens/s / PyTorch tokens/s",
+                   {ratio, target, parity}};
+      report.plot("ratio_vs_" + sweep + ".svg", rc);
       LineChart tc{"Training-step tokens/s against " + what, rc.xlabel, "tokens/s", {cpp, torch}};
       tc.logy = true;
-      write_line_chart(run.out + "/tokens_vs_" + sweep + ".svg", tc);
+      report.plot("tokens_vs_" + sweep + ".svg", tc);
     }
     if (sweeps.empty()) fail("bench_sweep_report", runs_path + " holds no runs");
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/ratio_vs_*.svg, tokens_vs_*.svg (CSV beside each) and summary.json\n", run.out.c_str());
     return 0;
   });

@@ -1,6 +1,7 @@
 // bench/train_throughput: tokens per second of one full training step of the mini-DeepSeek
 // (forward with MTP, backward, clipping, AdamW, bias update) at batch 8 x 128 random tokens,
-// the same step bench/torch_reference.py times in PyTorch. Prints one JSON line.
+// the same step bench/torch_reference.py times in PyTorch. Prints one JSON line, with the step's
+// model FLOPs per second as a share of the GEMM roof measured right after (ch06::step_utilisation).
 #include <omp.h>
 
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include "common/autograd.hpp"
 #include "common/flags.hpp"
 #include "common/gemm.hpp"
+#include "common/gemm_onednn.hpp"
+#include "common/memory.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
 
@@ -52,10 +55,14 @@ int main(int argc, char** argv) {
     flags.add("--warmup", warmup, "untimed steps first").min(0);
     flags.add("--threads", threads, "threads (0 = all cores)").min(0);
     bool profile = false;
+    std::string precision = "float32";
+    flags.add_choice("--precision", precision, {"float32", "bf16", "auto"},
+                     "GEMM precision: float32, bf16 (BF16 inputs, float32 accumulation and weights) or auto (bf16 where the CPU has it)");
     flags.add("--seed", seed, "weights and tokens");
     flags.add_flag("--profile", profile, "also print, on stderr, the timed steps' time per op (forward and backward)");
     flags.parse(argc, argv);
     if (threads > 0) set_threads(threads);
+    std::fprintf(stderr, "%s\n", ch06::apply_precision(precision).c_str());
     const ch06::DeepSeekConfig cfg = config_path.empty() ? ch06::preset("mini") : ch06::load_config(config_path);
     if (seq > cfg.max_position_embeddings) fail("bench_train_throughput", "--seq exceeds the config's max_position_embeddings");
     Rng rng(seed);
@@ -65,6 +72,8 @@ int main(int argc, char** argv) {
     pc.train.warmup = 1;
     pc.train.batch_size = batch;
     pc.train.seq_len = seq;
+    memory::require_fits(training_bytes_floor(cfg, batch, 1, seq), fmt("a training step of %lld x %lld tokens", (long long)batch, (long long)seq),
+                         "lower --batch or --seq");
     ch06::Pretrainer p(model, pc);
     std::vector<int32_t> ids(static_cast<size_t>(batch * seq)), tg(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -86,23 +95,20 @@ int main(int argc, char** argv) {
     }
     const double step_s = t.seconds() / static_cast<double>(steps);
     const double cpu_step_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / static_cast<double>(steps);
-    // Model FLOPs per token of a training step (forward + backward = 3x forward): 6 per active
-    // weight, plus causal attention's scores and weighted sum over T/2 keys on average, in every
-    // layer and MTP module (Kaplan et al.'s accounting, with the attention term).
-    const ch06::DeepSeekConfig& c = cfg;
-    const double attn_layers = static_cast<double>(c.num_hidden_layers + c.num_nextn_predict_layers);
-    const double flops_per_token = 6.0 * static_cast<double>(ch06::count_parameters(c).active) +
-                                   3.0 * attn_layers * 2.0 * static_cast<double>(c.num_attention_heads) * (static_cast<double>(seq) / 2.0) *
-                                       static_cast<double>(c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim);
     const double tokens_per_s = static_cast<double>(batch * seq) / step_s;
+    const ch06::StepUtilisation u = ch06::step_utilisation(cfg, seq, tokens_per_s);
     const nlohmann::json out = {{"impl", "cpp"},
                                 {"tokens_per_s", tokens_per_s},
                                 {"batch", batch},
                                 {"seq", seq},
                                 {"hidden", cfg.hidden_size},
-                                {"flops_per_token", flops_per_token},
-                                {"gflops", flops_per_token * tokens_per_s / 1e9},
-                                {"gemm", gemm_backend_name(gemm_backend())},
+                                {"flops_per_token", u.flops_per_token},
+                                {"flops_formula", u.formula},
+                                {"gflops", u.gflops},
+                                {"roof_gflops", u.roof_gflops},
+                                {"share_of_roof", u.share},
+                                {"precision", u.precision},
+                                {"gemm", gemm_precision() == GemmPrecision::BF16 ? "onednn " + bf16_gemm_implementation() : gemm_backend_name(gemm_backend())},
                                 {"step_s", step_s},
                                 {"cpu_step_s", cpu_step_s},
                                 {"threads", omp_get_max_threads()},

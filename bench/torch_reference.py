@@ -1,6 +1,8 @@
 """PyTorch training the same mini-DeepSeek step as bench/train_throughput: forward with MTP,
 loss = CE + 0.3 * MTP CE, backward, global-norm clipping at 1.0, AdamW (lr 1e-3, betas 0.9/0.95,
 weight decay 0.1) and the auxiliary-loss-free bias update, on batch 8 x 128 random tokens.
+With --precision bf16 the forward and the losses run under CPU autocast to bfloat16 (PyTorch's mixed
+precision: BF16 matmul inputs, float32 weights and optimizer state), as the C++ step's --precision bf16.
 Prints one JSON line. The model is tools/deepseek_reference.py's (checked against the C++ model
 by ch06's fixture test). Run it with OPENBLAS_NUM_THREADS=1 (bench/compare.sh does): PyTorch's
 own intra-op threads do the work; OpenBLAS threads on top of them only contend on 2 cores.
@@ -33,7 +35,12 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["float32", "bf16", "auto"], default="float32",
+                    help="bf16: autocast to bfloat16; auto: bf16 where the CPU has AVX512_BF16 or AMX-BF16")
     a = ap.parse_args()
+    if a.precision == "auto":
+        flags = open("/proc/cpuinfo").read()
+        a.precision = "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
     torch.set_num_threads(a.threads)
     torch.manual_seed(1234)
     cfg = json.load(open(a.config)) if a.config else MINI
@@ -46,10 +53,11 @@ def main():
     targets = torch.randint(cfg["vocab_size"], (a.batch, a.seq))
 
     def step():
-        logits, mtp = model.forward_all(ids)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        for k, lg in enumerate(mtp, start=1):
-            loss = loss + 0.3 / len(mtp) * F.cross_entropy(lg.reshape(-1, lg.shape[-1]), targets[:, k:].reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            logits, mtp = model.forward_all(ids)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            for k, lg in enumerate(mtp, start=1):
+                loss = loss + 0.3 / len(mtp) * F.cross_entropy(lg.reshape(-1, lg.shape[-1]), targets[:, k:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -66,7 +74,7 @@ def main():
         step()
     step_s, cpu_step_s = (time.perf_counter() - t) / a.steps, (time.process_time() - cpu) / a.steps
     print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "tokens_per_s": a.batch * a.seq / step_s, "step_s": step_s, "cpu_step_s": cpu_step_s,
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads(), "precision": a.precision}))
 
 
 if __name__ == "__main__":

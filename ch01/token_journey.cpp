@@ -78,7 +78,8 @@ void top_k_softmax(const float* logits, int64_t n, int64_t k, std::vector<int32_
   std::vector<int32_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   k = std::min(k, n);
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
   ids.assign(order.begin(), order.begin() + k);
   probs.clear();
   for (int32_t i : ids) probs.push_back(std::exp(static_cast<double>(logits[i]) - mx) / z);

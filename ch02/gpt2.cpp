@@ -87,7 +87,8 @@ std::map<std::string, Tensor> map_weights(const SafeTensorsFile& f, const LMConf
     }
     const Tensor& qkv = take(h + "attn.c_attn.weight");
     const Tensor& qkv_b = take(h + "attn.c_attn.bias");
-    if (qkv.shape() != Shape{c, 3 * c}) throw std::runtime_error(f.path() + ": '" + h + "attn.c_attn.weight' has shape " + qkv.shape_str() + ", expected " + shape_str({c, 3 * c}));
+    if (qkv.shape() != Shape{c, 3 * c})
+      throw std::runtime_error(f.path() + ": '" + h + "attn.c_attn.weight' has shape " + qkv.shape_str() + ", expected " + shape_str({c, 3 * c}));
     const char* names[] = {"q_proj", "k_proj", "v_proj"};
     for (int64_t j = 0; j < 3; ++j) {
       out[m + "self_attn." + names[j] + ".weight"] = conv1d_to_linear(qkv, j * c, (j + 1) * c);

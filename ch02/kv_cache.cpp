@@ -22,7 +22,8 @@ KVCache::KVCache(int64_t batch, int64_t kv_heads, int64_t max_len, int64_t head_
       v_(Tensor::zeros({batch, kv_heads, max_len, v_head_dim < 0 ? head_dim : v_head_dim})) {}
 
 void KVCache::truncate(int64_t length) {
-  if (length < 0 || length > len_) throw std::invalid_argument("KVCache::truncate: cannot keep " + std::to_string(length) + " of " + std::to_string(len_) + " tokens");
+  if (length < 0 || length > len_)
+    throw std::invalid_argument("KVCache::truncate: cannot keep " + std::to_string(length) + " of " + std::to_string(len_) + " tokens");
   len_ = length;
 }
 

@@ -7,7 +7,8 @@ namespace ds::ch02 {
 
 IntTensor Padding::keys(int64_t allocated) const {
   const int64_t b = key_valid.size(0), s = key_valid.size(1);
-  if (allocated < s) throw std::invalid_argument("Padding: the mask covers " + std::to_string(s) + " keys but only " + std::to_string(allocated) + " are allocated");
+  if (allocated < s)
+    throw std::invalid_argument("Padding: the mask covers " + std::to_string(s) + " keys but only " + std::to_string(allocated) + " are allocated");
   std::vector<int32_t> out(static_cast<size_t>(b * allocated), 0);
   for (int64_t r = 0; r < b; ++r) std::copy_n(key_valid.data.begin() + r * s, s, out.begin() + r * allocated);
   return IntTensor(std::move(out), {b, allocated});

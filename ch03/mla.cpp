@@ -17,7 +17,8 @@ LatentCache::LatentCache(int64_t batch, int64_t max_len, int64_t kv_lora_rank, i
     : kv_(Tensor::zeros({batch, 1, max_len, kv_lora_rank + rope_dim})) {}
 
 void LatentCache::truncate(int64_t length) {
-  if (length < 0 || length > len_) throw std::invalid_argument("LatentCache::truncate: cannot keep " + std::to_string(length) + " of " + std::to_string(len_) + " tokens");
+  if (length < 0 || length > len_)
+    throw std::invalid_argument("LatentCache::truncate: cannot keep " + std::to_string(length) + " of " + std::to_string(len_) + " tokens");
   len_ = length;
 }
 
@@ -26,7 +27,8 @@ void LatentCache::append(const Tensor& latent) {
   if (latent.dim() != 4 || latent.size(0) != b || latent.size(1) != 1 || latent.size(3) != d)
     shape_error("LatentCache::append", "the latent must be [B, 1, T, kv_lora_rank + rope_dim]", latent.shape(), kv_.shape());
   const int64_t t = latent.size(2);
-  if (len_ + t > cap) throw std::length_error("LatentCache: " + std::to_string(len_ + t) + " tokens exceed the " + std::to_string(cap) + " it was allocated for");
+  if (len_ + t > cap)
+    throw std::length_error("LatentCache: " + std::to_string(len_ + t) + " tokens exceed the " + std::to_string(cap) + " it was allocated for");
   for (int64_t i = 0; i < b; ++i)
     std::memcpy(kv_.data() + (i * cap + len_) * d, latent.data() + i * t * d, static_cast<size_t>(t * d) * sizeof(float));
   len_ += t;

@@ -1,6 +1,7 @@
 #include "ch04/gate.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -49,8 +50,11 @@ float group_score(std::span<const float> group, const std::string& topk_method) 
 }
 }  // namespace
 
-std::vector<int32_t> select_experts(std::span<const float> s, std::span<const float> bias, const GateConfig& cfg) {
-  std::vector<float> choice(s.begin(), s.end());   // Hugging Face's scores_for_choice
+namespace {
+// Hugging Face's scores_for_choice (s + b with noaux_tc) with the experts of groups outside the
+// topk_group best set to -inf; the group scores into *groups when asked.
+std::vector<float> eligible_choice(std::span<const float> s, std::span<const float> bias, const GateConfig& cfg, std::vector<float>* groups) {
+  std::vector<float> choice(s.begin(), s.end());
   if (cfg.topk_method == "noaux_tc" && !bias.empty())
     for (size_t i = 0; i < choice.size(); ++i) choice[i] += bias[i];
   if (cfg.topk_method != "greedy" && cfg.n_group > 1) {
@@ -61,8 +65,29 @@ std::vector<int32_t> select_experts(std::span<const float> s, std::span<const fl
     for (int32_t g : topk_indices(group_scores, cfg.topk_group)) eligible[g] = true;
     for (int64_t i = 0; i < cfg.n_routed_experts; ++i)
       if (!eligible[i / per_group]) choice[i] = -std::numeric_limits<float>::infinity();
+    if (groups) *groups = std::move(group_scores);
   }
-  return topk_indices(choice, cfg.num_experts_per_tok);
+  return choice;
+}
+
+// The k-th largest of v minus the (k+1)-th: how far a top-k choice over v is from a tie (+inf
+// when nothing is left out, or what is left out is -inf).
+float topk_gap(std::vector<float> v, int64_t k) {
+  if (k >= static_cast<int64_t>(v.size())) return std::numeric_limits<float>::infinity();
+  std::sort(v.begin(), v.end(), std::greater<float>());
+  return v[static_cast<size_t>(k) - 1] - v[static_cast<size_t>(k)];
+}
+}  // namespace
+
+std::vector<int32_t> select_experts(std::span<const float> s, std::span<const float> bias, const GateConfig& cfg) {
+  return topk_indices(eligible_choice(s, bias, cfg, nullptr), cfg.num_experts_per_tok);
+}
+
+float selection_margin(std::span<const float> s, std::span<const float> bias, const GateConfig& cfg) {
+  std::vector<float> groups;
+  const std::vector<float> choice = eligible_choice(s, bias, cfg, &groups);
+  const float group_gap = groups.empty() ? std::numeric_limits<float>::infinity() : topk_gap(groups, cfg.topk_group);
+  return std::min(group_gap, topk_gap(choice, cfg.num_experts_per_tok));
 }
 
 Routing Gate::forward(const Tensor& x) const {

@@ -57,5 +57,10 @@ class Gate : public Module {
 // One token's choice (no autograd): the ids of its k experts, best first, by cfg.topk_method.
 // scores [E]; bias [E] is used by noaux_tc (empty: zero).
 std::vector<int32_t> select_experts(std::span<const float> scores, std::span<const float> bias, const GateConfig& cfg);
+// How far select_experts' choice is from a tie: the smallest gap, in biased score, between the
+// last group it kept and the first it dropped (group-limited routing) and between the last
+// expert it chose and the first eligible one it did not. No change of the scores by less than a
+// quarter of it each (a group's score sums two) can change the choice.
+float selection_margin(std::span<const float> scores, std::span<const float> bias, const GateConfig& cfg);
 
 }  // namespace ds::ch04

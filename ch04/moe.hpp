@@ -56,7 +56,7 @@ class MoE : public ch02::FeedForwardLayer {
   std::unique_ptr<ch02::SwiGLU> shared_experts;
   ExpertWeights expert_weights() const;   // the routed experts' weight tensors, for routed_experts()
   // How the routed experts run on u [N, C] with routing r (no capacity limit): empty = routed_experts()
-  // in this process; expert parallelism (ch06/expert_parallel.hpp) sends tokens to the processes
+  // in this process; expert parallelism (ch06/parallel/expert_parallel.hpp) sends tokens to the processes
   // that hold their experts instead. Returns sum_i g_{i,t} FFN_i^(r)(u_t), [N, C].
   std::function<Tensor(const Tensor& u, const Routing& r)> routed_experts_fn;
 

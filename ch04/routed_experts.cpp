@@ -39,7 +39,8 @@ MatR gather(const float* src, int64_t cols, const std::vector<int32_t>& slots, i
 std::vector<int64_t> busiest_first(const std::vector<std::vector<int32_t>>& slots) {
   std::vector<int64_t> order(slots.size());
   for (size_t j = 0; j < order.size(); ++j) order[j] = static_cast<int64_t>(j);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return slots[static_cast<size_t>(a)].size() > slots[static_cast<size_t>(b)].size(); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return slots[static_cast<size_t>(a)].size() > slots[static_cast<size_t>(b)].size(); });
   return order;
 }
 

@@ -2,7 +2,7 @@
 // attention: dispatch (gather each expert's tokens), one SwiGLU GEMM chain per expert, combine
 // (weight and sum each token's expert outputs), with the backward written beside it.
 // Experts run in parallel, one per thread, each GEMM on its thread: a 64-row expert GEMM is
-// too small to split across threads (DESIGN: parallelise across experts, not inside them).
+// too small to split across threads (small GEMMs lose to threading overhead: parallelise across experts, not inside them).
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 // 1x128 tile of activations (per token, per 128 channels) and per 128x128 block of weights, so
 // an outlier only costs precision to the 128 (or 16,384) numbers that share its scale, instead of
 // to the whole tensor. scale = amax / 448: the block's largest magnitude lands on E4M3's largest
-// value (amax clamped at 1e-4 as V3's kernel.py does, so an all-zero block has a scale too). Also V3's checkpoint layout for FP8 weights, and its accumulation-precision problem.
+// value (amax clamped at 1e-4 as V3's kernel.py does, so an all-zero block has a scale too). Also V3's checkpoint layout for FP8 weights, and its
+// accumulation-precision problem.
 #pragma once
 
 #include <cstdint>

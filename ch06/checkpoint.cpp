@@ -1,9 +1,11 @@
 #include "ch06/checkpoint.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
 
+#include "common/fsutil.hpp"
 #include "common/safetensors.hpp"
 
 namespace ds::ch06 {
@@ -12,13 +14,16 @@ namespace fs = std::filesystem;
 
 void write_folder_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {
   const fs::path target(dir), tmp = target.string() + ".tmp", old = target.string() + ".old";
+  // Only a checkpoint (or a save's leftover) is ever replaced; claim_folder says why not otherwise.
+  for (const fs::path& p : {target, tmp, old}) claim_folder(p.string(), FolderUse::Checkpoint, "the checkpoint folder");
+  recover_interrupted_save(dir);
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp);
   fill(tmp.string());
   fs::remove_all(old, ec);
   if (fs::exists(target)) fs::rename(target, old);
-  fs::rename(tmp, target);
+  fs::rename(tmp, target);   // a kill -9 before this line: recover_interrupted_save puts tmp in place
   fs::remove_all(old, ec);
 }
 
@@ -58,7 +63,8 @@ void write_model_files(const std::string& dir, const DeepSeekConfig& cfg, const 
   if (tokenizer && tokenizer->vocab_size() > 0) tokenizer->save(dir + "/tokenizer.json");
 }
 
-LoadedModel load_model(const std::string& dir) {
+LoadedModel load_model(const std::string& dir, const std::vector<std::string>& extra_prefixes) {
+  recover_interrupted_save(dir);
   if (!fs::is_directory(dir)) throw std::runtime_error("checkpoint folder '" + dir + "' does not exist");
   for (const char* f : {"config.json", "model.safetensors"})
     if (!fs::exists(fs::path(dir) / f)) throw std::runtime_error("checkpoint folder '" + dir + "' has no " + f);
@@ -68,7 +74,7 @@ LoadedModel load_model(const std::string& dir) {
   out.model = std::make_unique<DeepSeekModel>(cfg, rng);
   const SafeTensorsFile file = load_safetensors(dir + "/model.safetensors");
   std::map<std::string, Tensor> state;
-  for (const std::string& name : file.names()) state[name] = file.to_tensor(name);
+  for (const std::string& name : file.names()) state[name] = file.to_finite_tensor(name);
   for (const auto& [copy, original] : shared_copies(cfg)) {   // optional; when present, equal to the shared tensor
     const auto it = state.find(copy);
     if (it == state.end()) continue;
@@ -78,7 +84,15 @@ LoadedModel load_model(const std::string& dir) {
                                "', but the MTP module shares that tensor with the main model");
     state.erase(it);
   }
-  if (state.count("v_head.summary.weight")) out.model->add_value_head(rng);   // a policy saved with its critic
+  for (auto it = state.begin(); it != state.end();) {
+    const bool extra = std::any_of(extra_prefixes.begin(), extra_prefixes.end(), [&](const std::string& p) { return it->first.starts_with(p); });
+    if (!extra) {
+      ++it;
+      continue;
+    }
+    out.extra.push_back({it->first, it->second});
+    it = state.erase(it);
+  }
   out.model->load_state_dict(state, dir + "/model.safetensors");
   if (fs::exists(fs::path(dir) / "tokenizer.json")) {
     out.tokenizer = Tokenizer::load(dir + "/tokenizer.json");

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ch06/model.hpp"
 #include "common/tokenizer.hpp"
@@ -34,10 +35,13 @@ struct LoadedModel {
   std::unique_ptr<DeepSeekModel> model;
   Tokenizer tokenizer;   // empty when the folder has no tokenizer.json
   bool has_tokenizer = false;
+  NamedTensors extra;    // tensors under the caller's extra_prefixes (e.g. ch07's critic head), not in the model
 };
 // Reads config.json, builds the model and loads model.safetensors, checking every name and
 // shape; the first problem becomes one std::runtime_error sentence naming the folder. The MTP
 // modules' copies of the embedding and head may be absent; present, they must equal the originals.
-LoadedModel load_model(const std::string& dir);
+// Tensors whose names start with one of extra_prefixes go to LoadedModel::extra (a later
+// chapter's head stored in the same file); any other name the model lacks is refused.
+LoadedModel load_model(const std::string& dir, const std::vector<std::string>& extra_prefixes = {});
 
 }  // namespace ds::ch06

@@ -26,17 +26,9 @@ ch03::MLAMode DeepSeekModel::mla_mode() const {
 std::unique_ptr<DeepSeekModel> DeepSeekModel::clone() const {
   Rng unused(0);   // every value is overwritten by load_state_from
   auto copy = std::make_unique<DeepSeekModel>(cfg_, unused);
-  if (v_head) copy->add_value_head(unused);
   copy->load_state_from(*this);
   copy->set_mla_mode(mla_mode());
   return copy;
-}
-
-ValueHead& DeepSeekModel::add_value_head(Rng& rng) {
-  if (v_head) throw std::logic_error("DeepSeekModel: the model already has a value head");
-  v_head = std::make_unique<ValueHead>(cfg_.hidden_size, rng, static_cast<float>(cfg_.initializer_range));
-  register_module("v_head", *v_head);
-  return *v_head;
 }
 
 void DeepSeekModel::resize_token_embeddings(int64_t new_vocab, Rng& rng) {

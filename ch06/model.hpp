@@ -10,7 +10,6 @@
 
 #include "ch05/mtp.hpp"
 #include "ch06/config.hpp"
-#include "ch06/value_head.hpp"
 
 namespace ds::ch06 {
 
@@ -28,12 +27,8 @@ class DeepSeekModel : public ch05::MTPModel {
   void set_recompute(bool on);
 
   // Models as values (ch07's reference policy, ch08's teacher): a copy with its own storage,
-  // the same config, weights, routing biases, value head (if any) and MLA mode.
+  // the same config, weights, routing biases and MLA mode.
   std::unique_ptr<DeepSeekModel> clone() const;
-  // Adds PPO's scalar value head over the final hidden states, registered as "v_head"; from
-  // then on it is in state_dict(), so checkpoints save and load it.
-  ValueHead& add_value_head(Rng& rng);
-  std::unique_ptr<ValueHead> v_head;   // null unless added
   // Grows the vocabulary (embed_tokens, lm_head and config.vocab_size), old rows unchanged;
   // see ch02::TransformerLM::resize_token_embeddings.
   void resize_token_embeddings(int64_t new_vocab, Rng& rng);

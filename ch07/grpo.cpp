@@ -96,6 +96,15 @@ std::pair<float, float> clip_fractions(const Tensor& ratio, const Tensor& mask, 
   if (n == 0) return {0.f, 0.f};
   return {static_cast<float>(low) / static_cast<float>(n), static_cast<float>(high) / static_cast<float>(n)};
 }
+
+// Mean of 0.5 (log rho)^2 over completion tokens: 0 on the first of mu steps, growing as the
+// updates leave the policy that sampled the batch (the estimator ppo_policy_loss reports).
+float approx_kl_to_old(const Tensor& ratio, const Tensor& mask) {
+  double s = 0;
+  for (int64_t i = 0; i < ratio.numel(); ++i)
+    if (mask[i] != 0.f) s += 0.5 * std::log(ratio[i]) * std::log(ratio[i]);
+  return static_cast<float>(s / static_cast<double>(std::max<int64_t>(total_tokens(mask), 1)));
+}
 }  // namespace
 
 GrpoTerms grpo_loss(const Tensor& logp, const Tensor& old_logp, const Tensor& ref_logp, const Tensor& mask,
@@ -130,6 +139,7 @@ GrpoTerms grpo_loss(const Tensor& logp, const Tensor& old_logp, const Tensor& re
   // What a training step logs, computed off the tape.
   std::tie(out.clip_low, out.clip_high) = clip_fractions(s.ratio, mask, advantages, opt);
   out.ratio_mean = masked_average(s.ratio, mask);
+  out.approx_kl = approx_kl_to_old(s.ratio, mask);
   out.kl = kl.defined() ? masked_average(kl, mask) : 0.f;
   return out;
 }

@@ -67,6 +67,7 @@ struct GrpoTerms {
   float clip_low = 0;       // fraction of completion tokens with A < 0 and ratio < 1 - epsilon
   float clip_high = 0;      // fraction with A > 0 and ratio > 1 + epsilon_high
   float ratio_mean = 0;     // mean ratio over completion tokens
+  float approx_kl = 0;      // mean of 0.5 (logp - old_logp)^2 over completion tokens: how far the update moved from pi_old (PPO's approx KL)
 };
 
 // logp [B, T]     the policy's log-probs of the sampled tokens (on the tape)

@@ -99,6 +99,7 @@ Loss GrpoLearner::loss(const Batch& b) {
   l.metrics.add("kl", t.kl);
   l.metrics.add("clip_low", t.clip_low);
   l.metrics.add("clip_high", t.clip_high);
+  l.metrics.add("approx_kl", t.approx_kl);
   return l;
 }
 
@@ -184,6 +185,7 @@ RlStepReport GrpoLearner::step(const std::vector<Problem>& problems, uint64_t se
     rep.kl += s.metrics.at("kl") / static_cast<double>(cfg_.mu);
     rep.clip_low += s.metrics.at("clip_low") / static_cast<double>(cfg_.mu);
     rep.clip_high += s.metrics.at("clip_high") / static_cast<double>(cfg_.mu);
+    rep.approx_kl += s.metrics.at("approx_kl") / static_cast<double>(cfg_.mu);
   }
   rep.train_seconds = train_timer.seconds();
   return rep;

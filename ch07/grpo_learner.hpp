@@ -41,6 +41,7 @@ struct RlStepReport {
   double reward = 0, accuracy = 0, format = 0;   // means over the sampled completions
   double entropy = 0;             // mean -log pi_old of the sampled tokens: a Monte Carlo estimate of the sampled (tempered) policy's entropy
   double kl = 0, clip_low = 0, clip_high = 0, loss = 0;   // the loss function's, mean over the mu steps
+  double approx_kl = 0;           // 0.5 (log pi_theta - log pi_old)^2 per token, mean over the mu steps (0 when mu = 1)
   double length_correct = 0, length_wrong = 0;            // mean completion tokens of right and of wrong answers (0 if none)
   double mixed_groups = 0;        // fraction of groups whose rewards differ (the only ones with a gradient), in the step's first draw
   int64_t samples = 0;            // completions drawn in the step (more than prompts x G with dynamic sampling)

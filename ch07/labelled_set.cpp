@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/fsutil.hpp"
+#include "common/json_error.hpp"
 
 namespace ds::ch07 {
 
@@ -60,7 +61,7 @@ LabelledSet LabelledSet::from_json(const std::string& text, const std::string& w
     if (s.long_lengths.empty() || s.long_examples < 1) throw std::invalid_argument("no long lengths or examples");
     return s;
   } catch (const std::exception& e) {
-    throw std::runtime_error(where + " is not a labelled-set description (" + e.what() + ")");
+    throw std::runtime_error(where + " is not a labelled-set description (" + json_error_text(e) + "); rerun ch07_sft to write it again");
   }
 }
 

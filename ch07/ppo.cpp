@@ -81,7 +81,8 @@ Tensor whiten(const Tensor& x, const Tensor& mask, bool shift_mean) {
 }
 
 ClippedSurrogate clipped_surrogate(const Tensor& logp, const Tensor& old_logp, const Tensor& advantages, float eps_low, float eps_high) {
-  if (!(eps_low >= 0 && eps_low < 1 && eps_high >= 0)) throw std::invalid_argument("clipped_surrogate: the clip range needs 0 <= eps_low < 1 and eps_high >= 0");
+  if (!(eps_low >= 0 && eps_low < 1 && eps_high >= 0))
+    throw std::invalid_argument("clipped_surrogate: the clip range needs 0 <= eps_low < 1 and eps_high >= 0");
   const Tensor adv = advantages.detach();
   ClippedSurrogate out;
   out.ratio = exp(sub(logp, old_logp.detach()));

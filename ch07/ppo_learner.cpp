@@ -10,14 +10,13 @@
 
 namespace ds::ch07 {
 
-ch02::TokenScores critic_values(ch06::DeepSeekModel& critic, const std::vector<std::vector<int32_t>>& prompts,
+ch02::TokenScores critic_values(Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
                                 const std::vector<std::vector<int32_t>>& completions) {
-  if (!critic.v_head) throw std::invalid_argument("critic_values: the critic has no value head");
   const ch02::SequenceBatch batch = ch02::pack_sequences(prompts, completions);
   const int64_t b = batch.ids.size(0), p = batch.prompt_len, n = batch.targets.size(1);
   ch02::ForwardOptions opt;
   opt.attention_mask = &batch.attention_mask;
-  const Tensor values = critic.v_head->forward(critic.main->hidden_states(batch.ids, nullptr, opt));   // [B, P + N]
+  const Tensor values = critic.values(batch.ids, opt);   // [B, P + N]
   ch02::TokenScores s;
   s.log_probs = slice(values, 1, p - 1, p - 1 + n);   // V(s_t) of the state before completion token t
   s.mask = Tensor::zeros({b, n});
@@ -33,12 +32,6 @@ NamedTensors without_lm_head(const NamedTensors& all) {
   return out;
 }
 
-std::unique_ptr<ch06::DeepSeekModel> make_critic(const ch06::DeepSeekModel& policy, Rng& rng) {
-  std::unique_ptr<ch06::DeepSeekModel> c = policy.clone();
-  if (!c->v_head) c->add_value_head(rng);
-  return c;
-}
-
 template <class T>
 std::vector<T> pick(const std::vector<T>& v, const std::vector<int64_t>& rows) {
   std::vector<T> out;
@@ -50,7 +43,7 @@ std::vector<T> pick(const std::vector<T>& v, const std::vector<int64_t>& rows) {
 PpoLearner::PpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& policy_tc, const TrainerConfig& critic_tc,
                        const PpoConfig& cfg, Rng& rng)
     : policy_trainer(policy, policy_tc, [this](const Batch& b) { return policy_loss(b); }, false),
-      critic_(make_critic(policy, rng)),
+      critic_(std::make_unique<Critic>(policy, rng)),
       critic_trainer(std::make_unique<Trainer>(without_lm_head(critic_->named_parameters()), critic_tc, [this](const Batch& b) { return value_loss(b); })),
       policy_(policy),
       codec_(codec),
@@ -65,6 +58,7 @@ Loss PpoLearner::policy_loss(const Batch& b) {
   const PpoPolicyTerms t = ppo_policy_loss(s.log_probs, take_rows(rollouts_.sampling_logprobs, rows, n), take_rows(advantages_, rows, n), s.mask, cfg_.clip);
   Loss l{t.loss, {}};
   l.metrics.add("clip_fraction", t.clip_fraction);
+  l.metrics.add("approx_kl", t.approx_kl);
   l.metrics.add("approx_kl", t.approx_kl);
   return l;
 }
@@ -126,6 +120,7 @@ RlStepReport PpoLearner::step(const std::vector<Problem>& problems, uint64_t see
     critic_trainer->record(v);
     rep.loss += (s.loss + v.loss) / static_cast<double>(cfg_.ppo_epochs);
     rep.clip_high += s.metrics.at("clip_fraction") / static_cast<double>(cfg_.ppo_epochs);
+    rep.approx_kl += s.metrics.at("approx_kl") / static_cast<double>(cfg_.ppo_epochs);
   }
   rep.train_seconds = train_timer.seconds();
   return rep;

@@ -1,6 +1,6 @@
 // PPO with a learned critic, the method GRPO replaces (DeepSeekMath sec. 4.1.1): the policy, a
 // frozen reference, and a value model of the policy's size (a copy of the SFT model with a scalar
-// value head, ch06/value_head.hpp, trained by its own optimizer) -- the critic GRPO does away with.
+// value head, critic.hpp, trained by its own optimizer) -- the critic GRPO does away with.
 // One step: sample, score the samples under the reference and the critic, per-token rewards with
 // the KL penalty (DeepSeekMath eq. 2), GAE, whitened advantages, then ppo_epochs optimizer steps
 // of the clipped policy loss and of the clipped value loss (ppo.hpp).
@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "ch02/score.hpp"
+#include "ch07/critic.hpp"
 #include "ch07/grpo_learner.hpp"
 #include "ch07/ppo.hpp"
 
@@ -27,8 +28,7 @@ struct PpoConfig {
 };
 
 // values [B, T] of the critic at the positions that predict each completion token of the rows.
-// critic must have a value head.
-ch02::TokenScores critic_values(ch06::DeepSeekModel& critic, const std::vector<std::vector<int32_t>>& prompts,
+ch02::TokenScores critic_values(Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
                                 const std::vector<std::vector<int32_t>>& completions);
 
 class PpoLearner {
@@ -37,9 +37,9 @@ class PpoLearner {
   PpoLearner(ch06::DeepSeekModel& policy, const TaskCodec& codec, const TrainerConfig& policy_tc, const TrainerConfig& critic_tc,
              const PpoConfig& cfg, Rng& rng);
   RlStepReport step(const std::vector<Problem>& problems, uint64_t seed);
-  ch06::DeepSeekModel& critic() { return *critic_; }
+  Critic& critic() { return *critic_; }
   PolicyTrainer policy_trainer;
-  std::unique_ptr<ch06::DeepSeekModel> critic_;
+  std::unique_ptr<Critic> critic_;
   std::unique_ptr<Trainer> critic_trainer;
 
  private:

@@ -63,6 +63,7 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
     t.len_wrong.push_back(r.length_wrong);
     t.mixed.push_back(100 * r.mixed_groups);
     t.clip.push_back(100 * (r.clip_low + r.clip_high));
+    t.approx_kl.push_back(r.approx_kl);
     const bool out_of_time = (cfg.max_seconds > 0 && timer.seconds() >= cfg.max_seconds) || (cfg.max_samples > 0 && t.drawn >= cfg.max_samples);
     const bool stopping = out_of_time || (stop && stop());
     if (t.steps % cfg.eval_every == 0 || t.steps == cfg.steps || stopping) probe_em();
@@ -74,24 +75,34 @@ RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskC
   return t;
 }
 
-void write_rl_plots(const std::string& dir, const std::string& method, const RlTrace& t) {
+void write_rl_plots(RunReport& report, const std::string& method, const RlTrace& t) {
   LineChart acc{method + ": accuracy during training", "step", "%", {}};
   acc.series.push_back({"sampled completions verified correct", t.step, t.accuracy, false, 5});
   if (!t.mixed.empty() && t.mixed.back() > 0) acc.series.push_back({"groups with mixed rewards", t.step, t.mixed, true, 5});
   acc.series.push_back({"greedy exact match, held-out probe", t.eval_step, t.eval_em});
   acc.caption = "The sampled accuracy climbs as the policy sharpens; only groups with mixed rewards carry a gradient, and they thin out as accuracy nears 100%.";
-  write_line_chart(dir + "/accuracy.svg", acc);
+  report.plot("accuracy.svg", acc);
   LineChart kl{method + ": KL to the frozen starting model", "step", "nats per token", {{"KL", t.step, t.kl, false, 5}}};
   kl.caption = "The KL grows from 0 as the policy leaves its reference; the KL penalty keeps it small.";
-  write_line_chart(dir + "/kl.svg", kl);
+  report.plot("kl.svg", kl);
+  // With one optimizer step per batch the ratio is exactly 1 and no clip can bind; from the
+  // second pass on (mu, ppo_epochs > 1) the update leaves pi_old and the clip starts to work.
+  LineChart clip{method + ": the clip at work (mean over the passes on each batch)", "step", "% of tokens / millinats per token", {}};
+  clip.series.push_back({"tokens clipped (%)", t.step, t.clip, false, 5});
+  std::vector<double> approx_milli;
+  for (double x : t.approx_kl) approx_milli.push_back(1000 * x);
+  clip.series.push_back({"approx KL to pi_old (millinats/token)", t.step, approx_milli, true, 5});
+  clip.caption = "With one pass per batch both are 0 (the ratio is 1); each further pass moves the policy from the one that sampled, "
+                 "and the clip stops tokens whose ratio left [1 - eps, 1 + eps].";
+  report.plot("clip.svg", clip);
   LineChart ent{method + ": policy entropy (mean -log p of the sampled tokens)", "step", "nats per token", {{"entropy", t.step, t.entropy, false, 5}}};
   ent.caption = "Entropy falls as RL concentrates probability on answers that verify; a collapse to 0 would end exploration.";
-  write_line_chart(dir + "/entropy.svg", ent);
+  report.plot("entropy.svg", ent);
   LineChart len{method + ": completion length of right and of wrong answers", "step", "tokens", {}};
   len.series.push_back({"correct", t.step, t.len_right, false, 5});
   len.series.push_back({"wrong", t.step, t.len_wrong, true, 5});
-  len.caption = "Wrong answers that drift longer than right ones are the length bias of the 1/|o| normalisation (Dr. GRPO); compare --loss-type dr_grpo.";
-  write_line_chart(dir + "/length.svg", len);
+  len.caption = "Wrong answers are also the harder sums (more carries, longer worked solutions); whether 1/|o| adds a length bias (Dr. GRPO) shows against --loss-type dr_grpo.";
+  report.plot("length.svg", len);
 }
 
 }  // namespace ds::ch07

@@ -11,6 +11,7 @@
 
 #include "ch07/grpo_learner.hpp"
 #include "ch07/labelled_set.hpp"
+#include "common/run_report.hpp"
 
 namespace ds::ch07 {
 
@@ -31,7 +32,7 @@ struct RlRunConfig {
 
 // Per step (and per probe) what an RL run did; the plots read it.
 struct RlTrace {
-  std::vector<double> step, reward, accuracy, format, kl, entropy, len_right, len_wrong, mixed, clip, samples;
+  std::vector<double> step, reward, accuracy, format, kl, entropy, len_right, len_wrong, mixed, clip, approx_kl, samples;
   std::vector<double> eval_step, eval_em, eval_samples;   // probe: greedy exact match (%) after `step` steps / samples drawn
   double seconds = 0, sample_seconds = 0, train_seconds = 0;
   double cpu_seconds = 0;   // the process's CPU time inside the learner's steps (probes not counted): compute, whatever the machine's load
@@ -56,7 +57,7 @@ std::vector<Problem> keep_validation_apart(RlRunConfig& cfg, const LabelledSet& 
 RlTrace run_rl(const RlStepFn& learner, ch06::DeepSeekModel& policy, const TaskCodec& codec, const std::vector<Problem>& probe,
                const RlRunConfig& cfg, int64_t samples_per_step, const std::function<bool()>& stop = {});
 
-// accuracy.svg, kl.svg, entropy.svg, length.svg in dir, with `method` in the titles.
-void write_rl_plots(const std::string& dir, const std::string& method, const RlTrace& t);
+// accuracy.svg, kl.svg, clip.svg, entropy.svg, length.svg in dir, with `method` in the titles.
+void write_rl_plots(RunReport& report, const std::string& method, const RlTrace& t);
 
 }  // namespace ds::ch07

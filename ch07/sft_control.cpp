@@ -7,7 +7,21 @@
 
 namespace ds::ch07 {
 
+ProblemSource answers_only_source(const RlRunConfig& rl) {
+  return [rl](int n, Rng& rng) {
+    std::vector<Problem> p = draw_rl_prompts(rl, n, rng);
+    for (Problem& x : p) x.reasoning.clear();
+    return p;
+  };
+}
+
 ControlTrace sft_control(ch06::DeepSeekModel& model, const TaskCodec& codec, const LabelledSet& labelled, const std::vector<Problem>& probe,
+                         const ControlConfig& cfg, const std::function<bool()>& stop) {
+  const std::vector<Problem> pool = labelled.long_problems();
+  return sft_control(model, codec, [&labelled, pool](int n, Rng& r) { return labelled.draw(pool, n, r); }, probe, cfg, stop);
+}
+
+ControlTrace sft_control(ch06::DeepSeekModel& model, const TaskCodec& codec, const ProblemSource& draw, const std::vector<Problem>& probe,
                          const ControlConfig& cfg, const std::function<bool()>& stop) {
   TrainerConfig tc;
   tc.steps = cfg.max_steps > 0 ? cfg.max_steps : 1000000;
@@ -18,7 +32,6 @@ ControlTrace sft_control(ch06::DeepSeekModel& model, const TaskCodec& codec, con
   tc.weight_decay = 0.f;
   tc.progress = false;
   SftTrainer sft(model, tc);
-  const std::vector<Problem> pool = labelled.long_problems();
   Rng rng(cfg.seed);
   ControlTrace t;
   auto probe_now = [&] {
@@ -32,7 +45,7 @@ ControlTrace sft_control(ch06::DeepSeekModel& model, const TaskCodec& codec, con
   double next_probe = cfg.probe_every;
   while (t.seconds < cfg.seconds && (cfg.max_steps <= 0 || t.steps < cfg.max_steps) && !(stop && stop())) {
     const double cpu0 = process_cpu_seconds();
-    sft_steps(sft, codec, [&](int n, Rng& r) { return labelled.draw(pool, n, r); }, 1, rng);
+    sft_steps(sft, codec, draw, 1, rng);
     t.seconds += process_cpu_seconds() - cpu0;
     ++t.steps;
     if (cfg.probe_every > 0 && t.seconds >= next_probe) {

@@ -28,9 +28,17 @@ struct ControlTrace {
   std::vector<double> probe_seconds, probe_em;        // training seconds at each probe, exact match (%) there (first: the start)
 };
 
-// Trains `model` with SFT on labelled.draw(pool) batches until cfg.seconds of step CPU time (or
+// Trains `model` with SFT on batches from `draw` until cfg.seconds of step CPU time (or
 // cfg.max_steps, or stop()); MoE bias balancing stays on, as in ch07_sft.
+ControlTrace sft_control(ch06::DeepSeekModel& model, const TaskCodec& codec, const ProblemSource& draw, const std::vector<Problem>& probe,
+                         const ControlConfig& cfg, const std::function<bool()>& stop = {});
+// The SFT-only control: batches of the SFT stage's labelled set (labelled.draw), worked solutions included.
 ControlTrace sft_control(ch06::DeepSeekModel& model, const TaskCodec& codec, const LabelledSet& labelled, const std::vector<Problem>& probe,
                          const ControlConfig& cfg, const std::function<bool()>& stop = {});
+
+// The control with what RL knows: RL's own training prompts (draw_rl_prompts, the validation set
+// kept apart) with their answers and no worked solution: the completion is "<think> </think>
+// <answer> A </answer>", since a verifier knows the answer, never the reasoning.
+ProblemSource answers_only_source(const RlRunConfig& rl);
 
 }  // namespace ds::ch07

@@ -5,6 +5,7 @@
 
 #include "ch06/checkpoint.hpp"
 #include "ch07/task_tokenizer.hpp"
+#include "common/fsutil.hpp"
 
 #include "ch07/task_tokenizer.hpp"
 
@@ -89,6 +90,8 @@ void FromSftFlags::add(Flags& flags, const std::string& lengths_help, const std:
 
 void FromSftFlags::resolve(const std::string& out) {
   if (checkpoint.empty()) checkpoint = out + "/checkpoint";
+  refuse_same_folder(checkpoint, "--checkpoint", sft_dir, "--sft");
+  claim_folder(checkpoint, FolderUse::Checkpoint, "--checkpoint");
   task = parse_task(task_name);
   lengths = parse_lengths(lengths_text, max_operand_length(task));
 }

@@ -25,9 +25,16 @@ float countdown_accuracy(const Problem& p, std::string_view answer) {
   return right ? 1.f : kWellFormedWrong;
 }
 
+bool ends_after_answer(std::string_view completion) {
+  std::string_view s = trim_ascii(completion);
+  if (s.size() < kEndOfText.size() || s.substr(s.size() - kEndOfText.size()) != kEndOfText) return false;
+  s = trim_ascii(s.substr(0, s.size() - kEndOfText.size()));
+  return s.size() >= kAnswerClose.size() && s.substr(s.size() - kAnswerClose.size()) == kAnswerClose;
+}
+
 float accuracy_reward(const Problem& p, std::string_view completion) {
   const ParsedCompletion c = parse_completion(completion);
-  if (!c.answer) return 0.f;
+  if (!c.answer || !ends_after_answer(completion)) return 0.f;
   return p.task == Task::addition ? addition_accuracy(p, *c.answer) : countdown_accuracy(p, *c.answer);
 }
 

@@ -21,8 +21,14 @@ float addition_accuracy(const Problem& p, std::string_view answer);
 // an expression that does not; 0 when it is not an expression (or overflows 64 bits).
 float countdown_accuracy(const Problem& p, std::string_view answer);
 
+// True when the completion is finished right after its answer: nothing but ASCII whitespace
+// between its last </answer> and the end-of-text token that ends it. A completion that keeps
+// writing after </answer> ("<answer> 324 </answer> 5 5") or runs out of tokens is not finished.
+bool ends_after_answer(std::string_view completion);
+
 // The accuracy reward of a whole completion: the answer is read from its one <answer> block
-// (chat_template.hpp); no block, two blocks or an empty block score 0.
+// (chat_template.hpp), and counts only when the completion ends right after it
+// (ends_after_answer); no block, two blocks, an empty block or an unfinished completion score 0.
 float accuracy_reward(const Problem& p, std::string_view completion);
 
 struct Reward {

@@ -54,7 +54,8 @@ void check_shared_tokenizer(const Tokenizer& teacher, const Tokenizer& student) 
       throw std::invalid_argument("the teacher's and the student's tokenizers differ at id " + std::to_string(id) + " ('" + teacher.token_str(id) +
                                   "' against '" + student.token_str(id) + "')" + why);
   if (teacher.special_tokens() != student.special_tokens() || teacher.merges() != student.merges())
-    throw std::invalid_argument("the teacher's and the student's tokenizers hold the same tokens but split text differently (other merges or special tokens)" + why);
+    throw std::invalid_argument("the teacher's and the student's tokenizers hold the same tokens but split text differently (other merges or special tokens)" +
+                                why);
 }
 
 }  // namespace ds::ch08

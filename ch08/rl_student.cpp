@@ -62,7 +62,8 @@ Curves train_rl_student(ch06::DeepSeekModel& model, ch06::DeepSeekModel* teacher
   Progress bar(100, cfg.rl.label, cfg.rl.progress);
   while (c.compute < cfg.budget) {
     std::vector<ch07::Problem> problems;
-    for (int64_t i = 0; i < cfg.grpo.prompts; ++i) problems.push_back(data.problems[static_cast<size_t>(rng.randint(static_cast<int64_t>(data.problems.size())))]);
+    for (int64_t i = 0; i < cfg.grpo.prompts; ++i)
+      problems.push_back(data.problems[static_cast<size_t>(rng.randint(static_cast<int64_t>(data.problems.size())))]);
     Timer timer;
     const ch07::RlStepReport rep = grpo.step(problems, cfg.rl.seed * 1000003ULL + static_cast<uint64_t>(step));
     c.seconds += timer.seconds();

@@ -48,6 +48,9 @@ std::vector<TaskExample> rejection_sample(ch06::DeepSeekModel& teacher, const ch
           accepted.push_back(c);
       }
       st.prompts_covered += !accepted.empty();
+      const std::vector<int32_t> reference = reference_example(codec, problems[first + i]).completion;
+      for (const auto& c : accepted) st.kept_equal_reference += c == reference;
+      st.kept += static_cast<int64_t>(accepted.size());
       for (auto& c : accepted) kept.push_back({prompts[i * k], std::move(c)});
     }
     st.prompts += static_cast<int64_t>(n);

@@ -27,6 +27,7 @@ struct RejectionConfig {
 struct RejectionStats {
   int64_t prompts = 0, samples = 0, accepted = 0;   // accepted: samples that passed
   int64_t prompts_covered = 0;                      // prompts with at least one accepted sample
+  int64_t kept = 0, kept_equal_reference = 0;       // examples kept, and those token for token the problem's reference worked solution
   double acceptance() const { return samples ? static_cast<double>(accepted) / static_cast<double>(samples) : 0.0; }
 };
 

@@ -13,7 +13,8 @@ namespace {
 
 template <class T>
 std::vector<T> chunk(const std::vector<T>& v, size_t first, int64_t n) {
-  return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(first), v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), first + static_cast<size_t>(n))));
+  return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(first),
+                        v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), first + static_cast<size_t>(n))));
 }
 
 }  // namespace

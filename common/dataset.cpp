@@ -56,11 +56,15 @@ void TokenDataset::check_window(Split s, int64_t batch_size, int64_t seq_len,
   if (batch_size <= 0 || seq_len <= 0)
     throw std::runtime_error(std::string(who) + ": batch_size and seq_len must be positive (got " +
                              std::to_string(batch_size) + " and " + std::to_string(seq_len) + ")");
-  if (num_tokens(s) < seq_len + 1)
-    throw std::runtime_error(std::string(who) + ": the " + split_name(s) + " split has " +
-                             std::to_string(num_tokens(s)) + " tokens, too few for seq_len " +
-                             std::to_string(seq_len) + " (at least " + std::to_string(seq_len + 1) +
-                             " are needed)");
+  if (num_tokens(s) >= seq_len + 1) return;
+  std::string why = std::string(who) + ": the " + split_name(s) + " split has " + std::to_string(num_tokens(s)) +
+                    " tokens, too few for seq_len " + std::to_string(seq_len) + " (at least " + std::to_string(seq_len + 1) + " are needed)";
+  const int64_t docs = train_docs_ + val_docs_;
+  if (docs > 0)   // made from documents: say how they were split, and what changes that
+    why += "; the text was split into " + std::to_string(docs) + " document" + (docs == 1 ? "" : "s") +
+           " (at <|endoftext|> when the text holds one, else at blank lines), and whole documents go to the train or val split (" + std::to_string(train_docs_) + " and " +
+           std::to_string(val_docs_) + "): separate the text into more documents with blank lines, or use a shorter --seq";
+  throw std::runtime_error(why);
 }
 
 Batch TokenDataset::make_batch(Split s, const std::vector<int64_t>& starts, int64_t seq_len) const {

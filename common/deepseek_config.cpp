@@ -23,6 +23,9 @@ std::string DeepSeekConfig::validate() const {
   if (q_lora_rank < 0 || !pos(kv_lora_rank) || !pos(qk_nope_head_dim) || !pos(v_head_dim)) return "the MLA ranks and head sizes must be positive";
   if (qk_rope_head_dim <= 0 || qk_rope_head_dim % 2) return "qk_rope_head_dim must be a positive even number (RoPE rotates pairs)";
   if (first_k_dense_replace < 0 || num_nextn_predict_layers < 0) return "first_k_dense_replace and num_nextn_predict_layers cannot be negative";
+  if (first_k_dense_replace > num_hidden_layers)
+    return "first_k_dense_replace (" + std::to_string(first_k_dense_replace) + ") is larger than num_hidden_layers (" + std::to_string(num_hidden_layers) +
+           "): it counts the leading dense layers, so set it to at most " + std::to_string(num_hidden_layers);
   if (scoring_func != "sigmoid" && scoring_func != "softmax") return "scoring_func must be sigmoid or softmax, not '" + scoring_func + "'";
   if (!known_topk_method(topk_method))
     return "topk_method must be greedy (V2-Lite), group_limited_greedy (V2) or noaux_tc (V3), not '" + topk_method + "'";
@@ -361,6 +364,20 @@ ParamCount count_parameters(const DeepSeekConfig& c) {
   p.total += p.mtp;
   p.active += p.mtp_active;
   return p;
+}
+
+}  // namespace ds
+
+namespace ds {
+
+double training_bytes_floor(const DeepSeekConfig& c, int64_t batch, int64_t micro_batches, int64_t seq_len) {
+  const double params = static_cast<double>(count_parameters(c).total);
+  const double b = static_cast<double>(batch), t = static_cast<double>(seq_len);
+  const double tokens = b / static_cast<double>(std::max<int64_t>(micro_batches, 1)) * t;   // one micro-batch's
+  const double layers = static_cast<double>(c.num_hidden_layers + c.num_nextn_predict_layers);
+  const double per_layer = 4.0 * (4.0 * static_cast<double>(c.hidden_size) + static_cast<double>(c.num_attention_heads) * t);
+  const double heads = 1.0 + static_cast<double>(c.num_nextn_predict_layers);
+  return 16.0 * params + 8.0 * b * t + tokens * (layers * per_layer + heads * 8.0 * static_cast<double>(c.vocab_size));
 }
 
 }  // namespace ds

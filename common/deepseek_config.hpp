@@ -83,4 +83,11 @@ struct ParamCount {
 };
 ParamCount count_parameters(const DeepSeekConfig& c);
 
+// A lower bound on the float32 tensor bytes one training step of this model holds: weights,
+// gradients and AdamW's two moments (16 bytes a parameter), the batch's token ids, and per token
+// of a micro-batch the least every layer keeps for backward (its input, attention output, MLP
+// input and output: 4 x hidden_size floats, plus each head's attention probabilities over the
+// sequence) and the logits with their gradient for the main head and each MTP module.
+double training_bytes_floor(const DeepSeekConfig& c, int64_t batch, int64_t micro_batches, int64_t seq_len);
+
 }  // namespace ds

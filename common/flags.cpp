@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <type_traits>
 
-#include "common/run_page.hpp"
 
 namespace ds {
 
@@ -18,6 +18,20 @@ std::string num_text(double x) {
   std::ostringstream o;
   o << x;
   return o.str();
+}
+
+// A quick value as it would be typed, exact for every int64 and float the flags hold.
+std::string exact_text(double x) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  return buf;
+}
+
+std::string shell_quote(const std::string& a) {
+  if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%") == std::string::npos) return a;
+  std::string q = "'";
+  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
 }
 
 template <class T>
@@ -31,7 +45,12 @@ double parse_value(const std::string& name, const std::string& v) {
     return static_cast<double>(x);
   } else {
     const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x)) throw FlagError(name + " expects a number, got " + quote(v));
+    if (v.empty() || *end != '\0' || (errno != ERANGE && std::isnan(x))) throw FlagError(name + " expects a number, got " + quote(v));
+    // A number, but not one this flag's type holds: say which magnitudes it does.
+    const double ax = std::fabs(x), lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+    if (errno == ERANGE || !std::isfinite(x) || ax > hi || (ax > 0 && ax < lo))
+      throw FlagError(name + " " + quote(v) + " is out of range: it takes 0 or a number between " + num_text(lo) + " and " + num_text(hi) +
+                      " in magnitude");
     return x;
   }
 }
@@ -45,6 +64,23 @@ std::string range_text(double lo, double hi) {
 Flags::Flag& Flags::Flag::min(double v) { lo = v; return *this; }
 Flags::Flag& Flags::Flag::max(double v) { hi = v; return *this; }
 Flags::Flag& Flags::Flag::check(std::function<std::string(const std::string&)> c) { checker = std::move(c); return *this; }
+Flags::Flag& Flags::Flag::quick_number(double v) {
+  if (is_switch || !choices.empty() || type == "text") throw std::logic_error("Flags: " + name + " takes a text quick value");
+  has_quick = true;
+  quick_text = exact_text(v);
+  return *this;
+}
+Flags::Flag& Flags::Flag::quick(const std::string& v) {
+  if (is_switch || type == "int" || type == "uint" || type == "float") throw std::logic_error("Flags: " + name + " takes a numeric quick value");
+  has_quick = true;
+  quick_text = v;
+  return *this;
+}
+Flags::Flag& Flags::Flag::quick(bool on) {
+  if (!is_switch) throw std::logic_error("Flags: " + name + " is not a switch");
+  has_quick = on;
+  return *this;
+}
 
 Flags::Flags(std::string program, std::string description) : program_(std::move(program)), description_(std::move(description)) {}
 
@@ -65,6 +101,26 @@ Flags::Flag* Flags::find(const std::string& name) {
   for (auto& f : flags_)
     if (f->name == name) return f.get();
   return nullptr;
+}
+
+const Flags::Flag* Flags::find(const std::string& name) const {
+  for (const auto& f : flags_)
+    if (f->name == name) return f.get();
+  return nullptr;
+}
+
+bool Flags::given(const std::string& name) const {
+  for (const auto& g : given_)
+    if (g == name) return true;
+  return false;
+}
+
+void Flags::apply(Flag& f, const std::string& value) {
+  f.set(value);
+  if (f.checker) {
+    const std::string why = f.checker(value);
+    if (!why.empty()) throw FlagError(f.name + " " + why + ", got " + quote(value));
+  }
 }
 
 namespace {
@@ -117,6 +173,7 @@ Flags::Flag& Flags::add_choice(const std::string& name, std::string& var, const 
 }
 
 bool Flags::parse_args(const std::vector<std::string>& args) {
+  given_.clear();
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i], value;
     if (a == "--help" || a == "-h") return false;
@@ -134,17 +191,20 @@ bool Flags::parse_args(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) throw FlagError(a + " needs a value");
       value = args[++i];
     }
-    f->set(value);
-    if (f->checker) {
-      const std::string why = f->checker(value);
-      if (!why.empty()) throw FlagError(a + " " + why + ", got " + quote(value));
-    }
+    apply(*f, value);
+    given_.push_back(a);
   }
+  // --quick shrinks what the command line left at its default; what was typed wins.
+  const Flag* q = find("--quick");
+  if (q && q->is_switch && given("--quick"))
+    for (auto& f : flags_)
+      if (f->has_quick && !given(f->name)) apply(*f, f->quick_text);
   return true;
 }
 
 void Flags::parse(int argc, char** argv) {
-  run_page::set_command(argc, argv);
+  command_.clear();
+  for (int i = 0; i < argc; ++i) command_ += (i ? " " : "") + shell_quote(argv[i]);
   try {
     if (!parse_args(std::vector<std::string>(argv + 1, argv + argc))) {
       std::fputs(usage().c_str(), stdout);
@@ -164,7 +224,10 @@ std::string Flags::usage() const {
   for (const auto& f : flags_) {
     std::string left = f->name + (f->type.empty() ? "" : " " + f->type);
     o << "  " << left << std::string(w + 2 - left.size(), ' ') << f->help;
-    if (!f->is_switch && !f->default_text.empty()) o << " (default " << f->default_text << ")";
+    std::string quick = f->has_quick ? (f->is_switch ? "on" : f->quick_text) : "";
+    if (f->has_quick && f->type == "float") quick = num_text(std::stod(f->quick_text));
+    if (!f->is_switch && !f->default_text.empty()) o << " (default " << f->default_text << (quick.empty() ? "" : ", --quick " + quick) << ")";
+    else if (!quick.empty()) o << " (--quick " << quick << ")";
     o << "\n";
   }
   o << "  --help" << std::string(w + 2 - 6, ' ') << "show this message\n";

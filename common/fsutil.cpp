@@ -143,3 +143,116 @@ std::string read_text_file(const std::string& path) {
 }
 
 }  // namespace ds
+
+namespace ds {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// write_file_atomic's temporaries (".NAME.tmp.PID.N") and a save's sibling folders.
+bool is_temp_name(const std::string& name) { return name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos; }
+
+bool ends_with(const std::string& s, const std::string& tail) { return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0; }
+
+const char* const kCheckpointFiles[] = {"config.json",        "model.safetensors", "tokenizer.json",    "optimizer.safetensors",
+                                         "trainer_state.json", "labelled_set.json", "pipeline.json"};
+
+bool is_checkpoint_file(const std::string& name) {
+  for (const char* f : kCheckpointFiles)
+    if (name == f) return true;
+  return is_temp_name(name);
+}
+
+bool is_rank_folder_name(const std::string& name) {
+  const std::string prefix = "pipeline_rank";
+  return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+         name.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+}
+
+bool is_run_file(const std::string& name) {
+  if (is_temp_name(name)) return true;
+  for (const char* ext : {".svg", ".csv", ".json", ".html", ".txt", ".log", ".safetensors", ".jsonl"})
+    if (ends_with(name, ext)) return true;
+  return false;
+}
+
+// The first entry of dir that a folder of this use would not hold ("" = none); depth bounds the
+// nesting of run folders inside run folders.
+std::string foreign_entry(const fs::path& dir, FolderUse use, int depth) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
+    const bool is_file = it->is_regular_file(ec) && !it->is_symlink(ec);
+    if (use == FolderUse::Checkpoint) {
+      if (is_file && is_checkpoint_file(name)) continue;
+      if (is_dir && is_rank_folder_name(name) && foreign_entry(it->path(), FolderUse::Checkpoint, 0).empty()) continue;
+    } else {
+      if (is_file && is_run_file(name)) continue;
+      if (is_dir && foreign_entry(it->path(), FolderUse::Checkpoint, 0).empty()) continue;   // a checkpoint (or its .tmp/.old)
+      if (is_dir && depth > 0) {   // a run's folder of runs (seeds, stages), or else the file inside that is not a run's
+        const std::string inner = foreign_entry(it->path(), FolderUse::Run, depth - 1);
+        if (inner.empty()) continue;
+        return inner;
+      }
+    }
+    return (it->path()).string() + (is_dir ? "/" : "");
+  }
+  if (ec) return dir.string() + " (unreadable: " + ec.message() + ")";
+  return "";
+}
+
+}  // namespace
+
+std::string folder_refusal(const std::string& dir, FolderUse use) {
+  if (dir.empty()) return "is empty";
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(dir, ec);
+  if (!fs::exists(st)) return "";   // new
+  if (!fs::is_directory(st)) return "is an existing file, not a folder";
+  const std::string foreign = foreign_entry(dir, use, 3);
+  if (foreign.empty()) return "";
+  return use == FolderUse::Checkpoint ? "holds '" + foreign + "', which is not part of a checkpoint, and a save replaces the whole folder"
+                                      : "holds '" + foreign + "', which no run of these programs writes";
+}
+
+void claim_folder(const std::string& dir, FolderUse use, const std::string& flag) {
+  const std::string why = folder_refusal(dir, use);
+  if (why.empty()) return;
+  throw std::runtime_error(flag + " '" + dir + "' " + why + ": name a new or empty folder (or one " +
+                           (use == FolderUse::Checkpoint ? "a checkpoint was saved in" : "a run wrote") + "), so that none of your files is overwritten");
+}
+
+void refuse_same_folder(const std::string& output, const std::string& output_flag, const std::string& input, const std::string& input_flag) {
+  if (input.empty() || output.empty()) return;
+  std::error_code e1, e2;
+  const fs::path a = fs::weakly_canonical(output, e1), b = fs::weakly_canonical(input, e2);
+  if (e1 || e2 ? fs::path(output).lexically_normal() != fs::path(input).lexically_normal() : a != b) return;
+  throw std::runtime_error(output_flag + " '" + output + "' is the folder " + input_flag +
+                           " reads from; saving there would overwrite the checkpoint this run starts from: name another folder");
+}
+
+bool recover_interrupted_save(const std::string& dir) {
+  std::error_code ec;
+  const fs::path target = fs::path(dir).lexically_normal();
+  if (target.empty() || fs::exists(target, ec)) return false;
+  const fs::path tmp = target.string() + ".tmp", old = target.string() + ".old";
+  const bool has_tmp = fs::is_directory(tmp, ec), has_old = fs::is_directory(old, ec);
+  if (has_tmp && has_old) {   // killed between the renames: the new folder was complete
+    fs::rename(tmp, target, ec);
+    if (ec) throw std::runtime_error("'" + dir + "' was being saved when the program stopped; move '" + tmp.string() + "' to '" + dir + "' (" + ec.message() + ")");
+    fs::remove_all(old, ec);
+    return true;
+  }
+  if (has_old) {
+    fs::rename(old, target, ec);
+    return !ec;
+  }
+  if (has_tmp)
+    throw std::runtime_error("'" + dir + "' does not exist: its first save was interrupted, and '" + tmp.string() +
+                             "' may be incomplete; start the run again");
+  return false;
+}
+
+}  // namespace ds

@@ -33,13 +33,19 @@ inline MapR mat(float* p, int64_t r, int64_t c) { return MapR(p, r, c); }
 
 // C = alpha * op(A) op(B) + beta * C through ds::gemm, on row-major Eigen views (maps, blocks of
 // them, matrices): A and B as stored, op() their transpose where trans_a / trans_b say so.
-template <class CM, class AM, class BM>
+// gemm_float32 is the same through ds::gemm_float32 (float32 whatever the GEMM precision).
+template <bool kFloat32 = false, class CM, class AM, class BM>
 void gemm(CM&& c, const AM& a, bool trans_a, const BM& b, bool trans_b, float alpha = 1.f, float beta = 0.f) {
   static_assert(std::decay_t<CM>::IsRowMajor && AM::IsRowMajor && BM::IsRowMajor, "gemm takes row-major views");
   eigen_assert(c.innerStride() == 1 && a.innerStride() == 1 && b.innerStride() == 1);
   const int64_t m = trans_a ? a.cols() : a.rows(), k = trans_a ? a.rows() : a.cols(), n = trans_b ? b.rows() : b.cols();
   eigen_assert(c.rows() == m && c.cols() == n && (trans_b ? b.cols() : b.rows()) == k);
-  ds::gemm(trans_a, trans_b, m, n, k, alpha, a.data(), a.outerStride(), b.data(), b.outerStride(), beta, c.data(), c.outerStride());
+  (kFloat32 ? ds::gemm_float32 : ds::gemm)(trans_a, trans_b, m, n, k, alpha, a.data(), a.outerStride(), b.data(), b.outerStride(), beta,
+                                           c.data(), c.outerStride());
+}
+template <class CM, class AM, class BM>
+void gemm_float32(CM&& c, const AM& a, bool trans_a, const BM& b, bool trans_b, float alpha = 1.f, float beta = 0.f) {
+  gemm<true>(std::forward<CM>(c), a, trans_a, b, trans_b, alpha, beta);
 }
 
 // Rows of [..., C] as (rows, C).

@@ -19,4 +19,12 @@ void on_free(int64_t bytes);
 
 std::string human_bytes(double bytes);   // "12.3 MB" (decimal units, as the papers use)
 
+// Memory this process may still take: the kernel's MemAvailable, or less when a cgroup limit
+// (containers, schedulers) leaves less (0 where unknown).
+int64_t available_bytes();
+// Refuses, before anything is allocated, a configuration whose estimated need exceeds
+// available_bytes(): one sentence "WHAT needs at least NEED, but this machine has AVAILABLE
+// available; ADVICE" (std::runtime_error). `need` is a lower bound, so what is refused cannot fit.
+void require_fits(double need, const std::string& what, const std::string& advice);
+
 }  // namespace ds::memory

@@ -102,7 +102,10 @@ Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, float init_s
 }
 
 namespace {
-thread_local const LinearOverride* g_linear_override = nullptr;   // the innermost one alive
+// The one thread-local switch a Linear reads: PyTorch's autocast pattern (torch.autocast and
+// Transformer Engine's fp8_autocast are thread-local scopes too), so a model runs in FP8 without
+// every module taking a precision argument. The innermost override alive in this thread:
+thread_local const LinearOverride* g_linear_override = nullptr;
 }
 LinearOverride::LinearOverride(Fn fn) : fn_(std::move(fn)), prev_(g_linear_override) { g_linear_override = this; }
 LinearOverride::~LinearOverride() { g_linear_override = prev_; }

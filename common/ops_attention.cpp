@@ -1,6 +1,8 @@
 // Fused causal scaled-dot-product attention: softmax(scale * Q K^T + mask) V in one node.
 // One (batch, head) pair per task: its GEMMs are small, so each runs on one thread and the
 // pairs spread over the cores. K/V heads may be shared by groups of query heads (GQA, MQA).
+// Its products stay float32 at every GEMM precision (gemm_float32): DeepSeek-V3 keeps attention
+// out of its narrow format (sec. 3.3.1), and these bands are too small for oneDNN's per-call cost.
 #include <cmath>
 #include <limits>
 
@@ -119,7 +121,7 @@ void attention_head(const AttnDims& a, const AttentionOptions& opt, int64_t bi, 
   const int32_t* valid = opt.key_valid ? opt.key_valid->data.data() + bi * a.s_alloc : nullptr;
   const auto Q = a.q().rows(q, bi, hi, a.t, a.d);
   for_each_band(a, BandPlan(opt), [&](const Band& b) {
-    gemm(P.block(b.r0, 0, b.rows, b.visible), Q.middleRows(b.r0, b.rows), false, a.k().rows(k, bi, hk, b.visible, a.d), true, a.scale);
+    gemm_float32(P.block(b.r0, 0, b.rows, b.visible), Q.middleRows(b.r0, b.rows), false, a.k().rows(k, bi, hk, b.visible, a.d), true, a.scale);
     for (int64_t i = b.r0; i < b.r0 + b.rows; ++i)   // row i sees keys 0..q_offset + i
       softmax_row(p + i * a.s, opt.causal ? std::min(a.s, a.q_offset + i + 1) : a.s, a.s, valid);
     done(b);
@@ -155,13 +157,14 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
     const auto V = vl.rows(vbase, bi, hi / groups, a.s, a.dv);
     auto O = a.out().rows(out.data(), bi, hi, a.t, a.dv);
     attention_head(a, opt, bi, hi, q.data(), k.data(), p.data() + bh * a.t * a.s, [&](const Band& b) {
-      gemm(O.middleRows(b.r0, b.rows), P.block(b.r0, 0, b.rows, b.visible), false, V.topRows(b.visible), false);
+      gemm_float32(O.middleRows(b.r0, b.rows), P.block(b.r0, 0, b.rows, b.visible), false, V.topRows(b.visible), false);
     });
   }
   const Tensor qd = q.detach(), kd = k.detach(), vd = v_in_k ? kd : v.detach();
   const std::vector<Tensor> inputs = v_in_k ? std::vector<Tensor>{q, k} : std::vector<Tensor>{q, k, v};
   const BandPlan bands(opt);
-  return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, vl, v_in_k, bands](const Tensor& g, const std::vector<bool>& need, std::vector<Tensor>& gin) {
+  return record(out, inputs, "attention", [a, p, qd, kd, vd, groups, vl, v_in_k, bands](const Tensor& g, const std::vector<bool>& need,
+                                                                                         std::vector<Tensor>& gin) {
     // dQ's rows are each written once by their band; dK and dV are sums, zeroed by their task.
     Tensor dq = Tensor::empty(qd.shape()), dk = Tensor::empty(kd.shape());
     Tensor dv = v_in_k ? Tensor() : Tensor::empty(vd.shape());
@@ -187,12 +190,12 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttnDims&
           const auto Pb = P.block(b.r0, 0, b.rows, b.visible);
           const auto dOb = dO.middleRows(b.r0, b.rows);
           auto dSb = dS.block(0, 0, b.rows, b.visible);
-          gemm(dV.topRows(b.visible), Pb, true, dOb, false, 1.f, 1.f);   // dV += P^T dO
-          gemm(dSb, dOb, false, V.topRows(b.visible), true);             // dP = dO V^T
+          gemm_float32(dV.topRows(b.visible), Pb, true, dOb, false, 1.f, 1.f);   // dV += P^T dO
+          gemm_float32(dSb, dOb, false, V.topRows(b.visible), true);             // dP = dO V^T
           const Eigen::VectorXf rowdot = (dSb.array() * Pb.array()).rowwise().sum();
           dSb = (Pb.array() * (dSb.array().colwise() - rowdot.array())).matrix() * a.scale;
-          gemm(dQ.middleRows(b.r0, b.rows), dSb, false, K.topRows(b.visible), false);          // dQ = dS K
-          gemm(dK.topRows(b.visible), dSb, true, Q.middleRows(b.r0, b.rows), false, 1.f, 1.f);   // dK += dS^T Q
+          gemm_float32(dQ.middleRows(b.r0, b.rows), dSb, false, K.topRows(b.visible), false);          // dQ = dS K
+          gemm_float32(dK.topRows(b.visible), dSb, true, Q.middleRows(b.r0, b.rows), false, 1.f, 1.f);   // dK += dS^T Q
         });
       }
       if (v_in_k) dK.leftCols(a.dv) += dV;   // V was K's leading columns: its gradient lands there too
@@ -244,7 +247,8 @@ Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, co
 }
 
 Tensor latent_attention_reference(const Tensor& q, const Tensor& kv, int64_t v_dim, const AttentionOptions& opt) {
-  if (kv.dim() != 4 || v_dim < 1 || v_dim > kv.size(3)) shape_error("latent_attention", "v_dim " + std::to_string(v_dim) + " must be in [1, key dim]", kv.shape());
+  if (kv.dim() != 4 || v_dim < 1 || v_dim > kv.size(3))
+    shape_error("latent_attention", "v_dim " + std::to_string(v_dim) + " must be in [1, key dim]", kv.shape());
   return attention_reference(q, kv, slice(kv, 3, 0, v_dim), opt);
 }
 

@@ -98,7 +98,8 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int32_t ign
   // An all-ignored batch has loss 0 and zero gradient rather than NaN.
   Tensor out = Tensor::scalar(count ? static_cast<float>(total / static_cast<double>(count)) : 0.f);
   const Tensor ld = logits.detach();
-  return record(out, {logits}, "cross_entropy", [ld, targets, ignore_index, lse, rows, v, count](const Tensor& g, const std::vector<bool>&, std::vector<Tensor>& gin) {
+  return record(out, {logits}, "cross_entropy", [ld, targets, ignore_index, lse, rows, v, count](const Tensor& g, const std::vector<bool>&,
+                                                                                                  std::vector<Tensor>& gin) {
     // d/dlogits = (softmax - onehot(target)) / count, recomputed from the saved log-sum-exp
     Tensor gx = Tensor::zeros(ld.shape());   // ignored rows stay 0
     const float scale = count ? g.item() / static_cast<float>(count) : 0.f;

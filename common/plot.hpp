@@ -21,7 +21,7 @@ struct Series {
   int smooth = 0;
 };
 
-// Every chart's caption is the one line its run page (run_page.hpp) prints under it: what to
+// Every chart's caption is the one line its run page (run_report.hpp) prints under it: what to
 // look for in the picture.
 struct LineChart {
   std::string title, xlabel, ylabel;

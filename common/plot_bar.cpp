@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "common/plot.hpp"
-#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
@@ -67,7 +66,6 @@ void write_bar_chart(const std::string& path, const BarChart& c) {
       d.text(right + 40, ly + 4, c.series[si].name, 12, "start");
     }
   svg::write_text_file(path, d.finish());
-  run_page::add_plot(path, c.title, c.caption);
 
   std::ostringstream o;
   o << "category";

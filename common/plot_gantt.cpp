@@ -1,10 +1,10 @@
 // Gantt charts: which device runs which micro-batch when (pipeline schedules, ch06).
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <sstream>
 
 #include "common/plot.hpp"
-#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
@@ -15,6 +15,20 @@ const char* label_color(const std::string& fill) {
   if (fill.size() != 7 || fill[0] != '#') return "#fff";
   const auto channel = [&](size_t i) { return std::stoi(fill.substr(i, 2), nullptr, 16) / 255.0; };
   return 0.299 * channel(1) + 0.587 * channel(3) + 0.114 * channel(5) > 0.6 ? "#000" : "#fff";
+}
+
+// Box labels are drawn at 10 px, or 8 px in a box too narrow for that.
+constexpr int kLabelFont = 10, kSmallLabelFont = 8;
+
+// The chart width at which every labelled box holds its label at the small size, the lane names
+// taking `left` pixels: the time axis stretches, nothing is dropped.
+int fitting_width(const Gantt& g, double left, double tmax) {
+  const double right = g.width - 20;
+  const svg::Axis ax = svg::Axis::make(0, std::max(tmax, 1e-9), left, right, false, true);
+  double stretch = 1;
+  for (const auto& b : g.boxes)
+    if (!b.label.empty() && b.duration > 0) stretch = std::max(stretch, (svg::text_width(b.label, kSmallLabelFont) + 2) / (ax.map(b.start + b.duration) - ax.map(b.start)));
+  return static_cast<int>(std::ceil(left + (right - left) * stretch + 20));
 }
 }  // namespace
 
@@ -30,12 +44,14 @@ void write_gantt(const std::string& path, const Gantt& g) {
   for (const auto& l : g.lanes) lane_w = std::max(lane_w, svg::text_width(l, 12));
   const double lane_h = 28;
   const int height = g.height > 0 ? g.height : static_cast<int>(110 + lane_h * static_cast<double>(g.lanes.size()) + 30);
-  const double left = 20 + lane_w + 10, right = g.width - 20, top = 50;
+  const double left = 20 + lane_w + 10, top = 50;
+  const int width = std::max(g.width, fitting_width(g, left, tmax));
+  const double right = width - 20;
   const double bottom = top + lane_h * static_cast<double>(g.lanes.size());
   const svg::Axis ax = svg::Axis::make(0, std::max(tmax, 1e-9), left, right, false, true);
 
-  svg::Doc d(g.width, height);
-  d.text(g.width / 2.0, 28, g.title, 16, "middle", "font-weight=\"bold\"");
+  svg::Doc d(width, height);
+  d.text(width / 2.0, 28, g.title, 16, "middle", "font-weight=\"bold\"");
   for (size_t i = 0; i < g.lanes.size(); ++i) d.text(left - 8, top + lane_h * (static_cast<double>(i) + 0.5) + 4, g.lanes[i], 12, "end");
   for (double t : ax.ticks) {
     d.line(ax.map(t), top, ax.map(t), bottom, "#eee");
@@ -47,8 +63,9 @@ void write_gantt(const std::string& path, const Gantt& g) {
     const size_t ci = static_cast<size_t>(std::find(cats.begin(), cats.end(), b.category) - cats.begin());
     const double x0 = ax.map(b.start), x1 = ax.map(b.start + b.duration), y = top + lane_h * b.lane + 3;
     d.rect(x0, y, x1 - x0, lane_h - 6, color(ci), "stroke=\"#fff\" stroke-width=\"1\"");
-    if (!b.label.empty() && x1 - x0 >= svg::text_width(b.label, 10) + 2)
-      d.text((x0 + x1) / 2, y + lane_h / 2 + 1, b.label, 10, "middle", (std::string("fill=\"") + label_color(color(ci)) + "\"").c_str());
+    const int font = x1 - x0 >= svg::text_width(b.label, kLabelFont) + 2 ? kLabelFont : kSmallLabelFont;
+    if (!b.label.empty() && x1 - x0 >= svg::text_width(b.label, font) + 2)
+      d.text((x0 + x1) / 2, y + lane_h / 2 + 1, b.label, font, "middle", (std::string("fill=\"") + label_color(color(ci)) + "\"").c_str());
   }
   d.line(left, bottom, right, bottom, "#333");
   d.text((left + right) / 2, bottom + 34, g.xlabel, 13);
@@ -62,7 +79,6 @@ void write_gantt(const std::string& path, const Gantt& g) {
     lx += 40 + svg::text_width(name, 12);
   }
   svg::write_text_file(path, d.finish());
-  run_page::add_plot(path, g.title, g.caption);
 
   std::ostringstream o;
   o << "lane,start,duration,label,category\n";

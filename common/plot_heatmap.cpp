@@ -8,7 +8,6 @@
 #include <stdexcept>
 
 #include "common/plot.hpp"
-#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
@@ -93,11 +92,11 @@ void write_heatmap(const std::string& path, const Heatmap& h) {
   d.text(bx + bw + 4, (top + bottom) / 2 + 4, label((lo + hi) / 2), 11, "start");
   d.text(bx + bw + 4, bottom, label(lo), 11, "start");
   svg::write_text_file(path, d.finish());
-  run_page::add_plot(path, h.title, h.caption);
 
   std::ostringstream o;
   o << "row";
-  for (int64_t c = 0; c < h.cols; ++c) o << ',' << (c < static_cast<int64_t>(h.col_labels.size()) ? "\"" + h.col_labels[static_cast<size_t>(c)] + "\"" : std::to_string(c));
+  for (int64_t c = 0; c < h.cols; ++c)
+    o << ',' << (c < static_cast<int64_t>(h.col_labels.size()) ? "\"" + h.col_labels[static_cast<size_t>(c)] + "\"" : std::to_string(c));
   o << '\n';
   for (int64_t r = 0; r < h.rows; ++r) {
     o << (r < static_cast<int64_t>(h.row_labels.size()) ? "\"" + h.row_labels[static_cast<size_t>(r)] + "\"" : std::to_string(r));

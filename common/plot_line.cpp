@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "common/plot.hpp"
-#include "common/run_page.hpp"
 #include "common/svg.hpp"
 
 namespace ds {
@@ -115,7 +114,6 @@ void write_line_chart(const std::string& path, const LineChart& c) {
   if (xmin > xmax) d.text((left + right) / 2, (top + bottom) / 2, "(no data)", 14);
   svg::write_text_file(path, d.finish());
   write_csv(path, c.series);
-  run_page::add_plot(path, c.title, c.caption);
 }
 
 std::string sparkline(const std::vector<double>& ys, int width) {

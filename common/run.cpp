@@ -9,14 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fsutil.hpp"
-#include "common/run_page.hpp"
 #include "common/utf8.hpp"
 
 namespace ds {
 
 void add_run_flags(Flags& flags, RunOptions& run, const std::string& program) {
   run.out = "runs/" + program;
-  flags.add_flag("--quick", run.quick, "tiny settings that finish in a few seconds (smoke tests)");
+  flags.add_flag("--quick", run.quick, "tiny settings that finish in a few seconds (smoke tests): every flag not given takes its --quick value");
   flags.add("--seed", run.seed, "random seed: the same seed and thread count give the same numbers");
   flags.add("--threads", run.threads, "threads to use (0 = all cores)").min(0).max(256);
   flags.add("--out", run.out, "folder for plots, CSV files and summary.json");
@@ -28,11 +27,19 @@ int set_threads(int threads) {
   return n;
 }
 
-void start_run(RunOptions& run) {
+RunReport start_run(RunOptions& run, const Flags& flags) { return start_run(run, flags.program(), flags.command()); }
+
+RunReport start_run(RunOptions& run, const std::string& program, const std::string& command) {
   run.threads = set_threads(run.threads);
+  try {
+    claim_folder(run.out, FolderUse::Run, "--out");   // never write into a folder of the reader's own files
+  } catch (const std::exception& e) {
+    fail("output", e.what());
+  }
   std::error_code ec;
   std::filesystem::create_directories(run.out, ec);
   if (ec || !std::filesystem::is_directory(run.out)) fail("output", "cannot create the folder '" + run.out + "': " + ec.message());
+  return RunReport(run.out, program, command);
 }
 
 void print_header(const std::string& title, const std::string& what) {
@@ -111,33 +118,5 @@ std::string Table::str() const {
 }
 
 void Table::print() const { std::fputs(str().c_str(), stdout); }
-
-// nlohmann::json refuses to dump bytes that are not UTF-8, so keys and text are made valid first.
-void Summary::set(const std::string& key, double v) { json_values_[valid_utf8(key)] = std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
-void Summary::set(const std::string& key, const std::string& v) { json_values_[valid_utf8(key)] = nlohmann::json(valid_utf8(v)).dump(); }
-void Summary::set(const std::string& key, const std::vector<double>& v) { json_values_[valid_utf8(key)] = nlohmann::json(v).dump(); }
-
-std::string Summary::dump() const {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [key, text] : json_values_) {
-    nlohmann::json* node = &j;
-    size_t start = 0, dot;
-    while ((dot = key.find('.', start)) != std::string::npos) {
-      node = &(*node)[key.substr(start, dot - start)];
-      start = dot + 1;
-    }
-    (*node)[key.substr(start)] = nlohmann::json::parse(text);
-  }
-  return j.dump(2) + "\n";
-}
-
-// The run's browser page (run_page.hpp) is written beside summary.json, with the command in both.
-void Summary::write(const std::string& path) const {
-  Summary s = *this;
-  if (!run_page::command().empty()) s.set("command", run_page::command());
-  const std::string text = s.dump();
-  write_file_atomic(path, std::string_view(text));
-  run_page::write_pages(std::filesystem::path(path).parent_path().string(), text);
-}
 
 }  // namespace ds

@@ -1,6 +1,6 @@
 // What every program shares: the common flags (--quick, --seed, --threads, --out), the output
-// folder, a header saying what the reader is looking at, aligned result tables, summary.json,
-// and the one-sentence failure exit.
+// folder and its report (run_report.hpp), a header saying what the reader is looking at, aligned
+// result tables, and the one-sentence failure exit.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "common/flags.hpp"
+#include "common/run_report.hpp"
+#include "common/summary.hpp"
 
 namespace ds {
 
@@ -23,8 +25,11 @@ struct RunOptions {
 void add_run_flags(Flags& flags, RunOptions& run, const std::string& program);
 // Sets OpenMP's thread count (0 = all cores), which every parallel kernel and ds::gemm use; returns it.
 int set_threads(int threads);
-// Sets the thread count and creates the output folder.
-void start_run(RunOptions& run);
+// Sets the thread count, creates the output folder and returns the run's report (its page
+// records flags.command(), the plots written through it and the summary).
+RunReport start_run(RunOptions& run, const Flags& flags);
+// The same for a program that parsed its flags elsewhere and kept the command line.
+RunReport start_run(RunOptions& run, const std::string& program, const std::string& command);
 void print_header(const std::string& title, const std::string& what);
 
 // Prints "program: sentence" to stderr and exits with status 1.
@@ -49,18 +54,5 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// The headline numbers of a run, written as summary.json (with the run's index.html beside it,
-// run_page.hpp). Dotted keys nest ("a.b" -> {"a":{"b":..}}).
-class Summary {
- public:
-  void set(const std::string& key, double v);
-  void set(const std::string& key, const std::string& v);
-  void set(const std::string& key, const std::vector<double>& v);
-  void write(const std::string& path) const;   // atomic
-  std::string dump() const;
-
- private:
-  std::map<std::string, std::string> json_values_;   // key -> JSON text of the value
-};
 
 }  // namespace ds

@@ -8,6 +8,7 @@
 #include "common/safetensors.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -258,6 +259,16 @@ const TensorBytes& SafeTensorsFile::get(const std::string& name) const {
 
 Tensor SafeTensorsFile::to_tensor(const std::string& name) const {
   return decode_tensor(get(name), "'" + name + "' in safetensors file '" + path_ + "'");
+}
+
+Tensor SafeTensorsFile::to_finite_tensor(const std::string& name) const {
+  Tensor t = to_tensor(name);
+  const float* x = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(x[i]))
+      throw std::runtime_error(path_ + ": tensor '" + name + "' holds " + (std::isnan(x[i]) ? "NaN" : "Inf") + " (element " +
+                               std::to_string(i) + "), so the run that saved it had diverged; use an earlier checkpoint");
+  return t;
 }
 
 // ---- the format -----------------------------------------------------------------------------

@@ -51,6 +51,9 @@ class SafeTensorsFile {
   bool has(const std::string& name) const { return entries_.count(name) != 0; }
   const TensorBytes& get(const std::string& name) const;   // throws if absent
   Tensor to_tensor(const std::string& name) const;         // F32/BF16/F16 -> float32
+  // The same, refusing a tensor that holds NaN or Inf (the save of a run that diverged): a
+  // checkpoint's weights and moments are finite, or nothing loaded from them means anything.
+  Tensor to_finite_tensor(const std::string& name) const;
   const SafeTensorsMetadata& metadata() const { return metadata_; }
 
  private:

@@ -196,7 +196,7 @@ Tokenizer Tokenizer::train(const std::vector<std::string>& docs, int vocab_size,
     pairs.merge(best, it->second);
   }
   vocab.insert(vocab.end(), special_tokens.begin(), special_tokens.end());
-  return from_parts(std::move(vocab), merges, special_tokens, "Tokenizer::train");
+  return from_parts(std::move(vocab), merges, as_added(special_tokens), "Tokenizer::train");
 }
 
 }  // namespace ds

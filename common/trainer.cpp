@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <stdexcept>
 
 #include "common/autograd.hpp"
 #include "common/fsutil.hpp"
+#include "common/json_error.hpp"
 #include "common/memory.hpp"
 #include "common/progress.hpp"
 #include "common/safetensors.hpp"
@@ -113,7 +115,15 @@ float Trainer::lr_at(int64_t step) const {
 
 double Trainer::grad_sq_norm() const { return ds::grad_sq_norm(norm_params_); }
 
+void Trainer::diverged(int64_t step, const std::string& what) const {
+  const std::string last = last_saved_.empty() ? "no checkpoint was saved before it"
+                                               : "the last checkpoint, saved at step " + std::to_string(last_saved_step_) + ", is " + last_saved_;
+  throw std::runtime_error("training diverged at step " + std::to_string(step) + ": " + what + "; " + last +
+                           " (a lower --lr, or a smaller learning rate for this loss, keeps it finite)");
+}
+
 void Trainer::optimizer_step(double global_norm, StepStats& s) {
+  if (!std::isfinite(global_norm)) diverged(step_ + 1, "the gradient norm became " + std::to_string(global_norm));
   s.lr = lr_at(step_);
   s.grad_norm = global_norm;
   s.step = step_ + 1;
@@ -144,6 +154,7 @@ StepStats Trainer::train_step(const Batch& batch) {
     s.loss += l.value.item() / k;
     for (const auto& [name, v] : l.metrics.items()) s.metrics.add(name, v / k);
   }
+  if (!std::isfinite(s.loss)) diverged(step_ + 1, "the loss became " + std::to_string(s.loss));
   const double t_opt = timer.seconds();
   optimizer_step(std::sqrt(grad_sq_norm()), s);
   s.optimizer_s = timer.seconds() - t_opt;
@@ -213,21 +224,64 @@ void Trainer::save_state(const std::string& dir) const {
       {"config", {{"steps", cfg_.steps}, {"batch_size", cfg_.batch_size}, {"seq_len", cfg_.seq_len}, {"lr", cfg_.lr}, {"min_lr", cfg_.min_lr},
                   {"warmup", cfg_.warmup}, {"schedule", cfg_.schedule}, {"seed", cfg_.seed}}},
       {"history", {{"step", history.step}, {"train", history.train}, {"eval_step", history.eval_step}, {"val", history.val}}},
-      {"hooks", hooks}};
+      {"hooks", hooks},
+      {"run", run_settings_}};
   write_file_atomic(dir + "/trainer_state.json", j.dump());
+  const std::string tail = ".tmp";   // ch06's write_folder_atomic fills DIR.tmp, then renames it to DIR
+  last_saved_ = dir.size() > tail.size() && dir.compare(dir.size() - tail.size(), tail.size(), tail) == 0 ? dir.substr(0, dir.size() - tail.size()) : dir;
+  last_saved_step_ = step_;
 }
 
+namespace {
+// The flag that sets each saved TrainerConfig field, for the refusal sentence.
+const char* flag_of(const std::string& key) {
+  static const std::map<std::string, const char*> flags = {{"steps", "--steps"}, {"batch_size", "--batch"}, {"seq_len", "--seq"},
+                                                           {"schedule", "--schedule"}, {"lr", "--lr"}, {"min_lr", "--min-lr"},
+                                                           {"warmup", "--warmup"}};
+  const auto it = flags.find(key);
+  return it == flags.end() ? "" : it->second;
+}
+
+std::string shown(const json& v) {
+  if (v.is_string()) return "'" + v.get<std::string>() + "'";
+  if (!v.is_number_float()) return v.dump();
+  char buf[32];   // a float flag's value as the reader typed it (0.3, not 0.30000001192092896)
+  std::snprintf(buf, sizeof buf, "%.6g", v.get<double>());
+  return buf;
+}
+
+// A saved RNG word: a decimal string of a uint64.
+uint64_t rng_word(const json& v) {
+  const std::string t = v.get<std::string>();
+  if (t.empty() || t.size() > 20 || t.find_first_not_of("0123456789") != std::string::npos) throw std::invalid_argument("data_rng holds '" + t + "', not a number");
+  try {
+    return std::stoull(t);
+  } catch (const std::out_of_range&) {
+    throw std::invalid_argument("data_rng holds '" + t + "', more than 64 bits");
+  }
+}
+}  // namespace
+
 void Trainer::load_state(const std::string& dir) {
+  recover_interrupted_save(dir);
   const std::string path = dir + "/trainer_state.json";
   try {
     const json j = json::parse(read_text_file(path));
     // Resuming with another schedule or batch shape would quietly make a different run.
     const json& c = j.at("config");
     auto same = [&](const char* key, const json& now) {
-      if (c.at(key) != now)
-        throw std::runtime_error(dir + " was trained with " + key + " = " + c.at(key).dump() + ", not " + now.dump() +
-                                 "; resume with the same settings to continue that run");
+      if (c.at(key) == now) return;
+      if (std::string(key) == "steps")
+        throw std::runtime_error(dir + " is a run of --steps " + c.at(key).dump() + ", and its learning-rate schedule is fixed by that length: resume with --steps " +
+                                 c.at(key).dump() + ", or start a new run for " + now.dump() + " steps");
+      throw std::runtime_error(dir + " was trained with " + flag_of(key) + " " + shown(c.at(key)) + ", not " + shown(now) +
+                               "; resume with the same settings to continue that run");
     };
+    if (j.contains("run") && j.at("run").is_object())
+      for (const auto& [flag, now] : run_settings_.items())
+        if (j.at("run").contains(flag) && j.at("run").at(flag) != now)
+          throw std::runtime_error(dir + " was trained with " + flag + " " + shown(j.at("run").at(flag)) + ", not " + shown(now) +
+                                   "; resume with the same " + flag + " (another one makes a different run)");
     same("steps", cfg_.steps);
     same("batch_size", cfg_.batch_size);
     same("seq_len", cfg_.seq_len);
@@ -237,11 +291,14 @@ void Trainer::load_state(const std::string& dir) {
     same("warmup", cfg_.warmup);
     const SafeTensorsFile f = load_safetensors(dir + "/optimizer.safetensors");
     NamedTensors moments;
-    for (const std::string& n : f.names()) moments.push_back({n, f.to_tensor(n)});
-    opt_->load_state(moments, j.at("adamw_step").get<int64_t>());
-    step_ = j.at("step").get<int64_t>();
+    for (const std::string& n : f.names()) moments.push_back({n, f.to_finite_tensor(n)});
+    const int64_t step = j.at("step").get<int64_t>(), adamw_step = j.at("adamw_step").get<int64_t>();
+    if (step < 0 || step > cfg_.steps || adamw_step < 0)
+      throw std::invalid_argument("its step " + std::to_string(step) + " is not between 0 and --steps " + std::to_string(cfg_.steps));
+    opt_->load_state(moments, adamw_step);
+    step_ = step;
     Rng::State r{};
-    for (int i = 0; i < 4; ++i) r.s[i] = std::stoull(j.at("data_rng").at(i).get<std::string>());
+    for (int i = 0; i < 4; ++i) r.s[i] = rng_word(j.at("data_rng").at(i));
     r.spare = j.at("data_rng_spare").get<double>();
     r.has_spare = j.at("data_rng_has_spare").get<bool>();
     data_rng_.set_state(r);
@@ -256,7 +313,9 @@ void Trainer::load_state(const std::string& dir) {
       hook->load_state(j.at("hooks").at(hook->key()));
     }
   } catch (const json::exception& e) {
-    throw std::runtime_error(path + " is damaged or from an older version (" + std::string(e.what()) + ")");
+    throw std::runtime_error(path + " is damaged or from an older version (" + json_error_text(e) + "); resume from another checkpoint");
+  } catch (const std::logic_error& e) {   // a step out of range, an RNG word that is not a uint64
+    throw std::runtime_error(path + " is damaged (" + std::string(e.what()) + "); resume from another checkpoint");
   }
 }
 

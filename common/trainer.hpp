@@ -137,6 +137,8 @@ class Trainer {
   double grad_sq_norm() const;   // sum of the squares of this trainer's gradients, replicas left out
   // Clips with global_norm (the square root of every stage's grad_sq_norm added up), runs the
   // before-step hooks, AdamW at the schedule's learning rate, zero_grad, the after-step hooks.
+  // A non-finite loss (train_step) or global norm stops the run before AdamW touches the
+  // weights: a std::runtime_error naming the step and the last checkpoint saved.
   void optimizer_step(double global_norm, StepStats& s);
   // Adds a step to the history (step() does it itself; a caller of optimizer_step may).
   void record(const StepStats& s);
@@ -156,6 +158,16 @@ class Trainer {
   void save_state(const std::string& dir) const;
   void load_state(const std::string& dir);
 
+  // The program's own settings that make a run what it is, by flag ({"--seed": 7, "--data": ...}):
+  // saved with the state, and a resume whose settings differ is refused naming the flag (a
+  // different corpus, seed or loss weight would quietly make a different run). Added to those
+  // given before; set before load_state.
+  void add_run_settings(const nlohmann::json& settings) {
+    if (settings.is_object()) run_settings_.update(settings);
+  }
+  // The folder save_state last wrote, as its final name (a save into DIR.tmp is DIR); "" before.
+  const std::string& last_saved() const { return last_saved_; }
+
  private:
   NamedTensors params_;
   std::vector<Tensor> norm_params_;   // params_ without the replicas
@@ -165,6 +177,10 @@ class Trainer {
   std::vector<TrainerHook*> hooks_;
   Rng data_rng_;
   int64_t step_ = 0;
+  nlohmann::json run_settings_ = nlohmann::json::object();
+  mutable std::string last_saved_;
+  mutable int64_t last_saved_step_ = 0;
+  [[noreturn]] void diverged(int64_t step, const std::string& what) const;
 };
 
 }  // namespace ds

@@ -1,7 +1,7 @@
 // What every fuzz target here shares: the contract a reader keeps on any input, and a
 // scratch file for the readers that take a path.
 //
-// The contract (DESIGN.md, "bad input"): a reader either returns something usable or throws
+// The contract for bad input: a reader either returns something usable or throws
 // std::runtime_error with one sentence. Any other exception (a json::type_error, an
 // std::out_of_range from .at(), std::bad_alloc) escapes the target and libFuzzer reports it as
 // a crash, as it does for ASan/UBSan reports, hangs (-timeout) and leaks.

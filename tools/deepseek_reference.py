@@ -197,7 +197,8 @@ class MoE(nn.Module):
             if slots.numel() == 0:
                 continue
             tokens = slots // self.k
-            out = out.index_add(0, tokens, expert(x[tokens]) * w.reshape(-1)[slots].unsqueeze(-1))
+            # .to(out.dtype): under CPU autocast to BF16 the expert's output is BF16, the sum float32
+            out = out.index_add(0, tokens, (expert(x[tokens]) * w.reshape(-1)[slots].unsqueeze(-1)).to(out.dtype))
         if self.shared_experts is not None:
             out = out + self.shared_experts(x)
         return out.view(shape)

@@ -1,7 +1,7 @@
 """Records the op order that deepseek-ai/DualPipe's own schedulers run, for ch06's schedule test.
 
     git clone https://github.com/deepseek-ai/DualPipe /tmp/DualPipe    # tested at 3da1bbe
-    /usr/bin/python3 tools/dualpipe_trace.py /tmp/DualPipe > ch06/tests/fixtures/dualpipe_order.txt
+    /usr/bin/python3 tools/dualpipe_trace.py /tmp/DualPipe > ch06/parallel/tests/fixtures/dualpipe_order.txt
 
 Nothing of DualPipe is copied here: the script imports the unmodified `dualpipe` package from the
 checkout given on the command line and runs `DualPipe.step` / `DualPipeV.step` once per rank, in

@@ -47,7 +47,8 @@ DeepSeekConfig resolve_config(const std::string& what) {
   std::filesystem::path p(what);
   if (std::filesystem::is_directory(p)) p /= "config.json";
   if (!std::filesystem::exists(p))
-    throw std::runtime_error("--config '" + what + "' is neither a preset (tiny, mini, deepseek-v3, deepseek-v2, deepseek-v2-lite) nor a config.json or a folder holding one");
+    throw std::runtime_error("--config '" + what +
+                             "' is neither a preset (tiny, mini, deepseek-v3, deepseek-v2, deepseek-v2-lite) nor a config.json or a folder holding one");
   return load_config(p.string());
 }
 
@@ -66,7 +67,7 @@ void all_presets(Summary& summary) {
               "figures are the counts without the embedding table, of which a token reads one row.\n\n");
 }
 
-void parameters(const DeepSeekConfig& c, const PartBreakdown& b, const std::string& out, Summary& summary) {
+void parameters(const DeepSeekConfig& c, const PartBreakdown& b, RunReport& report, Summary& summary) {
   std::printf("1. Parameters by component (exact integers; activated = what one token's forward pass reads):\n");
   Table t({"component", "parameters", "share", "activated per token"});
   BarChart chart{"Parameters by component", "", "", {}, {}};
@@ -101,7 +102,7 @@ void parameters(const DeepSeekConfig& c, const PartBreakdown& b, const std::stri
   summary.set("parameters.activated", d(b.main_activated));
   summary.set("parameters.activated_without_embedding", d(b.main_activated - emb));
   chart.series = {all, active};
-  write_bar_chart(out + "/parameters.svg", chart);
+  report.plot("parameters.svg", chart);
 }
 
 void weights(const std::vector<WeightTensor>& inv, const PartBreakdown& b, bool is_v3, Summary& summary) {
@@ -170,7 +171,22 @@ void training(const DeepSeekConfig& c, const PartBreakdown& b, int64_t seq_len, 
   summary.set("training.activation_bytes_micro_batch", 2 * tokens * d(all.per_token()));
 }
 
-void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, const std::string& out, Summary& summary) {
+// --gqa-groups: 0 picks the largest divisor of the head count up to 8 (8 KV groups, as Llama's
+// GQA); an explicit count must divide the heads.
+int64_t gqa_groups(const DeepSeekConfig& c, int64_t groups) {
+  const int64_t heads = c.num_attention_heads;
+  if (groups == 0) {
+    for (groups = std::min<int64_t>(8, heads); heads % groups; --groups) {
+    }
+    return groups;
+  }
+  if (heads % groups != 0)
+    throw std::invalid_argument(fmt("--gqa-groups %lld does not divide this config's %lld attention heads; pass a divisor of %lld, or 0 to choose one",
+                                    (long long)groups, (long long)heads, (long long)heads));
+  return groups;
+}
+
+void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, RunReport& report, Summary& summary) {
   const KvPerToken kv = kv_elements_per_token(c, groups);
   const int64_t l = c.num_hidden_layers, dh = c.qk_nope_head_dim;
   std::printf("4. KV cache per token (DeepSeek-V2 Table 1; l = %lld layers, n_h = %lld heads of d_h = %lld, BF16 = 2 bytes):\n", (long long)l,
@@ -186,13 +202,15 @@ void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, const st
       {"MQA", fmt("2 x %lld x %lld", (long long)dh, (long long)l), kv.mqa},
       {"MLA", fmt("(%lld + %lld) x %lld", (long long)c.kv_lora_rank, (long long)c.qk_rope_head_dim, (long long)l), kv.mla}};
   for (const Kind& k : kinds) {
-    t.row({k.name, k.formula, with_commas(k.elements), with_commas(2 * k.elements), gb(2 * d(k.elements) * d(context)), fmt("%.1f", d(k.elements) / d(kv.mla))});
+    t.row(
+        {k.name, k.formula, with_commas(k.elements), with_commas(2 * k.elements), gb(2 * d(k.elements) * d(context)), fmt("%.1f", d(k.elements) / d(kv.mla))});
     summary.set("kv_cache." + k.name.substr(0, 3) + ".elements_per_token", d(k.elements));
     summary.set("kv_cache." + k.name.substr(0, 3) + ".bytes_at_context", 2 * d(k.elements) * d(context));
   }
   t.print();
   const double groups_equal = d(kv.mla) / d(2 * dh * l);
-  std::printf("MLA caches as much as GQA with %.2f groups%s.\n\n", groups_equal, groups_equal == 2.25 ? " (V2 section 2.1.4: \"equal to GQA with only 2.25 groups\")" : "");
+  std::printf("MLA caches as much as GQA with %.2f groups%s.\n\n", groups_equal,
+              groups_equal == 2.25 ? " (V2 section 2.1.4: \"equal to GQA with only 2.25 groups\")" : "");
   summary.set("kv_cache.context", d(context));
 
   LineChart chart;
@@ -210,18 +228,19 @@ void kv_cache(const DeepSeekConfig& c, int64_t groups, int64_t context, const st
     for (double x : xs) s.y.push_back(2 * d(kinds[i].elements) * x / 1e9);
     chart.series.push_back(s);
   }
-  write_line_chart(out + "/kv_cache.svg", chart);
+  report.plot("kv_cache.svg", chart);
 }
 
 void compute(const DeepSeekConfig& c, bool is_v3, double tokens, double mfu, double peak_tflops, int64_t seq_len, Summary& summary) {
   const bool mtp = c.num_nextn_predict_layers > 0;
   const double n = d(matmul_parameters(c, mtp)), peak = peak_tflops * 1e12;
   const double flops = 6 * n * tokens, attn = attention_flops_per_token(c, seq_len, mtp) * tokens;
-  std::printf("5. Training compute: 6 x N x tokens, N = %s parameters a token's matmuls read (activated, without the embedding table%s)\n", with_commas(static_cast<int64_t>(n)).c_str(),
-              mtp ? "; with the MTP module and its second pass through lm_head" : "");
+  std::printf("5. Training compute: 6 x N x tokens, N = %s parameters a token's matmuls read (activated, without the embedding table%s)\n",
+              with_commas(static_cast<int64_t>(n)).c_str(), mtp ? "; with the MTP module and its second pass through lm_head" : "");
   Table t({"", "FLOPs", fmt("GPU hours at MFU %.0f%% of %.0f TFLOP/s", 100 * mfu, peak_tflops)});
   t.row({fmt("6 N x %.3gT tokens", tokens / 1e12), fmt("%.3e", flops), with_commas(std::llround(gpu_hours(flops, peak, mfu)))});
-  t.row({fmt("+ attention scores and values (%lld-token sequences)", (long long)seq_len), fmt("%.3e", flops + attn), with_commas(std::llround(gpu_hours(flops + attn, peak, mfu)))});
+  t.row({fmt("+ attention scores and values (%lld-token sequences)", (long long)seq_len), fmt("%.3e", flops + attn),
+         with_commas(std::llround(gpu_hours(flops + attn, peak, mfu)))});
   t.print();
   summary.set("compute.matmul_parameters", n);
   summary.set("compute.flops", flops);
@@ -246,15 +265,17 @@ void compute(const DeepSeekConfig& c, bool is_v3, double tokens, double mfu, dou
 
 int main(int argc, char** argv) {
   return run_main(kProgram, [&] {
-    Flags flags(kProgram, "A DeepSeek model in numbers from its config.json: parameters by component, weight and training memory, the KV cache of "
-                          "MHA/GQA/MQA/MLA, training compute. Arithmetic, except for a small config (mini, tiny), whose activations are also measured (--quick: on fewer tokens).");
+    Flags flags(kProgram,
+                "A DeepSeek model in numbers from its config.json: parameters by component, weight and training memory, the KV cache of "
+                "MHA/GQA/MQA/MLA, training compute. Arithmetic, except for a small config (mini, tiny), whose activations are also measured (--quick: on fewer "
+                "tokens).");
     RunOptions run;
     add_run_flags(flags, run, kProgram);
     std::string config = "deepseek-v3";
-    int64_t groups = 8, context = 131072, seq_len = 4096, micro_batch = 1;
+    int64_t groups = 0, context = 131072, seq_len = 4096, micro_batch = 1;
     double tokens = kV3Tokens, mfu = 0.40, peak_tflops = 989;
     flags.add("--config", config, "deepseek-v3, deepseek-v2, deepseek-v2-lite, mini or tiny, or a config.json (or a checkpoint folder holding one)");
-    flags.add("--gqa-groups", groups, "key/value groups of the GQA comparison (must divide the head count)").min(1);
+    flags.add("--gqa-groups", groups, "key/value groups of the GQA comparison (must divide the head count; 0 = the largest divisor of it up to 8)").min(0);
     flags.add("--context", context, "context length of the KV-cache figures, in tokens (128K = 131072)").min(1).max(1e9);
     flags.add("--seq-len", seq_len, "tokens per training sequence (activation memory, attention FLOPs; V3 pretrains at 4K)").min(1).max(1e7);
     flags.add("--micro-batch", micro_batch, "sequences per micro-batch for the activation memory").min(1).max(1e6);
@@ -262,10 +283,11 @@ int main(int argc, char** argv) {
     flags.add("--mfu", mfu, "model FLOPs utilisation assumed for the GPU hours (fraction of peak)").min(0.001).max(1);
     flags.add("--peak-tflops", peak_tflops, "one GPU's dense BF16 peak in TFLOP/s (H800 SXM: 989, as H100 SXM)").min(1);
     flags.parse(argc, argv);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "the parameters, memory and compute of a DeepSeek configuration, counted from its shapes; the real V3, V2 and V2-Lite "
                            "configurations are built in");
     const DeepSeekConfig c = resolve_config(config);
+    groups = gqa_groups(c, groups);
     const std::vector<WeightTensor> inv = weight_inventory(c);
     const PartBreakdown b = count_by_part(c);
     const ParamCount pc = count_parameters(c);
@@ -276,12 +298,12 @@ int main(int argc, char** argv) {
     summary.set("config", config);
     all_presets(summary);
     std::printf("== %s ==\n", config.c_str());
-    parameters(c, b, run.out, summary);
+    parameters(c, b, report, summary);
     weights(inv, b, is_v3, summary);
     training(c, b, seq_len, micro_batch, run.quick, run.seed, summary);
-    kv_cache(c, groups, context, run.out, summary);
+    kv_cache(c, groups, context, report, summary);
     compute(c, is_v3, tokens, mfu, peak_tflops, seq_len, summary);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/parameters.svg, %s/kv_cache.svg (+ .csv), summary.json and index.html\n", run.out.c_str(), run.out.c_str());
     return 0;
   });

@@ -9,10 +9,12 @@
 #include <filesystem>
 
 #include "ch01/token_journey.hpp"
+#include "ch01/tokenizer_tour.hpp"
 #include "ch06/checkpoint.hpp"
 #include "common/dataset.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
+#include "common/tokenizer_files.hpp"
 #include "common/utf8.hpp"
 
 using namespace ds;
@@ -21,27 +23,6 @@ using namespace ds::ch01;
 namespace {
 constexpr const char* kProgram = "ch01_token_journey";
 constexpr const char* kDefaultCheckpoint = "runs/ch06_pretrain/checkpoint";
-
-// A token's bytes as a quoted, printable cell: newlines and tabs escaped, and the bytes of a token
-// that is not whole UTF-8 (a byte-level BPE token can be half a character) as \xNN.
-std::string shown(const std::string& bytes) {
-  const bool text = is_valid_utf8(bytes);
-  std::string s;
-  for (char ch : bytes) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '\n')
-      s += "\\n";
-    else if (ch == '\t')
-      s += "\\t";
-    else if (ch == '"' || ch == '\\')
-      s += std::string("\\") + ch;
-    else if (u < 0x20 || (!text && u >= 0x80))
-      s += fmt("\\x%02x", u);
-    else
-      s += ch;
-  }
-  return "\"" + s + "\"";
-}
 
 std::string first_values(const float* p, int64_t n, int64_t show = 4) {
   std::string s;
@@ -129,8 +110,9 @@ void layers(const Journey& j, const DeepSeekConfig& c) {
   for (const LayerStop& s : j.layers) all.push_back(&s);
   if (j.has_mtp) all.push_back(&j.mtp_block);
   for (const LayerStop* s : all)
-    t.row({layer_name(*s), s->moe ? fmt("MoE (%lld of %lld + %lld shared)", (long long)c.num_experts_per_tok, (long long)c.n_routed_experts, (long long)c.n_shared_experts)
-                                  : "dense SwiGLU",
+    t.row({layer_name(*s),
+           s->moe ? fmt("MoE (%lld of %lld + %lld shared)", (long long)c.num_experts_per_tok, (long long)c.n_routed_experts, (long long)c.n_shared_experts)
+                  : "dense SwiGLU",
            fmt("%.3f", s->input_norm), fmt("%.3f", s->attention_norm), fmt("%.3f", s->ffn_norm), fmt("%.3f", s->output_norm), fmt("%.3f", norm_of(s->c_kv)),
            first_values(s->c_kv.data(), static_cast<int64_t>(s->c_kv.size()))});
   t.print();
@@ -191,7 +173,8 @@ void head(const Journey& j, const Tokenizer& tok) {
               (long long)v, mn, mean / static_cast<double>(v), mx, j.top_ids.size());
   Table tab({"rank", "id", "token", "logit", "probability"});
   for (size_t i = 0; i < j.top_ids.size(); ++i)
-    tab.row({std::to_string(i + 1), std::to_string(j.top_ids[i]), shown(tok.token_bytes(j.top_ids[i])), fmt("%.4f", last[j.top_ids[i]]), fmt("%.4f", j.top_probs[i])});
+    tab.row({std::to_string(i + 1), std::to_string(j.top_ids[i]), shown(tok.token_bytes(j.top_ids[i])), fmt("%.4f", last[j.top_ids[i]]),
+             fmt("%.4f", j.top_probs[i])});
   tab.print();
   std::printf("\n");
 }
@@ -238,7 +221,7 @@ int64_t caches(const Journey& j, Summary& summary) {
   return per_token;
 }
 
-void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, const std::string& out) {
+void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, RunReport& report) {
   std::vector<const LayerStop*> moe;
   for (const LayerStop& s : j.layers)
     if (s.moe) moe.push_back(&s);
@@ -268,8 +251,8 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
     s.row_labels = w.row_labels;
     for (int64_t e = 0; e < w.cols; ++e) w.col_labels.push_back(std::to_string(e));
     s.col_labels = w.col_labels;
-    write_heatmap(out + "/router_weights.svg", w);
-    write_heatmap(out + "/router_scores.svg", s);
+    report.plot("router_weights.svg", w);
+    report.plot("router_scores.svg", s);
   }
 
   BarChart bar{fmt("The top %zu next tokens and their probabilities (main head)", j.top_ids.size()), "", "probability (log scale)", {}, {}};
@@ -282,7 +265,7 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
   }
   bar.series = {p};
   bar.value_labels = false;
-  write_bar_chart(out + "/next_token.svg", bar);
+  report.plot("next_token.svg", bar);
 
   LineChart line;
   line.title = "The last token's residual stream through the layers";
@@ -301,7 +284,7 @@ void plots(const Journey& j, const DeepSeekConfig& c, const Tokenizer& tok, cons
   }
   a.dashed = f.dashed = true;
   line.series = {x, a, f};
-  write_line_chart(out + "/residual.svg", line);
+  report.plot("residual.svg", line);
 }
 }  // namespace
 
@@ -318,10 +301,15 @@ int main(int argc, char** argv) {
     flags.add_flag("--fresh", fresh, "use a fresh, randomly initialised model even when a checkpoint exists (mini; tiny with --quick)");
     flags.add("--prompt", prompt, "the text to follow");
     flags.add("--top", top_k, "how many next tokens to list").min(1).max(50);
+    std::string real_tokenizer = "none";
+    flags.add_choice("--tokenizer", real_tokenizer, {"none", "deepseek-v3"},
+                     "deepseek-v3: first show the prompt through DeepSeek-V3's real tokenizer, each pre-tokenizer step then the BPE ids "
+                     "(files from scripts/fetch-tokenizers.sh)");
     flags.parse(argc, argv);
     if (fresh && !checkpoint.empty()) fail(kProgram, "--fresh and --checkpoint contradict each other; give one");
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "one prompt through the mini-DeepSeek, every stage in a table: what the model computes on the way to its next token");
+    if (real_tokenizer == "deepseek-v3") print_tokenizer_steps(load_deepseek_v3().tokenizer, "DeepSeek-V3", prompt);
     Model m = load(checkpoint, fresh, run.quick, run.seed);
     ch06::DeepSeekModel& model = *m.loaded.model;
     const Tokenizer& tok = m.loaded.tokenizer;
@@ -334,8 +322,9 @@ int main(int argc, char** argv) {
     else
       std::printf("Model: the checkpoint %s\n", m.source.c_str());
     std::printf("       %lld layers (the first %lld dense), hidden %lld, %s parameters (%s in the MTP module), vocabulary %lld, context %lld\n\n",
-                (long long)c.num_hidden_layers, (long long)c.first_k_dense_replace, (long long)c.hidden_size, fmt("%.2fM", static_cast<double>(pc.total) / 1e6).c_str(),
-                fmt("%.2fM", static_cast<double>(pc.mtp) / 1e6).c_str(), (long long)c.vocab_size, (long long)c.max_position_embeddings);
+                (long long)c.num_hidden_layers, (long long)c.first_k_dense_replace, (long long)c.hidden_size,
+                fmt("%.2fM", static_cast<double>(pc.total) / 1e6).c_str(), fmt("%.2fM", static_cast<double>(pc.mtp) / 1e6).c_str(), (long long)c.vocab_size,
+                (long long)c.max_position_embeddings);
 
     const std::vector<int32_t> ids = tok.encode(prompt);
     if (ids.empty()) fail(kProgram, "the prompt encodes to no tokens; give some text with --prompt");
@@ -351,7 +340,7 @@ int main(int argc, char** argv) {
     mtp(j, tok);
     Summary summary;
     caches(j, summary);
-    plots(j, c, tok, run.out);
+    plots(j, c, tok, report);
 
     summary.set("model", m.source);
     summary.set("fresh_model", m.fresh ? 1.0 : 0.0);
@@ -368,7 +357,7 @@ int main(int argc, char** argv) {
       summary.set("mtp.draft", j.draft_ids[0]);
       summary.set("mtp.draft_prob", j.draft_probs[0]);
     }
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("wrote %s/{router_weights,router_scores,next_token,residual}.svg (+ .csv), summary.json and index.html\n", run.out.c_str());
     return 0;
   });

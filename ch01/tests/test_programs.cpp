@@ -6,6 +6,7 @@
 #include "ch06/checkpoint.hpp"
 #include "common/dataset.hpp"
 #include "common/tests/program_runner.hpp"
+#include "common/tests/tokenizer_files_check.hpp"
 
 namespace fs = std::filesystem;
 using namespace ds;
@@ -46,6 +47,10 @@ TEST_CASE("program ch01_model_calculator --quick: other configs, a config.json, 
   CHECK(run_program("ch01_model_calculator", "--config /nonexistent.json", out) == 1);
   CHECK(read_text_file(out.string() + ".log").find("is neither a preset") != std::string::npos);
   CHECK(run_program("ch01_model_calculator", "--gqa-groups 7", out) == 1);
+  CHECK(read_text_file(out.string() + ".log").find("--gqa-groups 7 does not divide this config's 128 attention heads") != std::string::npos);
+  // The GQA comparison's default group count comes from the config: the tiny preset's 4 heads take 4 groups.
+  REQUIRE(run_program("ch01_model_calculator", "--config tiny", out) == 0);
+  CHECK(read_text_file(out.string() + ".log").find("GQA (4 groups)") != std::string::npos);
   CHECK(run_program("ch01_model_calculator", "--mfu 2", out) == 2);
 }
 
@@ -92,4 +97,30 @@ TEST_CASE("program ch01_token_journey --quick: a checkpoint folder, and bad inpu
   CHECK(run_program("ch01_token_journey", "--fresh --prompt \"\"", out) == 1);
   CHECK(read_text_file(out.string() + ".log").find("encodes to no tokens") != std::string::npos);
   fs::remove_all(ckpt);
+}
+
+TEST_CASE("program ch01_token_journey --tokenizer deepseek-v3: the prompt through V3's real pre-tokenizer steps and BPE first") {
+  if (!tokenizer_files_present("deepseek-v3")) return;
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch01_token_journey_v3";
+  REQUIRE(run_program("ch01_token_journey", "--fresh --tokenizer deepseek-v3 --prompt \"x=12345;中文\"", out) == 0);
+  const std::string log = read_text_file(out.string() + ".log");
+  CHECK(log.find("pre-tokenizer step 1, Split /\\p{N}{1,3}/ Isolated:\n    \"x=\" \"123\" \"45\" \";中文\"") != std::string::npos);
+  CHECK(log.find("pre-tokenizer step 4, ByteLevel") != std::string::npos);
+  CHECK(log.find("<｜begin▁of▁sentence｜>") != std::string::npos);
+  CHECK(log.find("Stage 2. BPE tokens") != std::string::npos);   // then the mini model as before
+}
+
+TEST_CASE("program ch01_tokenizer_compare --quick: V3 spends fewer tokens on Chinese than GPT-2, and its split rules save tokens on code and numbers") {
+  if (!tokenizer_files_present("deepseek-v3") || !tokenizer_files_present("gpt2")) return;
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch01_tokenizer_compare";
+  REQUIRE(run_program("ch01_tokenizer_compare", "", out) == 0);
+  check_files(out, {"tokens_per_character.svg", "tokens_per_character.csv", "index.html"});
+  const auto s = program_summary(out)["tokens_per_char"];
+  CHECK(s["Chinese"]["DeepSeek-V3"].get<double>() < 0.5 * s["Chinese"]["GPT-2"].get<double>());
+  CHECK(s["code"]["DeepSeek-V3"].get<double>() < s["code"]["V3"].get<double>());
+  CHECK(s["numbers"]["DeepSeek-V3"].get<double>() < s["numbers"]["V3"].get<double>());
+  CHECK(s["English"]["mini"].get<double>() > s["English"]["DeepSeek-V3"].get<double>());
+  const std::string log = read_text_file(out.string() + ".log");
+  CHECK(log.find("\"123|456|7\"") != std::string::npos);   // V3: 1234567 in groups of three from the left
+  check_captions(out);
 }

@@ -18,7 +18,8 @@ std::unique_ptr<ch06::DeepSeekModel> mini_model() {
   Rng rng(7);
   auto m = std::make_unique<ch06::DeepSeekModel>(preset("mini"), rng);
   for (ch04::MoE* moe : m->moe_layers())
-    for (int64_t e = 0; e < moe->gate.e_score_correction_bias.numel(); ++e) moe->gate.e_score_correction_bias.data()[e] = 0.02f * static_cast<float>((e * 7) % 5 - 2);
+    for (int64_t e = 0; e < moe->gate.e_score_correction_bias.numel(); ++e)
+      moe->gate.e_score_correction_bias.data()[e] = 0.02f * static_cast<float>((e * 7) % 5 - 2);
   return m;
 }
 

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     flags.add("--dim", dim, "embedding size of each token").min(1).max(64);
     flags.add("--head-dim", head_dim, "size of the query/key/value vectors").min(1).max(64);
     flags.parse(argc, argv);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch02_attention",
                  "one head of causal self-attention: each token mixes the value vectors of itself and the tokens before it, "
                  "weighted by softmax(q.k / sqrt(d)).");
@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
     hm.caption = fmt("Everything above the diagonal is 0 (the causal mask: no token sees a later one) and every row sums to 1; the "
                      "first token can only attend to itself, the last '%s' spreads over all %lld and weighs '%s' most (%.2f).",
                      words.back().c_str(), (long long)t, words[static_cast<size_t>(top)].c_str(), last[top]);
-    const std::string svg = run.out + "/attention_weights.svg";
-    write_heatmap(svg, hm);
+    const std::string svg = report.path("attention_weights.svg");
+    report.plot("attention_weights.svg", hm);
 
     Summary summary;
     summary.set("tokens", static_cast<double>(t));
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     summary.set("head_dim", static_cast<double>(head_dim));
     std::vector<double> last_row(s.weights.data() + (t - 1) * t, s.weights.data() + t * t);
     summary.set("last_token_weights", last_row);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     std::printf("\nThe last token '%s' attends to every token; the first only to itself.\n", words.back().c_str());
     std::printf("wrote %s (+ .csv) and %s/summary.json\n", svg.c_str(), run.out.c_str());
     return 0;

@@ -14,6 +14,7 @@
 #include "common/memory.hpp"
 #include "common/plot.hpp"
 #include "common/run.hpp"
+#include "common/tokenizer_files.hpp"
 
 using namespace ds;
 using namespace ds::ch02;
@@ -24,7 +25,7 @@ struct Variant {
   int64_t kv_heads;
 };
 
-void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, const std::string& out, Summary& summary) {
+void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, RunReport& report, Summary& summary) {
   const std::vector<Variant> vs = {{"MHA", s.heads}, {fmt("GQA (%lld KV heads)", (long long)groups), groups}, {"MQA", 1}};
   std::printf("\n%s: %lld layers, %lld heads x %lld dims, %lld-byte elements\n", s.name.c_str(), (long long)s.layers, (long long)s.heads,
               (long long)s.head_dim, (long long)bytes);
@@ -53,7 +54,20 @@ void sizes(const AttentionShape& s, int64_t groups, int64_t bytes, const std::st
   chart.caption = fmt("Parallel lines on log axes: fewer KV heads shrink the cache by the same factor at every length (MHA / MQA = "
                       "%lldx); at 128K tokens one sequence needs %s with MHA and %s with MQA.",
                       (long long)s.heads, memory::human_bytes(mha_128k).c_str(), memory::human_bytes(mqa_128k).c_str());
-  write_line_chart(out + "/kv_cache_" + s.name + ".svg", chart);
+  report.plot("kv_cache_" + s.name + ".svg", chart);
+}
+// The KV cache of a real prompt: its length in DeepSeek-V3's tokens times each config's bytes per token.
+void prompt_cache(const std::string& prompt, int64_t groups, int64_t bytes, Summary& summary) {
+  const int64_t n = deepseek_v3_token_count(prompt);
+  std::printf("\nThe prompt (%zu bytes) is %lld tokens for DeepSeek-V3's tokenizer (BOS included); its KV cache, %lld-byte elements:\n", prompt.size(),
+              (long long)n, (long long)bytes);
+  Table t({"config", "MHA", fmt("GQA (%lld KV heads)", (long long)groups), "MQA"});
+  for (const auto& s : attention_presets())
+    t.row({s.name, memory::human_bytes(static_cast<double>(n * kv_bytes_per_token(s, s.heads, bytes))),
+           memory::human_bytes(static_cast<double>(n * kv_bytes_per_token(s, std::min(groups, s.heads), bytes))),
+           memory::human_bytes(static_cast<double>(n * kv_bytes_per_token(s, 1, bytes)))});
+  t.print();
+  summary.set("prompt.v3_tokens", static_cast<double>(n));
 }
 }  // namespace
 
@@ -65,7 +79,7 @@ int main(int argc, char** argv) {
     int64_t groups = 8, bytes = 2, steps = 200, gqa_kv = 2;
     flags.add("--groups", groups, "KV heads of the GQA row in the size tables").min(1);
     flags.add("--bytes", bytes, "bytes per cached element in the size tables (2 = FP16/BF16)").min(1).max(4);
-    flags.add("--steps", steps, "training steps of each small model").min(1);
+    flags.add("--steps", steps, "training steps of each small model").min(1).quick(15);
     std::string data_path;
     flags.add("--data", data_path,
               "train on this UTF-8 text file instead of the built-in corpus (documents split on blank lines or <|endoftext|>)");
@@ -77,13 +91,15 @@ int main(int argc, char** argv) {
     std::vector<std::string> preset_names = {"all"};
     for (const auto& p : attention_presets()) preset_names.push_back(p.name);
     flags.add_choice("--preset", preset, preset_names, "config of the size tables and plots");
+    std::string prompt;
+    flags.add("--prompt", prompt, "also size the KV cache of this text, counted in DeepSeek-V3's real tokens (scripts/fetch-tokenizers.sh)");
     flags.parse(argc, argv);
-    if (run.quick) steps = std::min<int64_t>(steps, 15);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch02_mqa_gqa", "parameters and KV-cache bytes of MHA/GQA/MQA, then three small models trained identically");
     Summary summary;
     for (const auto& p : attention_presets())
-      if (preset == "all" || preset == p.name) sizes(p, std::min(groups, p.heads), bytes, run.out, summary);
+      if (preset == "all" || preset == p.name) sizes(p, std::min(groups, p.heads), bytes, report, summary);
+    if (!prompt.empty()) prompt_cache(prompt, groups, bytes, summary);
 
     std::printf("\nTraining MHA, GQA and MQA models, %lld steps each, same data and seed...\n", (long long)steps);
     CorpusData data = program_corpus(run.quick, run.seed, data_path);
@@ -116,8 +132,8 @@ int main(int argc, char** argv) {
     for (const Series& c : curves.series) ends += fmt("%s%s %.3f", ends.empty() ? "" : ", ", c.name.substr(0, 3).c_str(), c.y.back());
     curves.caption = "What fewer KV heads cost in quality: compare where the curves end (" + ends +
                      ") with the cache each saves (the kv_cache plots).";
-    write_line_chart(run.out + "/val_loss.svg", curves);
-    summary.write(run.out + "/summary.json");
+    report.plot("val_loss.svg", curves);
+    report.write(summary);
     std::printf("\nwrote %s/{kv_cache_gpt2-small,kv_cache_deepseek-v3-mha,val_loss}.svg (+ .csv) and summary.json\n", run.out.c_str());
     return 0;
   });

@@ -51,11 +51,10 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "ch03_attention_compare");
     int64_t steps = 120;
     std::string data_path;
-    flags.add("--steps", steps, "training steps of each model").min(1);
+    flags.add("--steps", steps, "training steps of each model").min(1).quick(10);
     flags.add("--data", data_path, "train on this UTF-8 text file instead of the built-in corpus");
     flags.parse(argc, argv);
-    if (run.quick) steps = std::min<int64_t>(steps, 10);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch03_attention_compare", "four attention kinds, same parameter budget, data, seed and steps");
     CorpusData data = program_corpus(run.quick, run.seed, data_path);
     const ch02::SmallModelConfig base = ch02::small_model_config(data.tokenizer.vocab_size(), run.quick);
@@ -99,8 +98,8 @@ int main(int argc, char** argv) {
                   curves.series[i].y.back(), (long long)entries[i].cache_per_token);
     curves.caption = "Quality against cache: where each curve ends (" + ends +
                      "); the question is whether MLA keeps MHA's quality with a cache nearer MQA's.";
-    write_line_chart(run.out + "/val_loss.svg", curves);
-    summary.write(run.out + "/summary.json");
+    report.plot("val_loss.svg", curves);
+    report.write(summary);
     std::printf("\nwrote %s/val_loss.svg (+ .csv) and summary.json\n", run.out.c_str());
     return 0;
   });

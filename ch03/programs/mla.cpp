@@ -13,6 +13,7 @@
 #include "common/rng.hpp"
 #include "common/run.hpp"
 #include "common/timer.hpp"
+#include "common/tokenizer_files.hpp"
 
 using namespace ds;
 using namespace ds::ch03;
@@ -44,7 +45,29 @@ std::vector<float> decode_logits(ch02::TransformerLM& m, const std::vector<int32
   return out;
 }
 
-void cache_table(const std::string& out, Summary& summary) {
+// DeepSeek-V3's cached numbers per token and layer for each attention kind (V2 Table 1).
+std::vector<std::pair<std::string, int64_t>> v3_cache_kinds() {
+  const MLAConfig v3 = mla_presets()[0].mla;
+  const int64_t dh = v3.qk_nope_head_dim, heads = v3.num_heads;
+  return {{fmt("MHA (%lld heads)", (long long)heads), 2 * heads * dh},
+          {"GQA (8 groups)", 2 * 8 * dh},
+          {fmt("MLA (%lld + %lld)", (long long)v3.kv_lora_rank, (long long)v3.qk_rope_head_dim), mla_cache_elements_per_token(v3)},
+          {"MQA", 2 * dh}};
+}
+
+// The cache DeepSeek-V3 keeps for a real prompt, counted in its real tokens, in BF16.
+void prompt_cache(const std::string& prompt, Summary& summary) {
+  const int64_t n = deepseek_v3_token_count(prompt), layers = mla_presets()[0].layers;
+  std::printf("The prompt (%zu bytes) is %lld tokens for DeepSeek-V3's tokenizer (BOS included); V3's cache for it in BF16:\n", prompt.size(), (long long)n);
+  Table t({"attention", "numbers per token and layer", "cache for the prompt"});
+  for (const auto& [name, per_layer] : v3_cache_kinds())
+    t.row({name, std::to_string(per_layer), memory::human_bytes(static_cast<double>(n * per_layer * layers * 2))});
+  t.print();
+  std::printf("\n");
+  summary.set("prompt.v3_tokens", static_cast<double>(n));
+}
+
+void cache_table(RunReport& report, Summary& summary) {
   std::printf("Cached numbers per token per layer (DeepSeek-V2 Table 1: MHA 2 n_h d_h, GQA 2 n_g d_h, MQA 2 d_h, MLA d_c + d_h^R):\n");
   Table t({"model", "layers", "MHA", "GQA (8 groups)", "MQA", "MLA", "MLA = GQA with", "naive MLA", "MHA / MLA", "naive / MLA"});
   for (const auto& p : mla_presets()) {
@@ -60,18 +83,12 @@ void cache_table(const std::string& out, Summary& summary) {
   }
   t.print();
   const NamedMLA v3 = mla_presets()[0];
+  const auto kinds = v3_cache_kinds();
   LineChart chart;
   chart.title = "KV cache of one sequence, DeepSeek-V3 shape, BF16";
   chart.xlabel = "context length (tokens)";
   chart.ylabel = "cache (GB)";
   chart.logx = chart.logy = true;
-  const int64_t dh = v3.mla.qk_nope_head_dim;
-  const int64_t heads = v3.mla.num_heads;
-  const std::vector<std::pair<std::string, int64_t>> kinds = {
-      {fmt("MHA (%lld heads)", (long long)heads), 2 * heads * dh},
-      {"GQA (8 groups)", 2 * 8 * dh},
-      {fmt("MLA (%lld + %lld)", (long long)v3.mla.kv_lora_rank, (long long)v3.mla.qk_rope_head_dim), mla_cache_elements_per_token(v3.mla)},
-      {"MQA", 2 * dh}};
   for (const auto& [name, per_layer] : kinds) {
     Series s{name, {}, {}};
     for (double ctx = 1024; ctx <= 131072; ctx *= 2) {
@@ -83,7 +100,7 @@ void cache_table(const std::string& out, Summary& summary) {
   chart.caption = fmt("MLA's line runs just above MQA's and far below MHA's: caching one %lld-number latent plus a shared %lld-number RoPE "
                       "key per token and layer, V3 needs %.1f GB at 128K tokens where MHA would need %.0f GB.",
                       (long long)v3.mla.kv_lora_rank, (long long)v3.mla.qk_rope_head_dim, chart.series[2].y.back(), chart.series[0].y.back());
-  write_line_chart(out + "/kv_cache_v3.svg", chart);
+  report.plot("kv_cache_v3.svg", chart);
   std::printf("At 128K tokens in BF16: MHA %.0f GB, MLA %.1f GB per sequence.\n\n", chart.series[0].y.back(), chart.series[2].y.back());
 }
 }  // namespace
@@ -94,14 +111,12 @@ int main(int argc, char** argv) {
     RunOptions run;
     add_run_flags(flags, run, "ch03_mla");
     int64_t tokens = 64, max_context = 2048;
-    flags.add("--tokens", tokens, "tokens decoded to compare the two paths").min(2).max(1024);
-    flags.add("--max-context", max_context, "longest context of the decode-time measurement").min(64).max(16384);
+    flags.add("--tokens", tokens, "tokens decoded to compare the two paths").min(2).max(1024).quick(16);
+    flags.add("--max-context", max_context, "longest context of the decode-time measurement").min(64).max(16384).quick(256);
+    std::string prompt;
+    flags.add("--prompt", prompt, "also size V3's cache for this text, counted in DeepSeek-V3's real tokens (scripts/fetch-tokenizers.sh)");
     flags.parse(argc, argv);
-    if (run.quick) {
-      tokens = std::min<int64_t>(tokens, 16);
-      max_context = std::min<int64_t>(max_context, 256);
-    }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch03_mla", "MLA's two decoding paths give the same numbers; its cache is a fraction of MHA's");
     Summary summary;
     NoGradGuard ng;
@@ -120,7 +135,8 @@ int main(int argc, char** argv) {
     summary.set("naive_vs_absorbed_max_abs_diff", worst);
 
     // (2) and (3) cache sizes
-    cache_table(run.out, summary);
+    cache_table(report, summary);
+    if (!prompt.empty()) prompt_cache(prompt, summary);
 
     // (4) decode time per token against context length
     LineChart speed;
@@ -159,8 +175,8 @@ int main(int argc, char** argv) {
                         "with a cache %.1fx smaller.",
                         speed.series[1].x.back(), absorbed_ms, naive_ms, naive_ms / absorbed_ms,
                         static_cast<double>(naive_bytes.back()) / static_cast<double>(std::max<int64_t>(1, last_absorbed_bytes)));
-    write_line_chart(run.out + "/decode_time.svg", speed);
-    summary.write(run.out + "/summary.json");
+    report.plot("decode_time.svg", speed);
+    report.write(summary);
     std::printf("\nwrote %s/{kv_cache_v3,decode_time}.svg (+ .csv) and summary.json\n", run.out.c_str());
     return worst < 1e-3 ? 0 : 1;
   });

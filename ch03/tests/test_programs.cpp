@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/tests/program_runner.hpp"
+#include "common/tests/tokenizer_files_check.hpp"
 
 namespace fs = std::filesystem;
 
@@ -38,4 +39,12 @@ TEST_CASE("program ch03_attention_compare --quick trains all four kinds") {
   for (const char* k : {"MHA", "GQA", "MQA", "MLA"}) CHECK(s["models"][k]["best_val_loss"].get<double>() > 0);
   CHECK(fs::file_size(out / "val_loss.svg") > 100);
   check_captions(out);
+}
+
+TEST_CASE("program ch03_mla --quick --prompt: the prompt's KV cache in DeepSeek-V3's real tokens") {
+  if (!tokenizer_files_present("deepseek-v3")) return;
+  const fs::path out = fs::temp_directory_path() / "ds_smoke_ch03_mla_prompt";
+  REQUIRE(run_program("ch03_mla", "--prompt \"Hello world\"", out) == 0);
+  CHECK(program_summary(out)["prompt"]["v3_tokens"].get<double>() == 3.0);   // BOS, "Hello", " world"
+  CHECK(ds::read_text_file(out.string() + ".log").find("is 3 tokens for DeepSeek-V3's tokenizer") != std::string::npos);
 }

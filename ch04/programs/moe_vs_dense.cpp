@@ -54,15 +54,14 @@ int main(int argc, char** argv) {
     add_run_flags(flags, run, "ch04_moe_vs_dense");
     int64_t steps = 200, top_k = 3, fine = 16;
     std::string data_path;
-    flags.add("--steps", steps, "training steps of each model").min(1);
+    flags.add("--steps", steps, "training steps of each model").min(1).quick(8);
     flags.add("--top-k", top_k, "routed experts per token in DeepSeekMoE (odd, so the conventional MoE's experts divide evenly)")
         .min(1)
         .check([](const std::string& v) { return std::stoll(v) % 2 == 1 ? "" : "must be odd"; });
     flags.add("--fine-experts", fine, "DeepSeekMoE's experts including the shared one (the conventional MoE gets the same total)").min(4).max(128);
     flags.add("--data", data_path, "train on this UTF-8 text file instead of the built-in corpus");
     flags.parse(argc, argv);
-    if (run.quick) steps = std::min<int64_t>(steps, 8);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch04_moe_vs_dense", "fine-grained + shared experts vs conventional top-2 experts vs dense, same active parameters");
     CorpusData data = program_corpus(run.quick, run.seed, data_path);
     MoEModelConfig base = program_moe_config(data.tokenizer.vocab_size(), run.quick);
@@ -102,8 +101,8 @@ int main(int argc, char** argv) {
     for (const Series& s : val.series) ends += fmt("%s%s %.4f", ends.empty() ? "" : ", ", s.name.c_str(), s.y.back());
     val.caption = "Same active parameters per token, so the same compute: the MoE models hold more parameters in total, and the gap "
                   "between the curves is what that buys (final: " + ends + ").";
-    write_line_chart(run.out + "/val_loss.svg", val);
-    summary.write(run.out + "/summary.json");
+    report.plot("val_loss.svg", val);
+    report.write(summary);
     std::printf("\nwrote %s/val_loss.svg (+ .csv) and summary.json\n", run.out.c_str());
     return 0;
   });

@@ -124,3 +124,22 @@ TEST_CASE("gate: only noaux_tc has e_score_correction_bias, as in Hugging Face's
                        std::invalid_argument);
   CHECK_THROWS_AS(Gate(eight_experts("noaux_tc", 3, 1), rng), std::invalid_argument);   // 8 experts do not split into 3 groups
 }
+
+TEST_CASE("gate: selection_margin is the gap that decides the choice, groups first, and a nudge smaller than it never changes it") {
+  // greedy: top-2 of all eight are 0.9, 0.8; the next is 0.7: margin 0.1.
+  CHECK(selection_margin(kScores, {}, eight_experts("greedy", 1, 1)) == doctest::Approx(0.1f));
+  // noaux_tc, 4 groups keep 2: group scores 1.0, 0.5, 1.5, 0.65 -> the gap between the kept 1.0
+  // and the dropped 0.65 is 0.35; within {0, 1, 4, 5} the 2nd (0.8) and 3rd (0.7) differ by 0.1.
+  CHECK(selection_margin(kScores, {}, eight_experts("noaux_tc", 4, 2)) == doctest::Approx(0.1f));
+  // One group kept: groups 1.5 and 1.0 differ by 0.5; inside group 2 all experts are chosen.
+  CHECK(selection_margin(kScores, {}, eight_experts("noaux_tc", 4, 1)) == doctest::Approx(0.5f));
+  // Every score moved by less than half the margin: the same experts.
+  const GateConfig cfg = eight_experts("noaux_tc", 4, 2);
+  const float m = selection_margin(kScores, {}, cfg);
+  Rng rng(1);
+  for (int trial = 0; trial < 100; ++trial) {
+    std::vector<float> nudged = kScores;
+    for (float& v : nudged) v += (static_cast<float>(rng.uniform()) - 0.5f) * 0.49f * m;
+    CHECK(select_experts(nudged, {}, cfg) == select_experts(kScores, {}, cfg));
+  }
+}

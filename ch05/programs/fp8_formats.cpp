@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
       if (q == std::string::npos) break;
       p = q + 1;
     }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch05_fp8_formats", "the value grids of the two FP8 formats (OCP), next to FP16, BF16 and FP32");
 
     Table t({"format", "bits (exp/man)", "max", "min normal", "min subnormal", "relative step (2^-man)", "dynamic range"});
@@ -94,12 +94,14 @@ int main(int argc, char** argv) {
       std::printf("%s: %d positive finite values\n", fp8_name(f).c_str(), count);
       grid.series.push_back(sr);
     }
-    grid.caption = fmt("Staircases: within a binade the gap is constant, at the next it doubles, so the relative step stays 2^-%d for "
-                       "E4M3 and 2^-%d for E5M2 (the flat start on the left is the subnormals). E5M2 trades that precision for range (up to %g against E4M3's %g), which is why V3 "
-                       "keeps E4M3 everywhere and buys range with fine-grained scales instead.",
-                       formats()[0].man_bits, formats()[1].man_bits, fp8_max(Fp8Format::E5M2), fp8_max(Fp8Format::E4M3));
-    write_line_chart(run.out + "/fp8_grid.svg", grid);
-    s.write(run.out + "/summary.json");
+    grid.caption =
+        fmt("Staircases: within a binade the gap is constant, at the next it doubles, so the relative step stays 2^-%d for "
+            "E4M3 and 2^-%d for E5M2 (the flat start on the left is the subnormals). E5M2 trades that precision for range (up to %g against E4M3's %g), which "
+            "is why V3 "
+            "keeps E4M3 everywhere and buys range with fine-grained scales instead.",
+            formats()[0].man_bits, formats()[1].man_bits, fp8_max(Fp8Format::E5M2), fp8_max(Fp8Format::E4M3));
+    report.plot("fp8_grid.svg", grid);
+    report.write(s);
     std::printf("\nwrote %s/fp8_grid.svg (+ .csv), summary.json\n", run.out.c_str());
     return 0;
   });

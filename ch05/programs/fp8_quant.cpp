@@ -40,7 +40,7 @@ double typical_error(const Tensor& x, const Tensor& y, float below) {
 
 // Part 1: E4M3 error of the ordinary entries of an activation with outlier channels, for one
 // scale per tensor, per 1x128 tile and per 128x128 block (V3 section 3.3.2, Figure 7a).
-void quantization_part(const RunOptions& run, int64_t size, Rng& rng, Summary& s) {
+void quantization_part(RunReport& report, int64_t size, Rng& rng, Summary& s) {
   const std::vector<Granularity> grans = {Granularity::PerTensor, Granularity::Tile1x128, Granularity::Block128x128};
   Table t({"outlier magnitude", "per-tensor", "1x128 tiles", "128x128 blocks"});
   LineChart sweep{"E4M3 error of the ordinary activations, by scaling granularity", "outlier channels' magnitude (log scale)",
@@ -73,7 +73,7 @@ void quantization_part(const RunOptions& run, int64_t size, Rng& rng, Summary& s
                       "channel: %.1f%% (1x128) and %.1f%% (128x128) on average at that magnitude.",
                       100 * sweep.series[0].y.front(), 100 * sweep.series[0].y.back(), sweep.series[0].x.back(), 100 * sweep.series[1].y.back(),
                       100 * sweep.series[2].y.back());
-  write_line_chart(run.out + "/quantization_error.svg", sweep);
+  report.plot("quantization_error.svg", sweep);
 }
 
 // Relative errors of one accumulation variant over the trials at one K.
@@ -88,14 +88,14 @@ struct ErrorStats {
 // Part 2: length-K dot products of E4M3 numbers through a `bits`-bit accumulator that
 // truncates (the model of H800's tensor cores), one that rounds to nearest, and the truncating
 // one with promotion to FP32 every `promote` products (V3 section 3.3.2).
-void accumulation_part(const RunOptions& run, int bits, int64_t promote, int64_t trials, Rng& rng, Summary& s) {
+void accumulation_part(RunReport& report, bool quick, int bits, int64_t promote, int64_t trials, Rng& rng, Summary& s) {
   LineChart acc{fmt("Dot product of length K in FP8: %d-bit accumulator, with and without promotion", bits), "K (log scale)",
                 "mean relative error (log scale)", {}};
   acc.logx = acc.logy = true;
   acc.series = {{"tensor core only, truncating", {}, {}}, {"tensor core only, if it rounded to nearest", {}, {}, true},
                 {fmt("truncating, promoted to FP32 every %lld", (long long)promote), {}, {}}};
   Table at({"K", "truncating: mean / max", "rounding to nearest: mean", fmt("promoted every %lld: mean", (long long)promote)});
-  for (int64_t k = 128; k <= (run.quick ? 4096 : 16384); k *= 2) {
+  for (int64_t k = 128; k <= (quick ? 4096 : 16384); k *= 2) {
     ErrorStats trunc, nearest, promoted;
     std::vector<float> a(static_cast<size_t>(k)), b(static_cast<size_t>(k));
     for (int64_t trial = 0; trial < trials; ++trial) {
@@ -134,7 +134,7 @@ void accumulation_part(const RunOptions& run, int bits, int64_t promote, int64_t
   acc.caption = fmt("The truncating accumulator's error grows with K (%.2f%% at K = %.0f): its rounding errors all point one way. "
                     "Promoting the partial sums to FP32 every %lld products, as V3 does, keeps it at %.2g%%.",
                     100 * acc.series[0].y.back(), acc.series[0].x.back(), (long long)promote, 100 * acc.series[2].y.back());
-  write_line_chart(run.out + "/accumulation_error.svg", acc);
+  report.plot("accumulation_error.svg", acc);
 }
 }  // namespace
 
@@ -146,22 +146,18 @@ int main(int argc, char** argv) {
     int64_t size = 1024, trials = 20;
     int bits = 14;
     int64_t promote = 128;
-    flags.add("--size", size, "rows and columns of the test tensors").min(128).max(8192);
+    flags.add("--size", size, "rows and columns of the test tensors").min(128).max(8192).quick(256);
     flags.add("--accumulator-bits", bits, "mantissa bits the limited accumulator keeps (V3: about 14 on H800)").min(4).max(52);
     flags.add("--promote-every", promote, "N_C: products between promotions to FP32 (V3: 128)").min(1);
-    flags.add("--trials", trials, "random dot products per K").min(1).max(1000);
+    flags.add("--trials", trials, "random dot products per K").min(1).max(1000).quick(3);
     flags.parse(argc, argv);
-    if (run.quick) {
-      size = std::min<int64_t>(size, 256);
-      trials = std::min<int64_t>(trials, 3);
-    }
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch05_fp8_quant", "FP8 (E4M3) quantisation error by granularity; accumulation error against K");
     Rng rng(run.seed);
     Summary s;
-    quantization_part(run, size, rng, s);
-    accumulation_part(run, bits, promote, trials, rng, s);
-    s.write(run.out + "/summary.json");
+    quantization_part(report, size, rng, s);
+    accumulation_part(report, run.quick, bits, promote, trials, rng, s);
+    report.write(s);
     std::printf("\nwrote %s/quantization_error.svg, accumulation_error.svg (+ .csv), summary.json\n", run.out.c_str());
     return 0;
   });

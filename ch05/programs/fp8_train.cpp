@@ -75,7 +75,7 @@ Outcome train_recipe(const Recipe& r, const CorpusData& data, const RunOptions& 
 double gap(double loss, double reference) { return (loss - reference) / reference; }
 
 // The table, both plots and summary.json; runs[0] is float32, runs[1] BF16.
-void report(const std::vector<Recipe>& rs, const std::vector<Outcome>& runs, const std::string& out, Summary& s) {
+void report_runs(const std::vector<Recipe>& rs, const std::vector<Outcome>& runs, RunReport& report, Summary& s) {
   LineChart curves{
       fmt("Training loss (%zu-step mean): float32, BF16 and FP8 GEMMs", kWindow), "training step", "training loss (nats/token)", {}};
   LineChart gaps{fmt("Relative gap to float32 of the training loss (%zu-step mean)", kWindow), "training step",
@@ -113,8 +113,8 @@ void report(const std::vector<Recipe>& rs, const std::vector<Outcome>& runs, con
                    "others is losing to rounding (last values: " + ends + ").";
   gaps.caption = "The same runs as gaps to float32, in percent (at the end: " + gap_ends +
                  "); BF16's gap is the size of the disturbance any change of rounding makes to a run this short, the yardstick for the FP8 lines.";
-  write_line_chart(out + "/loss_curves.svg", curves);
-  write_line_chart(out + "/loss_gap.svg", gaps);
+  report.plot("loss_curves.svg", curves);
+  report.plot("loss_gap.svg", gaps);
 }
 }  // namespace
 
@@ -127,13 +127,12 @@ int main(int argc, char** argv) {
     int64_t steps = 130;
     std::string format = "e4m3", data_path;
     bool moe = false;
-    flags.add("--steps", steps, "training steps of each run").min(1);
+    flags.add("--steps", steps, "training steps of each run").min(1).quick(8);
     flags.add_choice("--format", format, {"e4m3", "e5m2"}, "FP8 format of all three GEMMs (V3: E4M3 everywhere)");
     flags.add_flag("--moe", moe, "train chapter 4's MoE model instead of the dense one: the routed experts' GEMMs run in FP8 too");
     flags.add("--data", data_path, "train on this UTF-8 text file instead of the built-in corpus");
     flags.parse(argc, argv);
-    if (run.quick) steps = std::min<int64_t>(steps, 8);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     print_header("ch05_fp8_train",
                  "FP8 mixed-precision training (simulated): float32 master weights, narrow operands in every Linear's GEMMs");
     const CorpusData data = program_corpus(run.quick, run.seed, data_path);
@@ -142,7 +141,7 @@ int main(int argc, char** argv) {
     std::vector<Outcome> runs;
     for (const Recipe& r : rs) runs.push_back(train_recipe(r, data, run, steps, moe));
     Summary s;
-    report(rs, runs, run.out, s);
+    report_runs(rs, runs, report, s);
 
     // The float32 run's weights evaluated through FP8 GEMMs: the forward pass's rounding alone.
     const TrainerConfig tc = program_train_config(steps, run.seed);
@@ -160,7 +159,7 @@ int main(int argc, char** argv) {
                 "The float32 run's final weights evaluated through fine-grained FP8 GEMMs: val loss %.4f (%+.2f%%), the cost of\n"
                 "FP8's rounding in the forward pass alone; the rest of a gap comes from training through it.\n",
                 kWindow, 100 * gap(runs[1].curve.back(), runs[0].curve.back()), fp8_eval, 100 * gap(fp8_eval, fp32_val));
-    s.write(run.out + "/summary.json");
+    report.write(s);
     std::printf("\nwrote %s/loss_curves.svg, loss_gap.svg (+ .csv), summary.json\n", run.out.c_str());
     return 0;
   });

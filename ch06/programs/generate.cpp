@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "ch02/generate.hpp"
+#include "ch02/sampling_flags.hpp"
 #include "ch05/speculative.hpp"
 #include "ch06/checkpoint.hpp"
 #include "common/autograd.hpp"
@@ -71,31 +72,26 @@ int main(int argc, char** argv) {
     std::string checkpoint = "runs/ch06_pretrain/checkpoint", prompt = "Once upon a time", ids_text, logits_out;
     ch02::SamplingConfig sc;
     sc.max_new_tokens = 100;
-    int64_t tokens = 100;
     bool speculative = false, print_ids = false, show_logprobs = false;
     RunOptions run;
     add_run_flags(flags, run, "ch06_generate");
     flags.add("--checkpoint", checkpoint, "checkpoint folder written by ch06_pretrain");
     flags.add("--prompt", prompt, "text to continue");
     flags.add("--ids", ids_text, "token ids to continue instead of --prompt (e.g. 5,17,3)");
-    flags.add("--tokens", tokens, "tokens to generate").min(1).max(100000);
-    flags.add("--temperature", sc.temperature, "sampling temperature (0 = greedy)").min(0);
-    flags.add("--top-k", sc.top_k, "sample among the k most likely tokens (0 = all)").min(0);
-    flags.add("--top-p", sc.top_p, "sample among the most likely tokens whose probabilities add up to p (1 = all)").min(0.01).max(1);
+    ch02::add_sampling_flags(flags, sc).min(1).max(100000).quick(16);
     flags.add_flag("--speculative", speculative, "greedy decoding with MTP drafts (needs a model with an MTP module; ignores temperature)");
     flags.add_flag("--print-ids", print_ids, "also print the generated token ids");
     flags.add("--logits-out", logits_out, "write the logits of every prompt position to this JSON file");
     flags.add_flag("--show-logprobs", show_logprobs, "print each new token with log p under the model and log q under the sampling distribution");
     flags.parse(argc, argv);
-    if (run.quick) tokens = std::min<int64_t>(tokens, 16);
-    start_run(run);
+    RunReport report = start_run(run, flags);
     LoadedModel lm = load_model(checkpoint);
     DeepSeekModel& model = *lm.model;
     model.set_mla_mode(ch03::MLAMode::Absorbed);
     if (ids_text.empty() && !lm.has_tokenizer) fail("ch06_generate", "the checkpoint has no tokenizer.json; pass token ids with --ids");
     const std::vector<int32_t> ids = ids_text.empty() ? lm.tokenizer.encode(prompt) : parse_ids(ids_text, model.vocab_size());
     if (ids.empty()) fail("ch06_generate", "the prompt encodes to no tokens");
-    if (static_cast<int64_t>(ids.size()) + tokens > model.max_positions())
+    if (static_cast<int64_t>(ids.size()) + sc.max_new_tokens > model.max_positions())
       fail("ch06_generate", fmt("prompt + --tokens exceeds the model's context of %lld", (long long)model.max_positions()));
     if (speculative && model.depth() == 0) fail("ch06_generate", "--speculative needs a checkpoint with an MTP module");
     if (speculative && show_logprobs) fail("ch06_generate", "--show-logprobs works with plain decoding, not --speculative");
@@ -105,12 +101,11 @@ int main(int argc, char** argv) {
     double seconds = 0;
     std::string extra;
     if (speculative) {
-      const ch05::SpeculativeResult r = ch05::speculative_greedy(model, ids, tokens);
+      const ch05::SpeculativeResult r = ch05::speculative_greedy(model, ids, sc.max_new_tokens);
       out = r.tokens;
       seconds = r.seconds;
       extra = fmt(", MTP drafts accepted %.1f%%, %.2f tokens per forward", 100 * r.acceptance(), r.tokens_per_forward());
     } else {
-      sc.max_new_tokens = tokens;
       if (lm.has_tokenizer && lm.tokenizer.eot_id() >= 0 && ids_text.empty()) sc.stop_tokens = {lm.tokenizer.eot_id()};
       sc.seed = run.seed;
       Timer t;
@@ -132,7 +127,7 @@ int main(int argc, char** argv) {
     summary.set("tokens", static_cast<double>(out.size()));
     summary.set("tokens_per_second", static_cast<double>(out.size()) / std::max(seconds, 1e-9));
     summary.set("text", text);
-    summary.write(run.out + "/summary.json");
+    report.write(summary);
     return 0;
   });
 }

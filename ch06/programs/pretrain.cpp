@@ -15,6 +15,7 @@
 #include "common/plot.hpp"
 #include "common/interrupt.hpp"
 #include "common/run.hpp"
+#include "common/trainer_flags.hpp"
 
 using namespace ds;
 using namespace ds::ch06;
@@ -37,7 +38,7 @@ struct MemoryReport {
   double params = 0, grads = 0, optimizer = 0, activations = 0;
 };
 
-void write_plots(const std::string& out, const TrainHistory& h, const std::vector<std::vector<double>>& expert_load, const MemoryReport& mem) {
+void write_plots(RunReport& report, const TrainHistory& h, const std::vector<std::vector<double>>& expert_load, const MemoryReport& mem) {
   const std::vector<double>& mtp = h.train.at("mtp_ce");
   const bool has_mtp = !mtp.empty() && mtp.back() > 0;
   // Per-step training losses are noisy: a centred mean over ~2% of the run, the raw curve faint behind.
@@ -53,24 +54,24 @@ void write_plots(const std::string& out, const TrainHistory& h, const std::vecto
                      "training loss (%.3f over the last 5%% of steps); a validation curve turning up while training falls would be "
                      "overfitting.",
                      h.final_val("main_ce"), window > 1 ? "smoothed " : "", tail_mean(main_ce, 0.05));
-  write_line_chart(out + "/loss.svg", loss);
+  report.plot("loss.svg", loss);
   LineChart lr{"Learning rate", "training step", "learning rate", {{"lr", h.step, h.train.at("lr")}}};
   const std::vector<double>& lrs = h.train.at("lr");
   lr.caption = fmt("The schedule the run followed: a linear warm-up to the peak %.2g, then the decay to %.2g at the last step.",
                    *std::max_element(lrs.begin(), lrs.end()), lrs.back());
-  write_line_chart(out + "/lr.svg", lr);
+  report.plot("lr.svg", lr);
   const std::vector<double>& vio = h.train.at("maxvio");
   LineChart maxvio{"MaxVio_batch (mean over MoE layers)", "training step", "MaxVio", {{"MaxVio_batch", h.step, vio, false, window}}};
   maxvio.caption = fmt("How far the busiest expert's load exceeds the mean, as a fraction of it: %.2f at the first step, %.2f over the "
                        "last 5%% of steps; 0 is perfectly even, and the balancing should hold it low.",
                        vio.empty() ? 0.0 : vio.front(), tail_mean(vio, 0.05));
-  write_line_chart(out + "/maxvio.svg", maxvio);
+  report.plot("maxvio.svg", maxvio);
   if (!expert_load.empty()) {
     Heatmap load = ch04::load_heatmap(expert_load, "Expert load share over training, first MoE layer");
     load.caption = fmt("Each row is one routed expert's share of the routed slots per step: evenly balanced, every row would sit at "
                        "1/%zu = %.3f; look for experts that stay bright or dark.",
                        expert_load[0].size(), 1.0 / static_cast<double>(expert_load[0].size()));
-    write_heatmap(out + "/expert_load.svg", load);
+    report.plot("expert_load.svg", load);
   }
   BarChart mb{"Training memory (tensor accounting)", "", "MB",
               {"parameters", "gradients", "AdamW moments", "step peak above weights + moments"},
@@ -79,7 +80,7 @@ void write_plots(const std::string& out, const TrainHistory& h, const std::vecto
   mb.caption = fmt("AdamW's two moments cost twice the weights (%.1f MB against %.1f MB); the activations a step keeps for its backward "
                    "add %.1f MB, %s the weights, gradients and moments together.",
                    mem.optimizer / 1e6, mem.params / 1e6, mem.activations / 1e6, mem.activations > fixed ? "more than" : "less than");
-  write_bar_chart(out + "/memory.svg", mb);
+  report.plot("memory.svg", mb);
 }
 
 std::string sample_text(DeepSeekModel& model, const Tokenizer& tok, const Options& o, uint64_t seed) {
@@ -94,6 +95,87 @@ std::string sample_text(DeepSeekModel& model, const Tokenizer& tok, const Option
   model.set_mla_mode(ch03::MLAMode::Naive);
   return o.prompt + tok.decode(g.tokens[0]);
 }
+
+// Model, tokenizer and data: fresh, or from the checkpoint being resumed.
+struct Setup {
+  std::unique_ptr<DeepSeekModel> model;
+  Tokenizer tok;
+  std::unique_ptr<TokenDataset> data;
+};
+
+Setup load_or_build(const Options& o, const TrainerConfig& tc, const RunOptions& run) {
+  Setup s;
+  check_training_fits(planned_model(o.preset, o.config_path, o.resume), tc);   // before the corpus and the model are built
+  const auto docs = load_or_generate_documents(o.data_path, static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
+  if (!o.resume.empty()) {
+    LoadedModel lm = load_model(o.resume);
+    if (!lm.has_tokenizer) fail("ch06_pretrain", "the checkpoint to resume has no tokenizer.json");
+    s.model = std::move(lm.model);
+    check_resume_config(o.config_path, s.model->config());
+    s.tok = std::move(lm.tokenizer);
+    s.data = std::make_unique<TokenDataset>(docs, s.tok, 0.05, run.seed);   // the split corpus_dataset made
+  } else {
+    CorpusData cd = corpus_dataset(docs, run.quick ? 512 : 1024, run.seed);
+    s.tok = std::move(cd.tokenizer);
+    s.data = std::make_unique<TokenDataset>(std::move(cd.dataset));
+    DeepSeekConfig cfg = o.config_path.empty() ? preset(o.preset) : load_config(o.config_path);
+    cfg.vocab_size = s.tok.vocab_size();
+    if (tc.seq_len > cfg.max_position_embeddings) fail("ch06_pretrain", "--seq exceeds the model's max_position_embeddings");
+    Rng rng(run.seed);
+    s.model = std::make_unique<DeepSeekModel>(cfg, rng);
+  }
+  if (tc.batch_size % tc.micro_batches != 0) fail("ch06_pretrain", "--batch must be a multiple of --micro-batches");
+  s.model->set_recompute(o.recompute);   // a training setting, not saved with the model
+  return s;
+}
+
+void print_plan(const Setup& s, const Options& o, const TrainerConfig& tc, const std::string& ckpt) {
+  const ParamCount pcount = count_parameters(s.model->config());
+  std::printf("model: %s, %.2fM parameters (%.2fM in the MTP module), %.2fM active per token; %lld training tokens, %lld validation\n",
+              o.config_path.empty() ? o.preset.c_str() : o.config_path.c_str(), pcount.total / 1e6, pcount.mtp / 1e6, pcount.active / 1e6,
+              (long long)s.data->num_tokens(Split::Train), (long long)s.data->num_tokens(Split::Val));
+  std::printf("steps %lld x batch %lld x %lld tokens, lr %.2g -> %.2g (%s, warmup %lld), checkpoints every %lld steps in %s\n\n",
+              (long long)tc.steps, (long long)tc.batch_size, (long long)tc.seq_len, tc.lr, tc.min_lr, tc.schedule.c_str(),
+              (long long)tc.warmup, (long long)o.checkpoint_every, ckpt.c_str());
+}
+
+// The plots, the table, the sample and summary.json of a finished run.
+void report_run(RunReport& report, Setup& s, Pretrainer& p, const MemoryReport& mem, const Options& o, const RunOptions& run,
+                const std::string& ckpt) {
+  const TrainHistory& h = p.trainer.history;
+  write_plots(report, h, p.balance.load_shares(0), mem);
+  Table t({"what", "value"});
+  t.row({"final validation loss (main head)", fmt("%.4f (perplexity %.2f)", h.final_val("main_ce"), std::exp(h.final_val("main_ce")))});
+  if (s.model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.final_val("mtp_ce"))});
+  t.row({"final MaxVio_batch", fmt("%.3f", h.train.at("maxvio").back())});
+  t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", h.tokens_per_second(), run.threads)});
+  const StepUtilisation util = step_utilisation(s.model->config(), p.trainer.config().seq_len, h.tokens_per_second());
+  t.row({"share of the machine (model FLOPs / GEMM roof)", describe(util)});
+  t.row({"model FLOPs per token", util.formula});
+  t.row({"memory: parameters / gradients / AdamW / step peak above them",
+         memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
+             memory::human_bytes(mem.activations)});
+  t.print();
+  const std::string sample = o.sample_tokens > 0 ? sample_text(*s.model, s.tok, o, run.seed) : "";
+  if (!sample.empty()) std::printf("\nSample (temperature %.2g, top-k %lld):\n%s\n", o.temperature, (long long)o.top_k, sample.c_str());
+  Summary summary;
+  summary.set("final_val_loss", h.final_val("main_ce"));
+  summary.set("final_val_loss_mtp", h.final_val("mtp_ce"));
+  summary.set("final_maxvio_batch", h.train.at("maxvio").back());
+  summary.set("tokens_per_second", h.tokens_per_second());
+  summary.set("steps", static_cast<double>(p.trainer.step_count()));
+  summary.set("parameters", static_cast<double>(count_parameters(s.model->config()).total));
+  summary.set("checkpoint", ckpt);
+  summary.set("sample", sample);
+  summary.set("memory.parameters_bytes", mem.params);
+  summary.set("memory.optimizer_bytes", mem.optimizer);
+  summary.set("memory.peak_activation_bytes", mem.activations);
+  summary.set("recompute", o.recompute ? 1.0 : 0.0);
+  add_to_summary(summary, util);
+  report.write(summary);
+  std::printf("\nwrote %s/{loss,lr,maxvio,expert_load,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", report.dir().c_str(),
+              ckpt.c_str());
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,138 +187,68 @@ int main(int argc, char** argv) {
     PretrainConfig pc;
     TrainerConfig& tc = pc.train;
     tc.steps = 2400;   // 2.5M tokens: val loss 0.608 where 3,500 steps gave 0.594-0.602, in 31% less time (ch06/README.md)
-    flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (DESIGN.md's presets); --quick uses tiny");
+    flags.add_choice("--preset", o.preset, {"tiny", "mini"}, "model size (common/deepseek_config.hpp's presets)").quick("tiny");
     flags.add("--config", o.config_path, "a config.json to train instead of the preset (vocab_size is set by the tokenizer)");
-    flags.add("--steps", tc.steps, "training steps (the schedule's length)").min(1);
-    flags.add("--batch", tc.batch_size, "sequences per step").min(1);
-    flags.add("--seq", tc.seq_len, "tokens per sequence").min(2);
-    flags.add("--micro-batches", tc.micro_batches, "split each batch into this many micro-batches (gradient accumulation: less memory, same update)")
-        .min(1);
-    flags.add("--lr", tc.lr, "peak learning rate").min(0);
-    flags.add("--min-lr", tc.min_lr, "final learning rate").min(0);
-    flags.add("--warmup", tc.warmup, "linear warmup steps").min(0);
-    flags.add_choice("--schedule", tc.schedule, {"cosine", "wsd"}, "after warmup: cosine decay, or warmup-stable-decay");
+    add_trainer_flags(flags, tc, {.steps = 12, .batch = 4, .seq = 32, .warmup = 2, .eval_every = 6, .eval_batches = 2});
     flags.add("--mtp-lambda", pc.mtp_lambda, "weight of the MTP loss (V3: 0.3, later 0.1)").min(0);
     flags.add("--gamma", pc.bias_gamma, "bias update speed of auxiliary-loss-free balancing (V3: 0.001)").min(0);
     flags.add("--seq-alpha", pc.seq_alpha, "weight of the sequence-wise balance loss (V3: 0.0001)").min(0);
-    flags.add("--eval-every", tc.eval_every, "validate every this many steps").min(1);
-    flags.add("--eval-batches", tc.eval_batches, "validation batches per evaluation").min(1);
-    flags.add("--checkpoint-every", o.checkpoint_every, "write <out>/checkpoint every this many steps (and at the end)").min(1);
+    flags.add("--checkpoint-every", o.checkpoint_every, "write <out>/checkpoint every this many steps (and at the end)").min(1).quick(5);
     flags.add("--resume", o.resume, "continue the training run saved in this checkpoint folder");
     flags.add("--data", o.data_path, "train on this UTF-8 text file (documents split on blank lines or <|endoftext|>)");
-    flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000);
+    flags.add("--corpus-kb", o.corpus_kb, "size of the built-in procedural corpus in KB").min(10).max(100000).quick(150);
     flags.add("--prompt", o.prompt, "prompt of the sample printed at the end");
-    flags.add("--sample-tokens", o.sample_tokens, "tokens of that sample").min(0).max(1000);
+    flags.add("--sample-tokens", o.sample_tokens, "tokens of that sample").min(0).max(1000).quick(16);
     flags.add("--temperature", o.temperature, "sampling temperature of the sample (0 = greedy)").min(0);
     flags.add("--top-k", o.top_k, "top-k of the sample (0 = off)").min(0);
-    flags.add_flag("--recompute", o.recompute, "recompute every block's RMSNorms and the MLA up-projections in backward instead of keeping their outputs (V3 section 3.2.3): less memory, a little more time");
+    flags.add_flag("--recompute", o.recompute,
+                   "recompute every block's RMSNorms and the MLA up-projections in backward instead of keeping their outputs (V3 "
+                   "section 3.2.3): less memory, a little more time");
     flags.add("--interrupt-at", o.interrupt_at, "send this process Ctrl-C (SIGINT) after this step, to try the clean stop (0 = never)").min(0);
+    flags.add_choice("--precision", pc.precision, {"float32", "bf16", "auto"},
+                     "GEMM precision: float32, bf16 (BF16 inputs, float32 accumulation, weights and AdamW state) or auto (bf16 where the CPU "
+                     "has BF16 instructions)");
     flags.parse(argc, argv);
-    if (run.quick) {
-      o.preset = "tiny";
-      tc.steps = std::min<int64_t>(tc.steps, 12);
-      tc.batch_size = std::min<int64_t>(tc.batch_size, 4);
-      tc.seq_len = std::min<int64_t>(tc.seq_len, 32);
-      tc.warmup = std::min<int64_t>(tc.warmup, 2);
-      tc.eval_every = std::min<int64_t>(tc.eval_every, 6);
-      tc.eval_batches = std::min<int64_t>(tc.eval_batches, 2);
-      o.checkpoint_every = std::min<int64_t>(o.checkpoint_every, 5);
-      o.corpus_kb = std::min<int64_t>(o.corpus_kb, 150);
-      o.sample_tokens = std::min<int64_t>(o.sample_tokens, 16);
-    }
     tc.seed = run.seed;
-    start_run(run);
+    if (o.sample_tokens > 0 && o.prompt.empty())
+      fail("ch06_pretrain", "--prompt is empty: the sample at the end continues a prompt, so give it some text (or --sample-tokens 0)");
+    RunReport report = start_run(run, flags);
     print_header("ch06_pretrain", "the mini-DeepSeek pretraining run: loss, balance, memory, checkpoints, a sample");
     const std::string ckpt = run.out + "/checkpoint";
-
-    // Model, tokenizer and data: fresh, or from the checkpoint being resumed.
-    std::unique_ptr<DeepSeekModel> model;
-    Tokenizer tok;
-    std::unique_ptr<TokenDataset> data;
-    const auto docs = load_or_generate_documents(o.data_path, static_cast<size_t>(o.corpus_kb) * 1000, run.seed);
-    if (!o.resume.empty()) {
-      LoadedModel lm = load_model(o.resume);
-      if (!lm.has_tokenizer) fail("ch06_pretrain", "the checkpoint to resume has no tokenizer.json");
-      model = std::move(lm.model);
-      tok = std::move(lm.tokenizer);
-      data = std::make_unique<TokenDataset>(docs, tok, 0.05, run.seed);   // the split corpus_dataset made
-    } else {
-      CorpusData cd = corpus_dataset(docs, run.quick ? 512 : 1024, run.seed);
-      tok = std::move(cd.tokenizer);
-      data = std::make_unique<TokenDataset>(std::move(cd.dataset));
-      DeepSeekConfig cfg = o.config_path.empty() ? preset(o.preset) : load_config(o.config_path);
-      cfg.vocab_size = tok.vocab_size();
-      if (tc.seq_len > cfg.max_position_embeddings) fail("ch06_pretrain", "--seq exceeds the model's max_position_embeddings");
-      Rng rng(run.seed);
-      model = std::make_unique<DeepSeekModel>(cfg, rng);
-    }
-    if (tc.batch_size % tc.micro_batches != 0) fail("ch06_pretrain", "--batch must be a multiple of --micro-batches");
-    model->set_recompute(o.recompute);   // a training setting, not saved with the model
-    Pretrainer p(*model, pc);
+    Setup s = load_or_build(o, tc, run);
+    Pretrainer p(*s.model, pc);
     Trainer& trainer = p.trainer;
+    add_data_settings(trainer, run.seed, o.data_path, o.corpus_kb);
     if (!o.resume.empty()) {
       trainer.load_state(o.resume);
       std::printf("resumed %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer.step_count(), (long long)tc.steps);
     }
-    const ParamCount pcount = count_parameters(model->config());
-    std::printf("model: %s, %.2fM parameters (%.2fM in the MTP module), %.2fM active per token; %lld training tokens, %lld validation\n",
-                o.config_path.empty() ? o.preset.c_str() : o.config_path.c_str(), pcount.total / 1e6, pcount.mtp / 1e6, pcount.active / 1e6,
-                (long long)data->num_tokens(Split::Train), (long long)data->num_tokens(Split::Val));
-    std::printf("steps %lld x batch %lld x %lld tokens, lr %.2g -> %.2g (%s, warmup %lld), checkpoints every %lld steps in %s\n\n",
-                (long long)tc.steps, (long long)tc.batch_size, (long long)tc.seq_len, tc.lr, tc.min_lr, tc.schedule.c_str(),
-                (long long)tc.warmup, (long long)o.checkpoint_every, ckpt.c_str());
-
+    std::printf("%s\n", apply_precision(pc.precision).c_str());
+    print_plan(s, o, tc, ckpt);
     auto save = [&] {
       write_folder_atomic(ckpt, [&](const std::string& tmp) {
-        write_model_files(tmp, *model, &tok);
+        write_model_files(tmp, *s.model, &s.tok);
         trainer.save_state(tmp);
       });
     };
     MemoryReport mem;
-    mem.params = 4.0 * static_cast<double>(model->num_parameters());
+    mem.params = 4.0 * static_cast<double>(s.model->num_parameters());
     mem.grads = mem.params;
     mem.optimizer = static_cast<double>(trainer.optimizer().state_bytes());
     catch_interrupt();
-    const TrainHistory& h = trainer.run(*data, [&](const StepStats& s) {
-      mem.activations = std::max(mem.activations, static_cast<double>(s.peak_bytes));
-      if (s.step % o.checkpoint_every == 0 || s.step == tc.steps) save();
-      if (s.step == o.interrupt_at) std::raise(SIGINT);
+    trainer.run(*s.data, [&](const StepStats& st) {
+      mem.activations = std::max(mem.activations, static_cast<double>(st.peak_bytes));
+      if (st.step % o.checkpoint_every == 0 || st.step == tc.steps) save();
+      if (st.step == o.interrupt_at) std::raise(SIGINT);
       return !interrupted();
     });
     if (trainer.step_count() < tc.steps) {
       save();
-      std::printf("\ninterrupted at step %lld: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
-                  ckpt.c_str(), ckpt.c_str());
-      return 130;
+      std::printf("\ninterrupted at step %lld by %s: checkpoint written to %s; continue with --resume %s\n", (long long)trainer.step_count(),
+                  interrupt_name(), ckpt.c_str(), ckpt.c_str());
+      return interrupt_exit_code();
     }
-    write_plots(run.out, h, p.balance.load_shares(0), mem);
-    Table t({"what", "value"});
-    t.row({"final validation loss (main head)", fmt("%.4f (perplexity %.2f)", h.final_val("main_ce"), std::exp(h.final_val("main_ce")))});
-    if (model->depth() > 0) t.row({"final validation loss (MTP, t_{i+2})", fmt("%.4f", h.final_val("mtp_ce"))});
-    t.row({"final MaxVio_batch", fmt("%.3f", h.train.at("maxvio").back())});
-    t.row({"training throughput", fmt("%.0f tokens/s (%d threads)", h.tokens_per_second(), run.threads)});
-    t.row({"memory: parameters / gradients / AdamW / step peak above them",
-           memory::human_bytes(mem.params) + " / " + memory::human_bytes(mem.grads) + " / " + memory::human_bytes(mem.optimizer) + " / " +
-               memory::human_bytes(mem.activations)});
-    t.print();
-    const std::string sample = o.sample_tokens > 0 ? sample_text(*model, tok, o, run.seed) : "";
-    if (!sample.empty()) std::printf("\nSample (temperature %.2g, top-k %lld):\n%s\n", o.temperature, (long long)o.top_k, sample.c_str());
-    Summary summary;
-    summary.set("final_val_loss", h.final_val("main_ce"));
-    summary.set("final_val_loss_mtp", h.final_val("mtp_ce"));
-    summary.set("final_maxvio_batch", h.train.at("maxvio").back());
-    summary.set("tokens_per_second", h.tokens_per_second());
-    summary.set("steps", static_cast<double>(trainer.step_count()));
-    summary.set("parameters", static_cast<double>(pcount.total));
-    summary.set("checkpoint", ckpt);
-    summary.set("sample", sample);
-    summary.set("memory.parameters_bytes", mem.params);
-    summary.set("memory.optimizer_bytes", mem.optimizer);
-    summary.set("memory.peak_activation_bytes", mem.activations);
-    summary.set("recompute", o.recompute ? 1.0 : 0.0);
-    summary.write(run.out + "/summary.json");
-    std::printf("\nwrote %s/{loss,lr,maxvio,expert_load,memory}.svg (+ .csv), summary.json and the checkpoint %s\n", run.out.c_str(),
-                ckpt.c_str());
+    report_run(report, s, p, mem, o, run, ckpt);
     return 0;
   });
 }

@@ -48,7 +48,7 @@ TEST_CASE("config: the parameter count equals the built models' tensors") {
     CHECK(count_parameters(c).active == stored - skipped * static_cast<int64_t>(m.moe_layers().size()));
   }
   const ParamCount mini = count_parameters(preset("mini"));
-  CHECK(mini.total == 12707744);   // DESIGN: 12.7M, 2.0M in the MTP module, about 4.5M active
+  CHECK(mini.total == 12707744);   // the mini preset: 12.7M, 2.0M in the MTP module, about 4.5M active
   CHECK(mini.mtp > 1950000);
   CHECK(mini.active > 4300000);
   CHECK(mini.active < 4600000);

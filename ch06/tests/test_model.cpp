@@ -9,30 +9,18 @@
 #include "ch03/mla_activations.hpp"
 #include "ch03/mla_model.hpp"
 #include "ch06/checkpoint.hpp"
-#include "ch06/special_tokens.hpp"
 #include "common/autograd.hpp"
 #include "common/memory.hpp"
 #include "common/ops.hpp"
 #include "common/optim.hpp"
+#include "ch06/tests/model_steps.hpp"
 #include "common/tests/test_helpers.hpp"
 
 using namespace ds;
 using namespace ds::ch06;
 
-namespace {
-Tensor logits_of(DeepSeekModel& m, const IntTensor& ids) {
-  NoGradGuard ng;
-  return m.forward(ids);
-}
-
-// One AdamW step on the next-token loss of a fixed batch.
-void train_one_step(DeepSeekModel& m) {
-  const IntTensor ids({1, 5, 9, 200, 3, 77, 4, 8}, {2, 4}), targets({5, 9, 200, 3, 77, 4, 8, 1}, {2, 4});
-  AdamW opt(m.named_parameters(), AdamWConfig{});
-  cross_entropy(m.forward(ids), targets).backward();
-  opt.step();
-}
-}  // namespace
+using ds::ch06::model_steps::logits_of;
+using ds::ch06::model_steps::train_one_step;
 
 TEST_CASE("DeepSeek model: a left-padded row has the row's logits, naive and absorbed MLA, with and without the cache") {
   Rng rng(1);
@@ -90,91 +78,6 @@ TEST_CASE("clone: the same logits, its own storage, independent after the origin
   CHECK_FALSE(out.requires_grad());
 }
 
-TEST_CASE("value head: values [B, T] from the final hidden states, gradients, saved and loaded with the checkpoint, cloned") {
-  Rng rng(4);
-  DeepSeekModel m(preset("tiny"), rng);
-  ValueHead& head = m.add_value_head(rng);
-  CHECK_THROWS_AS(m.add_value_head(rng), std::logic_error);
-  const IntTensor ids({1, 5, 9, 200, 3, 77, 4, 8}, {2, 4});
-  const auto values = [&](DeepSeekModel& model) {
-    NoGradGuard ng;
-    return model.v_head->forward(model.main->hidden_states(ids));
-  };
-  const Tensor v = values(m);
-  CHECK(v.shape() == Shape{2, 4});
-  const Tensor h = [&] {
-    NoGradGuard ng;
-    return m.main->hidden_states(ids);
-  }();
-  const auto r = gradcheck_params([&] { return head.forward(h); }, head.named_parameters());
-  CHECK(r.ok);
-  head.summary.bias.data()[0] = 0.75f;
-  test::TempDir dir("ds_value_head");
-  const std::string folder = dir.file("ckpt");
-  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, nullptr); });
-  LoadedModel back = load_model(folder);
-  REQUIRE(back.model->v_head);
-  CHECK(test::max_abs_diff(values(m), values(*back.model)) == 0.f);
-  CHECK(test::max_abs_diff(logits_of(m, ids), logits_of(*back.model, ids)) == 0.f);
-  const auto copy = m.clone();
-  REQUIRE(copy->v_head);
-  CHECK(test::max_abs_diff(values(m), values(*copy)) == 0.f);
-  // a model without one loads without one
-  DeepSeekModel plain(preset("tiny"), rng);
-  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, plain, nullptr); });
-  CHECK_FALSE(load_model(folder).model->v_head);
-}
-
-TEST_CASE("special tokens: the vocabulary grows, old rows and old-token logits are unchanged, a save/load round trip") {
-  const std::vector<std::string> docs = {"Once upon a time there was a tiny model.", "It learned to add: 12 + 30 = 42.",
-                                         "The model said hello, and the user said hello back."};
-  Tokenizer tok = Tokenizer::train(docs, 300);
-  DeepSeekConfig cfg = preset("tiny");
-  cfg.vocab_size = tok.vocab_size();
-  Rng rng(5);
-  DeepSeekModel m(cfg, rng);
-  const Tensor embed_before = m.main->embed_tokens.weight.clone(), head_before = m.main->lm_head.clone();
-  const std::vector<int32_t> old_ids = tok.encode("The model said 42.");
-  const auto n = static_cast<int64_t>(old_ids.size());
-  const Tensor logits_before = logits_of(m, IntTensor(old_ids, {1, n}));
-
-  const std::vector<std::string> specials = {"<think>", "</think>", "<answer>", "</answer>", "<|User|>", "<|Assistant|>"};
-  const std::vector<int32_t> ids = add_special_tokens(m, tok, specials, rng);
-  const int64_t v0 = cfg.vocab_size, v1 = v0 + 6;
-  CHECK(ids == std::vector<int32_t>{static_cast<int32_t>(v0), static_cast<int32_t>(v0 + 1), static_cast<int32_t>(v0 + 2),
-                                    static_cast<int32_t>(v0 + 3), static_cast<int32_t>(v0 + 4), static_cast<int32_t>(v0 + 5)});
-  CHECK(m.vocab_size() == v1);
-  CHECK(m.config().vocab_size == v1);
-  CHECK(m.main->embed_tokens.weight.shape() == Shape{v1, 64});
-  CHECK(m.main->lm_head.shape() == Shape{v1, 64});
-  const auto row_bits_equal = [](const Tensor& grown, const Tensor& old) {
-    return std::equal(old.data(), old.data() + old.numel(), grown.data(), [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; });
-  };
-  CHECK(row_bits_equal(m.main->embed_tokens.weight, embed_before));
-  CHECK(row_bits_equal(m.main->lm_head, head_before));
-  double sq = 0;   // new rows drawn as at initialisation: normal(0, 0.02)
-  for (int64_t i = v0 * 64; i < v1 * 64; ++i) sq += std::pow(m.main->embed_tokens.weight.data()[i], 2);
-  CHECK(std::sqrt(sq / (6 * 64)) == doctest::Approx(cfg.initializer_range).epsilon(0.25));
-  const Tensor logits_after = logits_of(m, IntTensor(old_ids, {1, n}));
-  float worst = 0;
-  for (int64_t t = 0; t < n; ++t)
-    for (int64_t j = 0; j < v0; ++j) worst = std::max(worst, std::abs(logits_after.data()[t * v1 + j] - logits_before.data()[t * v0 + j]));
-  CHECK(worst < 1e-6f);
-  CHECK(tok.encode("<think>12</think>").front() == ids[0]);
-
-  test::TempDir dir("ds_special_tokens");
-  const std::string folder = dir.file("ckpt");
-  write_folder_atomic(folder, [&](const std::string& tmp) { write_model_files(tmp, m, &tok); });
-  LoadedModel back = load_model(folder);
-  CHECK(back.model->vocab_size() == v1);
-  CHECK(back.tokenizer.vocab_size() == v1);
-  CHECK(back.tokenizer.encode("<|User|>hi<|Assistant|>") == tok.encode("<|User|>hi<|Assistant|>"));
-  const IntTensor with_new({ids[0], old_ids[0], ids[1], ids[4]}, {1, 4});
-  CHECK(test::max_abs_diff(logits_of(m, with_new), logits_of(*back.model, with_new)) == 0.f);
-  train_one_step(*back.model);   // the grown model trains like any other
-  CHECK_THROWS_AS(m.resize_token_embeddings(v0, rng), std::invalid_argument);
-}
-
 TEST_CASE("DeepSeek model: recomputation (V3 section 3.2.3) leaves the loss and every gradient bit for bit, and keeps the bytes the shapes say") {
   const DeepSeekConfig cfg = preset("tiny");
   Rng rng(4);
@@ -216,7 +119,8 @@ TEST_CASE("DeepSeek model: recomputation (V3 section 3.2.3) leaves the loss and 
   int64_t differing = 0;
   for (size_t i = 0; i < plain.grads.size(); ++i)
     differing += plain.grads[i].defined() != recomputed.grads[i].defined() ||
-                 (plain.grads[i].defined() && std::memcmp(plain.grads[i].data(), recomputed.grads[i].data(), static_cast<size_t>(plain.grads[i].numel()) * sizeof(float)) != 0);
+                 (plain.grads[i].defined() &&
+                  std::memcmp(plain.grads[i].data(), recomputed.grads[i].data(), static_cast<size_t>(plain.grads[i].numel()) * sizeof(float)) != 0);
   CHECK(differing == 0);
   // num_hidden_layers blocks over B T tokens and the MTP module's block over B (T - 1); each
   // block's three regions add one float.

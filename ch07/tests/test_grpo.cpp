@@ -79,6 +79,9 @@ TEST_CASE("grpo loss: the clipped ratio and clip-higher by hand") {
   CHECK(t.clip_high == doctest::Approx(0.5));
   CHECK(t.clip_low == 0.f);
   CHECK(t.ratio_mean == doctest::Approx(1.0));
+  // How far the update left pi_old: 0.5 (log rho)^2 per token, averaged; 0 on-policy.
+  CHECK(t.approx_kl == doctest::Approx(0.25 * (std::log(1.5) * std::log(1.5) + std::log(0.5) * std::log(0.5))).epsilon(1e-5));
+  CHECK(grpo_loss(old, old, {}, mask, {1.f}, o).approx_kl == 0.f);
   // A = -1: min(-1.5, -1.2) = -1.5 and min(-0.5, -0.8) = -0.8; the low clip binds on token 2.
   t = grpo_loss(lp, old, {}, mask, {-1.f}, o);
   CHECK(t.loss.item() == doctest::Approx((1.5 + 0.8) / 2));

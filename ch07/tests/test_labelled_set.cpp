@@ -90,5 +90,16 @@ TEST_CASE("LabelledSet: saved into a checkpoint folder and read back, and a fold
   CHECK(r.seed == 5);
   write_file_atomic((dir / "labelled_set.json").string(), std::string_view("{\"task\": \"addition\"}"));
   CHECK_THROWS_WITH_AS(LabelledSet::load(dir.string()), doctest::Contains("not a labelled-set description"), std::runtime_error);
+  for (const char* garbage : {"\x01\x02garbage", "[1, 2]", "{\"task\": 3, \"short_lengths\": []}"}) {   // no library text reaches the reader
+    write_file_atomic((dir / "labelled_set.json").string(), std::string_view(garbage));
+    std::string e;
+    try {
+      LabelledSet::load(dir.string());
+    } catch (const std::exception& err) {
+      e = err.what();
+    }
+    CHECK(e.find("not a labelled-set description") != std::string::npos);
+    CHECK(e.find("json.exception") == std::string::npos);
+  }
   fs::remove_all(dir);
 }

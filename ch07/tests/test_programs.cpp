@@ -23,7 +23,8 @@ std::string sft_checkpoint(const std::string& tag) {
 void check_checkpoint(const fs::path& dir) {
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) CHECK(fs::exists(dir / f));
   const fs::path gen = fs::path(dir.parent_path().string() + "_" + dir.filename().string() + "_generate");
-  CHECK(run_program("ch06_generate", "--checkpoint " + dir.string() + " --prompt \"User: Add 12 + 34 and write the sum least significant digit first. Assistant:\"", gen) == 0);
+  CHECK(run_program("ch06_generate",
+                    "--checkpoint " + dir.string() + " --prompt \"User: Add 12 + 34 and write the sum least significant digit first. Assistant:\"", gen) == 0);
 }
 }  // namespace
 
@@ -46,14 +47,52 @@ TEST_CASE("program ch07_sft --quick: plots, summary, a checkpoint ch06_generate 
 TEST_CASE("program ch07_grpo --quick: from the SFT checkpoint, plots, the control, a checkpoint, a missing start refused") {
   const fs::path out = fs::temp_directory_path() / "ds_smoke_ch07_grpo";
   REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo"), out) == 0);
-  check_files(out, {"accuracy.svg", "kl.svg", "entropy.svg", "length.svg", "pass_at_k.svg", "summary.json"});
+  check_files(out, {"accuracy.svg", "kl.svg", "clip.svg", "entropy.svg", "length.svg", "pass_at_k.svg", "summary.json"});
   const auto s = program_summary(out);
   CHECK(s["steps"].get<double>() == 2);
   CHECK(s.contains("control_exact_match"));
+  CHECK(s.contains("answers_control_exact_match"));
   check_checkpoint(out / "checkpoint");
   CHECK(fs::exists(out / "control_checkpoint" / "model.safetensors"));
+  CHECK(fs::exists(out / "answers_control_checkpoint" / "model.safetensors"));
+  // --seeds 2: two SFT starts trained here, one run from each, mean and spread in the summary.
+  const fs::path seeds = fs::temp_directory_path() / "ds_smoke_ch07_grpo_seeds";
+  REQUIRE(run_program("ch07_grpo", "--seeds 2 --no-control", seeds) == 0);
+  const auto ss = program_summary(seeds);
+  CHECK(ss["seeds"].get<double>() == 2);
+  CHECK(ss["grpo_gain_points_sd"].get<double>() >= 0.0);
+  check_checkpoint(seeds / "start-2" / "sft");
+  check_checkpoint(seeds / "start-2" / "checkpoint");
   CHECK(run_program("ch07_grpo", "--sft /nonexistent", out) == 1);
   CHECK(run_program("ch07_grpo", "--sft " + sft_checkpoint("grpo") + " --loss-type dr_grpo --scale-rewards none --beta 0 --mu 2 --no-control", out) == 0);
+}
+
+TEST_CASE("program ch07_sft and ch07_grpo --checkpoint: only a new, empty or checkpoint folder is written, never the --sft it starts from") {
+  const fs::path tmp = fs::temp_directory_path();
+  const fs::path mine = tmp / "ds_smoke_ch07_readers_folder";
+  fs::remove_all(mine);
+  fs::create_directories(mine);
+  ds::write_file_atomic((mine / "notes.txt").string(), std::string_view("mine"));
+  ds::write_file_atomic((mine / "config.json").string(), std::string_view("{}"));
+  const fs::path out = tmp / "ds_smoke_ch07_checkpoint_rules";
+  auto refused = [&](const std::string& program, const std::string& args, const std::string& sentence) {
+    INFO(program << " " << args);
+    CHECK(run_program(program, args, out) == 1);
+    const std::string log = ds::read_text_file(out.string() + ".log");
+    INFO(log);
+    CHECK(log.find(sentence) != std::string::npos);
+    CHECK_FALSE(fs::exists(out / "loss.svg"));   // refused before any work
+    CHECK(ds::read_text_file((mine / "notes.txt").string()) == "mine");
+  };
+  refused("ch07_sft", "--checkpoint " + mine.string(), "--checkpoint '" + mine.string() + "' holds '" + (mine / "notes.txt").string() + "'");
+  refused("ch07_sft", "--checkpoint " + (mine / "notes.txt").string(), "is an existing file, not a folder");
+  const std::string sft = sft_checkpoint("rules");
+  refused("ch07_grpo", "--sft " + sft + " --checkpoint " + mine.string(), "which is not part of a checkpoint");
+  refused("ch07_grpo", "--sft " + sft + " --checkpoint " + sft, "is the folder --sft reads from");
+  CHECK(fs::exists(fs::path(sft) / "labelled_set.json"));
+  // its own earlier checkpoint is replaced
+  REQUIRE(run_program("ch07_grpo", "--sft " + sft + " --no-control --checkpoint " + (tmp / "ds_smoke_ch07_rules_ckpt").string(), out) == 0);
+  CHECK(run_program("ch07_grpo", "--sft " + sft + " --no-control --checkpoint " + (tmp / "ds_smoke_ch07_rules_ckpt").string(), out) == 0);
 }
 
 TEST_CASE("program ch07_rejection_sampling --quick, ch07_dpo --quick, ch07_ppo --quick: each from the SFT checkpoint") {
@@ -94,6 +133,9 @@ TEST_CASE("program ch07_compare --quick: every method and the control from one S
   CHECK(s["sft_control"]["steps"].get<double>() >= 1);
   CHECK(s["labelled_long_examples"].get<double>() == 16);   // ch07_sft --quick's labelled set
   CHECK(fs::exists(out / "sft_control" / "model.safetensors"));
+  CHECK(s["answers_control"]["samples"].get<double>() == 0);   // answers-only SFT on RL's prompts samples nothing either
+  CHECK(fs::exists(out / "answers_control" / "model.safetensors"));
+  CHECK(s["grpo"]["change_points_sd"].get<double>() == 0);   // one start: no spread
   // A checkpoint without the SFT stage's labelled set (one ch07_grpo wrote) cannot give the control its data.
   const fs::path grpo = fs::temp_directory_path() / "ds_smoke_ch07_compare_grpo";
   REQUIRE(run_program("ch07_grpo", "--sft " + sft_checkpoint("compare") + " --no-control", grpo) == 0);

@@ -271,20 +271,19 @@ TEST_CASE("DPO step: at the reference the loss is log 2 and every implicit rewar
 TEST_CASE("critic_values: one value per completion token, read before the token, the same for a row alone or padded in a batch") {
   Fixture f;
   Rng rng(3);
-  std::unique_ptr<ch06::DeepSeekModel> critic = f.model.clone();
-  critic->add_value_head(rng);
+  Critic critic(f.model, rng);
   const std::vector<std::vector<int32_t>> prompts = {f.codec.prompt(f.problems[0]), f.codec.prompt(f.problems[2])};
   const std::vector<std::vector<int32_t>> completions = {{5, 6, 7}, {8}};
   NoGradGuard ng;
-  const ch02::TokenScores both = critic_values(*critic, prompts, completions);
+  const ch02::TokenScores both = critic_values(critic, prompts, completions);
   CHECK(both.log_probs.shape() == Shape{2, 3});
   CHECK(std::vector<float>(both.mask.data(), both.mask.data() + 6) == std::vector<float>{1, 1, 1, 1, 0, 0});
   for (int row = 0; row < 2; ++row) {
-    const ch02::TokenScores alone = critic_values(*critic, {prompts[static_cast<size_t>(row)]}, {completions[static_cast<size_t>(row)]});
+    const ch02::TokenScores alone = critic_values(critic, {prompts[static_cast<size_t>(row)]}, {completions[static_cast<size_t>(row)]});
     for (int64_t j = 0; j < alone.log_probs.size(1); ++j) CHECK(alone.log_probs[j] == doctest::Approx(both.log_probs[row * 3 + j]).epsilon(1e-4));
   }
   // The first value is read at the prompt's last position: V(prompt) = v_head(h[P - 1]).
   const IntTensor ids(prompts[0], {1, static_cast<int64_t>(prompts[0].size())});
-  const Tensor v = critic->v_head->forward(critic->main->hidden_states(ids));
+  const Tensor v = critic.values(ids);
   CHECK(v[v.numel() - 1] == doctest::Approx(both.log_probs[0]).epsilon(1e-4));
 }

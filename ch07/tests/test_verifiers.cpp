@@ -24,7 +24,9 @@ Problem countdown(std::vector<std::string> numbers, std::string target) {
   p.target = std::move(target);
   return p;
 }
-std::string wrap(const std::string& answer) { return format_completion("...", answer); }
+// A finished completion, as sampling returns it: the worked form, then the stop token.
+std::string wrap(const std::string& answer) { return format_completion("...", answer) + "<|endoftext|>"; }
+const std::string kEot = "<|endoftext|>";
 }  // namespace
 
 TEST_CASE("verifier, addition: only the exact reversed digits score") {
@@ -78,22 +80,42 @@ TEST_CASE("verifier, countdown: 1 for a hit with each number once, 0.1 for a val
 TEST_CASE("verifier: the accuracy reward reads only the one <answer> block of a completion") {
   const Problem add = addition("345", "78", "324");
   CHECK(accuracy_reward(add, wrap("324")) == 1.f);
-  CHECK(accuracy_reward(add, "<answer>324</answer>") == 1.f);   // format is scored apart
+  CHECK(accuracy_reward(add, "<answer>324</answer>" + kEot) == 1.f);   // format is scored apart
   CHECK(accuracy_reward(add, "") == 0.f);
   CHECK(accuracy_reward(add, "324") == 0.f);                                      // missing markers
   CHECK(accuracy_reward(add, "<think>324</think>") == 0.f);                       // answer outside <answer>
   CHECK(accuracy_reward(add, "<think>x</think> 324 <answer></answer>") == 0.f);
-  CHECK(accuracy_reward(add, "<answer>324</answer><answer>423</answer>") == 0.f);   // hedging with two answers
-  CHECK(accuracy_reward(add, "<answer>324</answer><answer>324</answer>") == 0.f);
+  CHECK(accuracy_reward(add, "<answer>324</answer><answer>423</answer>" + kEot) == 0.f);   // hedging with two answers
+  CHECK(accuracy_reward(add, "<answer>324</answer><answer>324</answer>" + kEot) == 0.f);
   const Problem cd = countdown({"3", "5", "7"}, "26");
   CHECK(accuracy_reward(cd, wrap("3 * 7 + 5")) == 1.f);
   CHECK(accuracy_reward(cd, wrap("3 + 5 + 7")) == kWellFormedWrong);
   CHECK(accuracy_reward(cd, wrap("3 / 5")) == 0.f);
   CHECK(accuracy_reward(cd, "<think>3 * 7 + 5</think>") == 0.f);
-  const Reward r = score(cd, "<answer>3 * 7 + 5</answer>");
+  const Reward r = score(cd, "<answer>3 * 7 + 5</answer>" + kEot);
   CHECK(r.accuracy == 1.f);
   CHECK(r.format == 0.f);
   const Reward s = score(cd, wrap("3 * 7 + 5"));
   CHECK(s.accuracy == 1.f);
   CHECK(s.format == 1.f);
+}
+
+TEST_CASE("verifier: an answer counts only when the completion ends right after it") {
+  const Problem add = addition("345", "78", "324");
+  CHECK(accuracy_reward(add, wrap("324")) == 1.f);
+  CHECK(accuracy_reward(add, "<answer> 324 </answer> \n" + kEot + "\n") == 1.f);   // whitespace around the stop token
+  CHECK(accuracy_reward(add, "<answer> 324 </answer> 5 5" + kEot) == 0.f);          // rambling after the answer
+  CHECK(accuracy_reward(add, "<answer> 324 </answer>5" + kEot) == 0.f);
+  CHECK(accuracy_reward(add, "<answer> 324 </answer> <think>" + kEot) == 0.f);
+  CHECK(accuracy_reward(add, format_completion("...", "324")) == 0.f);              // cut off: no end-of-text
+  CHECK(accuracy_reward(add, "<answer> 324 </answer> 5 5") == 0.f);
+  CHECK(ends_after_answer(wrap("324")));
+  CHECK_FALSE(ends_after_answer(kEot));
+  CHECK_FALSE(ends_after_answer("</answer> x" + kEot));
+  // With the format reward weighted 0, the reward is the accuracy alone: rambling still earns 0.
+  const Reward r = score(add, "<think>x</think> <answer> 324 </answer> 5 5" + kEot);
+  CHECK(r.accuracy == 0.f);
+  CHECK(r.format == 0.f);
+  const Problem cd = countdown({"3", "5", "7"}, "26");
+  CHECK(accuracy_reward(cd, "<answer>3 * 7 + 5</answer> 7" + kEot) == 0.f);   // not even the well-formed-miss credit
 }

@@ -48,10 +48,10 @@ std::vector<float> parse_temperatures(const std::string& s) {
     try {
       size_t used = 0;
       const float t = std::stof(s.substr(i, j - i), &used);
-      if (used != j - i || !(t > 0)) throw std::invalid_argument("");
+      if (used != j - i || !(t > 0) || !std::isfinite(t)) throw std::invalid_argument("");
       out.push_back(t);
     } catch (const std::exception&) {
-      throw std::invalid_argument("--temperatures needs positive numbers separated by commas, like 1,2,4,8, not '" + s + "'");
+      throw std::invalid_argument("--temperatures needs positive finite numbers separated by commas, like 1,2,4,8, not '" + s + "'");
     }
     i = j + 1;
   }
@@ -73,149 +73,172 @@ double soft_grad_norm(ch06::DeepSeekModel& student, ch06::DeepSeekModel& teacher
   return std::sqrt(sq) / (scaled ? 1.0 : double(t) * t);
 }
 
+struct Options {
+  std::string teacher_dir, data_path, temps = "1,2,4";
+  int64_t teacher_steps = 250, student_steps = 100, batch = 8, seq = 64;
+  float alpha = 0.5f;
+};
+
+TrainerConfig kd_config(const Options& o, int64_t steps, const std::string& label, uint64_t seed, bool quick) {
+  TrainerConfig tc = program_train_config(steps, seed, 5);
+  tc.batch_size = o.batch;
+  tc.seq_len = o.seq;
+  tc.warmup = std::min<int64_t>(20, steps / 10);
+  tc.eval_batches = quick ? 2 : 8;
+  tc.label = label;
+  return tc;
+}
+
+// The teacher (loaded, or pretrained here and saved to <out>/teacher), its tokenizer and the data.
+struct Teacher {
+  std::unique_ptr<ch06::DeepSeekModel> model;
+  Tokenizer tok;
+  std::unique_ptr<TokenDataset> data;
+  double val = 0;
+};
+
+Teacher load_or_train_teacher(const Options& o, const RunOptions& run) {
+  Teacher t;
+  const auto docs = load_or_generate_documents(o.data_path, run.quick ? 200000 : 1000000, run.seed);
+  if (!o.teacher_dir.empty()) {
+    ch06::LoadedModel lm = ch06::load_model(o.teacher_dir);
+    if (!lm.has_tokenizer) fail(kProgram, o.teacher_dir + " has no tokenizer.json, and the student must use the teacher's tokenizer");
+    t.model = std::move(lm.model);
+    t.tok = std::move(lm.tokenizer);
+    t.data = std::make_unique<TokenDataset>(docs, t.tok, 0.05, run.seed);
+    const auto batches = t.data->eval_batches(Split::Val, o.batch, o.seq, run.quick ? 2 : 8);
+    t.val = evaluate([&](const Batch& b) { return ch07::sft_loss(*t.model)(b); }, batches).at("loss");
+  } else {
+    CorpusData cd = corpus_dataset(docs, run.quick ? 512 : 1024, run.seed);
+    t.tok = std::move(cd.tokenizer);
+    t.data = std::make_unique<TokenDataset>(std::move(cd.dataset));
+    Rng rng(run.seed);
+    t.model = std::make_unique<ch06::DeepSeekModel>(lm_config(t.tok.vocab_size(), 128, 4, true), rng);
+    ch06::PretrainConfig pc;
+    pc.train = kd_config(o, o.teacher_steps, "teacher", run.seed, run.quick);
+    ch06::Pretrainer p(*t.model, pc);
+    t.val = p.trainer.run(*t.data).final_val("main_ce");
+    ch06::write_folder_atomic(run.out + "/teacher", [&](const std::string& tmp) { ch06::write_model_files(tmp, *t.model, &t.tok); });
+  }
+  if (t.tok.vocab_size() > t.model->vocab_size()) fail(kProgram, "the teacher's vocabulary is smaller than its tokenizer's");
+  return t;
+}
+
+struct StudentRun {
+  std::string name;
+  float t = 1;
+  TrainHistory h;
+};
+
+// Students: alpha 0 (scratch) and alpha at each T, from the same initial weights and data order.
+std::vector<StudentRun> train_students(Teacher& teacher, const DeepSeekConfig& scfg, const std::vector<float>& sweep, const Options& o,
+                                       const RunOptions& run) {
+  std::vector<StudentRun> runs = {{"scratch", 1.f, {}}};
+  for (float t : sweep) runs.push_back({fmt("KD T=%g", t), t, {}});
+  for (size_t i = 0; i < runs.size(); ++i) {
+    Rng rng(run.seed + 1);
+    ch06::DeepSeekModel student(scfg, rng);
+    const LogitKDOptions ko{.alpha = i == 0 ? 0.f : o.alpha, .temperature = runs[i].t};
+    Trainer trainer(student.named_parameters(), kd_config(o, o.student_steps, runs[i].name, run.seed, run.quick),
+                    [&](const Batch& b) { return logit_kd_step(student, *teacher.model, b, ko); });
+    runs[i].h = trainer.run(*teacher.data);
+  }
+  return runs;
+}
+
+// The soft term's gradient norm with and without T^2, on one batch, for a fresh student.
+struct GradScale {
+  std::vector<double> ts, with_t2, without_t2;
+};
+
+GradScale grad_scale(Teacher& teacher, const DeepSeekConfig& scfg, const Options& o, uint64_t seed) {
+  Rng rng(seed + 1);
+  ch06::DeepSeekModel fresh(scfg, rng);
+  Rng brng(seed);
+  const Batch b = teacher.data->sample_batch(Split::Train, o.batch, o.seq, brng);
+  GradScale g;
+  for (float t : {1.f, 2.f, 4.f, 8.f, 16.f}) {
+    g.ts.push_back(t);
+    g.with_t2.push_back(soft_grad_norm(fresh, *teacher.model, b, t, true));
+    g.without_t2.push_back(soft_grad_norm(fresh, *teacher.model, b, t, false));
+  }
+  return g;
+}
+
+// Both tables, the three plots and summary.json.
+void report_kd(RunReport& report, const std::vector<StudentRun>& runs, const GradScale& gr, double teacher_val, const Options& o) {
+  Table t({"student", "final validation CE", "vs scratch", "soft term (T^2 KL)", "train tokens/s"});
+  Summary summary;
+  const double scratch = runs[0].h.final_val("hard");
+  for (const StudentRun& r : runs) {
+    const double v = r.h.final_val("hard");
+    t.row({r.name, fmt("%.4f", v), fmt("%+.4f", v - scratch), r.name == "scratch" ? "-" : fmt("%.4f", r.h.final_val("soft")),
+           format_count(r.h.tokens_per_second())});
+    summary.set("students." + r.name + ".val_ce", v);
+  }
+  t.print();
+  std::printf("\nteacher validation CE %.4f; student alpha %.2g for every KD run\n", teacher_val, o.alpha);
+  Table g({"T", "|grad| of T^2 KL", "|grad| of KL alone"});
+  for (size_t i = 0; i < gr.ts.size(); ++i) g.row({fmt("%g", gr.ts[i]), fmt("%.4g", gr.with_t2[i]), fmt("%.4g", gr.without_t2[i])});
+  std::printf("\nthe soft term's gradient on one batch (fresh student, trained teacher):\n");
+  g.print();
+
+  LineChart val{"Validation cross-entropy of the student", "student training step", "cross-entropy (nats/token)", {}};
+  for (const StudentRun& r : runs) val.series.push_back({r.name, r.h.eval_step, r.h.val.at("hard"), r.name == "scratch"});
+  val.series.push_back({"teacher", {0.0, double(o.student_steps)}, {teacher_val, teacher_val}, true});
+  val.caption = "The same student from the same initial weights and batches; dashed: the from-scratch run and the teacher.";
+  report.plot("val_ce.svg", val);
+  BarChart sweep_bar{"Final validation cross-entropy by temperature", "", "cross-entropy (nats/token)", {}, {{"val CE", {}, {}}}};
+  for (const StudentRun& r : runs) {
+    sweep_bar.categories.push_back(r.name);
+    sweep_bar.series[0].y.push_back(r.h.final_val("hard"));
+  }
+  sweep_bar.caption = "Lower is better; every bar is the same student after the same number of steps.";
+  report.plot("temperature_sweep.svg", sweep_bar);
+  LineChart gs{"Gradient of the soft term, with and without T^2", "temperature T", "gradient norm", {}};
+  gs.series = {{"T^2 KL (Hinton)", gr.ts, gr.with_t2}, {"KL alone", gr.ts, gr.without_t2, true}};
+  gs.logx = gs.logy = true;
+  gs.caption = "Without T^2 the soft term's gradient falls as 1/T^2; with it the scale stays comparable, so alpha means the same at any T.";
+  report.plot("grad_scale.svg", gs);
+  summary.set("teacher_val_ce", teacher_val);
+  summary.set("scratch_val_ce", scratch);
+  double best = 1e30;
+  for (size_t i = 1; i < runs.size(); ++i) best = std::min(best, runs[i].h.final_val("hard"));
+  summary.set("best_kd_val_ce", best);
+  summary.set("grad_norm_t2", gr.with_t2);
+  summary.set("grad_norm_no_t2", gr.without_t2);
+  report.write(summary);
+  std::printf("\nwrote %s/{val_ce,temperature_sweep,grad_scale}.svg (+ .csv) and summary.json\n", report.dir().c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   return run_main(kProgram, [&] {
-    Flags flags(kProgram, "Logit distillation (alpha * T^2 KL + (1 - alpha) CE) of a MoE teacher into a small dense student on language modelling, "
-                          "with a temperature sweep at equal student steps.");
+    Flags flags(kProgram, "Logit distillation (alpha * T^2 KL + (1 - alpha) CE) of a MoE teacher into a small dense student on language "
+                          "modelling, with a temperature sweep at equal student steps.");
     RunOptions run;
     add_run_flags(flags, run, kProgram);
-    std::string teacher_dir, data_path, temps = "1,2,4";
-    int64_t teacher_steps = 250, student_steps = 100, batch = 8, seq = 64;
-    float alpha = 0.5f;
-    flags.add("--teacher", teacher_dir, "load the teacher from this checkpoint folder (ch06_pretrain's, or a previous run's <out>/teacher) instead of training one");
-    flags.add("--data", data_path, "train on this UTF-8 text file instead of the built-in corpus");
-    flags.add("--teacher-steps", teacher_steps, "pretraining steps of the teacher (not counted in the students' budget)").min(1);
-    flags.add("--student-steps", student_steps, "training steps of every student: the equal compute budget").min(1);
-    flags.add("--batch", batch, "sequences per step").min(1);
-    flags.add("--seq", seq, "tokens per sequence").min(2).max(128);
-    flags.add("--alpha", alpha, "weight of the soft term (1 - alpha on the labels); the from-scratch student is alpha 0").min(0).max(1);
-    flags.add("--temperatures", temps, "the sweep: temperatures T separated by commas");
+    Options o;
+    flags.add("--teacher", o.teacher_dir,
+              "load the teacher from this checkpoint folder (ch06_pretrain's, or a previous run's <out>/teacher) instead of training one");
+    flags.add("--data", o.data_path, "train on this UTF-8 text file instead of the built-in corpus");
+    flags.add("--teacher-steps", o.teacher_steps, "pretraining steps of the teacher (not counted in the students' budget)").min(1).quick(10);
+    flags.add("--student-steps", o.student_steps, "training steps of every student: the equal compute budget").min(1).quick(5);
+    flags.add("--batch", o.batch, "sequences per step").min(1).quick(4);
+    flags.add("--seq", o.seq, "tokens per sequence").min(2).max(128).quick(32);
+    flags.add("--alpha", o.alpha, "weight of the soft term (1 - alpha on the labels); the from-scratch student is alpha 0").min(0).max(1);
+    flags.add("--temperatures", o.temps, "the sweep: temperatures T separated by commas");
     flags.parse(argc, argv);
-    const std::vector<float> sweep = parse_temperatures(temps);
-    if (run.quick) {
-      teacher_steps = std::min<int64_t>(teacher_steps, 10);
-      student_steps = std::min<int64_t>(student_steps, 5);
-      batch = std::min<int64_t>(batch, 4);
-      seq = std::min<int64_t>(seq, 32);
-    }
-    start_run(run);
+    const std::vector<float> sweep = parse_temperatures(o.temps);
+    RunReport report = start_run(run, flags);
     print_header(kProgram, "validation cross-entropy of one student trained from scratch and by logit KD at each temperature, equal steps");
-
-    // Teacher and data.
-    std::unique_ptr<ch06::DeepSeekModel> teacher;
-    Tokenizer tok;
-    std::unique_ptr<TokenDataset> data;
-    const auto docs = load_or_generate_documents(data_path, run.quick ? 200000 : 1000000, run.seed);
-    if (!teacher_dir.empty()) {
-      ch06::LoadedModel lm = ch06::load_model(teacher_dir);
-      if (!lm.has_tokenizer) fail(kProgram, teacher_dir + " has no tokenizer.json, and the student must use the teacher's tokenizer");
-      teacher = std::move(lm.model);
-      tok = std::move(lm.tokenizer);
-      data = std::make_unique<TokenDataset>(docs, tok, 0.05, run.seed);
-    } else {
-      CorpusData cd = corpus_dataset(docs, run.quick ? 512 : 1024, run.seed);
-      tok = std::move(cd.tokenizer);
-      data = std::make_unique<TokenDataset>(std::move(cd.dataset));
-    }
-    auto config = [&](int64_t steps, const std::string& label) {
-      TrainerConfig tc = program_train_config(steps, run.seed, 5);
-      tc.batch_size = batch;
-      tc.seq_len = seq;
-      tc.warmup = std::min<int64_t>(20, steps / 10);
-      tc.eval_batches = run.quick ? 2 : 8;
-      tc.label = label;
-      return tc;
-    };
-    double teacher_val = 0;
-    if (!teacher) {
-      Rng rng(run.seed);
-      teacher = std::make_unique<ch06::DeepSeekModel>(lm_config(tok.vocab_size(), 128, 4, true), rng);
-      ch06::PretrainConfig pc;
-      pc.train = config(teacher_steps, "teacher");
-      ch06::Pretrainer p(*teacher, pc);
-      teacher_val = p.trainer.run(*data).final_val("main_ce");
-      ch06::write_folder_atomic(run.out + "/teacher", [&](const std::string& tmp) { ch06::write_model_files(tmp, *teacher, &tok); });
-    } else {
-      const auto batches = data->eval_batches(Split::Val, batch, seq, run.quick ? 2 : 8);
-      teacher_val = evaluate([&](const Batch& b) { return ch07::sft_loss(*teacher)(b); }, batches).at("loss");
-    }
-    if (tok.vocab_size() > teacher->vocab_size()) fail(kProgram, "the teacher's vocabulary is smaller than its tokenizer's");
-    std::printf("teacher: %.2fM parameters, validation cross-entropy %.4f\n\n", count_parameters(teacher->config()).total / 1e6, teacher_val);
-
-    // Students: alpha 0 (scratch) and alpha at each T, from the same initial weights and data order.
-    struct Run {
-      std::string name;
-      float t = 1;
-      TrainHistory h;
-    };
-    std::vector<Run> runs = {{"scratch", 1.f, {}}};
-    for (float t : sweep) runs.push_back({fmt("KD T=%g", t), t, {}});
-    const DeepSeekConfig scfg = lm_config(teacher->vocab_size(), 64, 2, false);
-    for (size_t i = 0; i < runs.size(); ++i) {
-      Rng rng(run.seed + 1);
-      ch06::DeepSeekModel student(scfg, rng);
-      const LogitKDOptions o{.alpha = i == 0 ? 0.f : alpha, .temperature = runs[i].t};
-      Trainer trainer(student.named_parameters(), config(student_steps, runs[i].name),
-                      [&](const Batch& b) { return logit_kd_step(student, *teacher, b, o); });
-      runs[i].h = trainer.run(*data);
-    }
-
-    // The gradient scale with and without T^2, on one batch, for the fresh student.
-    Rng rng(run.seed + 1);
-    ch06::DeepSeekModel fresh(scfg, rng);
-    Rng brng(run.seed);
-    const Batch b = data->sample_batch(Split::Train, batch, seq, brng);
-    std::vector<double> ts, with_t2, without_t2;
-    for (float t : {1.f, 2.f, 4.f, 8.f, 16.f}) {
-      ts.push_back(t);
-      with_t2.push_back(soft_grad_norm(fresh, *teacher, b, t, true));
-      without_t2.push_back(soft_grad_norm(fresh, *teacher, b, t, false));
-    }
-
-    Table t({"student", "final validation CE", "vs scratch", "soft term (T^2 KL)", "train tokens/s"});
-    Summary summary;
-    const double scratch = runs[0].h.final_val("hard");
-    for (const Run& r : runs) {
-      const double v = r.h.final_val("hard");
-      t.row({r.name, fmt("%.4f", v), fmt("%+.4f", v - scratch), r.name == "scratch" ? "-" : fmt("%.4f", r.h.final_val("soft")),
-             format_count(r.h.tokens_per_second())});
-      summary.set("students." + r.name + ".val_ce", v);
-    }
-    t.print();
-    std::printf("\nteacher validation CE %.4f; student alpha %.2g for every KD run\n", teacher_val, alpha);
-    Table g({"T", "|grad| of T^2 KL", "|grad| of KL alone"});
-    for (size_t i = 0; i < ts.size(); ++i) g.row({fmt("%g", ts[i]), fmt("%.4g", with_t2[i]), fmt("%.4g", without_t2[i])});
-    std::printf("\nthe soft term's gradient on one batch (fresh student, trained teacher):\n");
-    g.print();
-
-    LineChart val{"Validation cross-entropy of the student", "student training step", "cross-entropy (nats/token)", {}};
-    for (const Run& r : runs) val.series.push_back({r.name, r.h.eval_step, r.h.val.at("hard"), r.name == "scratch"});
-    val.series.push_back({"teacher", {0.0, double(student_steps)}, {teacher_val, teacher_val}, true});
-    val.caption = "The same student from the same initial weights and batches; dashed: the from-scratch run and the teacher.";
-    write_line_chart(run.out + "/val_ce.svg", val);
-    BarChart sweep_bar{"Final validation cross-entropy by temperature", "", "cross-entropy (nats/token)", {}, {{"val CE", {}, {}}}};
-    for (const Run& r : runs) {
-      sweep_bar.categories.push_back(r.name);
-      sweep_bar.series[0].y.push_back(r.h.final_val("hard"));
-    }
-    sweep_bar.caption = "Lower is better; every bar is the same student after the same number of steps.";
-    write_bar_chart(run.out + "/temperature_sweep.svg", sweep_bar);
-    LineChart gs{"Gradient of the soft term, with and without T^2", "temperature T", "gradient norm", {}};
-    gs.series = {{"T^2 KL (Hinton)", ts, with_t2}, {"KL alone", ts, without_t2, true}};
-    gs.logx = gs.logy = true;
-    gs.caption = "Without T^2 the soft term's gradient falls as 1/T^2; with it the scale stays comparable, so alpha means the same at any T.";
-    write_line_chart(run.out + "/grad_scale.svg", gs);
-    summary.set("teacher_val_ce", teacher_val);
-    summary.set("scratch_val_ce", scratch);
-    double best = 1e30;
-    for (size_t i = 1; i < runs.size(); ++i) best = std::min(best, runs[i].h.final_val("hard"));
-    summary.set("best_kd_val_ce", best);
-    summary.set("grad_norm_t2", with_t2);
-    summary.set("grad_norm_no_t2", without_t2);
-    summary.write(run.out + "/summary.json");
-    std::printf("\nwrote %s/{val_ce,temperature_sweep,grad_scale}.svg (+ .csv) and summary.json\n", run.out.c_str());
+    Teacher teacher = load_or_train_teacher(o, run);
+    std::printf("teacher: %.2fM parameters, validation cross-entropy %.4f\n\n", count_parameters(teacher.model->config()).total / 1e6,
+                teacher.val);
+    const DeepSeekConfig scfg = lm_config(teacher.model->vocab_size(), 64, 2, false);
+    const std::vector<StudentRun> runs = train_students(teacher, scfg, sweep, o, run);
+    report_kd(report, runs, grad_scale(teacher, scfg, o, run.seed), teacher.val, o);
     return 0;
   });
 }

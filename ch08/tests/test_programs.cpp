@@ -38,7 +38,8 @@ TEST_CASE("program ch08_distill_compare --quick: curves, final table, teacher ch
   const fs::path again = fs::temp_directory_path() / "ds_smoke_ch08_distill_compare_reload";
   CHECK(run_program("ch08_distill_compare", "--teacher " + (out / "teacher").string(), again) == 0);
   CHECK(program_summary(again)["teacher"]["accuracy"].get<double>() == s["teacher"]["accuracy"].get<double>());
-  CHECK(run_program("ch08_distill_compare", "--teacher " + (out / "teacher").string() + " --tokenizer " + (out / "teacher" / "tokenizer.json").string(), again) == 0);
+  CHECK(run_program("ch08_distill_compare", "--teacher " + (out / "teacher").string() + " --tokenizer " + (out / "teacher" / "tokenizer.json").string(),
+                    again) == 0);
   const ds::Tokenizer mine = ds::Tokenizer::load((out / "teacher" / "tokenizer.json").string());
   const ds::Tokenizer foreign = ds::Tokenizer::train({"a quick brown fox jumps over the lazy dog while seven wizards quietly hex",
                                                       "pack my box with five dozen liquor jugs, the jolly wizards said"},

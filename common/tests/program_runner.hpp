@@ -30,7 +30,7 @@ inline nlohmann::json program_summary(const std::filesystem::path& out) {
   return nlohmann::json::parse(read_text_file((out / "summary.json").string()));
 }
 
-// Every plot on the run's index.html (run_page.hpp) has a caption: the page renders one as
+// Every plot on the run's index.html (run_report.hpp) has a caption: the page renders one as
 // "<b>title</b> &mdash; caption" inside the plot's figcaption.
 inline void check_captions(const std::filesystem::path& out) {
   const std::filesystem::path page = out / "index.html";

@@ -150,6 +150,16 @@ TEST_CASE("dataset: a split too short for the window gives one clear sentence") 
         "TokenDataset: the tokenizer has no <|endoftext|> token to end documents with");
 }
 
+TEST_CASE("dataset: a --data file that is one document says how text is split into documents and what to change") {
+  const Tokenizer tok = Tokenizer::train({"one long paragraph without a blank line"}, 270, {"<|endoftext|>"});
+  const TokenDataset data({"one long paragraph without a blank line, so the whole file is a single document"}, tok, 0.05, 1);
+  Rng rng(1);
+  const std::string e = error_of([&] { data.sample_batch(Split::Val, 2, 8, rng); });
+  CHECK(e.find("the val split has 0 tokens") != std::string::npos);
+  CHECK(e.find("split into 1 document (at <|endoftext|> when the text holds one, else at blank lines)") != std::string::npos);
+  CHECK(e.find("(1 and 0): separate the text into more documents with blank lines, or use a shorter --seq") != std::string::npos);
+}
+
 TEST_CASE("dataset: default_corpus_dataset builds tokenizer and dataset from the corpus") {
   const CorpusData cd = default_corpus_dataset(60000, 300, 9);
   CHECK(cd.tokenizer.vocab_size() == 300);

@@ -88,3 +88,22 @@ TEST_CASE("deepseek config: exact parameter counts of the released models, from 
   v3_greedy.topk_method = "group_limited_greedy";
   CHECK(count_parameters(v3_greedy).total == v3.total - 59 * 256);   // 58 MoE layers + the MTP module's
 }
+
+TEST_CASE("deepseek config: first_k_dense_replace larger than the layer count is one sentence that says what to set") {
+  DeepSeekConfig c = preset("tiny");
+  c.first_k_dense_replace = c.num_hidden_layers + 3;
+  const std::string e = test::error_of([&] { from_json(to_json(c), "x.json"); });
+  CHECK(e.find("x.json: first_k_dense_replace (" + std::to_string(c.num_hidden_layers + 3) + ") is larger than num_hidden_layers") == 0);
+  CHECK(e.find("set it to at most " + std::to_string(c.num_hidden_layers)) != std::string::npos);
+  c.first_k_dense_replace = c.num_hidden_layers;   // every layer of the main model dense: allowed
+  CHECK(c.validate() == "");
+}
+
+TEST_CASE("deepseek config: training_bytes_floor counts weights, gradients and moments, and grows with the batch") {
+  const DeepSeekConfig c = preset("mini");
+  const double p = static_cast<double>(count_parameters(c).total);
+  CHECK(training_bytes_floor(c, 1, 1, 2) > 16 * p);
+  CHECK(training_bytes_floor(c, 8, 1, 128) > training_bytes_floor(c, 4, 1, 128));
+  CHECK(training_bytes_floor(c, 8, 4, 128) < training_bytes_floor(c, 8, 1, 128));   // micro-batches hold a quarter of the activations
+  CHECK(training_bytes_floor(c, 100000000, 1, 128) > 1e14);
+}

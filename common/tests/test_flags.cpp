@@ -63,3 +63,79 @@ TEST_CASE("flags: usage lists every flag with its default") {
   CHECK(u.find("--schedule cosine|wsd") != std::string::npos);
   CHECK(u.find("--help") != std::string::npos);
 }
+
+namespace {
+// A program's flags with --quick values beside their defaults.
+struct QuickFixture {
+  Flags f{"prog", "a test program"};
+  int64_t steps = 100, batch = 8;
+  float lr = 2e-3f;
+  std::string preset = "mini";
+  bool quick = false, small = false;
+  QuickFixture() {
+    f.add_flag("--quick", quick, "tiny run");
+    f.add("--steps", steps, "training steps").min(1).quick(2);
+    f.add("--batch", batch, "batch").min(1).quick(4);
+    f.add("--lr", lr, "learning rate").min(0).quick(3e-3);
+    f.add_choice("--preset", preset, {"tiny", "mini"}, "size").quick("tiny");
+    f.add_flag("--small", small, "small").quick(true);
+  }
+};
+}  // namespace
+
+TEST_CASE("flags: --quick sets the quick values of the flags the command line left alone") {
+  QuickFixture x;
+  CHECK(x.f.parse_args({"--quick"}));
+  CHECK(x.steps == 2);
+  CHECK(x.batch == 4);
+  CHECK(x.lr == 3e-3f);
+  CHECK(x.preset == "tiny");
+  CHECK(x.small);
+  QuickFixture y;
+  CHECK(y.f.parse_args({"--steps", "7"}));   // without --quick the quick values do nothing
+  CHECK(y.steps == 7);
+  CHECK(y.batch == 8);
+  CHECK(y.preset == "mini");
+  CHECK(!y.small);
+}
+
+TEST_CASE("flags: a flag given explicitly wins over --quick, before or after it") {
+  QuickFixture x;
+  CHECK(x.f.parse_args({"--batch", "16", "--quick", "--preset=mini"}));
+  CHECK(x.batch == 16);
+  CHECK(x.preset == "mini");
+  CHECK(x.steps == 2);
+  CHECK(x.f.given("--batch"));
+  CHECK(!x.f.given("--steps"));
+  QuickFixture y;
+  CHECK(y.f.parse_args({"--quick", "--steps=50"}));
+  CHECK(y.steps == 50);
+  CHECK(y.batch == 4);
+}
+
+TEST_CASE("flags: usage shows the --quick value beside the default, and a bad quick value is the program's bug") {
+  QuickFixture x;
+  const std::string u = x.f.usage();
+  CHECK(u.find("(default 100, --quick 2)") != std::string::npos);
+  CHECK(u.find("(default 0.002, --quick 0.003)") != std::string::npos);
+  CHECK(u.find("(default mini, --quick tiny)") != std::string::npos);
+  Flags f("prog", "p");
+  bool q = false;
+  int64_t n = 5;
+  f.add_flag("--quick", q, "tiny");
+  f.add("--n", n, "n").min(1).quick(0);
+  CHECK_THROWS_AS(f.parse_args({"--quick"}), FlagError);   // the range applies to quick values too
+  std::string s;
+  CHECK_THROWS_AS(f.add("--s", s, "s").quick(3), std::logic_error);
+}
+
+TEST_CASE("flags: parse records the command line, shell-quoted") {
+  Flags f("prog", "p");
+  std::string data;
+  f.add("--data", data, "file");
+  char a0[] = "./prog", a1[] = "--data=it's.txt";
+  char* argv[] = {a0, a1};
+  f.parse(2, argv);
+  CHECK(f.command() == "./prog '--data=it'\\''s.txt'");
+  CHECK(data == "it's.txt");
+}

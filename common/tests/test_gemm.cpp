@@ -33,6 +33,7 @@ std::vector<float> random_values(int64_t n, uint64_t seed) {
 std::vector<GemmBackend> backends() {
   std::vector<GemmBackend> out = {GemmBackend::Eigen};
   if (gemm_backend_available(GemmBackend::OpenBLAS)) out.push_back(GemmBackend::OpenBLAS);
+  if (gemm_backend_available(GemmBackend::OneDNN)) out.push_back(GemmBackend::OneDNN);
   return out;
 }
 
@@ -125,4 +126,7 @@ TEST_CASE("gemm: the back end has a name and a reason, the probe measures every 
   CHECK(gemm_choose({{GemmBackend::Eigen, 100}, {GemmBackend::OpenBLAS, 102}}) == GemmBackend::Eigen);   // a tie keeps Eigen
   CHECK(gemm_choose({{GemmBackend::Eigen, 100}, {GemmBackend::OpenBLAS, 150}}) == GemmBackend::OpenBLAS);
   CHECK(gemm_choose({{GemmBackend::Eigen, 100}}) == GemmBackend::Eigen);
+  // oneDNN is measured but not chosen: faster in the probe, slower inside the training step (gemm.cpp)
+  CHECK(gemm_choose({{GemmBackend::Eigen, 100}, {GemmBackend::OpenBLAS, 150}, {GemmBackend::OneDNN, 160}}) == GemmBackend::OpenBLAS);
+  CHECK(gemm_choose({{GemmBackend::Eigen, 100}, {GemmBackend::OpenBLAS, 90}, {GemmBackend::OneDNN, 110}}) == GemmBackend::Eigen);
 }

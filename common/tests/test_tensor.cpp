@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "common/memory.hpp"
 #include "common/tensor.hpp"
 
@@ -46,4 +49,18 @@ TEST_CASE("memory: live and peak bytes follow storage lifetime") {
   CHECK(memory::peak_bytes() == base);
   CHECK(memory::rss_bytes() > 0);
   CHECK(memory::human_bytes(35136.0 * 2) == "70.27 KB");
+}
+
+TEST_CASE("memory: what cannot fit is refused in one sentence naming both numbers, what can passes") {
+  const int64_t avail = memory::available_bytes();
+  REQUIRE(avail > 0);   // Linux: MemAvailable
+  CHECK_NOTHROW(memory::require_fits(1e6, "a small step", "lower --batch"));
+  std::string e;
+  try {
+    memory::require_fits(1e18, "a training step of 1000000 x 128 tokens", "lower --batch");
+  } catch (const std::runtime_error& err) {
+    e = err.what();
+  }
+  CHECK(e.find("a training step of 1000000 x 128 tokens needs at least 1000000.00 TB of memory, but this machine has ") == 0);
+  CHECK(e.find(" available; lower --batch") != std::string::npos);   // the available figure itself moves as other processes run
 }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/corpus.hpp"
+#include "common/regex.hpp"
 #include "common/rng.hpp"
 #include "common/tokenizer.hpp"
 #include "common/utf8.hpp"
@@ -340,6 +341,15 @@ TEST_CASE("tokenizer: bad files and arguments give one clear sentence") {
         "Tokenizer::load('" + unknown +
             "'): merge 2 ('a q') names a token that is not in the vocabulary");
 
+  const std::string number = (dir / "number.json").string();   // a merge that is not text: named, not a library type error
+  write_text(number, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", 12]}})");
+  CHECK(error_of([&] { Tokenizer::load(number); }) ==
+        "Tokenizer::load('" + number + "'): merge 2 is 12, not a string \"a b\" or a pair [\"a\", \"b\"] of token strings");
+  write_text(number, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", 1]]}})");
+  CHECK(error_of([&] { Tokenizer::load(number); }).find("merge 1 is [\"a\",1], not a string") != std::string::npos);
+  write_text(number, R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})");
+  CHECK(error_of([&] { Tokenizer::load(number); }).find("json.exception") == std::string::npos);
+
   const std::string gap = (dir / "gap.json").string();
   write_text(gap, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 2}, "merges": []}})");
   CHECK(error_of([&] { Tokenizer::load(gap); }).find("no token has id 1") != std::string::npos);
@@ -371,5 +381,89 @@ TEST_CASE("tokenizer: bad files and arguments give one clear sentence") {
   CHECK(error_of([&] {
           story_tokenizer().save((dir / "no_dir" / "t.json").string());
         }).rfind("Tokenizer::save: cannot write", 0) == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("tokenizer: Split's five behaviors and invert cut as Hugging Face's SplitDelimiterBehavior does") {
+  // The example of tokenizers' documentation: "the-final--countdown" split on "-".
+  using V = std::vector<std::string_view>;
+  const Regex dash = Regex::literal("-");
+  const auto cut = [&](SplitBehavior b, bool invert) {
+    V out;
+    split_by("the-final--countdown", dash, b, invert, out);
+    return out;
+  };
+  CHECK(cut(SplitBehavior::Removed, false) == V{"the", "final", "countdown"});
+  CHECK(cut(SplitBehavior::Isolated, false) == V{"the", "-", "final", "-", "-", "countdown"});
+  CHECK(cut(SplitBehavior::MergedWithPrevious, false) == V{"the-", "final-", "-", "countdown"});
+  CHECK(cut(SplitBehavior::MergedWithNext, false) == V{"the", "-final", "-", "-countdown"});
+  CHECK(cut(SplitBehavior::Contiguous, false) == V{"the", "-", "final", "--", "countdown"});
+  CHECK(cut(SplitBehavior::Removed, true) == V{"-", "-", "-"});   // inverted: the words are the delimiters
+  CHECK(cut(SplitBehavior::MergedWithNext, true) == V{"the-", "final-", "-", "countdown"});
+  V digits;
+  split_by("a1234b", Regex("\\p{N}{1,3}"), SplitBehavior::Isolated, false, digits);
+  CHECK(digits == V{"a", "123", "4", "b"});
+  V astral;   // a range above U+FFFF and a property class: what std::regex cannot do
+  split_by("x𠀀𠀁y", Regex("[\\x{20000}-\\x{2A6DF}]+"), SplitBehavior::Isolated, false, astral);
+  CHECK(astral == V{"x", "𠀀𠀁", "y"});
+}
+
+TEST_CASE("tokenizer: tokenizer.json parts this reader does not know are refused in one sentence naming them") {
+  const fs::path dir = temp_dir("refused");
+  const std::string base = R"("model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]})";
+  const auto error_for = [&](const std::string& extra) {
+    const std::string p = (dir / "t.json").string();
+    write_text(p, "{" + base + ", " + extra + "}");
+    const std::string e = error_of([&] { Tokenizer::load(p); });
+    const std::string prefix = "Tokenizer::load('" + p + "'): ";
+    return e.rfind(prefix, 0) == 0 ? e.substr(prefix.size()) : e;
+  };
+  CHECK(error_for(R"("normalizer": {"type": "NFC"})") == "the normalizer type \"NFC\" is not supported (this reader knows null and Sequence)");
+  CHECK(error_for(R"("normalizer": {"type": "Sequence", "normalizers": [{"type": "Lowercase"}]})") ==
+        "the normalizer type \"Lowercase\" is not supported (this reader knows null and Sequence)");
+  CHECK(error_for(R"("pre_tokenizer": {"type": "Metaspace"})") ==
+        "the pre-tokenizer type Metaspace is not supported (this reader knows Sequence, Split, Digits and ByteLevel)");
+  CHECK(error_for(R"("pre_tokenizer": {"type": "Digits"})") ==
+        "the pre-tokenizer has no ByteLevel step, so its vocabulary is not byte-level BPE, the only kind this reader knows");
+  CHECK(error_for(R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"}, {"type": "Digits"}]})") ==
+        "the pre-tokenizer step Digits comes after ByteLevel; this reader needs ByteLevel last, where pieces become bytes");
+  CHECK(error_for(R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Sideways"}, {"type": "ByteLevel"}]})") ==
+        "the Split behavior 'Sideways' is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
+  CHECK(error_for(R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}, {"type": "ByteLevel"}]})") ==
+        "the regex '(a' does not compile: missing closing parenthesis at offset 2");
+  CHECK(error_for(R"("post_processor": {"type": "BertProcessing"})") ==
+        "the post_processor type \"BertProcessing\" is not supported (this reader knows ByteLevel, TemplateProcessing and Sequence)");
+  CHECK(error_for(R"("decoder": {"type": "WordPiece"})") == "the decoder type \"WordPiece\" is not supported (this reader knows ByteLevel)");
+  CHECK(error_for(R"("decoder": null)") == "the decoder type null is not supported (this reader knows ByteLevel)");
+  CHECK(error_for(R"("truncation": {"max_length": 8})") == "truncation is set, which this reader does not support");
+  CHECK(error_for(R"("added_tokens": [{"id": 3, "content": "<x>", "single_word": true}])") ==
+        "the added token '<x>' is single_word, which this reader does not support");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("tokenizer: added tokens' lstrip, rstrip and normalized, ignore_merges and TemplateProcessing follow the file") {
+  const fs::path dir = temp_dir("added");
+  const std::string p = (dir / "t.json").string();
+  // Vocabulary: the bytes a, b, space (Ġ), "ab", "abb"; merges a+b only, so "abb" is reachable
+  // only through ignore_merges.
+  write_text(p, R"({"added_tokens": [{"id": 5, "content": "<L>", "lstrip": true, "special": true},
+                                     {"id": 6, "content": "<R>", "rstrip": true, "special": false, "normalized": true},
+                                     {"id": 7, "content": "<s>", "special": true}],
+    "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                       "special_tokens": {"<s>": {"id": "<s>", "ids": [7], "tokens": ["<s>"]}}},
+    "model": {"type": "BPE", "ignore_merges": true, "vocab": {"a": 0, "b": 1, "Ġ": 2, "ab": 3, "abb": 4}, "merges": ["a b"]}})");
+  const Tokenizer t = Tokenizer::load(p);
+  CHECK(t.encode("ab  <L>b") == std::vector<int32_t>{3, 5, 1});        // <L> takes the spaces before it
+  CHECK(t.encode("a<R>  b") == std::vector<int32_t>{0, 6, 1});         // <R> the spaces after it
+  CHECK(t.encode("abb") == std::vector<int32_t>{4});                   // ignore_merges: a whole-piece token wins
+  CHECK(t.encode("ab", true) == std::vector<int32_t>{7, 3});           // the template's <s> first
+  CHECK(t.added_tokens()[1].normalized);
+  CHECK_FALSE(t.added_tokens()[1].special);
+  // save() keeps what was read.
+  t.save((dir / "back.json").string());
+  const Tokenizer back = Tokenizer::load((dir / "back.json").string());
+  CHECK(back.encode("ab  <L>b") == t.encode("ab  <L>b"));
+  CHECK(back.encode("abb") == std::vector<int32_t>{4});
+  CHECK(back.encode("ab", true) == std::vector<int32_t>{7, 3});
   fs::remove_all(dir);
 }

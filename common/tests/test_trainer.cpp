@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/autograd.hpp"
+#include "common/fsutil.hpp"
 #include "common/ops.hpp"
 #include "common/trainer.hpp"
 #include "test_helpers.hpp"
@@ -239,4 +240,90 @@ TEST_CASE("evaluate: the token-weighted mean of the loss and its metrics, with g
   CHECK(m.at("twice") == doctest::Approx(2 * (2.0 * 8 + 1.0 * 4) / 12));
   CHECK_THROWS_AS(m.at("missing"), std::out_of_range);
   CHECK_THROWS_AS(evaluate(loss, {}), std::invalid_argument);
+}
+
+TEST_CASE("trainer: a non-finite loss or gradient norm stops the run naming the step and the last checkpoint, before AdamW moves a weight") {
+  const TokenDataset data = tiny_dataset();
+  TrainerConfig tc;
+  tc.steps = 50;
+  tc.batch_size = 2;
+  tc.seq_len = 8;
+  tc.warmup = 0;
+  tc.lr = 1e30f;   // far past the reader's --lr 1e10: this small model's logits overflow within a few steps
+  tc.progress = false;
+  TinyLM m(20, 8, 3);
+  Trainer t(m.params(), tc, m.loss());
+  test::TempDir dir("ds_diverge");
+  t.step(data);
+  std::filesystem::create_directories(dir.path / "checkpoint.tmp");
+  t.save_state(dir.path.string() + "/checkpoint.tmp");   // as write_folder_atomic fills it
+  std::string e;
+  int64_t finished = 1;
+  try {
+    for (int i = 0; i < 49; ++i, ++finished) t.step(data);
+  } catch (const std::runtime_error& err) {
+    e = err.what();
+  }
+  INFO(e);
+  REQUIRE(e.find("training diverged at step " + std::to_string(finished + 1) + ": ") == 0);
+  CHECK(t.step_count() == finished);   // the diverged step never reached AdamW
+  CHECK(e.find("saved at step 1, is " + dir.path.string() + "/checkpoint ") != std::string::npos);
+  TinyLM fresh(20, 8, 3);
+  Trainer never_saved(fresh.params(), tc, [](const Batch&) { return Loss{Tensor::full({1}, NAN).requires_grad_(), {}}; });
+  CHECK(test::error_of([&] { never_saved.step(data); }).find("step 1: the loss became nan; no checkpoint was saved before it") != std::string::npos);
+  StepStats s;
+  CHECK(test::error_of([&] { never_saved.optimizer_step(INFINITY, s); }).find("the gradient norm became inf") != std::string::npos);
+}
+
+TEST_CASE("trainer: a resume with other run settings is refused naming the flag, a damaged trainer_state.json is one sentence") {
+  const TokenDataset data = tiny_dataset();
+  TrainerConfig tc;
+  tc.steps = 12;
+  tc.batch_size = 2;
+  tc.seq_len = 8;
+  tc.progress = false;
+  TinyLM m(20, 8, 8);
+  test::TempDir dir("ds_resume_settings");
+  const std::string d = dir.path.string();
+  {
+    Trainer t(m.params(), tc, m.loss());
+    t.add_run_settings({{"--seed", 7}, {"--data", "a.txt"}});
+    t.step(data);
+    t.save_state(d);
+  }
+  auto resume_error = [&](const TrainerConfig& c, const nlohmann::json& settings) {
+    Trainer t(m.params(), c, m.loss());
+    t.add_run_settings(settings);
+    return test::error_of([&] { t.load_state(d); });
+  };
+  CHECK(resume_error(tc, {{"--seed", 7}, {"--data", "a.txt"}}) == "(no std::runtime_error)");
+  CHECK(resume_error(tc, {{"--seed", 8}, {"--data", "a.txt"}}).find("was trained with --seed 7, not 8") != std::string::npos);
+  CHECK(resume_error(tc, {{"--seed", 7}, {"--data", "b.txt"}}).find("was trained with --data 'a.txt', not 'b.txt'") != std::string::npos);
+  TrainerConfig longer = tc;
+  longer.steps = 14;
+  CHECK(resume_error(longer, {}).find("resume with --steps 12, or start a new run for 14 steps") != std::string::npos);
+  TrainerConfig bigger = tc;
+  bigger.batch_size = 4;
+  CHECK(resume_error(bigger, {}).find("--batch 2, not 4") != std::string::npos);
+
+  const std::string state = read_text_file(d + "/trainer_state.json");
+  auto damaged = [&](const std::string& text) {
+    write_file_atomic(d + "/trainer_state.json", std::string_view(text));
+    const std::string e = resume_error(tc, {});
+    INFO(e);
+    CHECK(e.find("trainer_state.json is damaged") != std::string::npos);
+    CHECK(e.find("json.exception") == std::string::npos);
+    CHECK(e.find("stoull") == std::string::npos);
+  };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = state;
+    const size_t at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+  };
+  damaged(replaced("\"step\":1", "\"step\":-1"));
+  damaged(replaced("\"step\":1", "\"step\":\"one\""));
+  damaged(replaced("\"data_rng\":[\"", "\"data_rng\":[\"x"));
+  damaged("{not json");
+  damaged("[]");
 }
