@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
     }
     cfg.rl.lengths = parse_lengths(lengths, 8);
     cfg.eval_lengths = parse_lengths(eval_lengths, 8);
-    RunReport report = start_run(run, flags);
+    RunReport run_report = start_run(run, flags);
     print_header("ch07_r1_recipe: DeepSeek-R1's four stages in miniature",
                  "From R1-Zero's base: cold-start SFT, reasoning RL with a language-consistency reward, rejection sampling + SFT of the base, "
                  "final RL. The table: held-out exact match by operand length, format, consistency and length after each stage.");

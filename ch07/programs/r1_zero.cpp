@@ -178,7 +178,8 @@ int main(int argc, char** argv) {
     if (run.quick) quick_settings(cfg);
     cfg.lengths = parse_lengths(lengths, 8);
     cfg.pretrain_lengths = parse_lengths(pretrain_lengths, 8);
-    start_run(run);
+    RunReport run_report = start_run(run, flags);
+    (void)run_report;
     print_header("ch07_r1_zero: R1-Zero in miniature", "A base that never saw the template, GRPO with the accuracy and format rules only.");
     catch_interrupt();
     const Sets sets = make_sets(cfg);

@@ -114,7 +114,7 @@ TEST_CASE("row_rewards with an extra reward adds it to accuracy + format_weight 
   Rollouts r;
   r.problems = {p};
   r.group = 2;
-  r.texts = {format_completion(textbook_solution(p), "324"), " <answer> 324 </answer>"};
+  r.texts = {format_completion(textbook_solution(p), "324") + "<|endoftext|>", " <answer> 324 </answer><|endoftext|>"};
   r.completions = {{1}, {2}};
   r.rewards = {score(p, r.texts[0]), score(p, r.texts[1])};
   GrpoConfig gc;
