@@ -41,8 +41,8 @@ std::string textbook_solution(const Problem& p);
 // A markup document on an unrelated topic with <think> or <answer> tags: a shopping note with a
 // <think> aside, a quiz with an <answer>, or a chat log whose reply is marked up ("Ana: What has
 // keys but opens no locks? Ben: <think> it has keys and plays music: piano. </think> <answer>
-// piano </answer>"; riddles, look-ups, numbers written with their digits from the ones), half of them after the sentence "Write the reasoning in <think> </think> and
-// the answer in <answer> </answer>.".
+// piano </answer>"; riddles, look-ups, numbers written with their digits from the ones), half of them after the sentence "Write the reasoning in <think>
+// </think> and the answer in <answer> </answer>.".
 std::string markup_doc(Rng& rng);
 
 // One document of the mix; additions of `lengths` from the training split, never one whose

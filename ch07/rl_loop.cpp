@@ -80,7 +80,8 @@ void write_rl_plots(RunReport& report, const std::string& method, const RlTrace&
   acc.series.push_back({"sampled completions verified correct", t.step, t.accuracy, false, 5});
   if (!t.mixed.empty() && t.mixed.back() > 0) acc.series.push_back({"groups with mixed rewards", t.step, t.mixed, true, 5});
   acc.series.push_back({"greedy exact match, held-out probe", t.eval_step, t.eval_em});
-  acc.caption = "The sampled accuracy climbs as the policy sharpens; only groups with mixed rewards carry a gradient, and they thin out as accuracy nears 100%.";
+  acc.caption =
+      "The sampled accuracy climbs as the policy sharpens; only groups with mixed rewards carry a gradient, and they thin out as accuracy nears 100%.";
   report.plot("accuracy.svg", acc);
   LineChart kl{method + ": KL to the frozen starting model", "step", "nats per token", {{"KL", t.step, t.kl, false, 5}}};
   kl.caption = "The KL grows from 0 as the policy leaves its reference; the KL penalty keeps it small.";
@@ -101,7 +102,9 @@ void write_rl_plots(RunReport& report, const std::string& method, const RlTrace&
   LineChart len{method + ": completion length of right and of wrong answers", "step", "tokens", {}};
   len.series.push_back({"correct", t.step, t.len_right, false, 5});
   len.series.push_back({"wrong", t.step, t.len_wrong, true, 5});
-  len.caption = "Wrong answers are also the harder sums (more carries, longer worked solutions); whether 1/|o| adds a length bias (Dr. GRPO) shows against --loss-type dr_grpo.";
+  len.caption =
+      "Wrong answers are also the harder sums (more carries, longer worked solutions); whether 1/|o| adds a length bias (Dr. GRPO) shows against --loss-type "
+      "dr_grpo.";
   report.plot("length.svg", len);
 }
 

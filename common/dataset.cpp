@@ -62,8 +62,9 @@ void TokenDataset::check_window(Split s, int64_t batch_size, int64_t seq_len,
   const int64_t docs = train_docs_ + val_docs_;
   if (docs > 0)   // made from documents: say how they were split, and what changes that
     why += "; the text was split into " + std::to_string(docs) + " document" + (docs == 1 ? "" : "s") +
-           " (at <|endoftext|> when the text holds one, else at blank lines), and whole documents go to the train or val split (" + std::to_string(train_docs_) + " and " +
-           std::to_string(val_docs_) + "): separate the text into more documents with blank lines, or use a shorter --seq";
+           " (at <|endoftext|> when the text holds one, else at blank lines), and whole documents go to the train or val split (" +
+           std::to_string(train_docs_) + " and " + std::to_string(val_docs_) +
+           "): separate the text into more documents with blank lines, or use a shorter --seq";
   throw std::runtime_error(why);
 }
 

@@ -241,7 +241,8 @@ bool recover_interrupted_save(const std::string& dir) {
   const bool has_tmp = fs::is_directory(tmp, ec), has_old = fs::is_directory(old, ec);
   if (has_tmp && has_old) {   // killed between the renames: the new folder was complete
     fs::rename(tmp, target, ec);
-    if (ec) throw std::runtime_error("'" + dir + "' was being saved when the program stopped; move '" + tmp.string() + "' to '" + dir + "' (" + ec.message() + ")");
+    if (ec)
+      throw std::runtime_error("'" + dir + "' was being saved when the program stopped; move '" + tmp.string() + "' to '" + dir + "' (" + ec.message() + ")");
     fs::remove_all(old, ec);
     return true;
   }

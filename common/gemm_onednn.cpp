@@ -61,7 +61,9 @@ struct Key {
   bool operator==(const Key&) const = default;
 };
 struct KeyHash {
-  size_t operator()(const Key& k) const { return std::hash<float>()(k.alpha) * 31 + std::hash<float>()(k.beta) * 4 + (k.ta ? 2 : 0) + (k.tb ? 1 : 0) + (k.bf16 ? 8 : 0); }
+  size_t operator()(const Key& k) const {
+    return std::hash<float>()(k.alpha) * 31 + std::hash<float>()(k.beta) * 4 + (k.ta ? 2 : 0) + (k.tb ? 1 : 0) + (k.bf16 ? 8 : 0);
+  }
 };
 
 dnnl::engine& engine() {

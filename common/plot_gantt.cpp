@@ -27,7 +27,8 @@ int fitting_width(const Gantt& g, double left, double tmax) {
   const svg::Axis ax = svg::Axis::make(0, std::max(tmax, 1e-9), left, right, false, true);
   double stretch = 1;
   for (const auto& b : g.boxes)
-    if (!b.label.empty() && b.duration > 0) stretch = std::max(stretch, (svg::text_width(b.label, kSmallLabelFont) + 2) / (ax.map(b.start + b.duration) - ax.map(b.start)));
+    if (!b.label.empty() && b.duration > 0)
+      stretch = std::max(stretch, (svg::text_width(b.label, kSmallLabelFont) + 2) / (ax.map(b.start + b.duration) - ax.map(b.start)));
   return static_cast<int>(std::ceil(left + (right - left) * stretch + 20));
 }
 }  // namespace

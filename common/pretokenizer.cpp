@@ -133,7 +133,8 @@ PreTokenizer PreTokenizer::from_json(const json& j, const std::string& where) {
   p.json_ = j.dump();
   std::vector<json> list;
   if (type_of(j) == "Sequence") {
-    if (!j.contains("pretokenizers") || !j["pretokenizers"].is_array()) throw std::runtime_error(where + ": the Sequence pre_tokenizer has no 'pretokenizers' list");
+    if (!j.contains("pretokenizers") || !j["pretokenizers"].is_array())
+      throw std::runtime_error(where + ": the Sequence pre_tokenizer has no 'pretokenizers' list");
     list.assign(j["pretokenizers"].begin(), j["pretokenizers"].end());
   } else {
     list.push_back(j);
@@ -142,7 +143,8 @@ PreTokenizer PreTokenizer::from_json(const json& j, const std::string& where) {
     const std::string type = type_of(s);
     auto step = std::make_shared<Step>();
     if (!p.steps_.empty() && p.steps_.back()->kind == Step::kByteLevel)
-      throw std::runtime_error(where + ": the pre-tokenizer step " + type + " comes after ByteLevel; this reader needs ByteLevel last, where pieces become bytes");
+      throw std::runtime_error(where + ": the pre-tokenizer step " + type +
+                               " comes after ByteLevel; this reader needs ByteLevel last, where pieces become bytes");
     if (type == "Split") {
       const json& pat = s.at("pattern");
       if (pat.contains("Regex")) {
@@ -165,7 +167,8 @@ PreTokenizer PreTokenizer::from_json(const json& j, const std::string& where) {
       step->kind = Step::kByteLevel;
       step->add_prefix_space = flag(s, "add_prefix_space", false);
       if (flag(s, "use_regex", true)) step->pattern = compiled(kGpt2Pattern, where);
-      step->name = std::string("ByteLevel") + (step->pattern ? " (GPT-2's pattern)" : "") + (step->add_prefix_space ? " (a space before each piece)" : "") + ": pieces become bytes";
+      step->name = std::string("ByteLevel") + (step->pattern ? " (GPT-2's pattern)" : "") + (step->add_prefix_space ? " (a space before each piece)" : "") +
+                   ": pieces become bytes";
     } else {
       throw std::runtime_error(where + ": the pre-tokenizer type " + type + " is not supported (this reader knows Sequence, Split, Digits and ByteLevel)");
     }

@@ -26,7 +26,8 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
   auto code = std::make_shared<Code>();
-  code->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset, nullptr);
+  code->code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset, nullptr);
   if (!code->code)
     throw std::runtime_error("the regex '" + pattern + "' does not compile: " + pcre2_message(error) + " at offset " + std::to_string(offset));
   pcre2_jit_compile(code->code, PCRE2_JIT_COMPLETE);   // where JIT is unavailable the interpreter runs it

@@ -111,7 +111,8 @@ void read_template(const json& p, Parts& parts, const std::string& where) {
   bool seen_a = false;
   for (const json& item : p.at("single")) {
     if (item.contains("Sequence")) {
-      if (seen_a || item["Sequence"].at("id") != "A") throw std::runtime_error(where + ": a TemplateProcessing single template other than [specials, $A, specials] is not supported");
+      if (seen_a || item["Sequence"].at("id") != "A")
+        throw std::runtime_error(where + ": a TemplateProcessing single template other than [specials, $A, specials] is not supported");
       seen_a = true;
     } else {
       const std::string name = item.at("SpecialToken").at("id").get<std::string>();
@@ -131,7 +132,8 @@ void read_post_processor(const json& p, Parts& parts, const std::string& where) 
     for (const json& inner : p["processors"]) read_post_processor(inner, parts, where);
     return;
   }
-  throw std::runtime_error(where + ": the post_processor type " + type_name(p) + " is not supported (this reader knows ByteLevel, TemplateProcessing and Sequence)");
+  throw std::runtime_error(where + ": the post_processor type " + type_name(p) +
+                           " is not supported (this reader knows ByteLevel, TemplateProcessing and Sequence)");
 }
 
 Parts read_parts(const json& j, const std::string& where) {
@@ -143,7 +145,8 @@ Parts read_parts(const json& j, const std::string& where) {
     parts.normalizer = j["normalizer"].dump();
   }
   if (j.contains("pre_tokenizer")) {
-    if (j["pre_tokenizer"].is_null()) throw std::runtime_error(where + ": the pre_tokenizer is null, so the vocabulary is not byte-level BPE, the only kind this reader knows");
+    if (j["pre_tokenizer"].is_null())
+      throw std::runtime_error(where + ": the pre_tokenizer is null, so the vocabulary is not byte-level BPE, the only kind this reader knows");
     parts.pre = PreTokenizer::from_json(j["pre_tokenizer"], where);
   }
   if (j.contains("post_processor")) {
@@ -154,7 +157,8 @@ Parts read_parts(const json& j, const std::string& where) {
     throw std::runtime_error(where + ": the decoder type " + type_name(j["decoder"]) + " is not supported (this reader knows ByteLevel)");
   const json& model = j.at("model");
   const auto set = [&](const char* key) { return model.contains(key) && !model[key].is_null(); };
-  if (set("dropout") && model["dropout"] != 0) throw std::runtime_error(where + ": the BPE model has dropout " + model["dropout"].dump() + ", which this reader does not support");
+  if (set("dropout") && model["dropout"] != 0)
+    throw std::runtime_error(where + ": the BPE model has dropout " + model["dropout"].dump() + ", which this reader does not support");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (set(key) && model[key] != "") throw std::runtime_error(where + ": the BPE model's " + key + " is set, which this reader does not support");
   parts.ignore_merges = set("ignore_merges") && model["ignore_merges"].get<bool>();

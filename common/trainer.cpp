@@ -253,7 +253,8 @@ std::string shown(const json& v) {
 // A saved RNG word: a decimal string of a uint64.
 uint64_t rng_word(const json& v) {
   const std::string t = v.get<std::string>();
-  if (t.empty() || t.size() > 20 || t.find_first_not_of("0123456789") != std::string::npos) throw std::invalid_argument("data_rng holds '" + t + "', not a number");
+  if (t.empty() || t.size() > 20 || t.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("data_rng holds '" + t + "', not a number");
   try {
     return std::stoull(t);
   } catch (const std::out_of_range&) {
@@ -272,8 +273,9 @@ void Trainer::load_state(const std::string& dir) {
     auto same = [&](const char* key, const json& now) {
       if (c.at(key) == now) return;
       if (std::string(key) == "steps")
-        throw std::runtime_error(dir + " is a run of --steps " + c.at(key).dump() + ", and its learning-rate schedule is fixed by that length: resume with --steps " +
-                                 c.at(key).dump() + ", or start a new run for " + now.dump() + " steps");
+        throw std::runtime_error(dir + " is a run of --steps " + c.at(key).dump() +
+                                 ", and its learning-rate schedule is fixed by that length: resume with --steps " + c.at(key).dump() +
+                                 ", or start a new run for " + now.dump() + " steps");
       throw std::runtime_error(dir + " was trained with " + flag_of(key) + " " + shown(c.at(key)) + ", not " + shown(now) +
                                "; resume with the same settings to continue that run");
     };

@@ -207,9 +207,9 @@ TEST_CASE("program ch06_pretrain: SIGTERM, as a scheduler sends it, finishes the
 TEST_CASE("programs bench_moe, bench_train_throughput, bench_split_backward, bench_recompute refuse a batch that cannot fit before allocating it") {
   const fs::path log = fs::temp_directory_path() / "ds_smoke_bench_too_big.log";
   const fs::path out = fs::temp_directory_path() / "ds_smoke_bench_too_big";
-  for (const std::string& cmd : std::vector<std::string>{"bench_moe --quick --tokens 100000000 --out " + out.string(), "bench_train_throughput --batch 100000000",
-                                 "bench_split_backward --quick --batch 100000000 --out " + out.string(),
-                                 "bench_recompute --batch 100000 --out " + out.string()}) {
+  for (const std::string& cmd : std::vector<std::string>{
+           "bench_moe --quick --tokens 100000000 --out " + out.string(), "bench_train_throughput --batch 100000000",
+           "bench_split_backward --quick --batch 100000000 --out " + out.string(), "bench_recompute --batch 100000 --out " + out.string()}) {
     INFO(cmd);
     const int rc = std::system((std::string(DS_BIN_DIR) + "/" + cmd + " > " + log.string() + " 2>&1").c_str());
     REQUIRE(WIFEXITED(rc));

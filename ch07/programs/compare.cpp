@@ -287,7 +287,8 @@ void write_compare_plot(const StartRun& sr, const std::string& lengths, const st
   LineChart c{"Held-out greedy exact match against samples drawn, from the first SFT start", "completions sampled (controls: GRPO's at equal CPU time)",
               "greedy exact match on held-out " + lengths + "-digit problems (%)", {}};
   for (const Result& r : sr.results) c.series.push_back({r.name, r.samples, r.em, is_control(r.name)});
-  c.caption = "Every method starts at the SFT model's accuracy; the dashed controls spend GRPO's compute on SFT (the labelled set; RL's prompts with answers only).";
+  c.caption =
+      "Every method starts at the SFT model's accuracy; the dashed controls spend GRPO's compute on SFT (the labelled set; RL's prompts with answers only).";
   write_line_chart(out + "/compare.svg", c);
 }
 

@@ -161,7 +161,8 @@ std::string pct(double x) { return fmt("%.1f%%", 100 * x); }
 std::string gain(double after, double before) { return fmt("%+.1f", 100 * (after - before)); }
 
 void print_start_table(const Settings& s, const Outcome& o, size_t n_eval) {
-  Table t({"model", "greedy exact match (" + s.eval_on + ", " + std::to_string(n_eval) + " problems)", "change", "pass@1", "pass@" + std::to_string(s.pass_n), "CPU s"});
+  Table t({"model", "greedy exact match (" + s.eval_on + ", " + std::to_string(n_eval) + " problems)", "change", "pass@1", "pass@" + std::to_string(s.pass_n),
+           "CPU s"});
   t.row({"SFT start", pct(o.before.exact_match), "", pct(o.pass_before.front()), pct(o.pass_before.back()), ""});
   t.row({"+ GRPO, " + std::to_string(o.trace.steps) + " steps, " + std::to_string(o.trace.drawn) + " samples", pct(o.after.exact_match),
          gain(o.after.exact_match, o.before.exact_match), pct(o.pass_after.front()), pct(o.pass_after.back()), fmt("%.0f", o.trace.cpu_seconds)});
@@ -172,7 +173,8 @@ void print_start_table(const Settings& s, const Outcome& o, size_t n_eval) {
            gain(o.answers.exact_match, o.before.exact_match), "", "", fmt("%.0f", o.answers_trace.seconds)});
   }
   t.print();
-  std::printf("GRPO: %.0f s sampling, %.0f s training (wall, probes apart); %.0f CPU s in all\n\n", o.trace.sample_seconds, o.trace.train_seconds, o.trace.cpu_seconds);
+  std::printf("GRPO: %.0f s sampling, %.0f s training (wall, probes apart); %.0f CPU s in all\n\n", o.trace.sample_seconds, o.trace.train_seconds,
+              o.trace.cpu_seconds);
 }
 
 // Over the starts: each figure's mean, standard deviation and range; and the summary.

@@ -98,9 +98,10 @@ ZeroTrace rl_stage(ch06::DeepSeekModel& m, const TaskCodec& codec, const RecipeC
                    uint64_t seed, const std::string& label) {
   R1ZeroConfig rc = cfg.rl;
   rc.rl_steps = steps;
-  return run_r1_zero(m, codec, e.probe, e.exclude, rc, seed, label, [] { return interrupted(); },
-                     consistency > 0 ? [consistency](const Problem&, std::string_view c) { return consistency * static_cast<float>(textbook_language_share(c)); }
-                                     : std::function<float(const Problem&, std::string_view)>{});
+  return run_r1_zero(
+      m, codec, e.probe, e.exclude, rc, seed, label, [] { return interrupted(); },
+      consistency > 0 ? [consistency](const Problem&, std::string_view c) { return consistency * static_cast<float>(textbook_language_share(c)); }
+                      : std::function<float(const Problem&, std::string_view)>{});
 }
 
 // Stage 3: sample from the RL model, keep what is right, well formed and consistent; SFT the base on it.
@@ -140,7 +141,8 @@ void report(const std::vector<StageRow>& rows, const RecipeConfig& cfg, const st
       bars.series[l].x.push_back(static_cast<double>(i));
       bars.series[l].y.push_back(100 * r.em[l]);
     }
-    for (const std::string& c : {fmt("%.1f%%", 100 * r.format), fmt("%.1f%%", 100 * r.consistency), fmt("%.1f", r.length), fmt("%.0f", r.cpu)}) cells.push_back(c);
+    for (const std::string& c : {fmt("%.1f%%", 100 * r.format), fmt("%.1f%%", 100 * r.consistency), fmt("%.1f", r.length), fmt("%.0f", r.cpu)})
+      cells.push_back(c);
     t.row(cells);
     bars.categories.push_back(fmt("%zu", i));
     s.set(fmt("stage%zu.format_rate", i), r.format);

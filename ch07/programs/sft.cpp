@@ -18,7 +18,9 @@ using namespace ds::ch07;
 
 namespace {
 
-std::string lengths_text(const std::vector<int>& l) { return l.size() == 1 ? std::to_string(l[0]) : std::to_string(l.front()) + "-" + std::to_string(l.back()); }
+std::string lengths_text(const std::vector<int>& l) {
+  return l.size() == 1 ? std::to_string(l[0]) : std::to_string(l.front()) + "-" + std::to_string(l.back());
+}
 
 void add_sft_flags(Flags& flags, SftStartConfig& c, std::string& task, std::string& short_text, std::string& long_text) {
   flags.add_choice("--task", task, {"addition", "countdown"}, "which task (countdown's lengths are 3 or 4 numbers)");
@@ -47,7 +49,8 @@ void add_sft_flags(Flags& flags, SftStartConfig& c, std::string& task, std::stri
 
 void report_stop(const SftStartConfig& c, const SftStart& s) {
   if (s.stopped && c.long_target > 0 && s.long_em.back() >= c.long_target)
-    std::printf("stage 2 stopped after %lld steps: the validation probe reached %.1f%% (--long-target %.0f)\n", (long long)s.stage2_steps, s.long_em.back(), c.long_target);
+    std::printf("stage 2 stopped after %lld steps: the validation probe reached %.1f%% (--long-target %.0f)\n", (long long)s.stage2_steps, s.long_em.back(),
+                c.long_target);
   else if (s.stopped)
     std::printf("stage 2 stopped after %lld steps: the labelled set is fitted (training loss under %g) and no validation probe in the last %d "
                 "(every %lld steps) beat the best\n", (long long)s.stage2_steps, c.fitted_loss, c.patience, (long long)c.long_eval_every);
@@ -64,7 +67,8 @@ void report_by_length(const SftStartConfig& c, SftStart& s, const std::vector<in
   for (int len : evals) {
     const std::vector<Problem> set = problem_set(c.task, len, ch07::Split::test, eval_n, 7 + static_cast<uint64_t>(len));
     const GreedyReport r = greedy_eval(*s.policy.model, s.policy.codec, set);
-    const bool in_short = std::count(c.short_lengths.begin(), c.short_lengths.end(), len), in_long = std::count(c.long_lengths.begin(), c.long_lengths.end(), len);
+    const bool in_short = std::count(c.short_lengths.begin(), c.short_lengths.end(), len),
+               in_long = std::count(c.long_lengths.begin(), c.long_lengths.end(), len);
     t.row({std::to_string(len), in_short ? "stage 1+2" : in_long ? "stage 2" : "never", std::to_string(set.size()), fmt("%.1f%%", 100 * r.exact_match),
            fmt("%.1f%%", 100 * r.format_rate), fmt("%.1f", r.mean_length)});
     xs.push_back(len);
@@ -123,7 +127,8 @@ int main(int argc, char** argv) {
     print_header("ch07_sft: supervised fine-tuning on worked solutions",
                  "A small DeepSeek model (MLA + MoE) learns " + task_name + " from worked solutions in the chat template: first lengths " +
                      lengths_text(c.short_lengths) + ", then " + std::to_string(c.long_examples) + " labelled problems of lengths " +
-                     lengths_text(c.long_lengths) + ". Watch exact match on held-out problems: near 100% on short operands, partial on long ones (the start RL needs).");
+                     lengths_text(c.long_lengths) +
+                     ". Watch exact match on held-out problems: near 100% on short operands, partial on long ones (the start RL needs).");
     std::printf("policy: %s, %lld parameters\n\n", c.model_size.c_str(),
                 (long long)count_parameters(task_model_config(c.model_size, task_tokenizer(c.task, c.vocab).vocab_size())).total);
     catch_interrupt();

@@ -89,7 +89,8 @@ DeepSeekConfig student_config(int64_t vocab, int64_t hidden, int64_t layers) {
 std::vector<ch07::Problem> problems(ch07::Split split, int64_t max_digits, int64_t n, uint64_t seed) {
   std::vector<ch07::Problem> out;
   for (int64_t len = 1; len <= max_digits; ++len) {
-    const auto part = ch07::problem_set(ch07::Task::addition, static_cast<int>(len), split, static_cast<int>(n / max_digits + 1), seed + static_cast<uint64_t>(len));
+    const auto part =
+        ch07::problem_set(ch07::Task::addition, static_cast<int>(len), split, static_cast<int>(n / max_digits + 1), seed + static_cast<uint64_t>(len));
     out.insert(out.end(), part.begin(), part.end());
   }
   Rng rng(seed);
@@ -276,8 +277,9 @@ SeedRun run_seed(const Options& o, const RunConfig& rc0, CompareData data, std::
     r.curves.push_back(train_rl_student(*student, r.teacher.get(), data, rl));
     r.names.push_back("grpo");
     std::printf("grpo: %lld SFT steps on the %s, then %lld GRPO steps of %lld x %lld samples, %.2fM of %.2fM forward-token equivalents\n\n",
-                (long long)std::min(o.rl_sft_steps, static_cast<int64_t>(r.curves.back().step.size())), rl.sft_on_answers ? "answers alone" : "worked solutions",
-                (long long)r.curves.back().on_policy_batches, (long long)o.rl_prompts, (long long)o.rl_group, r.curves.back().compute / 1e6, rl.budget / 1e6);
+                (long long)std::min(o.rl_sft_steps, static_cast<int64_t>(r.curves.back().step.size())),
+                rl.sft_on_answers ? "answers alone" : "worked solutions", (long long)r.curves.back().on_policy_batches, (long long)o.rl_prompts,
+                (long long)o.rl_group, r.curves.back().compute / 1e6, rl.budget / 1e6);
   }
   return r;
 }
@@ -321,11 +323,13 @@ void report_seeds(const std::vector<SeedRun>& runs, bool rl, Summary& summary) {
   summary.set("distilled_lead_points_sd", lead.sd);
   if (rl) {
     const Spread gap = over([&](const SeedRun& r) { return 100 * (r.acc(d) - r.acc("grpo")); });
-    std::printf("R1 sec. 4.1 in miniature: %s against RL (brief SFT + GRPO) at equal student compute: %s points\n", d.c_str(), spread_text(gap, "%+.1f").c_str());
+    std::printf("R1 sec. 4.1 in miniature: %s against RL (brief SFT + GRPO) at equal student compute: %s points\n", d.c_str(),
+                spread_text(gap, "%+.1f").c_str());
     summary.set("rl_gap_points", gap.mean);
     summary.set("rl_gap_points_sd", gap.sd);
   }
-  const Spread same = over([](const SeedRun& r) { return r.rs.kept ? 100.0 * static_cast<double>(r.rs.kept_equal_reference) / static_cast<double>(r.rs.kept) : 0.0; });
+  const Spread same =
+      over([](const SeedRun& r) { return r.rs.kept ? 100.0 * static_cast<double>(r.rs.kept_equal_reference) / static_cast<double>(r.rs.kept) : 0.0; });
   std::printf("sequence KD's examples equal to the reference worked solution: %s%%\n", spread_text(same).c_str());
   summary.set("rejection.equal_reference_share", same.mean / 100);
 }
@@ -370,7 +374,8 @@ void write_plots(const SeedRun& r, const std::string& out) {
   line("accuracy.svg", "Held-out accuracy of the student (first seed)", "accuracy (greedy answer correct)", &Curves::accuracy, r.teacher_acc(),
        "The same student from the same initial weights, trained one way each; grpo is brief SFT then RL; dashed: the teacher.");
   line("val_loss.svg", "Validation loss on the reference completions (first seed)", "cross-entropy (nats/token)", &Curves::val_loss,
-       r.teacher_curves.val_loss.back(), "Loss on held-out worked solutions (log scale: the answers-only student never sees a worked solution and sits far above).", true);
+       r.teacher_curves.val_loss.back(),
+       "Loss on held-out worked solutions (log scale: the answers-only student never sees a worked solution and sits far above).", true);
   line("agreement.svg", "Top-1 agreement with the teacher (first seed)", "share of completion positions", &Curves::agreement, -1,
        "How often the student's most likely next token is the teacher's, on held-out references.");
   LineChart tl{"Training loss of each method (its own objective, first seed)", "student training step", "loss", {}};
@@ -389,7 +394,9 @@ void write_final_bars(const std::vector<SeedRun>& runs, const std::string& out) 
     for (const std::string& n : runs.front().names) s.y.push_back(runs[k].acc(n));
     bar.series.push_back(s);
   }
-  bar.caption = "The teacher's bars are for reference; every student spent the same steps (grpo: the same compute as sequence_kd); bars of one method differ only in the seed.";
+  bar.caption =
+      "The teacher's bars are for reference; every student spent the same steps (grpo: the same compute as sequence_kd); bars of one method differ only in the "
+      "seed.";
   write_bar_chart(out + "/final_accuracy.svg", bar);
 }
 
@@ -444,7 +451,9 @@ int main(int argc, char** argv) {
     flags.parse(argc, argv);
     if (run.quick) make_quick(o);
     RunReport report = start_run(run, flags);
-    print_header(kProgram, "held-out accuracy, validation loss and teacher agreement of one student trained six ways (five distillation or SFT runs and RL) at equal compute");
+    print_header(
+        kProgram,
+        "held-out accuracy, validation loss and teacher agreement of one student trained six ways (five distillation or SFT runs and RL) at equal compute");
     std::unique_ptr<ch06::DeepSeekModel> loaded;
     const CompareData data = make_data(o, rc, run.seed, loaded);
     Options ok = o;

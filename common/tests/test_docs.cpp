@@ -27,15 +27,17 @@ std::vector<fs::path> readmes() {
   return out;
 }
 
-// Programs the build makes: chNN_<stem> for chNN/programs/<stem>.cpp, bench_<x> for bench/bench_<x>.cpp.
+// Programs the build makes: chNN_<stem> for chNN/programs/<stem>.cpp (or chNN/<part>/programs/), bench_<x> for bench/bench_<x>.cpp.
 std::set<std::string> programs() {
   std::set<std::string> out;
   const std::regex chapter("ch[0-9][0-9]");
   for (const auto& d : fs::directory_iterator(kSource)) {
     const std::string ch = d.path().filename().string();
-    if (std::regex_match(ch, chapter) && fs::exists(d.path() / "programs"))
-      for (const auto& f : fs::directory_iterator(d.path() / "programs"))
-        if (f.path().extension() == ".cpp") out.insert(ch + "_" + f.path().stem().string());
+    if (!std::regex_match(ch, chapter)) continue;
+    for (const auto& part : fs::recursive_directory_iterator(d.path()))   // chNN/programs and a part's, chNN/parallel/programs
+      if (part.is_directory() && part.path().filename() == "programs")
+        for (const auto& f : fs::directory_iterator(part.path()))
+          if (f.path().extension() == ".cpp") out.insert(ch + "_" + f.path().stem().string());
   }
   for (const auto& f : fs::directory_iterator(kSource / "bench"))
     if (f.path().extension() == ".cpp" && f.path().stem().string().rfind("bench_", 0) == 0) out.insert(f.path().stem().string());

@@ -378,7 +378,10 @@ void overlap_and_prediction(const Setup& st, const DeepSeekConfig& cfg, const To
                                  1e3 * ov.sequential_s, 1e3 * ov.overlapped_s}}}};
     pieces.caption = "Overlapped: micro-batch 1's attention runs while micro-batch 0's dispatch is in flight (MPI_Ialltoallv); " + mpi::placement();
     write_bar_chart(run.out + "/overlap.svg", pieces);
-    BarChart sim{"Simulated DualPipe step from the measured chunk times", "F&B chunk", "step ms", {"F + B (no overlap)", "measured overlap", "all-to-all hidden"},
+    BarChart sim{"Simulated DualPipe step from the measured chunk times",
+                 "F&B chunk",
+                 "step ms",
+                 {"F + B (no overlap)", "measured overlap", "all-to-all hidden"},
                  {{"step ms", {}, {1e3 * t_serial, 1e3 * t_measured, 1e3 * t_ideal}}}};
     sim.caption = fmt("pipeline_sim.hpp with F %.2f, B %.2f, W %.2f ms measured on one MoE block; only the F&B chunk differs", 1e3 * d.F, 1e3 * d.B, 1e3 * d.W);
     write_bar_chart(run.out + "/dualpipe_prediction.svg", sim);

@@ -95,7 +95,8 @@ Settings parse_options(int argc, char** argv) {
   flags.add("--fb", d.FB, "duration F&B of a forward and a full backward overlapped (between max(F, B) and F + B)").min(1e-6);
   flags.add("--latency", d.latency, "time a point-to-point transfer takes once both ends are posted").min(0);
   flags.add("--schedules", list, "comma-separated: gpipe, 1f1b, zb1p, dualpipe, dualpipev");
-  flags.add_flag("--blocking-sends", blocking, "sends complete before the next op, as DualPipe's batch_isend_irecv + wait (default: in flight until the step ends)");
+  flags.add_flag("--blocking-sends", blocking,
+                 "sends complete before the next op, as DualPipe's batch_isend_irecv + wait (default: in flight until the step ends)");
   flags.add_flag("--print-ops", print_ops, "print every rank's op list with its transfers");
   flags.parse(argc, argv);
   st.command = flags.command();

@@ -490,10 +490,11 @@ int main(int argc, char** argv) {
         std::printf("PP x EP: %d pipeline ranks x %d expert-parallel processes each (process w is EP index w %% %d of pipeline rank w / %d); "
                     "each EP process takes 1/%d of every micro-batch's sequences and %lld of every MoE layer's %lld routed experts\n",
                     pp_ranks, o.ep, o.ep, o.ep, o.ep, (long long)(cfg.n_routed_experts / o.ep), (long long)cfg.n_routed_experts);
-      std::printf("%s (one thread each), model %s with %lld layers (%.2fM parameters), batch %lld x %lld tokens in M = %lld micro-batches, "
-                  "%lld steps per schedule\n",
-                  mpi::placement().c_str(), o.preset.c_str(), (long long)cfg.num_hidden_layers, pcount.total / 1e6, (long long)tc.batch_size, (long long)tc.seq_len,
-                  (long long)tc.micro_batches, (long long)tc.steps);
+      std::printf(
+          "%s (one thread each), model %s with %lld layers (%.2fM parameters), batch %lld x %lld tokens in M = %lld micro-batches, "
+          "%lld steps per schedule\n",
+          mpi::placement().c_str(), o.preset.c_str(), (long long)cfg.num_hidden_layers, pcount.total / 1e6, (long long)tc.batch_size, (long long)tc.seq_len,
+          (long long)tc.micro_batches, (long long)tc.steps);
       for (const std::string& l : left_out) std::printf("left out: %s\n", l.c_str());
       const int64_t rows = tc.batch_size / (tc.micro_batches * o.ep);
       const double latency = measure_latency(rows * tc.seq_len * cfg.hidden_size, o.ep);
