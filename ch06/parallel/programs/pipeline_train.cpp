@@ -415,27 +415,27 @@ void report_interrupted(const Options& o, int64_t step, const std::string& name,
 // After every schedule (rank 0): the schedules against the simulator and each other, the PP x EP
 // step, memory through one step, summary.json.
 void report_run(const Setup& st, const std::vector<ScheduleResult>& results, const DeepSeekConfig& cfg, const CorpusData& cd, int pp_ranks,
-                double latency, Summary& summary) {
+                double latency, Summary& summary, RunReport& page) {
   const RunOptions& run = st.run;
   const Options& o = st.o;
   const PretrainConfig& pc = st.pc;
   const TrainerConfig& tc = pc.train;
   const int world = mpi::size();
-  const double spread = report_schedules(results, world, o.ep, run.out, mpi::placement());
+  const double spread = report_schedules(results, world, o.ep, page, mpi::placement());
   if (o.ep > 1) {
-    report_ep_step(results, pp_ranks, o.ep, tc.steps, run.out, mpi::placement());
+    report_ep_step(results, pp_ranks, o.ep, tc.steps, page, mpi::placement());
     summary.set("ep", o.ep);
   }
   std::vector<std::string> events;
   Rng probe_rng(run.seed);
   const Batch probe = split_batch(cd.dataset.sample_batch(Split::Train, tc.batch_size, tc.seq_len, probe_rng), tc.micro_batches)[0];
   const LineChart step_mem = memory_through_step(cfg, pc, probe, events);
-  write_line_chart(run.out + "/memory_step.svg", step_mem);
+  page.plot("memory_step.svg", step_mem);
   summary.set("memory_step_mb", step_mem.series[0].y);
   summary.set("ranks", world);
   summary.set("latency_ms", latency * 1e3);
   summary.set("loss_spread", spread);
-  summary.write(run.out + "/summary.json");
+  page.write(summary);
   std::printf("\nwrote %s/{gantt,memory}_<schedule>.svg, makespan.svg, bubble.svg, memory_peak.svg, memory_step.svg, loss.svg%s (+ .csv), "
               "summary.json and a checkpoint per schedule (<schedule>/checkpoint, ch06_generate reads it)\n",
               run.out.c_str(), o.ep > 1 ? ", ep_step.svg" : "");
@@ -534,7 +534,7 @@ int main(int argc, char** argv) {
       }
       if (rank != 0) return 0;
 
-      report_run(st, results, cfg, cd, pp_ranks, latency, summary);
+      report_run(st, results, cfg, cd, pp_ranks, latency, summary, report);
       return 0;
     } catch (const Refused&) {
       if (rank == 0) throw;   // run_main prints it
