@@ -1,14 +1,16 @@
 // bench_tokenizer: encoding speed of DeepSeek-V3's real tokenizer (scripts/fetch-tokenizers.sh) on
 // a text file, documents split at blank lines, one thread. tools/tokenizer_speed.mjs runs the
 // reference encoder on the same file; equal token counts and checksums mean equal ids.
-//     ./build/bin/bench_tokenizer FILE
+//     ./build/bin/bench_tokenizer --file FILE
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
 #include <vector>
 
+#include "common/flags.hpp"
 #include "common/fsutil.hpp"
+#include "common/run.hpp"
 #include "common/tokenizer_files.hpp"
 
 namespace {
@@ -29,13 +31,14 @@ std::vector<std::string> documents(const std::string& text) {   // split at runs
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: bench_tokenizer FILE   (the encoding speed of DeepSeek-V3's tokenizer on FILE)\n");
-    return 2;
-  }
-  try {
+  return ds::run_main("bench_tokenizer", [&] {
+    std::string file;
+    ds::Flags flags("bench_tokenizer", "Encoding speed of DeepSeek-V3's real tokenizer on a text file (one thread, CPU seconds).");
+    flags.add("--file", file, "the UTF-8 text to encode, documents split at blank lines (required)");
+    flags.parse(argc, argv);
+    if (file.empty()) ds::fail("bench_tokenizer", "give the text to encode with --file FILE");
     const ds::Tokenizer tok = ds::load_deepseek_v3().tokenizer;
-    const std::vector<std::string> docs = documents(ds::read_text_file(argv[1]));
+    const std::vector<std::string> docs = documents(ds::read_text_file(file));
     size_t bytes = 0, tokens = 0;
     uint32_t checksum = 0;
     const double t0 = cpu_seconds();
@@ -54,9 +57,6 @@ int main(int argc, char** argv) {
     std::printf("this repository's encoder (PCRE2):  %zu documents, %.2f MB, %zu tokens, checksum %u, %.2f CPU s, %.0f tokens/s\n", docs.size(),
                 static_cast<double>(bytes) / 1e6, tokens, checksum, s, static_cast<double>(tokens) / s);
     std::printf("GPT-2's pre-tokenizer pattern alone: %zu pieces, %.2f CPU s, %.0f MB/s\n", pieces, split_s, static_cast<double>(bytes) / 1e6 / split_s);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_tokenizer: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Encoding speed of the reference DeepSeek-V3 encoder (transformers.js' port) on a text file,
-// documents split at blank lines, for comparison with bench_tokenizer (bench/bench_tokenizer.cpp)
+// documents split at blank lines, for comparison with bench_tokenizer --file (bench/bench_tokenizer.cpp)
 // on the same file: the same token count and checksum mean the same ids.
 //     node tools/tokenizer_speed.mjs FILE
 import { readFileSync } from "node:fs";

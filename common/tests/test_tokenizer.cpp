@@ -427,14 +427,12 @@ TEST_CASE("tokenizer: tokenizer.json parts this reader does not know are refused
         "the pre-tokenizer has no ByteLevel step, so its vocabulary is not byte-level BPE, the only kind this reader knows");
   CHECK(error_for(R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"}, {"type": "Digits"}]})") ==
         "the pre-tokenizer step Digits comes after ByteLevel; this reader needs ByteLevel last, where pieces become bytes");
-  CHECK(
-      error_for(
-          R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Sideways"}, {"type": "ByteLevel"}]})") ==
-      "the Split behavior 'Sideways' is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
-  CHECK(
-      error_for(
-          R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}, {"type": "ByteLevel"}]})") ==
-      "the regex '(a' does not compile: missing closing parenthesis at offset 2");
+  const std::string sideways = R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [)"
+                               R"({"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Sideways"}, {"type": "ByteLevel"}]})";
+  CHECK(error_for(sideways) == "the Split behavior 'Sideways' is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
+  const std::string unclosed = R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [)"
+                               R"({"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}, {"type": "ByteLevel"}]})";
+  CHECK(error_for(unclosed) == "the regex '(a' does not compile: missing closing parenthesis at offset 2");
   CHECK(error_for(R"("post_processor": {"type": "BertProcessing"})") ==
         "the post_processor type \"BertProcessing\" is not supported (this reader knows ByteLevel, TemplateProcessing and Sequence)");
   CHECK(error_for(R"("decoder": {"type": "WordPiece"})") == "the decoder type \"WordPiece\" is not supported (this reader knows ByteLevel)");
