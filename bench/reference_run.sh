@@ -57,7 +57,7 @@ programs=(
   "ch07_grpo|--sft $sft"
   "ch07_ppo|--sft $sft"
   "ch07_dpo|--sft $sft"
-  "ch07_memory|--sft $sft"
+  "ch07_memory|"
   "ch07_r1_zero|"
   "ch07_r1_recipe|"
   "ch07_compare|--sft $sft"
