@@ -19,7 +19,7 @@ runs=()
 for ((r = 1; r <= rounds; r++)); do
   runs+=("$("${run[@]}" "$bin/bench_train_throughput" "${args[@]}")")
   # PyTorch at both of its good settings on 2 cores: OpenBLAS threads for the GEMMs with one
-  # intra-op thread, or one OpenBLAS thread and two intra-op threads (DESIGN.md's advice).
+  # intra-op thread, or one OpenBLAS thread and two intra-op threads: on 2 cores one of the two is PyTorch's best, and which one varies by machine.
   runs+=("$(OPENBLAS_NUM_THREADS=2 "${run[@]}" /usr/bin/python3 "$here/torch_reference.py" --threads 1 "${args[@]}" | sed 's/"impl": "pytorch"/"impl": "pytorch-ob2-t1"/')")
   runs+=("$(OPENBLAS_NUM_THREADS=1 "${run[@]}" /usr/bin/python3 "$here/torch_reference.py" --threads 2 "${args[@]}" | sed 's/"impl": "pytorch"/"impl": "pytorch-ob1-t2"/')")
 done

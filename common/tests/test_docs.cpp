@@ -80,7 +80,7 @@ std::string run_capture(const std::string& cmd) {
   return out;
 }
 
-// Markdown files a text names (DESIGN.md, ../ch06/README.md): each must exist beside the text
+// Markdown files a text names (README.md, ../ch06/README.md): each must exist beside the text
 // (`dir`), from the top of the repository, or (a bare name) somewhere in it.
 void check_markdown(const std::string& where, const std::string& text, const fs::path& dir) {
   static const std::regex re("(^|[^A-Za-z0-9_./-])([A-Za-z0-9_./-]*[A-Za-z0-9_-]\\.md)\\b");
